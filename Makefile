@@ -1,0 +1,58 @@
+# omteach: two commands on a fresh machine.
+#   make lab    create .venv on first use, install everything, open JupyterLab on notebooks/
+#   make test   the same set-up, then the whole test suite (what .ci/run calls)
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.omteach-installed
+# Pinned and installed first: an unpinned torch pulls several GB of CUDA packages.
+TORCH_VERSION := 2.13.0
+KERNEL := omteach
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: setup lab test browser-deps lint bench notebooks clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v >= (3, 11) else \
+		"omteach needs Python 3.11 or newer, found %d.%d: run make PYTHON=/path/to/python3.11" % v)'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install torch==$(TORCH_VERSION)
+	$(PY) -m pip install -e '.[dev]'
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python 3 (omteach)"
+	touch $(STAMP)
+
+lab: setup
+	$(VENV)/bin/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=notebooks
+
+# Debian's chromium drives the browser test; Playwright never downloads a browser here.
+browser-deps:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	else \
+		echo "browser test needs Chromium: run 'sudo apt-get install chromium' (Debian/Ubuntu)"; \
+	fi
+
+test: setup browser-deps
+	$(VENV)/bin/ruff check omteach tests bench
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check omteach tests bench
+
+bench: setup
+	$(PY) bench/he_bench.py
+
+# Re-run every notebook top to bottom in a fresh kernel and save it with its outputs (what nbval
+# compares against). Run after editing a notebook, then commit the result.
+notebooks: setup
+	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.kernel_name=$(KERNEL) --ExecutePreprocessor.store_widget_state=True \
+		notebooks/[0-9]*.ipynb
+
+clean:
+	rm -rf $(VENV) test-artifacts .pytest_cache .hypothesis

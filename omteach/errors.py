@@ -1,0 +1,33 @@
+"""The project's own exception and warning types.
+
+Every error omteach raises on purpose is an :class:`OmteachError`, with a message that says what
+went wrong and what to do. Notebook widgets catch ``OmteachError`` and show its message.
+"""
+
+
+class OmteachError(Exception):
+    """Base class of every error omteach raises on purpose."""
+
+
+class InvalidValueError(OmteachError, ValueError):
+    """A value cannot be encrypted or packed (NaN, infinity, not a number, wrong shape)."""
+
+
+class KeyMismatchError(OmteachError, ValueError):
+    """Ciphertexts or keys from different key pairs were mixed."""
+
+
+class PlaintextOverflowError(OmteachError, OverflowError):
+    """A value, a packed slot or a decrypted result does not fit where it has to go."""
+
+
+class HeadroomExceededError(PlaintextOverflowError):
+    """More packed contributions were added than the codec left headroom bits for."""
+
+
+class UnsupportedOperationError(OmteachError, TypeError):
+    """An operation the scheme cannot do, e.g. multiplying two Paillier ciphertexts."""
+
+
+class WeakKeyWarning(UserWarning):
+    """A key size fit for teaching but not for protecting real data."""

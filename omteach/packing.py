@@ -1,0 +1,251 @@
+"""Packing many values into one Paillier ciphertext (the BatchCrypt idea, USENIX ATC 2020).
+
+Encrypting one value per ciphertext costs a 2048-bit modular exponentiation (~10 ms) per value.
+A 2048-bit plaintext has room for over a hundred small integers, so the codec:
+
+1. clips each float into ``[-clip, clip]`` and quantizes it to an integer ``q`` in
+   ``[0, 2**bits - 1]`` (offset encoding: ``-clip`` maps to 0, so no value is negative);
+2. gives each value a *slot* of ``slot_bits`` bits: ``bits`` plus enough headroom bits that the
+   sum of up to ``max_contributions`` (K) such integers still fits, so adding K packed
+   ciphertexts adds every slot at once without one slot spilling into the next;
+3. packs as many slots as fit below the key's modulus n into one integer, and encrypts it with
+   ``phe``'s ``raw_encrypt`` (no exponent travels with it, unlike ``phe.EncryptedNumber``,
+   whose exponent is sent in the clear and reveals a float's magnitude).
+
+Error bound: for inputs inside ``[-clip, clip]``, each decoded value is within ``step / 2`` of
+the input, where ``step = 2 * clip / (2**bits - 1)``; the decoded sum of k contributions is
+within ``k * step / 2`` of the float sum (:meth:`PackingCodec.error_bound`). Inputs outside the
+range are clipped first (or refused with ``clip_inputs=False``); the bound is then about the
+clipped values.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from omteach.errors import (
+    HeadroomExceededError,
+    InvalidValueError,
+    KeyMismatchError,
+    PlaintextOverflowError,
+)
+from omteach.he import PrivateKey, PublicKey, _to_numpy
+
+
+@dataclass(frozen=True)
+class PackingCodec:
+    """Quantize, offset-encode and pack float vectors into few Paillier plaintexts.
+
+    ``clip``: values are clipped into ``[-clip, clip]``; ``bits``: quantization bits per value;
+    ``max_contributions``: how many packed ciphertexts (K) may be added before decrypting.
+    """
+
+    clip: float = 1.0
+    bits: int = 16
+    max_contributions: int = 3
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.clip, int | float) and math.isfinite(self.clip) and self.clip > 0):
+            raise InvalidValueError(f"clip must be a positive finite number, got {self.clip!r}")
+        if not (isinstance(self.bits, int) and 1 <= self.bits <= 52):
+            raise InvalidValueError(
+                f"bits must be a whole number from 1 to 52 (float precision), got {self.bits!r}"
+            )
+        if not (isinstance(self.max_contributions, int) and self.max_contributions >= 1):
+            raise InvalidValueError(
+                "max_contributions (K) must be a whole number of at least 1, "
+                f"got {self.max_contributions!r}"
+            )
+
+    @property
+    def levels(self) -> int:
+        """Largest quantized value of one contribution: ``2**bits - 1``."""
+        return (1 << self.bits) - 1
+
+    @property
+    def step(self) -> float:
+        """Distance between two neighbouring quantized values."""
+        return 2 * self.clip / self.levels
+
+    @property
+    def slot_bits(self) -> int:
+        """Bits per slot: enough for the sum of K contributions of ``bits`` bits each."""
+        return (self.max_contributions * self.levels).bit_length()
+
+    @property
+    def headroom_bits(self) -> int:
+        """Extra bits per slot beyond ``bits``, reserved for the carries of a K-way sum."""
+        return self.slot_bits - self.bits
+
+    def error_bound(self, contributions: int = 1) -> float:
+        """Largest absolute error of one decoded value of a sum of ``contributions`` vectors."""
+        return contributions * self.step / 2
+
+    def slots_per_ciphertext(self, public: PublicKey) -> int:
+        """How many values fit in one plaintext of this key (kept below n, so no wrap-around)."""
+        slots = (public.n.bit_length() - 1) // self.slot_bits
+        if slots < 1:
+            raise PlaintextOverflowError(
+                f"a {self.slot_bits}-bit slot does not fit in a {public.n.bit_length()}-bit key; "
+                "use a larger key, fewer bits or a smaller max_contributions"
+            )
+        return slots
+
+    # -- quantization ---------------------------------------------------------------------------
+
+    def quantize(self, values: Any, *, clip_inputs: bool = True) -> np.ndarray:
+        """Clip and quantize floats to integers in ``[0, levels]`` (offset encoding)."""
+        x = np.asarray(_to_numpy(values), dtype=np.float64)
+        if x.ndim != 1:
+            raise InvalidValueError(
+                f"pack a 1-D vector, got shape {x.shape}; flatten it first (x.reshape(-1))"
+            )
+        bad = ~np.isfinite(x)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise InvalidValueError(
+                f"value at index {i} is {x[i]}: NaN and infinity cannot be packed; "
+                "clean the vector first"
+            )
+        outside = np.abs(x) > self.clip
+        if outside.any() and not clip_inputs:
+            i = int(np.argmax(outside))
+            raise PlaintextOverflowError(
+                f"value at index {i} is {x[i]:g}, outside [-{self.clip:g}, {self.clip:g}]; "
+                "raise clip, or pass clip_inputs=True to clip it"
+            )
+        x = np.clip(x, -self.clip, self.clip)
+        q = np.rint((x + self.clip) / self.step)
+        return np.clip(q, 0, self.levels).astype(np.int64)
+
+    def dequantize(self, q: np.ndarray, contributions: int = 1) -> np.ndarray:
+        """Turn slot sums of ``contributions`` quantized vectors back into float sums."""
+        return np.asarray(q, dtype=np.float64) * self.step - contributions * self.clip
+
+    # -- packing ---------------------------------------------------------------------------------
+
+    def pack(self, q: np.ndarray, public: PublicKey) -> list[int]:
+        """Pack quantized integers into plaintext integers, slot 0 in the lowest bits."""
+        q = np.asarray(q)
+        if q.size and (q.min() < 0 or q.max() > self.max_contributions * self.levels):
+            raise PlaintextOverflowError(
+                f"a slot value lies outside [0, {self.max_contributions * self.levels}] and would "
+                "spill into its neighbour; quantize with this codec first"
+            )
+        per = self.slots_per_ciphertext(public)
+        sb = self.slot_bits
+        ints = q.tolist()
+        out = []
+        for start in range(0, len(ints), per):
+            m = 0
+            for v in reversed(ints[start:start + per]):
+                m = (m << sb) | v
+            out.append(m)
+        return out
+
+    def unpack(self, plaintexts: list[int], length: int, public: PublicKey) -> np.ndarray:
+        """Split plaintext integers back into ``length`` slot values."""
+        per = self.slots_per_ciphertext(public)
+        sb, mask = self.slot_bits, (1 << self.slot_bits) - 1
+        out = np.empty(length, dtype=np.int64)
+        i = 0
+        for m in plaintexts:
+            for _ in range(min(per, length - i)):
+                out[i] = m & mask
+                m >>= sb
+                i += 1
+        return out
+
+    # -- encryption ------------------------------------------------------------------------------
+
+    def encrypt(self, public: PublicKey, values: Any, *, clip_inputs: bool = True
+                ) -> PackedCiphertext:
+        """Quantize, pack and encrypt a float vector, many values per ciphertext."""
+        if not isinstance(public, PublicKey):
+            raise InvalidValueError(
+                f"encrypt needs a Paillier public key (keys.public), got {type(public).__name__}"
+            )
+        q = self.quantize(values, clip_inputs=clip_inputs)
+        cts = [public.raw_encrypt(m) for m in self.pack(q, public)]
+        return PackedCiphertext(cts, public, self, len(q), 1)
+
+    def decrypt(self, private: PrivateKey, packed: PackedCiphertext) -> np.ndarray:
+        """Decrypt, unpack and dequantize: the float sum of the packed contributions."""
+        if not isinstance(packed, PackedCiphertext):
+            raise InvalidValueError(
+                f"expected a PackedCiphertext, got {type(packed).__name__}; "
+                "per-value ciphertexts are decrypted with omteach.he.decrypt"
+            )
+        if not isinstance(private, PrivateKey):
+            raise InvalidValueError(
+                f"decrypt needs a Paillier private key (keys.private), got {type(private).__name__}"
+            )
+        if packed.public_key != private.public_key:
+            raise KeyMismatchError(
+                "this packed vector was encrypted under a different public key than this "
+                "private key's; decrypt it with the private key of the key pair that encrypted it"
+            )
+        if packed.codec != self:
+            raise InvalidValueError(
+                f"this packed vector was made by {packed.codec}, not {self}; "
+                "decrypt it with the codec that packed it"
+            )
+        plain = [private.raw_decrypt(int(c)) for c in packed.ciphertexts]
+        q = self.unpack(plain, packed.length, packed.public_key)
+        return self.dequantize(q, packed.contributions)
+
+
+@dataclass(frozen=True)
+class PackedCiphertext:
+    """Ciphertexts of a packed vector: raw integers modulo n², no exponents in the clear.
+
+    ``contributions`` counts how many encrypted vectors were added into it; adding past the
+    codec's ``max_contributions`` raises :class:`HeadroomExceededError` instead of letting a
+    slot overflow into its neighbour.
+    """
+
+    ciphertexts: list[int]
+    public_key: PublicKey
+    codec: PackingCodec
+    length: int
+    contributions: int
+
+    def __add__(self, other: PackedCiphertext) -> PackedCiphertext:
+        if not isinstance(other, PackedCiphertext):
+            raise InvalidValueError(
+                f"a packed vector can only be added to another packed vector, got "
+                f"{type(other).__name__}"
+            )
+        if other.public_key != self.public_key:
+            raise KeyMismatchError(
+                "the two packed vectors were encrypted under different public keys; "
+                "encrypt every contribution with the same (the aggregator's) public key"
+            )
+        if other.codec != self.codec or other.length != self.length:
+            raise InvalidValueError(
+                f"cannot add packed vectors of different shapes or codecs "
+                f"({self.length} values with {self.codec} vs {other.length} with {other.codec})"
+            )
+        total = self.contributions + other.contributions
+        if total > self.codec.max_contributions:
+            raise HeadroomExceededError(
+                f"adding these would make {total} contributions, but the codec reserved headroom "
+                f"for {self.codec.max_contributions}; a slot would overflow into its neighbour. "
+                "Make a codec with a larger max_contributions."
+            )
+        nsq = self.public_key.nsquare
+        cts = [a * b % nsq for a, b in zip(self.ciphertexts, other.ciphertexts, strict=True)]
+        return PackedCiphertext(cts, self.public_key, self.codec, self.length, total)
+
+    @property
+    def nbytes(self) -> int:
+        """Size of the ciphertexts on the wire."""
+        return len(self.ciphertexts) * ((self.public_key.nsquare.bit_length() + 7) // 8)
+
+    def __repr__(self) -> str:
+        return (f"PackedCiphertext({self.length} values in {len(self.ciphertexts)} ciphertexts, "
+                f"{self.contributions} contribution(s), {self.nbytes} bytes)")

@@ -1,0 +1,60 @@
+"""Chapter 1 widgets compute what they show, and show errors in the widget."""
+
+import warnings
+
+import pytest
+
+from omteach.errors import InvalidValueError, WeakKeyWarning
+from omteach.he_cost import KeyCost, measure_key_cost, security_level
+from omteach.he_widgets import EncryptedAdder, KeySizeExplorer
+
+
+@pytest.fixture(scope="module")
+def keys():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WeakKeyWarning)
+        from omteach.he import generate_keypair
+
+        return generate_keypair(512)
+
+
+def test_adder_adds_from_code_and_widget(keys):
+    adder = EncryptedAdder(keys, a="2", b="40")
+    assert adder.add(2.5, "7").decrypted == pytest.approx(9.5)
+    assert "decrypt(sum) = 42" in adder.result.value
+    adder.a_box.value, adder.b_box.value = "1,000", "-1"
+    adder.button.click()
+    assert "decrypt(sum) = 999" in adder.result.value
+
+
+def test_adder_shows_bad_input_in_the_widget(keys):
+    adder = EncryptedAdder(keys)
+    adder.a_box.value = "twelve"
+    adder.button.click()
+    assert "is not a number" in adder.result.value
+    assert "Traceback" not in adder.result.value
+    adder.a_box.value = "nan"
+    adder.button.click()
+    assert "NaN and infinity" in adder.result.value
+    with pytest.raises(InvalidValueError):
+        adder.add("twelve", 1)
+
+
+def test_key_size_explorer_follows_the_slider():
+    costs = [measure_key_cost(b, repeats=3)[0] for b in (512, 1024)]
+    explorer = KeySizeExplorer(costs)
+    assert explorer.slider.value == 1024
+    assert "256 bytes" in explorer.panel.value and "80 bits" in explorer.panel.value
+    explorer.slider.value = 512
+    assert "128 bytes" in explorer.panel.value
+    assert "factored" in explorer.panel.value
+    with pytest.raises(InvalidValueError):
+        KeySizeExplorer([])
+
+
+def test_security_levels():
+    assert security_level(2048) == "112"
+    assert security_level(4096) == "at least 128"
+    assert security_level(512).startswith("none")
+    c = KeyCost(3072, 1.0, 1.0, 1.0, 1.0, 768)
+    assert c.security == "128"

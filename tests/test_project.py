@@ -1,0 +1,115 @@
+"""Guards on the project itself: dependency lists agree, every notebook is really checked."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def _requirements(specs: list[str]) -> dict[str, Requirement]:
+    reqs = [Requirement(s) for s in specs]
+    return {r.name.lower().replace("_", "-"): r for r in reqs}
+
+
+def test_environment_yml_mirrors_pyproject():
+    project = _pyproject()["project"]
+    declared = project["dependencies"] + project["optional-dependencies"]["dev"]
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
+    conda_pkgs = [d for d in env["dependencies"] if isinstance(d, str)]
+    assert any(p.startswith("python=3.11") for p in conda_pkgs), conda_pkgs
+    assert "-e .[dev]" in pip_section, "environment.yml must install the project itself"
+    mirrored = [s for s in pip_section if not s.startswith("-e")]
+    want, have = _requirements(declared), _requirements(mirrored)
+    assert sorted(want) == sorted(have), (
+        f"only in pyproject: {sorted(set(want) - set(have))}; "
+        f"only in environment.yml: {sorted(set(have) - set(want))}"
+    )
+    for name, req in want.items():
+        assert str(req) == str(have[name]), (
+            f"{name}: pyproject {req} vs environment.yml {have[name]}"
+        )
+
+
+def test_torch_pinned_and_installed_first():
+    torch_req = _requirements(_pyproject()["project"]["dependencies"])["torch"]
+    (spec,) = torch_req.specifier
+    assert spec.operator == "==", "torch must be pinned: an open range pulls the CUDA build"
+    makefile = (ROOT / "Makefile").read_text()
+    assert f"TORCH_VERSION := {spec.version}" in makefile
+    env_pip = next(
+        d["pip"] for d in yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
+        if isinstance(d, dict)
+    )
+    assert env_pip[0] == f"torch=={spec.version}", "torch must come first in environment.yml"
+    recipe = makefile[makefile.index("$(STAMP):"):]
+    assert recipe.index("torch==$(TORCH_VERSION)") < recipe.index("install -e"), (
+        "the Makefile must install torch before the project"
+    )
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "make test" in readme
+    commands = [ln.strip() for ln in ci.splitlines() if ln.strip() and not ln.startswith("#")]
+    assert commands[-1] == "make test", commands
+
+
+def test_every_notebook_is_listed_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    for nb in NOTEBOOKS:
+        assert nb.name in readme, f"{nb.name} is missing from the README's chapter map"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_ready_for_nbval(path: Path):
+    nb = json.loads(path.read_text())
+    assert nb["metadata"]["kernelspec"]["name"] == "omteach", "notebooks run on the omteach kernel"
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert code, "a notebook without code cells teaches nothing here"
+    unexecuted = [i for i, c in enumerate(code) if c.get("execution_count") is None]
+    assert not unexecuted, (
+        f"code cells {unexecuted} have no execution count, so nbval never compares them: "
+        "run the notebook top to bottom and save it with its outputs"
+    )
+    counts = [c["execution_count"] for c in code]
+    assert counts == list(range(1, len(code) + 1)), (
+        "save the notebook from a fresh top-to-bottom run"
+    )
+    checked = [
+        c for c in code
+        if c["outputs"] and "nbval-ignore-output" not in c.get("metadata", {}).get("tags", [])
+    ]
+    assert len(checked) >= 5, "too few cells with compared outputs: nbval would check little"
+    errors = [o for c in code for o in c["outputs"] if o["output_type"] == "error"]
+    assert not errors, "a committed notebook shows an error output"
+    assert re.match(r"\d\d_[a-z0-9_]+\.ipynb$", path.name), "chapters are named NN_topic.ipynb"
+
+
+def test_every_notebook_is_collected_by_nbval():
+    """Run pytest's collection the way `make test` does and find every notebook in it."""
+    assert NOTEBOOKS, "no notebooks found"
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "notebooks"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    for nb in NOTEBOOKS:
+        cells = [ln for ln in out.stdout.splitlines() if ln.startswith(f"notebooks/{nb.name}::")]
+        assert cells, f"{nb.name} was not collected by nbval:\n{out.stdout}"
