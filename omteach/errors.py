@@ -31,3 +31,25 @@ class UnsupportedOperationError(OmteachError, TypeError):
 
 class WeakKeyWarning(UserWarning):
     """A key size fit for teaching but not for protecting real data."""
+
+
+class ChainError(OmteachError):
+    """The chain cannot do what was asked: no node at the URL, unknown account or contract."""
+
+
+class ContractCompileError(ChainError):
+    """A Vyper contract does not compile; the message carries the compiler's explanation."""
+
+
+class ContractRevertError(ChainError):
+    """A contract refused a call; ``reason`` is the contract's own revert message."""
+
+    def __init__(self, message: str, *, reason: str, function: str = "", sender: str = ""):
+        super().__init__(message)
+        self.reason = reason
+        self.function = function
+        self.sender = sender
+
+
+class LedgerError(OmteachError):
+    """A teaching-ledger operation was refused (bad block index, unknown replica, ...)."""
