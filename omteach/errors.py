@@ -53,3 +53,11 @@ class ContractRevertError(ChainError):
 
 class LedgerError(OmteachError):
     """A teaching-ledger operation was refused (bad block index, unknown replica, ...)."""
+
+
+class BlobError(OmteachError):
+    """A blob-store operation failed: unknown id, or content that does not match its id."""
+
+
+class BlobIntegrityError(BlobError):
+    """A blob's bytes do not hash to its id: it was tampered with or corrupted."""
