@@ -11,7 +11,7 @@ TORCH_VERSION := 2.13.0
 KERNEL := omteach
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup lab test browser-deps lint bench notebooks clean
+.PHONY: setup setup-anvil lab test browser-deps lint bench notebooks clean
 
 setup: $(STAMP)
 
@@ -25,6 +25,20 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python 3 (omteach)"
 	touch $(STAMP)
 
+# A real Ethereum node (anvil) from the npm registry, for the contract tests over JSON-RPC.
+ANVIL_VERSION := 1.7.1
+ANVIL_STAMP := $(VENV)/npm/.anvil-$(ANVIL_VERSION)
+
+setup-anvil: $(ANVIL_STAMP)
+
+$(ANVIL_STAMP): | $(STAMP)
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --prefix $(VENV)/npm --no-save --no-audit --no-fund \
+			@foundry-rs/anvil@$(ANVIL_VERSION) && touch $@; \
+	else \
+		echo "npm not found: the anvil contract tests will be skipped (install Node.js + npm)"; \
+	fi
+
 lab: setup
 	$(VENV)/bin/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=notebooks
 
@@ -37,7 +51,7 @@ browser-deps:
 		echo "browser test needs Chromium: run 'sudo apt-get install chromium' (Debian/Ubuntu)"; \
 	fi
 
-test: setup browser-deps
+test: setup setup-anvil browser-deps
 	$(VENV)/bin/ruff check omteach tests bench
 	$(PY) -m pytest
 

@@ -1,4 +1,34 @@
-"""Shared pytest set-up."""
+"""Shared pytest set-up: the chains the contract tests run on."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
 
 # Fixture notebooks of the browser test are broken on purpose; nbval must not run them.
 collect_ignore_glob = ["browser_fixtures/*"]
+
+
+@pytest.fixture(scope="session")
+def anvil_node():
+    """A real JSON-RPC node (anvil) on loopback for the whole session, stopped at the end."""
+    from omteach.anvil import AnvilNode, find_anvil
+
+    if find_anvil() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("anvil is missing on CI: 'make setup-anvil' should have installed it")
+        pytest.skip("anvil not installed (needs npm): run 'make setup-anvil' to test on a real "
+                    "JSON-RPC node")
+    with AnvilNode() as node:
+        yield node
+
+
+@pytest.fixture(params=["eth-tester", "anvil"])
+def chain(request):
+    """A fresh eth-tester chain, or a connection to the session's anvil node."""
+    from omteach.chain import Chain
+
+    if request.param == "anvil":
+        return Chain(request.getfixturevalue("anvil_node").url)
+    return Chain()

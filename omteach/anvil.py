@@ -1,0 +1,93 @@
+"""Start a real Ethereum JSON-RPC node (Foundry's anvil) on loopback, for tests and instructors.
+
+``make setup-anvil`` installs anvil from the npm registry into ``.venv/npm`` (the package
+``@foundry-rs/anvil`` ships the binary). Then::
+
+    with AnvilNode() as node:
+        chain = Chain(node.url)      # the same code as Chain(), over JSON-RPC
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from omteach.errors import ChainError
+
+ANVIL_VERSION = "1.7.1"
+"""The anvil release the Makefile installs."""
+
+
+def find_anvil() -> Path | None:
+    """The anvil binary: ``$OMTEACH_ANVIL``, the one in the venv's npm folder, or on ``PATH``."""
+    env = os.environ.get("OMTEACH_ANVIL")
+    if env:
+        return Path(env) if Path(env).is_file() else None
+    npm_dir = Path(sys.prefix) / "npm" / "node_modules" / "@foundry-rs"
+    # The platform package holds the binary itself; the wrapper script would need node.
+    for candidate in sorted(npm_dir.glob("anvil-*/bin/anvil")):
+        if os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which("anvil")
+    return Path(found) if found else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AnvilNode:
+    """An anvil process on 127.0.0.1 and a free port; stopped on ``stop()`` or leaving ``with``."""
+
+    def __init__(self, binary: Path | None = None, *, startup_timeout: float = 20.0):
+        self.binary = binary or find_anvil()
+        if self.binary is None:
+            raise ChainError("anvil is not installed: run 'make setup-anvil' (needs npm), "
+                             "or set OMTEACH_ANVIL to an anvil binary")
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._proc = subprocess.Popen(
+            [str(self.binary), "--host", "127.0.0.1", "--port", str(self.port), "--silent"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + startup_timeout
+        while not self._answers():
+            if self._proc.poll() is not None:
+                err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
+                raise ChainError(f"anvil exited at start (code {self._proc.returncode}): {err}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise ChainError(f"anvil did not answer on {self.url} within {startup_timeout} s")
+            time.sleep(0.05)
+
+    def _answers(self) -> bool:
+        body = b'{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}'
+        req = urllib.request.Request(self.url, body, {"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=1) as resp:
+                return resp.status == 200
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        """Stop the node."""
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+
+    def __enter__(self) -> AnvilNode:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,513 @@
+"""A small, readable Ethereum chain for the course: web3.py over eth-tester, or any JSON-RPC node.
+
+``Chain()`` runs an in-process py-evm chain (nothing to install, nothing to start);
+``Chain("http://127.0.0.1:8545")`` talks to a real node (anvil, hardhat, geth) through the same
+code. Either way the cast of the course has funded accounts by name ("AI Inc.", "Joe", "Jane",
+"Jack"), contracts from ``contracts/`` are compiled in-process with the ``vyper`` package, and
+everything that goes wrong comes back as an :mod:`omteach.errors` exception: a refused
+transaction as :class:`ContractRevertError` carrying the contract's own reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import html
+import importlib.resources
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omteach.errors import ChainError, ContractCompileError, ContractRevertError, InvalidValueError
+
+CAST = ("AI Inc.", "Joe", "Jane", "Jack")
+"""The people of the course, in the order they get the chain's first accounts."""
+
+_COMPILED: dict[str, CompiledContract] = {}
+
+
+# -- compiling --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CompiledContract:
+    """A compiled Vyper contract: its ABI, deploy bytecode, storage layout and source."""
+
+    name: str
+    source: str
+    abi: list[dict]
+    bytecode: str
+    layout: dict[str, dict]
+    source_hash: str
+
+
+def contracts_dir() -> Path:
+    """Where the ``.vy`` files are: ``contracts/`` in a checkout, package data in a wheel."""
+    return Path(str(importlib.resources.files("omteach.contracts")))
+
+
+def contract_source(name: str) -> str:
+    """The Vyper source of ``contracts/<name>.vy``."""
+    path = contracts_dir() / f"{name}.vy"
+    if not path.is_file():
+        known = sorted(p.stem for p in contracts_dir().glob("*.vy"))
+        raise ChainError(f"no contract named {name!r}; the course has: {', '.join(known)}")
+    return path.read_text()
+
+
+def compile_contract(name: str, source: str | None = None) -> CompiledContract:
+    """Compile a contract with the in-process Vyper compiler, cached by the source's SHA-256.
+
+    ``source`` defaults to ``contracts/<name>.vy``; pass your own text to compile an edited copy.
+    """
+    import vyper
+    from vyper.compiler import compile_code
+    from vyper.exceptions import VyperException
+
+    if source is None:
+        source = contract_source(name)
+    key = hashlib.sha256(f"{vyper.__version__}\n{source}".encode()).hexdigest()
+    if key in _COMPILED and _COMPILED[key].name == name:
+        return _COMPILED[key]
+    try:
+        out = compile_code(source, contract_path=f"{name}.vy",
+                           output_formats=["abi", "bytecode", "layout"])
+    except VyperException as exc:
+        raise ContractCompileError(f"{name}.vy does not compile: {_vyper_message(exc)}") from None
+    layout = dict(out["layout"].get("storage_layout", {}))
+    compiled = CompiledContract(name, source, out["abi"], out["bytecode"], layout, key)
+    _COMPILED[key] = compiled
+    return compiled
+
+
+def _vyper_message(exc: Exception) -> str:
+    # Vyper's own text names the line and shows the source around it: keep all of it.
+    return str(exc).strip() or type(exc).__name__
+
+
+# -- readable records -------------------------------------------------------------------------
+
+
+def _short(hex_str: str, keep: int = 6) -> str:
+    return hex_str if len(hex_str) <= 2 + 2 * keep else f"{hex_str[:2 + keep]}…{hex_str[-4:]}"
+
+
+def _html_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    head = "".join(f"<th style='text-align:left'>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td style='text-align:left'>{html.escape(str(c))}</td>" for c in r)
+        + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _text_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[str(c) for c in header]] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+             for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One event from a contract's log: which event, in which block, with which values."""
+
+    name: str
+    block: int
+    args: dict[str, Any]
+    contract: str = ""
+
+    def __str__(self) -> str:
+        args = ", ".join(f"{k}={v}" for k, v in self.args.items())
+        return f"block {self.block}: {self.name}({args})"
+
+
+class EventLog(list):
+    """A list of :class:`EventRecord` that shows itself as a table."""
+
+    header = ("block", "event", "values")
+
+    def _rows(self) -> list[tuple]:
+        return [(e.block, e.name, ", ".join(f"{k}={v}" for k, v in e.args.items())) for e in self]
+
+    def __repr__(self) -> str:
+        return _text_table(self.header, self._rows()) if self else "(no events)"
+
+    def _repr_html_(self) -> str:
+        return _html_table(self.header, self._rows()) if self else "<i>(no events)</i>"
+
+
+@dataclass(frozen=True)
+class StateTable:
+    """A contract's state: each public variable, its type, its storage slot and its value."""
+
+    contract: str
+    rows: tuple[tuple[str, str, str, Any], ...]
+
+    header = ("variable", "type", "slot", "value")
+
+    def as_dict(self) -> dict[str, Any]:
+        """Variable name → value."""
+        return {r[0]: r[3] for r in self.rows}
+
+    def __getitem__(self, name: str) -> Any:
+        return self.as_dict()[name]
+
+    def __repr__(self) -> str:
+        return f"{self.contract}\n" + _text_table(self.header, self.rows)
+
+    def _repr_html_(self) -> str:
+        return f"<b>{html.escape(self.contract)}</b>" + _html_table(self.header, self.rows)
+
+
+@dataclass(frozen=True)
+class TxResult:
+    """What a transaction did: who called what, in which block, for how much gas, which events."""
+
+    function: str
+    sender: str
+    tx_hash: str
+    block: int
+    gas_used: int
+    events: EventLog = field(default_factory=EventLog)
+
+    def __repr__(self) -> str:
+        ev = "; ".join(f"{e.name}({', '.join(f'{k}={v}' for k, v in e.args.items())})"
+                       for e in self.events) or "no events"
+        return (f"✔ {self.sender} → {self.function}: mined in block {self.block}, "
+                f"gas {self.gas_used}, {ev}")
+
+
+@dataclass(frozen=True)
+class BlockRecord:
+    """A block as a record: number, its hash, its parent's hash, time, transactions, gas."""
+
+    number: int
+    hash: str
+    parent_hash: str
+    timestamp: int
+    transactions: tuple[str, ...]
+    gas_used: int
+
+    @property
+    def time(self) -> str:
+        """The block's timestamp as UTC date and time."""
+        return dt.datetime.fromtimestamp(self.timestamp, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+    def _rows(self) -> list[tuple[str, Any]]:
+        txs = "; ".join(self.transactions) or "(none)"
+        return [("number", self.number), ("hash", self.hash), ("parent hash", self.parent_hash),
+                ("time", self.time), ("transactions", txs), ("gas used", self.gas_used)]
+
+    def __repr__(self) -> str:
+        return "\n".join(f"{k:<13} {v}" for k, v in self._rows())
+
+    def _repr_html_(self) -> str:
+        return _html_table(("field", "value"), self._rows())
+
+
+# -- the chain --------------------------------------------------------------------------------
+
+
+def _revert_reason(exc: Exception) -> str | None:
+    """The contract's revert message inside an eth-tester or web3 error, if there is one."""
+    text = getattr(exc, "message", None) or (str(exc.args[0]) if exc.args else str(exc))
+    match = re.search(r"execution reverted:?\s*(.*)", str(text), re.S)
+    if match is None:
+        return None
+    reason = match.group(1).strip().strip("'\"")
+    return reason or "(the contract gave no reason)"
+
+
+class Chain:
+    """A chain the course can talk to: eth-tester in-process by default, or a JSON-RPC ``url``.
+
+    The first accounts of the node are given the names in ``cast`` (funded on a local chain).
+    """
+
+    def __init__(self, url: str | None = None, *, cast: Sequence[str] = CAST):
+        from web3 import Web3
+
+        if url is None:
+            from web3.providers.eth_tester import EthereumTesterProvider
+
+            self._provider = EthereumTesterProvider()
+            self.kind = "eth-tester (in-process py-evm)"
+        else:
+            self._provider = Web3.HTTPProvider(url, request_kwargs={"timeout": 30})
+            self.kind = f"JSON-RPC node at {url}"
+        self.w3 = Web3(self._provider)
+        try:
+            node_accounts = list(self.w3.eth.accounts)
+        except Exception as exc:  # connection refused, bad URL, not a node
+            raise ChainError(f"cannot reach an Ethereum node at {url}: {exc}; "
+                             "start the node (e.g. anvil) or use Chain() for the built-in one"
+                             ) from None
+        if len(node_accounts) < len(cast):
+            raise ChainError(f"the node has {len(node_accounts)} unlocked accounts but the cast "
+                             f"needs {len(cast)}; start a local development node (anvil, "
+                             "hardhat) that provides funded accounts")
+        self.accounts: dict[str, str] = dict(zip(cast, node_accounts, strict=False))
+        self._names: dict[str, str] = {a.lower(): n for n, a in self.accounts.items()}
+        self.contracts: dict[str, DeployedContract] = {}
+
+    # people and addresses
+
+    def address(self, who: str) -> str:
+        """The address of a cast member ("Joe"), a deployed contract, or a hex address."""
+        if who in self.accounts:
+            return self.accounts[who]
+        if who in self.contracts:
+            return self.contracts[who].address
+        if isinstance(who, str) and re.fullmatch(r"0x[0-9a-fA-F]{40}", who):
+            return self.w3.to_checksum_address(who)
+        names = ", ".join(list(self.accounts) + list(self.contracts))
+        raise InvalidValueError(f"unknown account {who!r}: use one of {names}, or a 0x address")
+
+    def name_of(self, address: str) -> str:
+        """A readable name for an address: a cast member, a contract, or a shortened address."""
+        if not isinstance(address, str):
+            return str(address)
+        low = address.lower()
+        if low in self._names:
+            return self._names[low]
+        for c in self.contracts.values():
+            if c.address.lower() == low:
+                return c.name
+        if low == "0x" + "0" * 40:
+            return "nobody (0x0)"
+        return _short(address)
+
+    def balance(self, who: str) -> int:
+        """Balance in wei."""
+        return int(self.w3.eth.get_balance(self.address(who)))
+
+    # time and blocks
+
+    def now(self) -> int:
+        """Timestamp of the latest block (seconds since 1970)."""
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def advance_time(self, seconds: int) -> int:
+        """Move the chain's clock forward and mine a block; returns the new block's timestamp."""
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+            raise InvalidValueError(
+                f"advance time by a whole number of seconds >= 0, got {seconds!r}")
+        tester = getattr(self._provider, "ethereum_tester", None)
+        if tester is not None:
+            tester.time_travel(self.now() + seconds)
+            tester.mine_blocks(1)
+        else:
+            self.w3.provider.make_request("evm_increaseTime", [seconds])
+            self.w3.provider.make_request("evm_mine", [])
+        return self.now()
+
+    @property
+    def block_number(self) -> int:
+        """Number of the latest block."""
+        return int(self.w3.eth.block_number)
+
+    def block(self, number: int | str = "latest") -> BlockRecord:
+        """A block as a readable record, with each transaction named by sender and function."""
+        b = self.w3.eth.get_block(number, full_transactions=True)
+        txs = tuple(self._describe_tx(tx) for tx in b["transactions"])
+        return BlockRecord(int(b["number"]), b["hash"].to_0x_hex(), b["parentHash"].to_0x_hex(),
+                           int(b["timestamp"]), txs, int(b["gasUsed"]))
+
+    def blocks(self, start: int = 0, stop: int | None = None) -> list[BlockRecord]:
+        """Blocks ``start`` to ``stop`` (default: the latest), oldest first."""
+        stop = self.block_number if stop is None else stop
+        return [self.block(n) for n in range(start, stop + 1)]
+
+    def _describe_tx(self, tx: Any) -> str:
+        sender = self.name_of(tx["from"])
+        if not tx.get("to"):  # None from a node, "" from eth-tester
+            return f"{sender} deploys a contract"
+        target = self.name_of(tx["to"])
+        for c in self.contracts.values():
+            if c.address.lower() == tx["to"].lower():
+                try:
+                    # JSON-RPC nodes name the call data "input"; eth-tester's provider "data".
+                    data = tx["input"] if "input" in tx else tx["data"]
+                    fn, _ = c._contract.decode_function_input(data)
+                    return f"{sender} → {target}.{fn.fn_name}"
+                except Exception:  # input that matches no function of the ABI
+                    break
+        return f"{sender} → {target}"
+
+    # contracts
+
+    def deploy(self, name: str, *args: Any, sender: str = "AI Inc.", value: int = 0,
+               source: str | None = None, label: str | None = None) -> DeployedContract:
+        """Compile ``contracts/<name>.vy`` (or ``source``) and deploy it; returns the contract.
+
+        Arguments may name cast members ("Joe") where the constructor expects an address.
+        ``label`` names the deployed copy (default: the contract's name).
+        """
+        compiled = compile_contract(name, source)
+        factory = self.w3.eth.contract(abi=compiled.abi, bytecode=compiled.bytecode)
+        ctor = next((f for f in compiled.abi if f.get("type") == "constructor"), {"inputs": []})
+        call_args = _convert_args(self, "constructor", ctor["inputs"], args)
+        tx = {"from": self.address(sender), "value": int(value)}
+        receipt = self._send(lambda: factory.constructor(*call_args).transact(tx),
+                             f"deploy {name}", sender)
+        contract = DeployedContract(self, compiled, receipt["contractAddress"], label or name)
+        self.contracts[contract.name] = contract
+        return contract
+
+    def _send(self, send: Any, what: str, sender: str) -> Any:
+        from web3.exceptions import Web3Exception
+
+        try:
+            tx_hash = send()
+        except ContractRevertError:
+            raise
+        except Exception as exc:
+            reason = _revert_reason(exc)
+            if reason is not None:
+                raise ContractRevertError(f"{sender} → {what} was refused: {reason}",
+                                          reason=reason, function=what, sender=sender) from None
+            if isinstance(exc, Web3Exception | ValueError | TypeError):
+                raise ChainError(f"{sender} → {what} failed: {exc}") from None
+            raise
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash)
+        if receipt["status"] != 1:
+            raise ContractRevertError(f"{sender} → {what} was refused (no reason given)",
+                                      reason="(the contract gave no reason)", function=what,
+                                      sender=sender)
+        return receipt
+
+
+def _convert_args(chain: Chain, fn: str, inputs: list[dict], args: Sequence[Any]) -> list[Any]:
+    """Check the argument count and turn names into addresses, with a readable error."""
+    if len(args) != len(inputs):
+        sig = ", ".join(f"{i['name']}: {i['type']}" for i in inputs)
+        raise InvalidValueError(f"{fn} takes {len(inputs)} argument(s) ({sig}), "
+                                f"got {len(args)}")
+    out = []
+    for spec, value in zip(inputs, args, strict=True):
+        kind = spec["type"]
+        if kind == "address" and isinstance(value, str):
+            value = chain.address(value)
+        elif kind.startswith(("uint", "int")):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InvalidValueError(f"{fn}: {spec['name']} must be a whole number "
+                                        f"({kind}), got {value!r}")
+            if kind.startswith("uint") and value < 0:
+                raise InvalidValueError(f"{fn}: {spec['name']} cannot be negative ({kind}), "
+                                        f"got {value}")
+        elif kind.startswith("string") and not isinstance(value, str):
+            raise InvalidValueError(f"{fn}: {spec['name']} must be text, got {value!r}")
+        elif kind == "bool" and not isinstance(value, bool):
+            raise InvalidValueError(f"{fn}: {spec['name']} must be True or False, got {value!r}")
+        out.append(value)
+    return out
+
+
+class DeployedContract:
+    """A contract on the chain: call its views, send it transactions, read its state and log."""
+
+    def __init__(self, chain: Chain, compiled: CompiledContract, address: str, name: str):
+        self.chain = chain
+        self.compiled = compiled
+        self.address = address
+        self.name = name
+        self._contract = chain.w3.eth.contract(address=address, abi=compiled.abi)
+
+    @property
+    def functions(self) -> dict[str, dict]:
+        """Function name → ABI entry (inputs, outputs, whether it changes state)."""
+        return {f["name"]: f for f in self.compiled.abi if f.get("type") == "function"}
+
+    def _abi(self, fn: str) -> dict:
+        if fn not in self.functions:
+            raise InvalidValueError(f"{self.name} has no function {fn!r}; it has: "
+                                    f"{', '.join(sorted(self.functions))}")
+        return self.functions[fn]
+
+    def is_view(self, fn: str) -> bool:
+        """True if ``fn`` only reads state (a call, free, no transaction)."""
+        return self._abi(fn).get("stateMutability") in ("view", "pure")
+
+    def call(self, fn: str, *args: Any, sender: str = "AI Inc.") -> Any:
+        """Run a view function locally and return its (readable) result; changes nothing."""
+        abi = self._abi(fn)
+        call_args = _convert_args(self.chain, fn, abi["inputs"], args)
+        tx = {"from": self.chain.address(sender)}
+        try:
+            result = getattr(self._contract.functions, fn)(*call_args).call(tx)
+        except Exception as exc:
+            reason = _revert_reason(exc)
+            if reason is not None:
+                raise ContractRevertError(f"{sender} → {self.name}.{fn} was refused: {reason}",
+                                          reason=reason, function=fn, sender=sender) from None
+            raise ChainError(f"calling {self.name}.{fn} failed: {exc}") from None
+        return result
+
+    def transact(self, fn: str, *args: Any, sender: str, value: int = 0) -> TxResult:
+        """Send a transaction from ``sender``; returns what it did, or raises ContractRevertError.
+
+        A refused transaction changes nothing (the contract's state is as before).
+        """
+        abi = self._abi(fn)
+        if self.is_view(fn):
+            raise InvalidValueError(f"{fn} only reads state: use .call({fn!r}), not a transaction")
+        call_args = _convert_args(self.chain, fn, abi["inputs"], args)
+        if value and abi.get("stateMutability") != "payable":
+            raise InvalidValueError(f"{fn} does not accept payment; send it without value")
+        tx = {"from": self.chain.address(sender), "value": int(value)}
+        receipt = self.chain._send(
+            lambda: getattr(self._contract.functions, fn)(*call_args).transact(tx),
+            f"{self.name}.{fn}", sender)
+        return TxResult(fn, sender, receipt["transactionHash"].to_0x_hex(),
+                        int(receipt["blockNumber"]), int(receipt["gasUsed"]),
+                        self._decode_logs(receipt["logs"]))
+
+    def state(self) -> StateTable:
+        """Every public variable with its storage slot and current value, as a table."""
+        rows = []
+        for var, where in self.compiled.layout.items():
+            if var not in self.functions or self.functions[var]["inputs"]:
+                continue
+            value = self.call(var)
+            kind = self.functions[var]["outputs"][0]["type"]
+            rows.append((var, kind, str(where.get("slot", "")), self._readable(kind, value)))
+        rows.append(("(balance)", "wei", "-", self.chain.w3.eth.get_balance(self.address)))
+        return StateTable(f"{self.name} at {_short(self.address)}", tuple(rows))
+
+    def events(self, from_block: int = 0) -> EventLog:
+        """Every event this contract logged since ``from_block``, oldest first."""
+        logs = self.chain.w3.eth.get_logs({"address": self.address, "fromBlock": from_block,
+                                          "toBlock": "latest"})
+        return self._decode_logs(logs)
+
+    def _decode_logs(self, logs: Iterable[Any]) -> EventLog:
+        from eth_utils import event_abi_to_log_topic
+
+        by_topic = {event_abi_to_log_topic(e): e for e in self.compiled.abi
+                    if e.get("type") == "event"}
+        out = EventLog()
+        for log in logs:
+            if log["address"].lower() != self.address.lower() or not log["topics"]:
+                continue
+            abi = by_topic.get(bytes(log["topics"][0]))
+            if abi is None:
+                continue
+            decoded = getattr(self._contract.events, abi["name"])().process_log(log)
+            types = {i["name"]: i["type"] for i in abi["inputs"]}
+            args = {k: self._readable(types[k], v) for k, v in decoded["args"].items()}
+            out.append(EventRecord(abi["name"], int(log["blockNumber"]), args, self.name))
+        return out
+
+    def _readable(self, kind: str, value: Any) -> Any:
+        if kind == "address":
+            return self.chain.name_of(value)
+        if kind.startswith("bytes") and isinstance(value, bytes | bytearray):
+            return "0x" + bytes(value).hex()
+        return value
+
+    def __repr__(self) -> str:
+        return f"{self.name} at {self.address}"
