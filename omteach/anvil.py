@@ -85,6 +85,8 @@ class AnvilNode:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
+        if self._proc.stderr is not None:
+            self._proc.stderr.close()
 
     def __enter__(self) -> AnvilNode:
         return self

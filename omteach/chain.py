@@ -218,8 +218,10 @@ def _revert_reason(exc: Exception) -> str | None:
     match = re.search(r"execution reverted:?\s*(.*)", str(text), re.S)
     if match is None:
         return None
-    reason = match.group(1).strip().strip("'\"")
-    return reason or "(the contract gave no reason)"
+    reason = match.group(1).strip()
+    if reason in ("b''", 'b""', "0x"):  # eth-tester shows empty revert data as b''
+        reason = ""
+    return reason.strip("'\"") or "(the contract gave no reason)"
 
 
 class Chain:

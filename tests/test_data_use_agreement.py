@@ -235,3 +235,16 @@ def test_every_event_of_the_contract_is_covered():
                 if e["type"] == "event"}
     text = Path(__file__).read_text()
     assert declared == {n for n in declared if f'"{n}"' in text}
+
+
+def test_a_rule_without_a_reason_says_so(chain):
+    from omteach.chain import contract_source
+
+    src = contract_source("DataUseAgreement").replace(
+        'assert not self.consent, "consent is already granted"', "assert not self.consent")
+    dua = chain.deploy("DataUseAgreement", "Joe", MODEL, "p", chain.now() + DAY, 1, 1,
+                       source=src, label="no-reason")
+    dua.transact("grant_consent", sender="Joe")
+    with pytest.raises(ContractRevertError) as info:
+        dua.transact("grant_consent", sender="Joe")
+    assert info.value.reason == "(the contract gave no reason)"

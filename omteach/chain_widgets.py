@@ -1,0 +1,137 @@
+"""Widgets for chapter 2: a contract console and a state-and-event viewer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as widgets
+
+from omteach.chain import DeployedContract, TxResult
+from omteach.errors import ContractRevertError, InvalidValueError, OmteachError
+from omteach.ui import error_html, message_html
+
+
+def parse_argument(kind: str, text: str) -> Any:
+    """Turn what a student typed into a value of the ABI type ``kind`` (names stay names)."""
+    text = text.strip()
+    if kind.startswith(("uint", "int")):
+        try:
+            return int(text.replace("_", ""))
+        except ValueError:
+            raise InvalidValueError(f"expected a whole number ({kind}), got {text!r}") from None
+    if kind == "bool":
+        if text.lower() in ("true", "yes", "1"):
+            return True
+        if text.lower() in ("false", "no", "0"):
+            return False
+        raise InvalidValueError(f"expected True or False, got {text!r}")
+    return text
+
+
+class StateViewer(widgets.VBox):
+    """A contract's state table and its event log, refreshed after every change."""
+
+    def __init__(self, contract: DeployedContract):
+        self._contract = contract
+        self._state = widgets.HTML()
+        self._events = widgets.HTML()
+        super().__init__(children=[
+            widgets.HTML("<b>State</b> (every public variable, where it is stored, its value)"),
+            self._state,
+            widgets.HTML("<b>Event log</b> (everything that changed, oldest first)"),
+            self._events,
+        ])
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Read the state and the events again from the chain."""
+        try:
+            self._state.value = self._contract.state()._repr_html_()
+            self._events.value = self._contract.events()._repr_html_()
+        except OmteachError as exc:
+            self._state.value = error_html(exc)
+
+    def __repr__(self) -> str:
+        return f"StateViewer({self._contract.name})"
+
+
+class ContractConsole(widgets.VBox):
+    """Pick an actor and a function, fill in its arguments, send; see what happened.
+
+    A change shows its block and events; a refusal shows the contract's reason; a view
+    function shows its value. The state viewer below refreshes after each send.
+    """
+
+    def __init__(self, contract: DeployedContract, *, actor: str = "AI Inc."):
+        self._contract = contract
+        chain = contract.chain
+        self._actor = widgets.Dropdown(options=list(chain.accounts), value=actor,
+                                       description="Actor")
+        self._function = widgets.Dropdown(options=sorted(contract.functions),
+                                          description="Function")
+        self._args_box = widgets.VBox()
+        self._value = widgets.IntText(value=0, description="Wei to send")
+        self._send_button = widgets.Button(description="Send", button_style="primary",
+                                           icon="paper-plane")
+        self._result = widgets.HTML(message_html("Pick an actor and a function, then Send."))
+        self.viewer = StateViewer(contract)
+        self._arg_inputs: list[tuple[dict, widgets.Text]] = []
+        self._function.observe(lambda _: self._show_arguments(), names="value")
+        self._send_button.on_click(lambda _: self._on_send())
+        self._show_arguments()
+        super().__init__(children=[
+            widgets.HBox([self._actor, self._function]), self._args_box,
+            widgets.HBox([self._value, self._send_button]), self._result, self.viewer])
+
+    def _show_arguments(self) -> None:
+        abi = self._contract.functions[self._function.value]
+        self._arg_inputs = [
+            (spec, widgets.Text(description=spec["name"], placeholder=spec["type"]))
+            for spec in abi["inputs"]]
+        self._args_box.children = [w for _, w in self._arg_inputs]
+        payable = abi.get("stateMutability") == "payable"
+        self._value.disabled = not payable
+        if not payable:
+            self._value.value = 0
+
+    def _on_send(self) -> None:
+        try:
+            args = [parse_argument(spec["type"], w.value) for spec, w in self._arg_inputs]
+        except OmteachError as exc:
+            self._result.value = error_html(exc)
+            return
+        self.send(self._actor.value, self._function.value, *args, value=self._value.value)
+
+    def send(self, actor: str, function: str, *args: Any, value: int = 0) -> Any:
+        """Do what the Send button does; returns the result, the refusal, or the error."""
+        contract = self._contract
+        try:
+            if function in contract.functions and contract.is_view(function):
+                out: Any = contract.call(function, *args, sender=actor)
+                self._result.value = message_html(f"{function}() = {out}  (a free read: "
+                                                  "no transaction, nothing changes)")
+                return out
+            out = contract.transact(function, *args, sender=actor, value=value)
+        except ContractRevertError as exc:
+            self._result.value = message_html(
+                f"✖ refused: {exc.reason}\n(nothing changed: a refused transaction leaves the "
+                "state as it was)", kind="error")
+            return exc
+        except OmteachError as exc:
+            self._result.value = error_html(exc)
+            return exc
+        assert isinstance(out, TxResult)
+        self._result.value = message_html(repr(out), kind="ok")
+        self.viewer.refresh()
+        return out
+
+    @property
+    def result_text(self) -> str:
+        """The text of the last result panel (for tests and exercises)."""
+        import html
+        import re
+
+        return html.unescape(re.sub(r"<[^>]+>", "", self._result.value.replace("<br>", "\n")))
+
+    def __repr__(self) -> str:
+        return f"ContractConsole({self._contract.name})"
