@@ -21,7 +21,9 @@ clipped values.
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,16 +164,32 @@ class PackingCodec:
 
     # -- encryption ------------------------------------------------------------------------------
 
-    def encrypt(self, public: PublicKey, values: Any, *, clip_inputs: bool = True
-                ) -> PackedCiphertext:
-        """Quantize, pack and encrypt a float vector, many values per ciphertext."""
+    def n_ciphertexts(self, length: int, public: PublicKey) -> int:
+        """How many ciphertexts a vector of ``length`` values packs into."""
+        return -(-length // self.slots_per_ciphertext(public))
+
+    def encrypt(self, public: PublicKey, values: Any, *, clip_inputs: bool = True,
+                mask: Sequence[int] | None = None, encryptor: Any = None) -> PackedCiphertext:
+        """Quantize, pack and encrypt a float vector, many values per ciphertext.
+
+        ``mask``: one number mod n per ciphertext, added to the packed plaintext before
+        encryption (secure aggregation, :mod:`omteach.secagg`). ``encryptor``: a callable that
+        maps the list of plaintexts to ciphertexts (e.g. spread over processes); default: here.
+        """
         if not isinstance(public, PublicKey):
             raise InvalidValueError(
                 f"encrypt needs a Paillier public key (keys.public), got {type(public).__name__}"
             )
         q = self.quantize(values, clip_inputs=clip_inputs)
-        cts = [public.raw_encrypt(m) for m in self.pack(q, public)]
-        return PackedCiphertext(cts, public, self, len(q), 1)
+        plain = self.pack(q, public)
+        if mask is not None:
+            if len(mask) != len(plain):
+                raise InvalidValueError(
+                    f"the mask has {len(mask)} numbers, the vector packs into {len(plain)} "
+                    "plaintexts; make the mask with codec.n_ciphertexts(len(values), key)")
+            plain = [(m + r) % public.n for m, r in zip(plain, mask, strict=True)]
+        cts = encryptor(plain) if encryptor is not None else [public.raw_encrypt(m) for m in plain]
+        return PackedCiphertext(list(cts), public, self, len(q), 1)
 
     def decrypt(self, private: PrivateKey, packed: PackedCiphertext) -> np.ndarray:
         """Decrypt, unpack and dequantize: the float sum of the packed contributions."""
@@ -241,6 +259,38 @@ class PackedCiphertext:
         cts = [a * b % nsq for a, b in zip(self.ciphertexts, other.ciphertexts, strict=True)]
         return PackedCiphertext(cts, self.public_key, self.codec, self.length, total)
 
+    def to_json(self) -> dict[str, Any]:
+        """JSON-safe form for a blob: hex ciphertexts, the codec, and the key's fingerprint."""
+        return {
+            "kind": "omteach.PackedCiphertext",
+            "ciphertexts": [format(c, "x") for c in self.ciphertexts],
+            "codec": {"clip": self.codec.clip, "bits": self.codec.bits,
+                      "max_contributions": self.codec.max_contributions},
+            "length": self.length,
+            "contributions": self.contributions,
+            "key_fingerprint": key_fingerprint(self.public_key),
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any], public: PublicKey) -> PackedCiphertext:
+        """Rebuild from :meth:`to_json`, refusing data made for another key or malformed."""
+        try:
+            if d["kind"] != "omteach.PackedCiphertext":
+                raise KeyError("kind")
+            codec = PackingCodec(**d["codec"])
+            cts = [int(c, 16) for c in d["ciphertexts"]]
+            length, contributions = int(d["length"]), int(d["contributions"])
+            fingerprint = d["key_fingerprint"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidValueError(f"not a packed ciphertext blob ({exc!r} is wrong or missing)"
+                                    ) from None
+        if fingerprint != key_fingerprint(public):
+            raise KeyMismatchError("this packed vector was encrypted under another public key")
+        if len(cts) != codec.n_ciphertexts(length, public) or not all(
+                0 < c < public.nsquare for c in cts):
+            raise InvalidValueError("the blob's ciphertexts do not fit its length or the key")
+        return cls(cts, public, codec, length, contributions)
+
     @property
     def nbytes(self) -> int:
         """Size of the ciphertexts on the wire."""
@@ -249,3 +299,8 @@ class PackedCiphertext:
     def __repr__(self) -> str:
         return (f"PackedCiphertext({self.length} values in {len(self.ciphertexts)} ciphertexts, "
                 f"{self.contributions} contribution(s), {self.nbytes} bytes)")
+
+
+def key_fingerprint(public: PublicKey) -> str:
+    """A short public name for a Paillier key: SHA-256 of n, first 16 hex digits."""
+    return hashlib.sha256(format(public.n, "x").encode()).hexdigest()[:16]
