@@ -293,7 +293,7 @@ class DataOwner:
         self.data = data
         self.seed = seed
         self.mask_key = MaskKey.generate()
-        self._seeds: dict[str, bytes] = {}
+        self.last_update: np.ndarray | None = None
 
     def browse(self) -> list[MarketSpec]:
         """The open specs on the market."""
@@ -352,6 +352,7 @@ class DataOwner:
         """
         timings = {} if timings is None else timings
         blobs = self.market.blobs
+        self.last_update = update  # stays on this owner's machine (the notebook compares)
         if encrypted:
             with _timed(timings, "masking"):
                 public, codec = self.public_key(spec_id)
@@ -403,7 +404,7 @@ class TrainingRun:
     def __init__(self, *, owners: Sequence[str] = OWNERS, split: str = "even", rounds: int = 3,
                  encrypted: bool = True, model: ModelSpec | None = None, bounty: int = 1_000,
                  keys: KeyPair | None = None, workers: int | None = None, seed: int = 0,
-                 chain: Chain | None = None):
+                 chain: Chain | None = None, accept: bool = True):
         if not owners:
             raise InvalidValueError("a training run needs at least one data owner")
         self.model = model or ModelSpec(local_epochs=3)
@@ -420,8 +421,9 @@ class TrainingRun:
         self._encryptor = (ParallelEncryptor(self.company.keys.public, workers)
                            if encrypted else None)
         self.spec_id = self.company.post(rounds=rounds, min_owners=len(owners), bounty=bounty)
-        for owner in self.owners.values():
-            owner.accept(self.spec_id)
+        if accept:  # accept=False leaves browsing, checking and accepting to the notebook
+            for owner in self.owners.values():
+                owner.accept(self.spec_id)
         self.history: list[RoundReport] = []
         self.initial_accuracy = accuracy(self.model, self.company.weights, self.test)
 

@@ -1,0 +1,184 @@
+"""Widgets for chapter 4: the round dashboard and the "what AI Inc. sees" panel."""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as widgets
+import numpy as np
+
+from omteach.chain import EventLog
+from omteach.errors import OmteachError
+from omteach.market import TrainingRun
+from omteach.ui import error_html, message_html
+
+STEP_COLOURS = {
+    "training": "#4c78a8", "masking": "#f58518", "encryption": "#e45756", "blobs": "#72b7b2",
+    "chain": "#54a24b", "aggregation": "#b279a2", "decryption": "#ff9da6",
+}
+
+
+def _steps_html(timings: dict[str, float]) -> str:
+    total = sum(timings.values()) or 1.0
+    bars = "".join(
+        f'<div title="{k}: {v:.3f} s" style="display:inline-block;height:14px;'
+        f'width:{100 * v / total:.1f}%;background:{STEP_COLOURS.get(k, "#999")}"></div>'
+        for k, v in timings.items())
+    legend = " · ".join(
+        f'<span style="color:{STEP_COLOURS.get(k, "#999")}">■</span> {k} {v:.2f} s'
+        for k, v in timings.items())
+    return (f'<div style="width:100%;background:#eee">{bars}</div>'
+            f'<div style="font-size:90%">{legend}</div>')
+
+
+class RoundDashboard(widgets.VBox):
+    """Run rounds of a :class:`TrainingRun` and watch everything a round does.
+
+    Shows the contract's event timeline, the blobs and their sizes, ciphertext counts, time per
+    step, and accuracy so far. "Run next round" runs one; choosing an owner to drop first makes
+    that owner skip the round, which the contract then refuses to close.
+    """
+
+    def __init__(self, run: TrainingRun):
+        self._run = run
+        self._drop = widgets.Dropdown(options=["nobody", *run.owners], value="nobody",
+                                      description="Drop")
+        self._button = widgets.Button(description="Run next round", button_style="primary",
+                                      icon="play")
+        self._status = widgets.HTML()
+        self._accuracy = widgets.HTML()
+        self._steps = widgets.HTML()
+        self._blobs = widgets.HTML()
+        self._events = widgets.HTML()
+        self._button.on_click(lambda _: self.run_round(self._drop.value))
+        tabs = widgets.Tab(children=[self._steps, self._blobs, self._events])
+        for i, title in enumerate(("Time per step", "Blobs", "Contract events")):
+            tabs.set_title(i, title)
+        super().__init__(children=[widgets.HBox([self._button, self._drop]), self._status,
+                                   self._accuracy, tabs])
+        self._refresh(message_html("Press “Run next round”. Pick an owner to drop first to see "
+                                   "what happens when someone does not submit."))
+
+    def run_round(self, drop: str = "nobody") -> None:
+        """What the button does: one round, dropping ``drop`` unless it is "nobody"."""
+        self._button.disabled = True
+        self._status.value = message_html("running the round…")
+        try:
+            report = self._run.run_round(drop=[] if drop == "nobody" else [drop])
+        except OmteachError as exc:
+            self._refresh(error_html(exc))
+            return
+        finally:
+            self._button.disabled = False
+        if report.closed:
+            msg = message_html(
+                f"round {report.round} closed: {', '.join(report.contributors)} contributed and "
+                f"were paid; test accuracy now {report.accuracy:.3f}", kind="ok")
+        else:
+            msg = message_html(f"round {report.round} could not close: {report.refusal}",
+                               kind="error")
+        self._refresh(msg)
+
+    def _refresh(self, status: str) -> None:
+        run = self._run
+        self._status.value = status
+        accs = [run.initial_accuracy] + [r.accuracy for r in run.history if r.closed]
+        self._accuracy.value = (
+            "<b>Test accuracy by round:</b> " + " → ".join(f"{a:.3f}" for a in accs))
+        if run.history:
+            last = run.history[-1]
+            self._steps.value = (f"<b>Round {last.round}</b>, {last.seconds:.2f} s in all"
+                                 + _steps_html(last.timings))
+        else:
+            self._steps.value = "<i>no round yet</i>"
+        rows = "".join(
+            f"<tr><td>{r.round}</td><td>{html.escape(owner)}</td><td>{size:,} bytes</td>"
+            f"<td>{r.ciphertexts_per_owner or 'plain'}</td></tr>"
+            for r in run.history for owner, size in r.blob_bytes.items())
+        self._blobs.value = ("<table><tr><th>round</th><th>owner</th><th>update blob</th>"
+                             f"<th>ciphertexts</th></tr>{rows}</table>" if rows
+                             else "<i>no blobs yet</i>")
+        events = EventLog(run.market.contract.events()[-12:])
+        self._events.value = events._repr_html_()
+
+    @property
+    def status_text(self) -> str:
+        """The status line as text (for tests)."""
+        import re
+
+        return html.unescape(re.sub(r"<[^>]+>", "", self._status.value))
+
+    def __repr__(self) -> str:
+        return f"RoundDashboard({len(self._run.owners)} owners)"
+
+
+class WhatAISees(widgets.VBox):
+    """Decrypt one owner's submission alone (noise) or the sum (the mean update), side by side.
+
+    Uses the submissions of the last round that had any; shows the first values, the correlation
+    with the owner's true update (which only the owner knows) and the largest error.
+    """
+
+    def __init__(self, run: TrainingRun):
+        self._run = run
+        self._owner = widgets.Dropdown(options=list(run.owners), description="Owner")
+        self._one = widgets.Button(description="Decrypt this one alone")
+        self._sum = widgets.Button(description="Decrypt the sum")
+        self._out = widgets.HTML(message_html("Run a round first, then decrypt."))
+        self._one.on_click(lambda _: self.decrypt_one(self._owner.value))
+        self._sum.on_click(lambda _: self.decrypt_sum())
+        super().__init__(children=[widgets.HBox([self._owner, self._one, self._sum]), self._out])
+
+    def _round(self) -> int:
+        run = self._run
+        for rnd in range(run.round_no, -1, -1):  # the open round first, then the closed ones
+            if run.market.submissions(run.spec_id, rnd):
+                return rnd
+        raise OmteachError("no submissions yet: run a round first")
+
+    def decrypt_one(self, owner: str) -> float | None:
+        """AI Inc. decrypts ``owner``'s masked ciphertext alone; returns the correlation."""
+        try:
+            run = self._run
+            subs = run.company.fetch_submissions(run.spec_id, self._round())
+            if owner not in subs:
+                raise OmteachError(f"{owner} did not submit in that round")
+            seen = run.company.decrypt_one(subs[owner])
+            true = run.owners[owner].last_update
+            corr = float(np.corrcoef(seen, true)[0, 1])
+            self._out.value = message_html(
+                f"AI Inc. decrypts {owner}'s submission alone:\n  {np.round(seen[:6], 3)} …\n"
+                f"{owner}'s true update (only {owner} knows it):\n  {np.round(true[:6], 3)} …\n"
+                f"correlation {corr:+.3f}: the masks make it noise.", kind="info")
+            return corr
+        except OmteachError as exc:
+            self._out.value = error_html(exc)
+            return None
+
+    def decrypt_sum(self) -> float | None:
+        """AI Inc. decrypts the sum of all submissions; returns the largest error vs the truth."""
+        try:
+            run = self._run
+            rnd = self._round()
+            subs = run.company.fetch_submissions(run.spec_id, rnd)
+            if set(subs) != set(run.owners):
+                raise OmteachError("not everyone submitted in that round: the masks of the "
+                                   "missing owners do not cancel, the sum is noise")
+            total = None
+            for packed in subs.values():
+                total = packed if total is None else total + packed
+            mean = run.company.decrypt_one(total) / len(subs)
+            true = np.mean([o.last_update for o in run.owners.values()], axis=0)
+            err = float(np.max(np.abs(mean - true)))
+            self._out.value = message_html(
+                f"AI Inc. decrypts the sum of {len(subs)} submissions (÷{len(subs)}):\n"
+                f"  {np.round(mean[:6], 3)} …\ntrue mean update:\n  {np.round(true[:6], 3)} …\n"
+                f"largest difference {err:.1e} (quantization only): the masks cancelled.",
+                kind="ok")
+            return err
+        except OmteachError as exc:
+            self._out.value = error_html(exc)
+            return None
+
+    def __repr__(self) -> str:
+        return "WhatAISees()"
