@@ -1,0 +1,541 @@
+"""Every notebook runs in a real JupyterLab, in headless Chromium, and its widgets render.
+
+One JupyterLab server (started from the project's virtualenv on a free loopback port) and one
+headless Chromium serve all tests of this module. For each notebook under ``notebooks/`` the test
+opens it, waits for its kernel, clears the outputs, runs all cells from the Run menu, waits until
+the kernel is idle and no cell is queued, then fails if a cell shows an error, a widget shows
+"Error displaying widget" or a widget output has no rendered view. A full-size screenshot of each
+notebook goes to ``test-artifacts/browser/<name>.png``.
+
+The fixture notebooks in ``tests/browser_fixtures/`` prove the checker can fail: one widget that
+renders (must pass), one cell that raises and one widget whose view module does not exist (must
+each be reported).
+
+Autosave is turned off in the server's settings, so running a notebook here never rewrites it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+FIXTURES = ROOT / "tests" / "browser_fixtures"
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+JUPYTER = ROOT / ".venv" / "bin" / "jupyter"
+
+NOTEBOOK_TIMEOUT_S = 180  # open + kernel + run all + checks, per notebook
+SERVER_START_TIMEOUT_S = 60
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+STDERR_MIME = "application/vnd.jupyter.stderr"
+NB = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook on screen
+
+# Notebook windowing off (JupyterLab 4 otherwise renders only cells near the viewport) and no
+# autosave (the test must not write outputs back into the notebooks it runs).
+LAB_SETTINGS = {
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Fixtures: Chromium, the JupyterLab server, the browser
+# --------------------------------------------------------------------------------------------
+
+
+def find_chromium() -> str | None:
+    if Path("/usr/bin/chromium").exists():
+        return "/usr/bin/chromium"
+    return shutil.which("chromium")
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = find_chromium()
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is missing on CI: install it with "
+                        "'sudo apt-get install chromium'")
+        pytest.skip("chromium not installed: run 'sudo apt-get install chromium' to run the "
+                    "browser tests (no Playwright browser download is needed)")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get_json(url: str, timeout: float = 5.0):
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return json.loads(resp.read().decode())
+
+
+def _request(url: str, method: str, timeout: float = 10.0) -> None:
+    req = urllib.request.Request(url, method=method)
+    with urllib.request.urlopen(req, timeout=timeout):
+        pass
+
+
+@dataclass
+class LabServer:
+    url: str
+    proc: subprocess.Popen
+    log: Path
+    runtime_dir: Path
+    opened: int = 0
+
+    def log_tail(self, n: int = 40) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return "(no server log)"
+
+    def sessions(self) -> list[dict]:
+        return _get_json(f"{self.url}/api/sessions")
+
+    def session_for(self, path: str) -> dict | None:
+        for s in self.sessions():
+            if s.get("path") == path:
+                return s
+        return None
+
+    def delete_session(self, path: str) -> None:
+        try:
+            s = self.session_for(path)
+            if s is not None:
+                _request(f"{self.url}/api/sessions/{s['id']}", "DELETE")
+        except (OSError, urllib.error.URLError):
+            pass
+
+
+@pytest.fixture(scope="session")
+def lab_server(chromium_path, tmp_path_factory):
+    """JupyterLab on 127.0.0.1 (free port), root = repo, no auth; stopped with its kernels."""
+    if not JUPYTER.exists():
+        pytest.fail(f"{JUPYTER} is missing: create the project virtualenv first")
+    base = tmp_path_factory.mktemp("jupyterlab")
+    home, settings, workspaces = base / "home", base / "settings", base / "workspaces"
+    for d in (home, settings, workspaces):
+        d.mkdir()
+    for rel, content in LAB_SETTINGS.items():
+        f = settings / rel
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(json.dumps(content))
+    env = dict(os.environ)
+    env.update(
+        HOME=str(home),
+        JUPYTERLAB_SETTINGS_DIR=str(settings),
+        JUPYTERLAB_WORKSPACES_DIR=str(workspaces),
+        JUPYTER_RUNTIME_DIR=str(base / "runtime"),
+        PYTHONUNBUFFERED="1",
+    )
+    port = _free_port()
+    cmd = [
+        str(JUPYTER), "lab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--ServerApp.root_dir={ROOT}",
+        "--IdentityProvider.token=",
+        "--ServerApp.password=",
+        "--ServerApp.disable_check_xsrf=True",  # lets the teardown DELETE sessions (loopback only)
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: read the cells' output models
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    log = base / "server.log"
+    with open(log, "wb") as log_f:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log_f, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    server = LabServer(f"http://127.0.0.1:{port}", proc, log, base / "runtime")
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"JupyterLab exited with code {proc.returncode}:\n{server.log_tail()}")
+            try:
+                _get_json(f"{server.url}/api/status", timeout=2)
+                break
+            except (OSError, urllib.error.URLError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"JupyterLab did not answer /api/status within "
+                            f"{SERVER_START_TIMEOUT_S} s:\n{server.log_tail()}")
+            time.sleep(0.25)  # plain Python here: no Playwright running yet
+        yield server
+    finally:
+        _stop_server(server)
+
+
+def _stop_server(server: LabServer) -> None:
+    # Shut the kernels down through the API, then stop the server (which also cleans up kernels);
+    # kill the whole process group if it does not go.
+    try:
+        for s in server.sessions():
+            _request(f"{server.url}/api/sessions/{s['id']}", "DELETE")
+    except (OSError, urllib.error.URLError, ValueError):
+        pass
+    proc = server.proc
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # leftovers in the server's session, if any
+    except (ProcessLookupError, PermissionError):
+        pass
+    if proc.poll() is None:
+        proc.wait(timeout=10)
+    # Kernels run in sessions of their own: end any still alive from this server's runtime dir.
+    marker = str(server.runtime_dir).encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker in (entry / "cmdline").read_bytes():
+                os.kill(int(entry.name), signal.SIGKILL)
+        except (OSError, ProcessLookupError):
+            pass
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    """One headless Debian Chromium for the session (fresh temp profile per context)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+# --------------------------------------------------------------------------------------------
+# The checker
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    path: str
+    problems: list[str] = field(default_factory=list)
+    cells: list[dict] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    screenshot: Path | None = None
+
+    def report(self) -> str:
+        lines = [f"{self.path}: problems in the browser run ({self.seconds:.0f} s):",
+                 *self.problems]
+        if self.console_errors:
+            lines.append("browser console errors: " + " | ".join(self.console_errors[-5:]))
+        return "\n  ".join(lines)
+
+
+class NotebookTimeout(Exception):
+    pass
+
+
+# Reads every cell's prompt, source and outputs: what the kernel sent (the cell models, through
+# window.jupyterapp) next to what the page shows (the DOM; windowing is off: all cells are there).
+_READ_CELLS_JS = """
+(args) => {
+  const [widgetMime, nbSel] = args;
+  const app = window.jupyterapp;
+  const panel = app && app.shell ? app.shell.currentWidget : null;
+  const cellWidgets = panel && panel.content && panel.content.widgets ? panel.content.widgets : [];
+  const cells = [...document.querySelectorAll(nbSel + ' .jp-Cell')];
+  return cells.map((cell, index) => {
+    const code = cell.classList.contains('jp-CodeCell');
+    const promptNode = cell.querySelector('.jp-InputArea-prompt');
+    const editor = cell.querySelector('.jp-InputArea-editor .cm-content');
+    const model = cellWidgets[index] && cellWidgets[index].node === cell
+      ? cellWidgets[index].model : null;
+    const modelOutputs = [];
+    if (model && model.outputs) {
+      for (let i = 0; i < model.outputs.length; i++) {
+        const o = model.outputs.get(i);
+        modelOutputs.push({type: o.type, mimes: Object.keys(o.data || {})});
+      }
+    }
+    const nodes = [...cell.querySelectorAll('.jp-OutputArea-output')];
+    const outputs = nodes.map((o, i) => {
+      const m = modelOutputs.length === nodes.length ? modelOutputs[i] : null;
+      const mime = o.getAttribute('data-mime-type') || '';
+      const errorWidget = o.querySelector('.jupyter-widgets-error-widget');
+      const widget = (m ? m.mimes.includes(widgetMime) : false)
+        || (!mime && !!o.querySelector('.jupyter-widgets'));
+      return {
+        mime,
+        type: m ? m.type : null,
+        widget,
+        widgetError: errorWidget
+          ? (errorWidget.textContent || '').replace(/\\s+/g, ' ').trim().slice(0, 500) : null,
+        widgetView: !errorWidget && !!o.querySelector('.jupyter-widgets > *, [class*="widget-"]'),
+        text: (o.innerText || '').slice(0, 4000),
+      };
+    });
+    return {
+      index,
+      code,
+      prompt: promptNode ? promptNode.textContent.trim() : '',
+      source: editor ? editor.innerText : (cell.innerText || '').slice(0, 200),
+      appModel: !!model,
+      outputs,
+    };
+  });
+}
+"""
+
+_COUNT_RE = re.compile(r"^\[\d+\]:?$")
+_BUSY_RE = re.compile(r"^\[\*\]:?$")
+
+
+def _short(source: str, n: int = 70) -> str:
+    one_line = " ".join(source.split())
+    return one_line if len(one_line) <= n else one_line[: n - 1] + "…"
+
+
+def find_problems(cells: list[dict]) -> list[str]:
+    """Turn the cells read from the page into failure messages (empty list = all good)."""
+    problems = []
+    code_index = -1
+    for cell in cells:
+        if not cell["code"]:
+            continue
+        code_index += 1
+        where = f"cell {cell['index']} (code cell {code_index}) `{_short(cell['source'])}`"
+        for out in cell["outputs"]:
+            text = out["text"]
+            error_text = out["mime"] == STDERR_MIME and ("Traceback" in text or "Error" in text)
+            if out["type"] == "error" or error_text:
+                problems.append(f"{where} shows an error:\n{text.strip()[-800:]}")
+            if out["widgetError"] is not None or "Error displaying widget" in text:
+                detail = (f"the widget error view ({_short(out['widgetError'], 200)}; the cause "
+                          f"is in the browser console errors)") if out["widgetError"] else text
+                problems.append(f"{where} shows 'Error displaying widget': {_short(detail, 300)}")
+            elif "Loading widget" in text:
+                problems.append(f"{where} still shows 'Loading widget...' after the run")
+            elif out["widget"] and not out["widgetView"]:
+                problems.append(f"{where} has a widget output but no rendered widget view")
+        if not _COUNT_RE.match(cell["prompt"]):
+            problems.append(f"{where} has no execution count after Run All "
+                            f"(prompt {cell['prompt']!r})")
+    return problems
+
+
+def run_notebook_in_browser(browser, server: LabServer, rel_path: str,
+                            screenshot: Path | None = None,
+                            timeout_s: float = NOTEBOOK_TIMEOUT_S) -> RunResult:
+    """Open ``rel_path`` (relative to the repo) in JupyterLab, run all cells, check the result."""
+    result = RunResult(rel_path)
+    start = time.monotonic()
+    deadline = start + timeout_s
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.on("console", lambda m: result.console_errors.append(_short(m.text, 300))
+            if m.type == "error" else None)
+
+    def wait_until(what: str, predicate, poll_ms: int = 250):
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise NotebookTimeout(f"timed out after {timeout_s:.0f} s waiting for {what}")
+            page.wait_for_timeout(poll_ms)
+
+    def kernel_state() -> str | None:
+        try:
+            s = server.session_for(rel_path)
+        except (OSError, urllib.error.URLError, ValueError):
+            return None
+        return s["kernel"].get("execution_state") if s and s.get("kernel") else None
+
+    try:
+        # A workspace of its own: the default one would reopen the notebooks of earlier tests.
+        server.opened += 1
+        workspace = f"browser-test-{os.getpid()}-{server.opened}"
+        page.goto(f"{server.url}/lab/workspaces/{workspace}/tree/{rel_path}",
+                  wait_until="domcontentloaded")
+        page.locator(f"{NB} .jp-Notebook .jp-Cell").first.wait_for(
+            state="attached", timeout=max(1, deadline - time.monotonic()) * 1000)
+        # The toolbar says "Idle" before any kernel exists: ask the server instead.
+        wait_until("the notebook's kernel to be idle (/api/sessions)",
+                   lambda: kernel_state() == "idle")
+        wait_until("the page to connect to the kernel",
+                   lambda: page.locator(f"{NB} .jp-Notebook-ExecutionIndicator"
+                                        f"[data-status='idle']").count() > 0)
+        dialog = page.locator(".jp-Dialog")
+        if dialog.count():
+            text = _short(dialog.first.inner_text())
+            result.problems.append(f"a dialog is open before the run: {text}")
+
+        # Start from empty prompts, so a count after the run means "ran now".
+        _menu(page, "Edit", "editmenu:clear-all")  # Clear Outputs of All Cells
+        wait_until("the outputs to be cleared",
+                   lambda: page.locator(f"{NB} .jp-OutputArea-output").count() == 0)
+        _menu(page, "Run", "runmenu:run-all")  # Run All Cells
+
+        def settled() -> bool:
+            prompts = page.locator(f"{NB} .jp-CodeCell .jp-InputArea-prompt")
+            texts = [t.strip() for t in prompts.all_text_contents()]
+            if any(_BUSY_RE.match(t) for t in texts):
+                return False
+            if texts and not any(_COUNT_RE.match(t) for t in texts):
+                return False  # Run All not started yet
+            if page.locator(f"{NB} .jp-Notebook-ExecutionIndicator"
+                            f"[data-status='idle']").count() == 0:
+                return False
+            return kernel_state() == "idle"
+
+        wait_until("all cells to run (no [*] left) and the kernel to be idle", settled)
+        # Stable for a moment (late display messages, widget views rendering).
+        page.wait_for_timeout(750)
+        wait_until("the run to settle", settled)
+        wait_until("widget views to render",
+                   lambda: page.locator(f"{NB} .jp-OutputArea-output",
+                                        has_text="Loading widget").count() == 0, poll_ms=250)
+
+        result.cells = page.evaluate(_READ_CELLS_JS, [WIDGET_MIME, NB])
+        result.problems.extend(find_problems(result.cells))
+        dialog = page.locator(".jp-Dialog")
+        if dialog.count():
+            text = _short(dialog.first.inner_text())
+            result.problems.append(f"a dialog is open after the run: {text}")
+    except NotebookTimeout as exc:
+        result.problems.append(str(exc))
+    finally:
+        if screenshot is not None:
+            try:
+                _full_screenshot(page, screenshot)
+                result.screenshot = screenshot
+            except Exception as exc:  # a screenshot must not hide the real failure
+                result.problems.append(f"screenshot failed: {exc}")
+        result.seconds = time.monotonic() - start
+        context.close()
+        server.delete_session(rel_path)
+    return result
+
+
+def _menu(page, menu: str, command: str) -> None:
+    """Click a JupyterLab main-menu entry by its command id (e.g. Run > Run All Cells)."""
+    page.locator(".lm-MenuBar-item", has_text=re.compile(rf"^{re.escape(menu)}$")).click()
+    item = page.locator(f".lm-Menu-item[data-command='{command}']:not(.lm-mod-disabled)").first
+    item.wait_for(state="visible")
+    item.click()
+
+
+def _full_screenshot(page, path: Path) -> None:
+    """The notebook scrolls inside the lab shell: make the window as tall as the notebook."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    to_top_and_measure = """(nbSel) => {
+      const nb = document.querySelector(nbSel + ' .jp-Notebook');
+      if (!nb) return 0;
+      const scroller = nb.classList.contains('jp-WindowedPanel-outer')
+        ? nb : (nb.querySelector('.jp-WindowedPanel-outer') || nb);
+      scroller.scrollTop = 0;
+      const content = scroller.firstElementChild || scroller;
+      const extra = window.innerHeight - scroller.clientHeight;
+      return Math.ceil(Math.max(content.scrollHeight, scroller.scrollHeight) + extra + 40);
+    }"""
+    height = page.evaluate(to_top_and_measure, NB)
+    if height > 900:
+        page.set_viewport_size({"width": 1280, "height": min(int(height), 20_000)})
+        page.wait_for_timeout(500)
+        page.evaluate(to_top_and_measure, NB)
+        page.wait_for_timeout(200)
+    page.screenshot(path=str(path), full_page=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Tests
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_runs_in_jupyterlab(browser, lab_server, notebook):
+    rel = notebook.relative_to(ROOT).as_posix()
+    result = run_notebook_in_browser(browser, lab_server, rel,
+                                     screenshot=ARTIFACTS / f"{notebook.stem}.png")
+    if result.problems:
+        pytest.fail(result.report() + f"\n  (screenshot: {result.screenshot})", pytrace=False)
+    # Not a vacuous pass: a notebook saved with widget outputs must show rendered widgets here.
+    saved = json.loads(notebook.read_text())
+    saved_widgets = sum(WIDGET_MIME in out.get("data", {})
+                        for cell in saved["cells"] for out in cell.get("outputs", []))
+    rendered = sum(bool(o["widget"] and o["widgetView"])
+                   for c in result.cells for o in c["outputs"])
+    if saved_widgets and not rendered:
+        pytest.fail(f"{rel}: saved with {saved_widgets} widget output(s), but no widget view "
+                    f"was found in the browser (screenshot: {result.screenshot})", pytrace=False)
+
+
+def _fixture(name: str) -> str:
+    return (FIXTURES / name).relative_to(ROOT).as_posix()
+
+
+def test_checker_passes_a_rendering_widget(browser, lab_server):
+    result = run_notebook_in_browser(browser, lab_server, _fixture("ok_widget.ipynb"),
+                                     screenshot=ARTIFACTS / "fixture_ok_widget.png")
+    assert result.problems == [], result.report()
+    assert all(c["appModel"] for c in result.cells), "window.jupyterapp gave no cell models"
+    widget_outputs = [o for c in result.cells for o in c["outputs"] if o["widget"]]
+    assert len(widget_outputs) == 1 and widget_outputs[0]["widgetView"]
+    assert any("6" in o["text"] for o in result.cells[-1]["outputs"])
+
+
+def test_checker_reports_a_cell_error(browser, lab_server):
+    result = run_notebook_in_browser(browser, lab_server, _fixture("cell_error.ipynb"))
+    errors = [p for p in result.problems if "shows an error" in p]
+    assert len(errors) == 1, result.problems
+    assert errors[0].startswith("cell 2 (code cell 1) `raise ValueError(")
+    assert "fixture error on purpose" in errors[0]
+    assert not any("timed out" in p for p in result.problems), result.problems
+
+
+def test_checker_reports_a_broken_widget(browser, lab_server):
+    result = run_notebook_in_browser(browser, lab_server, _fixture("broken_widget.ipynb"))
+    assert len(result.problems) == 1, result.problems
+    assert result.problems[0].startswith("cell 1 (code cell 0) `import ipywidgets as widgets")
+    assert "Error displaying widget" in result.problems[0]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__, "-q", "-o", "addopts=", "-p", "no:nbval"]))
