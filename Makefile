@@ -61,6 +61,7 @@ lint: setup
 bench: setup
 	$(PY) bench/he_bench.py
 	$(PY) bench/round_bench.py
+	$(PY) bench/encrypted_model_bench.py
 
 # Re-run every notebook top to bottom in a fresh kernel and save it with its outputs (what nbval
 # compares against). Run after editing a notebook, then commit the result.

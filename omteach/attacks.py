@@ -1,0 +1,173 @@
+"""Chapter 5's attacks: recovering training images from a gradient, and a model crafted to leak.
+
+- :func:`invert_first_layer`: the analytic trick. For a first fully-connected layer ``z = W x + b``
+  the gradient is ``dL/dW[i] = dL/dz[i] · x`` and ``dL/db[i] = dL/dz[i]``, so for a single image
+  ``x = dW[i] / db[i]`` for any unit ``i`` with ``db[i] != 0``: exact, no search.
+- :func:`deep_leakage`: Deep Leakage from Gradients (Zhu et al., NeurIPS 2019) for a small batch:
+  start from random images and labels and change them until their gradient matches the observed
+  one (L-BFGS).
+- :func:`crafted_model` / :func:`binning_attack`: a model whose first layer looks ordinary in a
+  spec (64 → 256 → 10) but whose units all measure the same thing (mean brightness) with
+  increasing thresholds, and whose next layer treats them alike. The gradient of a whole batch
+  then separates into "bins"; every image alone in its bin comes out exactly
+  (after Fowl et al., "Robbing the Fed", ICLR 2022).
+
+Images are rows of 64 pixels in [0, 1]. Gradients are flat vectors in the order of
+:func:`omteach.model.get_weights`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from omteach.errors import InvalidValueError
+from omteach.model import ModelSpec, build_model, set_weights
+
+
+def gradient(spec: ModelSpec, weights: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The flat gradient of the mean cross-entropy loss on the batch ``(x, y)``."""
+    import torch
+    from torch import nn
+
+    model = build_model(spec)
+    set_weights(model, weights)
+    xt = torch.as_tensor(np.atleast_2d(x), dtype=torch.float32)
+    yt = torch.as_tensor(np.atleast_1d(y), dtype=torch.long)
+    loss = nn.CrossEntropyLoss()(model(xt), yt)
+    grads = torch.autograd.grad(loss, list(model.parameters()))
+    return torch.cat([g.reshape(-1) for g in grads]).double().numpy()
+
+
+def first_layer(spec: ModelSpec, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first layer's (weight matrix, bias) part of a flat parameter or gradient vector."""
+    n_in, n_out = spec.layers[0], spec.layers[1]
+    flat = np.asarray(flat, dtype=np.float64)
+    if flat.shape != (spec.n_params,):
+        raise InvalidValueError(f"expected {spec.n_params} values for {spec.summary()}, "
+                                f"got shape {flat.shape}")
+    w = flat[: n_in * n_out].reshape(n_out, n_in)
+    b = flat[n_in * n_out: n_in * n_out + n_out]
+    return w, b
+
+
+def invert_first_layer(spec: ModelSpec, grad: np.ndarray) -> np.ndarray:
+    """Reconstruct the input from a gradient by ``dW[i] / db[i]`` (exact for one image).
+
+    For a gradient of several images (or a sum of several people's gradients) the same division
+    gives a blend of them: this is what secure aggregation relies on.
+    """
+    dw, db = first_layer(spec, grad)
+    i = int(np.argmax(np.abs(db)))
+    if abs(db[i]) < 1e-12:
+        raise InvalidValueError("every first-layer bias gradient is zero: nothing to invert")
+    return np.clip(dw[i] / db[i], 0.0, 1.0)
+
+
+def psnr(original: np.ndarray, reconstruction: np.ndarray) -> float:
+    """Peak signal-to-noise ratio in dB (pixels in [0, 1]); ``inf`` for an exact copy."""
+    mse = float(np.mean((np.asarray(original, float) - np.asarray(reconstruction, float)) ** 2))
+    return math.inf if mse < 1e-20 else 10 * math.log10(1.0 / mse)
+
+
+def best_psnr(originals: np.ndarray, reconstruction: np.ndarray) -> float:
+    """The PSNR of a reconstruction against the original it resembles most."""
+    return max(psnr(o, reconstruction) for o in np.atleast_2d(originals))
+
+
+def deep_leakage(spec: ModelSpec, weights: np.ndarray, grad: np.ndarray, batch_size: int, *,
+                 steps: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Deep Leakage from Gradients: images and labels whose gradient matches ``grad``.
+
+    Returns (images of shape (batch_size, 64) in [0, 1], predicted labels).
+    """
+    import torch
+    from torch import nn
+
+    if batch_size < 1:
+        raise InvalidValueError("batch_size must be at least 1")
+    torch.manual_seed(seed)
+    model = build_model(spec)
+    set_weights(model, weights)
+    params = list(model.parameters())
+    target = torch.as_tensor(grad, dtype=torch.float32)
+    dummy_x = torch.rand(batch_size, spec.layers[0], requires_grad=True)
+    dummy_y = torch.randn(batch_size, spec.layers[-1], requires_grad=True)
+    opt = torch.optim.LBFGS([dummy_x, dummy_y], lr=0.5, max_iter=steps,
+                            history_size=50, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        logits = model(dummy_x)
+        loss = torch.mean(torch.sum(-torch.softmax(dummy_y, -1)
+                                    * nn.functional.log_softmax(logits, -1), -1))
+        g = torch.autograd.grad(loss, params, create_graph=True)
+        diff = torch.sum((torch.cat([t.reshape(-1) for t in g]) - target) ** 2)
+        diff.backward()
+        return diff
+
+    opt.step(closure)
+    x = dummy_x.detach().clamp(0, 1).numpy().astype(np.float64)
+    return x, dummy_y.detach().argmax(-1).numpy()
+
+
+# -- a model crafted to leak ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CraftedModel:
+    """A malicious model: ordinary-looking spec, first-layer "bins" of brightness."""
+
+    spec: ModelSpec
+    weights: np.ndarray
+    thresholds: np.ndarray
+
+
+def crafted_model(bins: int = 256, *, seed: int = 0,
+                  brightness_range: tuple[float, float] = (0.15, 0.55)) -> CraftedModel:
+    """A 64 → ``bins`` → 10 model whose first layer sorts images into brightness bins.
+
+    Every first-layer unit computes the mean brightness of the image (identical rows) minus its
+    own threshold; all units feed the next layer identically. Its spec looks ordinary.
+    """
+    spec = ModelSpec(layers=(64, bins, 10), batch_size=64, local_epochs=1)
+    rng = np.random.default_rng(seed)
+    lo, hi = brightness_range
+    thresholds = np.linspace(lo, hi, bins)
+    w1 = np.full((bins, 64), 1.0 / 64)
+    b1 = -thresholds
+    w2 = np.tile(rng.normal(0, 0.05, (10, 1)), (1, bins))  # every unit feeds class j alike
+    b2 = np.zeros(10)
+    flat = np.concatenate([w1.ravel(), b1, w2.ravel(), b2])
+    return CraftedModel(spec, flat, thresholds)
+
+
+def binning_attack(crafted: CraftedModel, grad: np.ndarray, *, tol: float = 1e-9
+                   ) -> list[np.ndarray]:
+    """Images recovered from the gradient of a whole batch through a :func:`crafted_model`.
+
+    Unit ``i`` is active for images brighter than threshold ``i``, so the difference between
+    neighbouring units' gradients holds exactly the images between the two thresholds; where
+    that is one image, ``ΔdW / Δdb`` is that image.
+    """
+    dw, db = first_layer(crafted.spec, grad)
+    out = []
+    for i in range(len(db) - 1):
+        d_b = db[i] - db[i + 1]
+        if abs(d_b) > tol:
+            x = (dw[i] - dw[i + 1]) / d_b
+            if np.all(x > -1e-6) and np.all(x < 1 + 1e-6):
+                out.append(np.clip(x, 0, 1))
+    return out
+
+
+def count_recovered(originals: np.ndarray, recovered: list[np.ndarray], *,
+                    min_psnr: float = 40.0) -> int:
+    """How many originals appear among the recovered images (PSNR at least ``min_psnr`` dB)."""
+    found = 0
+    for o in np.atleast_2d(originals):
+        if any(psnr(o, r) >= min_psnr for r in recovered):
+            found += 1
+    return found

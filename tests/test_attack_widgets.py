@@ -1,0 +1,88 @@
+"""Chapter 5 widgets and checkers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from omteach.attack_widgets import DEFENCES, AuditPanel, InversionLab
+from omteach.blobs import BlobStore
+from omteach.chain import Chain
+from omteach.data import split_digits
+from omteach.exercises import ch05
+from omteach.he import generate_keypair
+from omteach.market import AICompany, DataOwner, Market
+from omteach.model import ModelSpec, build_model, get_weights
+
+
+@pytest.fixture(scope="module")
+def lab():
+    shares, _ = split_digits(seed=0)
+    model = ModelSpec()
+    return InversionLab(shares, model, get_weights(build_model(model)),
+                        accuracy_cost={0.0: 0.8, 0.1: 0.6, 1.0: 0.1})
+
+
+def test_inversion_lab_shows_each_defence(lab):
+    lab._defence.value = DEFENCES[0]
+    assert lab.update() > 60 and "exact copy" in lab._result.value
+    assert bytes(lab._image.value).startswith(b"\x89PNG") and lab._sigma.disabled
+    lab._defence.value = DEFENCES[1]
+    assert lab.update() < 25 and "accuracy cost: none" in lab._result.value
+    lab._defence.value = DEFENCES[2]
+    lab._sigma.value = 0.3
+    assert lab.update() < 15 and "model accuracy with this noise" in lab._result.value
+    assert not lab._sigma.disabled
+
+
+def test_inversion_lab_shows_errors_in_the_widget(lab):
+    with pytest.raises(Exception, match="images 0 to"):
+        lab.reconstruct("Joe", 10_000, DEFENCES[0], 0.0)
+    lab._index.max = 10_000
+    lab._index.value = 10_000
+    assert lab.update() is None and "images 0 to" in lab._result.value
+    lab._index.value = 0
+
+
+def test_audit_panel():
+    shares, _ = split_digits(seed=0)
+    market = Market(Chain(), BlobStore())
+    keys = generate_keypair(2048)
+    AICompany(market, ModelSpec(batch_size=2), keys=keys).post(rounds=1, min_owners=3, bounty=1)
+    panel = AuditPanel(DataOwner("Joe", market, shares["Joe"]))
+    report = panel.audit(0)
+    assert not report.passed and "FLAGGED" in panel._out.value
+    panel._button.click()
+    assert "batch size: 2" in panel._out.value
+    assert panel.audit(None) is None and "no open spec" in panel._out.value
+
+
+def test_inversion_checker():
+    def good(dw, db):
+        i = int(np.argmax(np.abs(db)))
+        return dw[i] / db[i]
+
+    def first_unit(dw, db):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return dw[0] / db[0]
+
+    assert ch05.check_inversion(good)
+    assert not ch05.check_inversion(first_unit)  # db[0] may be 0
+    assert not ch05.check_inversion(lambda dw, db: dw.mean(axis=0))
+    assert "No answer yet" in ch05.check_inversion(lambda dw, db: None).message
+    assert "raised" in ch05.check_inversion(lambda dw, db: 1 / 0).message
+    assert not ch05.check_inversion(None) and not ch05.check_inversion(3)
+
+
+def test_refuse_checker():
+    class R:
+        def __init__(self, passed):
+            self.passed = passed
+
+    reports = {0: R(True), 1: R(False), 2: R(False)}
+    assert ch05.check_specs_to_refuse([1, 2], reports)
+    fb = ch05.check_specs_to_refuse([2], reports)
+    assert not fb and "#1" in fb.hint
+    assert "are fine" in ch05.check_specs_to_refuse([0, 1, 2], reports).message
+    assert not ch05.check_specs_to_refuse(None, reports)
+    assert not ch05.check_specs_to_refuse("abc", reports)
