@@ -124,6 +124,18 @@ def _phe_encrypt(public: PublicKey, value: Any) -> paillier.EncryptedNumber:
         ) from exc
 
 
+def _phe_op(fn: Callable[[], Any], what: str) -> Any:
+    """Run a phe operation, turning its bare ValueError into an error that says what to do."""
+    try:
+        return fn()
+    except ValueError as exc:  # phe: "Integer needs to be within +/- max_int" when aligning
+        raise PlaintextOverflowError(
+            f"cannot {what}: the numbers' scales are too far apart for this key (phe must align "
+            "their exponents and the result no longer fits). Round very small values to 0 or "
+            "use a fixed scale, e.g. the packing codec"
+        ) from exc
+
+
 def _same_key(a: PublicKey, b: PublicKey, what: str) -> None:
     if a != b:
         raise KeyMismatchError(
@@ -172,10 +184,11 @@ class Ciphertext:
     def __add__(self, other: Any) -> Ciphertext:
         if isinstance(other, Ciphertext):
             _same_key(self.public_key, other.public_key, "the two numbers")
-            return Ciphertext(self._enc + other._enc)
+            return Ciphertext(_phe_op(lambda: self._enc + other._enc, "add"))
         if isinstance(other, EncryptedVector):
             return other + self
-        return Ciphertext(self._enc + _plain_scalar(other, "add"))
+        k = _plain_scalar(other, "add")
+        return Ciphertext(_phe_op(lambda: self._enc + k, "add"))
 
     __radd__ = __add__
 
@@ -189,7 +202,8 @@ class Ciphertext:
         return (-self) + other
 
     def __mul__(self, other: Any) -> Ciphertext:
-        return Ciphertext(self._enc * _plain_scalar(other, "multiply"))
+        k = _plain_scalar(other, "multiply")
+        return Ciphertext(_phe_op(lambda: self._enc * k, "multiply"))
 
     __rmul__ = __mul__
 
@@ -197,7 +211,7 @@ class Ciphertext:
         k = _plain_scalar(other, "divide")
         if k == 0:
             raise InvalidValueError("cannot divide an encrypted number by zero")
-        return Ciphertext(self._enc * (1 / k))
+        return Ciphertext(_phe_op(lambda: self._enc * (1 / k), "divide"))
 
     def __repr__(self) -> str:
         digits = str(self.raw)
@@ -243,17 +257,18 @@ class EncryptedVector:
     def __add__(self, other: Any) -> EncryptedVector:
         if isinstance(other, Ciphertext):
             _same_key(self.public_key, other.public_key, "the vector and the number")
-            items = [a + other._enc for a in self._items]
+            items = _phe_op(lambda: [a + other._enc for a in self._items], "add")
         elif isinstance(other, EncryptedVector):
             _same_key(self.public_key, other.public_key, "the two vectors")
             if len(other) != len(self):
                 raise InvalidValueError(
                     f"cannot add encrypted vectors of lengths {len(self)} and {len(other)}"
                 )
-            items = [a + b for a, b in zip(self._items, other._items, strict=True)]
+            items = _phe_op(lambda: [a + b for a, b in zip(self._items, other._items,
+                                                            strict=True)], "add")
         else:
-            items = [a + b for a, b in zip(self._items, self._plain_operand(other, "add"),
-                                           strict=True)]
+            ks = self._plain_operand(other, "add")
+            items = _phe_op(lambda: [a + b for a, b in zip(self._items, ks, strict=True)], "add")
         return EncryptedVector(items, self.public_key, self._like)
 
     __radd__ = __add__
@@ -269,8 +284,8 @@ class EncryptedVector:
 
     def __mul__(self, other: Any) -> EncryptedVector:
         ks = self._plain_operand(other, "multiply")
-        return EncryptedVector([a * k for a, k in zip(self._items, ks, strict=True)],
-                               self.public_key, self._like)
+        items = _phe_op(lambda: [a * k for a, k in zip(self._items, ks, strict=True)], "multiply")
+        return EncryptedVector(items, self.public_key, self._like)
 
     __rmul__ = __mul__
 
@@ -284,10 +299,13 @@ class EncryptedVector:
         """The encrypted sum of the elements."""
         if not self._items:
             raise InvalidValueError("cannot sum an empty encrypted vector")
-        total = self._items[0]
-        for e in self._items[1:]:
-            total = total + e
-        return Ciphertext(total)
+        def add_all() -> paillier.EncryptedNumber:
+            total = self._items[0]
+            for e in self._items[1:]:
+                total = total + e
+            return total
+
+        return Ciphertext(_phe_op(add_all, "sum"))
 
     def __repr__(self) -> str:
         return f"EncryptedVector(len={len(self)}, {self.public_key.n.bit_length()}-bit key)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import pytest
 
@@ -32,3 +33,25 @@ def chain(request):
     if request.param == "anvil":
         return Chain(request.getfixturevalue("anvil_node").url)
     return Chain()
+
+
+def _teaching_keys(bits: int = 512):
+    """A small key pair: fast enough for property tests, with its weak-key warning silenced."""
+    from omteach.errors import WeakKeyWarning
+    from omteach.he import generate_keypair
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WeakKeyWarning)
+        return generate_keypair(bits)
+
+
+@pytest.fixture(scope="session")
+def keys():
+    """A 512-bit teaching key pair, shared by the tests that do not define their own."""
+    return _teaching_keys()
+
+
+@pytest.fixture(scope="session")
+def other_keys():
+    """A second, unrelated teaching key pair, for the tests that mix keys."""
+    return _teaching_keys()
