@@ -324,6 +324,10 @@ class Chain:
         stop = self.block_number if stop is None else stop
         return [self.block(n) for n in range(start, stop + 1)]
 
+    def state_root(self, number: int | str = "latest") -> str:
+        """The hash of the whole state (every balance, every contract's storage) after a block."""
+        return self.w3.eth.get_block(number)["stateRoot"].to_0x_hex()
+
     def _describe_tx(self, tx: Any) -> str:
         sender = self.name_of(tx["from"])
         if not tx.get("to"):  # None from a node, "" from eth-tester

@@ -1,0 +1,242 @@
+"""Chapter 3 widgets: a ledger explorer with a tamper button, and a mining difficulty lab.
+
+Each widget is also usable from plain code: ``LedgerExplorer.tamper`` and ``MiningLab.mine``
+do what the buttons do and return what the widget shows.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+
+import ipywidgets as widgets
+
+from omteach.errors import LedgerError
+from omteach.ledger import (
+    DEFAULT_DIFFICULTY,
+    Consensus,
+    Ledger,
+    MiningResult,
+    Network,
+    RewriteCost,
+    example_network,
+    ledger_html,
+    network_html,
+    short,
+)
+from omteach.ui import ProgressBar, error_html, message_html
+
+WIDGET_MAX_DIFFICULTY = 20  # ~1 million attempts, about a second: the slider stops there
+
+
+def _text(value: str) -> str:
+    """The text of an HTML panel (for tests and exercises)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", value.replace("<br>", "\n")))
+
+
+class LedgerExplorer(widgets.VBox):
+    """Choose a replica, a block, a transaction and a new text; tamper, and watch the network.
+
+    Every replica's chain is shown as a row of blocks, red from its first broken block on, with
+    the majority verdict. "Re-mine from this block" makes the chosen copy verify again (at a
+    cost), "Reset" puts every replica back to the original ledger.
+    """
+
+    def __init__(self, network: Network | None = None):
+        self.network = example_network() if network is None else network
+        names = list(self.network.participants)
+        self._replica = widgets.Dropdown(options=names, value=names[0], description="Replica")
+        self._block = widgets.Dropdown(description="Block")
+        self._tx = widgets.Dropdown(description="Transaction", layout={"width": "480px"})
+        self._new_text = widgets.Text(description="New text", layout={"width": "480px"})
+        self._tamper_button = widgets.Button(description="Tamper", button_style="danger",
+                                             icon="pencil")
+        self._rewrite_button = widgets.Button(description="Re-mine from this block",
+                                              button_style="warning", icon="hammer",
+                                              layout={"width": "200px"})
+        self._reset_button = widgets.Button(description="Reset", icon="undo")
+        self._result = widgets.HTML(message_html(
+            "Pick a replica, a block and a transaction, type a new text, press Tamper."))
+        self._network_view = widgets.HTML()
+        self._detail = widgets.HTML()
+        self._replica.observe(lambda _: self._refresh_choices(), names="value")
+        self._block.observe(lambda _: self._refresh_transactions(), names="value")
+        self._tx.observe(lambda _: self._prefill(), names="value")
+        self._tamper_button.on_click(lambda _: self.tamper(
+            self._replica.value, self._block.value, self._tx.value, self._new_text.value))
+        self._rewrite_button.on_click(lambda _: self.rewrite(self._replica.value,
+                                                             self._block.value))
+        self._reset_button.on_click(lambda _: self.reset())
+        super().__init__(children=[
+            widgets.HBox([self._replica, self._block]), self._tx, self._new_text,
+            widgets.HBox([self._tamper_button, self._rewrite_button, self._reset_button]),
+            self._result,
+            widgets.HTML("<b>Every machine's copy</b> (hover a block for its transactions)"),
+            self._network_view,
+            widgets.HTML("<b>The chosen replica, block by block</b>"),
+            self._detail,
+        ])
+        self._refresh_choices()
+
+    # the controls
+
+    def _ledger(self) -> Ledger:
+        return self.network.replica(self._replica.value)
+
+    def _refresh_choices(self) -> None:
+        keep = self._block.value
+        n = len(self._ledger())
+        self._block.options = [(f"block {i}", i) for i in range(n)]
+        self._block.value = keep if keep is not None and keep < n else min(1, n - 1)
+        self._refresh_transactions()
+        self._show()
+
+    def _refresh_transactions(self) -> None:
+        if self._block.value is None:
+            return
+        txs = self._ledger()[self._block.value].transactions
+        self._tx.options = [(t, j) for j, t in enumerate(txs)]
+        self._tx.value = 0
+        self._prefill()
+
+    def _prefill(self) -> None:
+        if self._block.value is None or self._tx.value is None:
+            return
+        self._new_text.value = self._ledger()[self._block.value].transactions[self._tx.value]
+
+    def _show(self) -> None:
+        self._network_view.value = network_html(self.network, selected=self._replica.value)
+        self._detail.value = ledger_html(self._ledger(), title=f"{self._replica.value}'s copy")
+
+    def _select(self, replica: str, block: int) -> None:
+        self._replica.value = replica
+        self._block.value = block
+
+    # what the buttons do
+
+    def tamper(self, replica: str, block: int, tx: int, new_text: str) -> Consensus | LedgerError:
+        """Edit a past entry on ``replica``'s machine; returns the verdict (or the error)."""
+        try:
+            self.network.tamper(replica, block, tx, new_text)
+        except LedgerError as exc:
+            self._result.value = error_html(exc)
+            return exc
+        self._select(replica, block)
+        self._refresh_transactions()
+        self._tx.value = tx
+        verdict = self.network.consensus()
+        check = self.network.replica(replica).verify()
+        self._result.value = message_html(
+            f"{replica} changed block {block} on their own machine.\n{check!r}\n{verdict!r}",
+            kind="error" if replica in verdict.outvoted else "ok")
+        self._show()
+        return verdict
+
+    def rewrite(self, replica: str, block: int) -> RewriteCost | LedgerError:
+        """Re-mine ``replica``'s copy from ``block`` to the tip; returns the cost (or the error)."""
+        try:
+            cost = self.network.rewrite_from(replica, block)
+        except LedgerError as exc:
+            self._result.value = error_html(exc)
+            return exc
+        self._select(replica, block)
+        verdict = self.network.consensus()
+        check = self.network.replica(replica).verify()
+        self._result.value = message_html(
+            f"{replica} {cost!r} ({cost.seconds:.3f} s).\n{check!r}\n{verdict!r}",
+            kind="error" if replica in verdict.outvoted else "ok")
+        self._show()
+        return cost
+
+    def reset(self) -> None:
+        """Every replica back to the original ledger."""
+        self.network.reset()
+        self._refresh_choices()
+        self._result.value = message_html("Every replica holds the original ledger again.\n"
+                                          f"{self.network.consensus()!r}", kind="ok")
+
+    @property
+    def result_text(self) -> str:
+        """The text of the result panel."""
+        return _text(self._result.value)
+
+    def __repr__(self) -> str:
+        return f"LedgerExplorer({len(self.network.participants)} replicas)"
+
+
+class MiningLab(widgets.VBox):
+    """A difficulty slider and a "Mine block" button, with progress, attempts and time.
+
+    Each mined block is added to the lab's own ledger, shown below with its difficulty and nonce.
+    """
+
+    def __init__(self, ledger: Ledger | None = None, *, difficulty: int = DEFAULT_DIFFICULTY,
+                 transaction: str = "AI Inc. pays Jack 1000 wei"):
+        self.ledger = Ledger(difficulty) if ledger is None else ledger
+        self._difficulty = widgets.IntSlider(
+            value=difficulty, min=0, max=WIDGET_MAX_DIFFICULTY, description="difficulty",
+            continuous_update=False, layout={"width": "420px"})
+        self._bits_note = widgets.Label()
+        self._transaction = widgets.Text(value=transaction, description="Transaction",
+                                         layout={"width": "420px"})
+        self._button = widgets.Button(description="Mine block", button_style="primary",
+                                      icon="cube")
+        self.progress = ProgressBar(100, description="mining")
+        self._result = widgets.HTML(message_html("Choose a difficulty and press Mine block."))
+        self._table = widgets.HTML()
+        self._difficulty.observe(lambda _: self._note_difficulty(), names="value")
+        self._button.on_click(lambda _: self.mine(self._difficulty.value,
+                                                  self._transaction.value))
+        super().__init__(children=[
+            widgets.HBox([self._difficulty, self._bits_note]),
+            widgets.HBox([self._transaction, self._button]), self.progress, self._result,
+            self._table])
+        self._note_difficulty()
+        self._table.value = ledger_html(self.ledger)
+
+    def _note_difficulty(self) -> None:
+        d = self._difficulty.value
+        self._bits_note.value = (f"hash must start with {d} zero bits: about {2 ** d:,} "
+                                 "attempts on average")
+
+    def _on_progress(self, attempts: int, expected: int) -> None:
+        self.progress.bar.value = min(self.progress.bar.max, 100 * attempts // expected)
+        self.progress.note(f"{attempts:,} attempts so far (about {expected:,} expected)")
+
+    def mine(self, difficulty: int | None = None,
+             transaction: str | None = None) -> MiningResult | LedgerError:
+        """Mine one block at ``difficulty`` bits and add it; returns the result (or the error)."""
+        difficulty = self._difficulty.value if difficulty is None else difficulty
+        transaction = self._transaction.value if transaction is None else transaction
+        self._button.disabled = True
+        self.progress.bar.value = 0
+        self.progress.note("mining…")
+        start = time.perf_counter()
+        try:
+            result = self.ledger.append([transaction], difficulty=difficulty,
+                                        progress=self._on_progress)
+        except LedgerError as exc:
+            self._result.value = error_html(exc)
+            self.progress.note("")
+            return exc
+        finally:
+            self._button.disabled = False
+        seconds = time.perf_counter() - start
+        self.progress.bar.value = self.progress.bar.max
+        self.progress.note(f"done: {result.attempts:,} attempts")
+        luck = result.attempts / result.expected
+        self._result.value = message_html(
+            f"{result!r}\n{result.attempts:,} attempts in {seconds * 1e3:.1f} ms "
+            f"({luck:.2f}× the average: the number of tries is luck, its average is 2^{difficulty})"
+            f"\nhash {short(result.block.hash, 64)}", kind="ok")
+        self._table.value = ledger_html(self.ledger)
+        return result
+
+    @property
+    def result_text(self) -> str:
+        """The text of the result panel."""
+        return _text(self._result.value)
+
+    def __repr__(self) -> str:
+        return f"MiningLab(difficulty={self._difficulty.value}, blocks={len(self.ledger)})"

@@ -1,0 +1,129 @@
+"""Chapter 3 checkers: right answers pass, wrong ones get a hint, nothing raises."""
+
+from __future__ import annotations
+
+from omteach.exercises import ch03
+from omteach.ledger import block_hash
+
+
+def find_first_broken(blocks):
+    for i, block in enumerate(blocks):
+        if block_hash(block) != block.hash:
+            return i
+        if i > 0 and block.prev_hash != blocks[i - 1].hash:
+            return i
+    return None
+
+
+def test_find_first_broken_right_answer_passes():
+    fb = ch03.check_find_first_broken(find_first_broken)
+    assert fb, str(fb)
+    assert [case[2] for case in ch03.broken_ledgers()] == [None, 2, 3, 0, 5]
+
+
+def test_find_first_broken_wrong_answers_get_hints():
+    def hash_only(blocks):
+        return next((i for i, b in enumerate(blocks) if block_hash(b) != b.hash), None)
+
+    def skips_genesis(blocks):
+        return next((i for i, b in enumerate(blocks) if i > 0 and (
+            block_hash(b) != b.hash or b.prev_hash != blocks[i - 1].hash)), None)
+
+    def crashes(blocks):
+        return blocks[99]
+
+    cases = {
+        "hash only": (hash_only, "block 2 alone re-mined", "prev_hash"),
+        "skips genesis": (skips_genesis, "genesis block edited", "block 0"),
+        "crashes": (crashes, "raised IndexError", "hash"),
+        "always zero": (lambda blocks: 0, "untouched ledger", "return None"),
+        "returns text": (lambda blocks: "block 2", "return a block index", "Loop over"),
+        "returns bool": (lambda blocks: False, "return a block index", "Loop over"),
+        "misses the newest": (lambda blocks: find_first_broken(blocks[:-1]),
+                              "newest block edited", "newest"),
+    }
+    for name, (fn, in_message, in_hint) in cases.items():
+        fb = ch03.check_find_first_broken(fn)
+        assert not fb, name
+        assert in_message in fb.message, (name, fb.message)
+        assert in_hint in fb.hint, (name, fb.hint)
+    for bad in (None, 42, "find_first_broken"):
+        fb = ch03.check_find_first_broken(bad)
+        assert not fb and fb.hint
+    assert "No answer yet" in ch03.check_find_first_broken(None).message
+
+
+def test_expected_attempts_right_answers_pass():
+    assert ch03.check_expected_attempts(lambda bits, depth: depth * 2 ** bits)
+    assert ch03.check_expected_attempts(lambda bits, depth: float(depth << bits))
+
+
+def test_expected_attempts_wrong_answers_get_their_diagnosis():
+    cases = {
+        "one block": (lambda b, d: 2 ** b, "does not grow with the depth", "cost of one block"),
+        "hex digits": (lambda b, d: d * 16 ** b, "16×", "not hex digits"),
+        "multiplies": (lambda b, d: 2 ** (b * d), "multiplies", "add up"),
+        "half": (lambda b, d: d * 2 ** (b - 1), "half", "average"),
+        "linear": (lambda b, d: b * d, "constant amount", "doubles"),
+        "other": (lambda b, d: d * 3 ** b, "for bits=20, depth=10", "coin flips"),
+        "crash": (lambda b, d: 1 / b, "raised ZeroDivisionError", "coin flips"),
+        "text": (lambda b, d: "many", "return a number", "coin flips"),
+    }
+    for name, (fn, in_message, in_hint) in cases.items():
+        fb = ch03.check_expected_attempts(fn)
+        assert not fb, name
+        assert in_message in fb.message, (name, fb.message)
+        assert in_hint in fb.hint, (name, fb.hint)
+    for bad in (None, 4096, [1, 2]):
+        fb = ch03.check_expected_attempts(bad)
+        assert not fb and fb.hint
+
+
+def test_tamper_sticks_right_answer_passes():
+    net = ch03.fresh_network()
+    net.tamper("Jack", 3, 0, ch03.ATTACK_TEXT)
+    net.rewrite_from("Jack", 3)
+    fb = ch03.check_tamper_sticks(net)
+    assert fb, str(fb)
+    assert "AI Inc., Joe, Jane still outvote it" in fb.message
+
+
+def test_tamper_sticks_wrong_answers_get_hints():
+    from omteach.ledger import example_network
+
+    untouched = ch03.fresh_network()
+    not_remined = ch03.fresh_network()
+    not_remined.tamper("Jack", 3, 0, ch03.ATTACK_TEXT)
+    remined_too_late = ch03.fresh_network()
+    remined_too_late.tamper("Jack", 3, 0, ch03.ATTACK_TEXT)
+    remined_too_late.rewrite_from("Jack", 4)
+    remined_one = ch03.fresh_network()
+    remined_one.tamper("Jack", 3, 0, ch03.ATTACK_TEXT)
+    remined_one.rewrite_from("Jack", 3, blocks=1)
+    someone_else = ch03.fresh_network()
+    someone_else.tamper("Jack", 3, 0, ch03.ATTACK_TEXT)
+    someone_else.rewrite_from("Jack", 3)
+    someone_else.tamper("Joe", 1, 0, "Joe pays Jack")
+    other_network = example_network()
+    other_network.tamper("Jack", 3, 0, ch03.ATTACK_TEXT)
+    other_network.rewrite_from("Jack", 3)
+    wrong_text = ch03.fresh_network()
+    wrong_text.tamper("Jack", 3, 1, ch03.ATTACK_TEXT)
+    wrong_text.rewrite_from("Jack", 3)
+    cases = {
+        "untouched": (untouched, "not 'AI Inc. pays Jack 1000 wei'", "net.tamper"),
+        "not re-mined": (not_remined, "does not verify: block 3's stored hash", "rewrite_from"),
+        "too late": (remined_too_late, "does not verify: block 3's", "the block you edited"),
+        "one block": (remined_one, "block 4 names parent", "every block after it"),
+        "someone else": (someone_else, "copies of Joe changed", "only Jack's replica"),
+        "other network": (other_network, "a different ledger", "fresh_network()"),
+        "wrong transaction": (wrong_text, "first transaction", "net.tamper"),
+    }
+    for name, (net, in_message, in_hint) in cases.items():
+        fb = ch03.check_tamper_sticks(net)
+        assert not fb, name
+        assert in_message in fb.message, (name, fb.message)
+        assert in_hint in fb.hint, (name, fb.hint)
+    for bad in (None, "Jack", ch03.fresh_network().replica("Jack")):
+        fb = ch03.check_tamper_sticks(bad)
+        assert not fb and fb.hint
