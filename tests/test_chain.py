@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -116,11 +118,27 @@ def test_unreachable_node_is_a_chain_error():
 
 
 def test_contracts_ship_in_the_wheel(tmp_path):
-    """The .vy files are package data: a wheel install finds them too, not only a checkout."""
+    """The .vy files are package data: an installed wheel finds them too, not only a checkout."""
     assert (contracts_dir() / "DataUseAgreement.vy").is_file()
+    # Build from a copy, so the build leaves no build/ directory in the checkout.
+    src = tmp_path / "src"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "build", "test-artifacts", "*.egg-info", ".hypothesis", ".*cache"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(tmp_path), str(ROOT)], check=True, capture_output=True)
+                    "-q", "-w", str(tmp_path), str(src)], check=True, capture_output=True)
     [wheel] = tmp_path.glob("omteach-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     for vy in (ROOT / "contracts").glob("*.vy"):
         assert f"omteach/contracts/{vy.name}" in names
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
+                    str(site), str(wheel)], check=True, capture_output=True)
+    # The wheel's omteach comes first on the path, ahead of the editable install.
+    out = subprocess.run(
+        [sys.executable, "-c", "from omteach.chain import contracts_dir, contract_source; "
+         "print(contracts_dir()); print(len(contract_source('ModelMarket')))"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(site)},
+        check=True, capture_output=True, text=True)
+    found, size = out.stdout.split()
+    assert Path(found).resolve().is_relative_to(site.resolve()), found
+    assert int(size) == len((ROOT / "contracts" / "ModelMarket.vy").read_text())
