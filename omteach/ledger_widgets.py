@@ -201,8 +201,8 @@ class MiningLab(widgets.VBox):
                                  "attempts on average")
 
     def _on_progress(self, attempts: int, expected: int) -> None:
-        self.progress.bar.value = min(self.progress.bar.max, 100 * attempts // expected)
-        self.progress.note(f"{attempts:,} attempts so far (about {expected:,} expected)")
+        self.progress.set(100 * attempts // expected,
+                          f"{attempts:,} attempts so far (about {expected:,} expected)")
 
     def mine(self, difficulty: int | None = None,
              transaction: str | None = None) -> MiningResult | LedgerError:
@@ -210,8 +210,7 @@ class MiningLab(widgets.VBox):
         difficulty = self._difficulty.value if difficulty is None else difficulty
         transaction = self._transaction.value if transaction is None else transaction
         self._button.disabled = True
-        self.progress.bar.value = 0
-        self.progress.note("mining…")
+        self.progress.set(0, "mining…")
         start = time.perf_counter()
         try:
             result = self.ledger.append([transaction], difficulty=difficulty,
@@ -223,8 +222,7 @@ class MiningLab(widgets.VBox):
         finally:
             self._button.disabled = False
         seconds = time.perf_counter() - start
-        self.progress.bar.value = self.progress.bar.max
-        self.progress.note(f"done: {result.attempts:,} attempts")
+        self.progress.set(self.progress.bar.max, f"done: {result.attempts:,} attempts")
         luck = result.attempts / result.expected
         self._result.value = message_html(
             f"{result!r}\n{result.attempts:,} attempts in {seconds * 1e3:.1f} ms "

@@ -32,6 +32,12 @@ class ProgressBar(widgets.VBox):
         """Show what is happening now, without advancing."""
         self.status.value = message
 
+    def set(self, value: int, message: str = "") -> None:
+        """Jump to ``value`` (clamped to the bar), e.g. a share of expected work done."""
+        self.bar.value = max(self.bar.min, min(int(value), self.bar.max))
+        if message:
+            self.status.value = message
+
     def step(self, message: str = "") -> None:
         """Advance by one step."""
         self.bar.value = min(self.bar.value + 1, self.bar.max)
