@@ -113,6 +113,15 @@ class LedgerExplorer(widgets.VBox):
         self._replica.value = replica
         self._block.value = block
 
+    def _report(self, replica: str, headline: str) -> Consensus:
+        """After a change on ``replica``: its own check and the network's verdict, then redraw."""
+        verdict = self.network.consensus()
+        check = self.network.replica(replica).verify()
+        self._result.value = message_html(f"{headline}\n{check!r}\n{verdict!r}",
+                                          kind="error" if replica in verdict.outvoted else "ok")
+        self._show()
+        return verdict
+
     # what the buttons do
 
     def tamper(self, replica: str, block: int, tx: int, new_text: str) -> Consensus | LedgerError:
@@ -125,13 +134,7 @@ class LedgerExplorer(widgets.VBox):
         self._select(replica, block)
         self._refresh_transactions()
         self._tx.value = tx
-        verdict = self.network.consensus()
-        check = self.network.replica(replica).verify()
-        self._result.value = message_html(
-            f"{replica} changed block {block} on their own machine.\n{check!r}\n{verdict!r}",
-            kind="error" if replica in verdict.outvoted else "ok")
-        self._show()
-        return verdict
+        return self._report(replica, f"{replica} changed block {block} on their own machine.")
 
     def rewrite(self, replica: str, block: int) -> RewriteCost | LedgerError:
         """Re-mine ``replica``'s copy from ``block`` to the tip; returns the cost (or the error)."""
@@ -141,12 +144,7 @@ class LedgerExplorer(widgets.VBox):
             self._result.value = error_html(exc)
             return exc
         self._select(replica, block)
-        verdict = self.network.consensus()
-        check = self.network.replica(replica).verify()
-        self._result.value = message_html(
-            f"{replica} {cost!r} ({cost.seconds:.3f} s).\n{check!r}\n{verdict!r}",
-            kind="error" if replica in verdict.outvoted else "ok")
-        self._show()
+        self._report(replica, f"{replica} {cost!r} ({cost.seconds:.3f} s).")
         return cost
 
     def reset(self) -> None:

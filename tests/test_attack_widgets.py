@@ -72,6 +72,8 @@ def test_inversion_checker():
     assert "No answer yet" in ch05.check_inversion(lambda dw, db: None).message
     assert "raised" in ch05.check_inversion(lambda dw, db: 1 / 0).message
     assert not ch05.check_inversion(None) and not ch05.check_inversion(3)
+    assert "No answer yet" in ch05.check_inversion(None).message
+    assert "invert should be a function" in ch05.check_inversion(3).message
 
 
 def test_refuse_checker():

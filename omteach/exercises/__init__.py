@@ -6,7 +6,9 @@ crashes, the wrong type) comes back as feedback with a hint towards the idea.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from omteach.ui import message_html
 
@@ -48,3 +50,22 @@ def not_answered(hint: str) -> Feedback:
     """The verdict for an exercise cell still holding its placeholder."""
     return Feedback(False, "No answer yet: replace the None above with your answer and re-run.",
                     hint)
+
+
+def not_yet_a_function(answer: Any, name: str, hint: str) -> Feedback | None:
+    """The verdict for an answer that should be a function but is still ``None`` or is not
+    callable; ``None`` when it is a function and the checker can go on."""
+    if answer is None:
+        return not_answered(hint)
+    if not callable(answer):
+        return wrong(f"{name} should be a function (pass it itself, without parentheses), got "
+                     f"{type(answer).__name__}.", hint)
+    return None
+
+
+def call_student(fn: Callable[..., Any], *args: Any) -> tuple[Any, str]:
+    """Call a student's function: ``(result, "")``, or ``(None, what went wrong)`` if it raised."""
+    try:
+        return fn(*args), ""
+    except Exception as exc:  # any bug in a student's function becomes feedback, not a traceback
+        return None, f"{type(exc).__name__}: {exc}"

@@ -8,7 +8,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from omteach.errors import OmteachError
-from omteach.exercises import Feedback, correct, not_answered, wrong
+from omteach.exercises import (
+    Feedback,
+    call_student,
+    correct,
+    not_answered,
+    not_yet_a_function,
+    wrong,
+)
 from omteach.he import Ciphertext, EncryptedVector, KeyPair, decrypt
 
 
@@ -31,20 +38,17 @@ def check_toy_add(toy_add: Callable[[int, int], int] | None, p: int, q: int) -> 
     """Check ``toy_add(c1, c2)``: it must return a ciphertext of the sum of the two plaintexts."""
     hint = ("Write out Enc(a)·Enc(b) = g^a·r1^n · g^b·r2^n: which operation on the ciphertexts "
             "puts a + b in the exponent of g?")
-    if toy_add is None:
-        return not_answered(hint)
-    if not callable(toy_add):
-        return wrong(f"toy_add should be a function, got {type(toy_add).__name__}.", hint)
+    if (verdict := not_yet_a_function(toy_add, "toy_add", hint)) is not None:
+        return verdict
     n = p * q
     n2 = n * n
     rng = random.Random(1)
     for _ in range(20):
         a, b = rng.randrange(n // 2), rng.randrange(n // 2)
         c1, c2 = _toy_encrypt(a, n, rng), _toy_encrypt(b, n, rng)
-        try:
-            c = toy_add(c1, c2)
-        except Exception as exc:  # a student's function may fail in any way
-            return wrong(f"toy_add({c1}, {c2}) raised {type(exc).__name__}: {exc}", hint)
+        c, error = call_student(toy_add, c1, c2)
+        if error:
+            return wrong(f"toy_add({c1}, {c2}) raised {error}", hint)
         if not isinstance(c, int):
             return wrong(f"toy_add returned {c!r}; a toy ciphertext is a whole number.", hint)
         if c == c1 + c2:

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from omteach.exercises import Feedback, correct, not_answered, wrong
+from omteach.exercises import (
+    Feedback,
+    call_student,
+    correct,
+    not_answered,
+    not_yet_a_function,
+    wrong,
+)
 from omteach.ledger import Block, Ledger, Network, example_ledger, example_network
 
 CHECK_DIFFICULTY = 4  # the checkers mine small ledgers: a few attempts per block, instant
-
-
-def _call(fn: Callable[..., Any], *args: Any) -> tuple[Any, str]:
-    """Call a student's function: (result, "") or (None, what went wrong)."""
-    try:
-        return fn(*args), ""
-    except Exception as exc:  # any bug in a student's function becomes feedback, not a traceback
-        return None, f"{type(exc).__name__}: {exc}"
 
 
 # -- exercise 1: find the first broken block ---------------------------------------------------
@@ -54,14 +52,11 @@ def check_find_first_broken(find_first_broken: Callable[[list[Block]], int | Non
     hint = ("Loop over the blocks in order. A block is broken if block_hash(block) != block.hash, "
             "or if its prev_hash is not the hash of the block before it. Return the first "
             "broken index, or None.")
-    if find_first_broken is None:
-        return not_answered(hint)
-    if not callable(find_first_broken):
-        return wrong(f"pass your function itself (find_first_broken, no parentheses), got "
-                     f"{type(find_first_broken).__name__}.", hint)
+    if (verdict := not_yet_a_function(find_first_broken, "find_first_broken", hint)) is not None:
+        return verdict
     cases = broken_ledgers()
     for what, blocks, expected, case_hint in cases:
-        got, error = _call(find_first_broken, list(blocks))
+        got, error = call_student(find_first_broken, list(blocks))
         if error:
             return wrong(f"on {what}, your function raised {error}.", hint)
         if got is not None and (isinstance(got, bool) or not isinstance(got, int)):
@@ -84,15 +79,12 @@ def check_expected_attempts(expected_attempts: Callable[[int, int], float] | Non
     hint = ("A hash is like 256 coin flips. What is the chance that the first `bits` flips all "
             "come up zero? One over that is the average number of tries for one block; then "
             "think about `depth` blocks.")
-    if expected_attempts is None:
-        return not_answered(hint)
-    if not callable(expected_attempts):
-        return wrong(f"pass your function itself (expected_attempts, no parentheses), got "
-                     f"{type(expected_attempts).__name__}.", hint)
+    if (verdict := not_yet_a_function(expected_attempts, "expected_attempts", hint)) is not None:
+        return verdict
     grid = [(bits, depth) for bits in (0, 1, 4, 8, 12, 20) for depth in (1, 2, 5, 10)]
     answers = {}
     for bits, depth in grid:
-        got, error = _call(expected_attempts, bits, depth)
+        got, error = call_student(expected_attempts, bits, depth)
         if error:
             return wrong(f"expected_attempts({bits}, {depth}) raised {error}.", hint)
         if isinstance(got, bool) or not isinstance(got, int | float):

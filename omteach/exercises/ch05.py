@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from omteach.exercises import Feedback, correct, not_answered, wrong
+from omteach.exercises import Feedback, correct, not_answered, not_yet_a_function, wrong
 
 
 def check_inversion(invert: Callable[[np.ndarray, np.ndarray], Any] | None) -> Feedback:
@@ -17,10 +17,8 @@ def check_inversion(invert: Callable[[np.ndarray, np.ndarray], Any] | None) -> F
     """
     hint = ("For unit i, dL/dW[i] = dL/dz[i] · x and dL/db[i] = dL/dz[i]. Pick a unit whose "
             "db[i] is not 0 and divide.")
-    if invert is None:
-        return not_answered(hint)
-    if not callable(invert):
-        return wrong(f"invert should be a function, got {type(invert).__name__}.", hint)
+    if (verdict := not_yet_a_function(invert, "invert", hint)) is not None:
+        return verdict
     rng = np.random.default_rng(5)
     for trial in range(3):
         x = rng.random(64)
