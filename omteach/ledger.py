@@ -137,10 +137,6 @@ class Block:
                 "transactions": list(self.transactions), "prev_hash": self.prev_hash,
                 "difficulty": self.difficulty, "nonce": self.nonce}
 
-    def computed_hash(self) -> str:
-        """The hash the block's contents have now (equal to ``hash`` unless it was edited)."""
-        return block_hash(self)
-
     @property
     def time(self) -> str:
         """The block's logical time as a date and time (UTC)."""
