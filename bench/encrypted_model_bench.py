@@ -20,9 +20,9 @@ import time
 
 from he_bench import cpu_model
 
-from omteach.data import split_digits
-from omteach.encrypted_model import EncryptedModelRun, linear_accuracy, train_plain
-from omteach.he import generate_keypair
+from omteach.crypto.paillier import generate_keypair
+from omteach.learning.data import split_digits
+from omteach.learning.encrypted_model import EncryptedModelRun, linear_accuracy, train_plain
 
 
 def main(argv: list[str] | None = None) -> int:

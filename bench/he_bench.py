@@ -26,8 +26,8 @@ import gmpy2
 import numpy as np
 from phe import paillier
 
-from omteach.he import generate_keypair
-from omteach.packing import PackingCodec
+from omteach.crypto.packing import PackingCodec
+from omteach.crypto.paillier import generate_keypair
 
 _PUBLIC = None
 

@@ -22,8 +22,8 @@ import time
 
 from he_bench import cpu_model
 
-from omteach.he import generate_keypair
-from omteach.market import TrainingRun
+from omteach.crypto.paillier import generate_keypair
+from omteach.protocol import TrainingRun
 
 
 def time_rounds(run: TrainingRun, rounds: int) -> tuple[list[float], list[dict[str, float]]]:

@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import html
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from omteach.chain import CAST
 from omteach.errors import LedgerError
+from omteach.story import CAST
+from omteach.text import short_hex
 
 GENESIS_TIME = 1_767_225_600
 """2026-01-01 00:00 UTC: a fixed start, so every run stamps (and hashes) the same blocks."""
@@ -81,11 +81,6 @@ def leading_zero_bits(hex_hash: str) -> int:
 def meets_difficulty(hex_hash: str, difficulty: int) -> bool:
     """True if the hash starts with at least ``difficulty`` zero bits."""
     return int(hex_hash, 16) >> (256 - difficulty) == 0
-
-
-def short(hex_hash: str, keep: int = 10) -> str:
-    """A hash shortened for display: its first hex digits and an ellipsis."""
-    return f"{hex_hash[:keep]}…" if len(hex_hash) > keep else hex_hash
 
 
 def _check_difficulty(difficulty: Any) -> int:
@@ -164,7 +159,7 @@ class MiningResult:
     def __repr__(self) -> str:  # no seconds here: this text is the same on every run
         return (f"block {self.block.index} mined at difficulty {self.block.difficulty} bits: "
                 f"nonce {self.block.nonce}, {self.attempts:,} attempts (expected about "
-                f"{self.expected:,}), hash {short(self.block.hash)}")
+                f"{self.expected:,}), hash {short_hex(self.block.hash)}")
 
 
 def mine(index: int, timestamp: int, transactions: Sequence[str], prev_hash: str,
@@ -262,19 +257,19 @@ def check_blocks(blocks: Sequence[Block]) -> tuple[Problem, ...]:
             problems.append(Problem(pos, "index", f"the block at position {pos} says it is "
                                                   f"block {b.index}"))
         if b.hash != actual:
-            problems.append(Problem(pos, "hash", f"block {pos}'s stored hash does not match its "
-                                                 f"contents (stored {short(b.hash)}, its contents "
-                                                 f"hash to {short(actual)})"))
+            problems.append(Problem(
+                pos, "hash", f"block {pos}'s stored hash does not match its contents (stored "
+                f"{short_hex(b.hash)}, its contents hash to {short_hex(actual)})"))
         elif not meets_difficulty(b.hash, b.difficulty):
-            problems.append(Problem(pos, "work", f"block {pos}'s hash {short(b.hash)} does not "
+            problems.append(Problem(pos, "work", f"block {pos}'s hash {short_hex(b.hash)} does not "
                                                  f"start with {b.difficulty} zero bits: it was "
                                                  "not mined"))
         if b.prev_hash != parent_hash:
             # Compare with what the parent hashes to *now*: an edited parent breaks this link.
             parent = "nothing (it is the genesis block)" if pos == 0 else f"block {pos - 1}"
-            problems.append(Problem(pos, "link", f"block {pos} names parent {short(b.prev_hash)}"
-                                                 f", but {parent} hashes to "
-                                                 f"{short(parent_hash)}"))
+            problems.append(Problem(
+                pos, "link", f"block {pos} names parent {short_hex(b.prev_hash)}, but {parent} "
+                f"hashes to {short_hex(parent_hash)}"))
         parent_hash = actual
     return tuple(problems)
 
@@ -297,11 +292,6 @@ class RewriteCost:
 
 
 # -- the ledger -------------------------------------------------------------------------------
-
-
-_ROW_OK = "#e6f4ea"
-_ROW_BAD = "#fdecea"
-_ROW_ODD = "#fef7e0"
 
 
 class Ledger:
@@ -465,13 +455,13 @@ class Ledger:
 
     header = ("block", "time", "transactions", "parent hash", "nonce", "hash", "status")
 
-    def _rows(self) -> list[tuple[Any, ...]]:
-        return [(b.index, b.time, " | ".join(b.transactions), short(b.prev_hash), b.nonce,
-                 short(b.hash), status)
+    def rows(self) -> list[tuple[Any, ...]]:
+        return [(b.index, b.time, " | ".join(b.transactions), short_hex(b.prev_hash), b.nonce,
+                 short_hex(b.hash), status)
                 for b, status in zip(self._blocks, self.statuses(), strict=True)]
 
     def __repr__(self) -> str:
-        rows = [[str(c) for c in r] for r in self._rows()]
+        rows = [[str(c) for c in r] for r in self.rows()]
         cells = [list(self.header)] + rows
         widths = [max(len(r[i]) for r in cells) for i in range(len(self.header) - 1)]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1]
@@ -480,25 +470,6 @@ class Ledger:
         return (f"Ledger: {len(self)} blocks, difficulty {self.difficulty} bits\n"
                 + "\n".join(line.rstrip() for line in lines))
 
-    def _repr_html_(self) -> str:
-        return ledger_html(self)
-
-
-def ledger_html(ledger: Ledger, *, title: str = "") -> str:
-    """The ledger as a table, green while blocks check out and red from the first broken one."""
-    head = "".join(f"<th style='text-align:left'>{html.escape(h)}</th>" for h in Ledger.header)
-    body = []
-    for row in ledger._rows():
-        colour = _ROW_BAD if str(row[-1]).startswith("✖") else _ROW_OK
-        # Only the two text columns may wrap: times and hashes read badly broken over lines.
-        cells = "".join(
-            f"<td style='text-align:left{'' if col in (2, 6) else ';white-space:nowrap'}'>"
-            f"{html.escape(str(c))}</td>" for col, c in enumerate(row))
-        body.append(f"<tr style='background:{colour}'>{cells}</tr>")
-    caption = f"<b>{html.escape(title)}</b>" if title else ""
-    return (f"{caption}<table style='font-family:var(--jp-code-font-family, monospace);"
-            f"font-size:90%'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody>"
-            "</table>")
 
 
 # -- many machines ----------------------------------------------------------------------------
@@ -543,12 +514,10 @@ class Consensus:
                      f"the {n} replicas"]
         else:
             lines = [f"✔ majority: {', '.join(self.majority)} hold the same copy "
-                     f"({short(self.winner)}), {len(self.majority)} of {n} replicas"]
+                     f"({short_hex(self.winner)}), {len(self.majority)} of {n} replicas"]
         lines += [f"✖ {name} is outvoted: {self.reason(name)}" for name in self.outvoted]
         return "\n".join(lines)
 
-    def _repr_html_(self) -> str:
-        return "<br>".join(html.escape(line) for line in repr(self).splitlines())
 
 
 class Network:
@@ -602,11 +571,11 @@ class Network:
                        f"{len(views)} replicas hold it")
             else:
                 why = (f"its copy verifies on its own, but differs from the majority's copy "
-                       f"from block {self._first_difference(v.name, majority[0])} on")
+                       f"from block {self.first_difference(v.name, majority[0])} on")
             reasons.append((v.name, why))
         return Consensus(views, winner, majority, tuple(n for n, _ in reasons), tuple(reasons))
 
-    def _first_difference(self, a: str, b: str) -> int:
+    def first_difference(self, a: str, b: str) -> int:
         x, y = self.replicas[a].blocks, self.replicas[b].blocks
         return next((i for i, (p, q) in enumerate(zip(x, y, strict=False)) if p != q),
                     min(len(x), len(y)))
@@ -651,43 +620,6 @@ class Network:
             lines.append(f"{name:<8} {marks}  ({len(led)} blocks)")
         return "\n".join(lines + [repr(self.consensus())])
 
-    def _repr_html_(self) -> str:
-        return network_html(self)
-
-
-def network_html(network: Network, *, selected: str | None = None) -> str:
-    """Every replica as a row of blocks, red from its first broken block on, and the verdict."""
-    verdict = network.consensus()
-    rows = []
-    for name, led in network.replicas.items():
-        # A copy that verifies but lost the vote: amber from where it leaves the majority's.
-        differs = (network._first_difference(name, verdict.majority[0])
-                   if verdict.agreed and name not in verdict.majority else len(led))
-        cells = []
-        for b, status in zip(led.blocks, led.statuses(), strict=True):
-            if status.startswith("✖"):
-                fill, line = _ROW_BAD, "#d93025"
-            elif b.index >= differs:
-                fill, line = _ROW_ODD, "#f9ab00"
-                status = "✔ verifies, but differs from the majority's block"
-            else:
-                fill, line = _ROW_OK, "#1e8e3e"
-            tip = html.escape(f"block {b.index}: " + " | ".join(b.transactions) + f"\n{status}",
-                              quote=True)
-            cells.append(
-                f"<td title=\"{tip}\" style='background:{fill};border:1px solid {line};"
-                f"padding:2px 6px;text-align:center'>{b.index}<br>"
-                f"<small>{short(b.hash, 6)}</small></td>")
-        if name in verdict.majority:
-            mark = "<span style='color:#1e8e3e'>✔ with the majority</span>"
-        else:
-            mark = "<span style='color:#d93025'>✖ outvoted</span>"
-        who = f"<b>{html.escape(name)}</b>" if name == selected else html.escape(name)
-        rows.append(f"<tr><td style='padding-right:8px'>{who}</td>{''.join(cells)}"
-                    f"<td style='padding-left:8px'>{mark}</td></tr>")
-    table = ("<table style='font-family:var(--jp-code-font-family, monospace);"
-             f"border-collapse:separate;border-spacing:3px'>{''.join(rows)}</table>")
-    return table + f"<div style='margin-top:4px'>{verdict._repr_html_()}</div>"
 
 
 # -- examples and measurements ----------------------------------------------------------------

@@ -14,7 +14,7 @@ collect_ignore_glob = ["browser_fixtures/*"]
 @pytest.fixture(scope="session")
 def anvil_node():
     """A real JSON-RPC node (anvil) on loopback for the whole session, stopped at the end."""
-    from omteach.anvil import AnvilNode, find_anvil
+    from omteach.chain.anvil import AnvilNode, find_anvil
 
     if find_anvil() is None:
         if os.environ.get("CI") == "true":
@@ -37,8 +37,8 @@ def chain(request):
 
 def _teaching_keys(bits: int = 512):
     """A small key pair: fast enough for property tests, with its weak-key warning silenced."""
+    from omteach.crypto.paillier import generate_keypair
     from omteach.errors import WeakKeyWarning
-    from omteach.he import generate_keypair
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", WeakKeyWarning)

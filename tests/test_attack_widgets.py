@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from omteach.attack_widgets import DEFENCES, AuditPanel, InversionLab
-from omteach.blobs import BlobStore
 from omteach.chain import Chain
-from omteach.data import split_digits
+from omteach.crypto.paillier import generate_keypair
 from omteach.exercises import ch05
-from omteach.he import generate_keypair
-from omteach.market import AICompany, DataOwner, Market
-from omteach.model import ModelSpec, build_model, get_weights
+from omteach.learning.data import split_digits
+from omteach.learning.model import ModelSpec, build_model, get_weights
+from omteach.protocol import AICompany, DataOwner, Market
+from omteach.protocol.blobs import BlobStore
+from omteach.ui.ch05 import DEFENCES, AuditPanel, InversionLab
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +51,10 @@ def test_audit_panel():
     AICompany(market, ModelSpec(batch_size=2), keys=keys).post(rounds=1, min_owners=3, bounty=1)
     panel = AuditPanel(DataOwner("Joe", market, shares["Joe"]))
     report = panel.audit(0)
-    assert not report.passed and "FLAGGED" in panel._out.value
+    assert not report.passed and "FLAGGED" in panel._out.text
     panel._button.click()
-    assert "batch size: 2" in panel._out.value
-    assert panel.audit(None) is None and "no open spec" in panel._out.value
+    assert "batch size: 2" in panel._out.text
+    assert panel.audit(None) is None and "no open spec" in panel._out.text
 
 
 def test_inversion_checker():

@@ -7,7 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from omteach.attacks import (
+from omteach.chain import Chain
+from omteach.crypto.paillier import generate_keypair
+from omteach.errors import InvalidValueError
+from omteach.learning.attacks import (
     binning_attack,
     count_recovered,
     crafted_model,
@@ -16,21 +19,17 @@ from omteach.attacks import (
     invert_first_layer,
     psnr,
 )
-from omteach.blobs import BlobStore
-from omteach.chain import Chain
-from omteach.data import split_digits
-from omteach.defences import (
+from omteach.learning.data import split_digits
+from omteach.learning.defences import (
     AuditPolicy,
-    audit_market_spec,
     audit_spec,
     dp_accuracy,
     dp_noise,
     duplicate_row_share,
 )
-from omteach.errors import InvalidValueError
-from omteach.he import generate_keypair
-from omteach.market import AICompany, DataOwner, Market
-from omteach.model import ModelSpec, build_model, get_weights
+from omteach.learning.model import ModelSpec, build_model, get_weights
+from omteach.protocol import AICompany, DataOwner, Market
+from omteach.protocol.blobs import BlobStore
 
 EXACT_DB = 60.0      # a reconstruction this close is a copy
 BLURRED_DB = 15.0    # below this a digit is not recognisable
@@ -129,16 +128,16 @@ def test_audit_flags_the_crafted_spec_and_passes_the_honest_one(setting):
     sneaky.weights = crafted.weights
     sneaky.post(rounds=1, min_owners=3, bounty=1)
     joe = DataOwner("Joe", market, shares["Joe"])
-    honest, greedy, leaky = (audit_market_spec(joe, i) for i in range(3))
+    honest, greedy, leaky = (joe.audit(i) for i in range(3))
     assert honest.passed
     assert {f.check for f in greedy.failures} == {"batch size", "owners per round"}
     assert {f.check for f in leaky.failures} == {"architecture", "first-layer weights"}
-    strict = audit_market_spec(joe, 0, AuditPolicy(min_noise=0.01))
+    strict = joe.audit(0, AuditPolicy(min_noise=0.01))
     assert [f.check for f in strict.failures] == ["noise"]
     # A model blob swapped after posting fails the hash check and cannot be audited further.
     blob = market.spec(0).model_blob
     market.blobs.tamper(blob, market.blobs.get(blob) + b" ")
-    swapped = audit_market_spec(joe, 0)
+    swapped = joe.audit(0)
     assert {f.check for f in swapped.failures} == {"model hash", "model"}
 
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from omteach.blobs import BlobStore, blob_id
 from omteach.errors import BlobError, BlobIntegrityError
+from omteach.protocol.blobs import BlobStore, blob_id
 
 
 @pytest.fixture(params=["memory", "directory"])

@@ -13,6 +13,7 @@ import pytest
 
 from omteach.chain import CAST, Chain, compile_contract, contract_source, contracts_dir
 from omteach.errors import ChainError, ContractCompileError, InvalidValueError
+from omteach.ui.formatters import render_html
 
 from .chain_fixtures import DAY, MODEL, deploy_agreement
 
@@ -78,7 +79,7 @@ def test_state_table_shows_slots_and_names(chain):
     assert rows["consent"][1] == "bool"
     slots = [int(r[2]) for r in table.rows if r[2] != "-"]
     assert slots == sorted(slots) and len(set(slots)) == len(slots)
-    assert "data_owner" in repr(table) and "<table>" in table._repr_html_()
+    assert "data_owner" in repr(table) and "<table" in render_html(table)
 
 
 def test_blocks_link_to_their_parents_and_name_the_calls(chain):

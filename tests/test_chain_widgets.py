@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from omteach.chain import Chain
-from omteach.chain_widgets import ContractConsole, parse_argument
 from omteach.errors import ContractRevertError, InvalidValueError
 from omteach.exercises.ch02 import deploy_example
+from omteach.ui.ch02 import ContractConsole, parse_argument
 
 
 @pytest.fixture
@@ -19,8 +21,8 @@ def test_send_changes_state_and_refreshes_the_viewer(console):
     result = console.send("Joe", "grant_consent")
     assert result.events[0].name == "ConsentGranted"
     assert "ConsentGranted" in console.result_text
-    assert "ConsentGranted" in console.viewer._events.value
-    assert "<td style='text-align:left'>True</td>" in console.viewer._state.value
+    assert "ConsentGranted" in console.viewer.events_text
+    assert re.search(r"^consent\s+bool\s+\d+\s+True$", console.viewer.state_text, re.M)
 
 
 def test_a_refusal_is_shown_with_its_reason(console):

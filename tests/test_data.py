@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from omteach.data import load_digits_dataset, split_digits
 from omteach.errors import InvalidValueError
+from omteach.learning.data import load_digits_dataset, split_digits
 
 
 def _rows(ds):

@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 from phe import paillier
 
-from omteach.data import split_digits
-from omteach.encrypted_model import (
+from omteach.crypto.paillier import generate_keypair
+from omteach.errors import InvalidValueError
+from omteach.learning.data import split_digits
+from omteach.learning.encrypted_model import (
     EncryptedModelOwner,
     EncryptedModelRun,
     linear_accuracy,
     plain_gradient,
     train_plain,
 )
-from omteach.errors import InvalidValueError
-from omteach.he import generate_keypair
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""omteach.he: Paillier properties (hypothesis) and every error path."""
+"""omteach.crypto.paillier: Paillier properties (hypothesis) and every error path."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from omteach.crypto.paillier import Ciphertext, EncryptedVector, decrypt, encrypt, generate_keypair
 from omteach.errors import (
     InvalidValueError,
     KeyMismatchError,
@@ -18,7 +19,6 @@ from omteach.errors import (
     UnsupportedOperationError,
     WeakKeyWarning,
 )
-from omteach.he import Ciphertext, EncryptedVector, decrypt, encrypt, generate_keypair
 
 INTS = st.integers(-(10**12), 10**12)
 # Teaching-sized floats: 0, or magnitudes 1e-6 to 1e6 (far smaller: see the overflow test).

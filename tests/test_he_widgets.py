@@ -4,16 +4,16 @@ import warnings
 
 import pytest
 
+from omteach.crypto.cost import KeyCost, measure_key_cost, security_level
 from omteach.errors import InvalidValueError, WeakKeyWarning
-from omteach.he_cost import KeyCost, measure_key_cost, security_level
-from omteach.he_widgets import EncryptedAdder, KeySizeExplorer
+from omteach.ui.ch01 import EncryptedAdder, KeySizeExplorer
 
 
 @pytest.fixture(scope="module")
 def keys():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", WeakKeyWarning)
-        from omteach.he import generate_keypair
+        from omteach.crypto.paillier import generate_keypair
 
         return generate_keypair(512)
 
@@ -21,21 +21,21 @@ def keys():
 def test_adder_adds_from_code_and_widget(keys):
     adder = EncryptedAdder(keys, a="2", b="40")
     assert adder.add(2.5, "7").decrypted == pytest.approx(9.5)
-    assert "decrypt(sum) = 42" in adder.result.value
+    assert "decrypt(sum) = 42" in adder.result.text
     adder.a_box.value, adder.b_box.value = "1,000", "-1"
     adder.button.click()
-    assert "decrypt(sum) = 999" in adder.result.value
+    assert "decrypt(sum) = 999" in adder.result.text
 
 
 def test_adder_shows_bad_input_in_the_widget(keys):
     adder = EncryptedAdder(keys)
     adder.a_box.value = "twelve"
     adder.button.click()
-    assert "is not a number" in adder.result.value
-    assert "Traceback" not in adder.result.value
+    assert "is not a number" in adder.result.text
+    assert "Traceback" not in adder.result.text
     adder.a_box.value = "nan"
     adder.button.click()
-    assert "NaN and infinity" in adder.result.value
+    assert "NaN and infinity" in adder.result.text
     with pytest.raises(InvalidValueError):
         adder.add("twelve", 1)
 
@@ -44,10 +44,10 @@ def test_key_size_explorer_follows_the_slider():
     costs = [measure_key_cost(b, repeats=3)[0] for b in (512, 1024)]
     explorer = KeySizeExplorer(costs)
     assert explorer.slider.value == 1024
-    assert "256 bytes" in explorer.panel.value and "80 bits" in explorer.panel.value
+    assert "256 bytes" in explorer.panel.text and "80 bits" in explorer.panel.text
     explorer.slider.value = 512
-    assert "128 bytes" in explorer.panel.value
-    assert "factored" in explorer.panel.value
+    assert "128 bytes" in explorer.panel.text
+    assert "factored" in explorer.panel.text
     with pytest.raises(InvalidValueError):
         KeySizeExplorer([])
 

@@ -29,6 +29,7 @@ from omteach.ledger import (
     mine,
     sha256_hex,
 )
+from omteach.ui.formatters import render_html
 
 FAST = settings(max_examples=40, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
@@ -223,7 +224,7 @@ def test_copies_are_independent():
 def test_views_mark_blocks_red_from_the_first_broken_one():
     ledger = example_ledger(2)
     ledger.tamper(3, 1, "Jack grants consent to nobody")
-    html = ledger._repr_html_()
+    html = render_html(ledger)
     assert html.count("background:#fdecea") == 3 and html.count("background:#e6f4ea") == 3
     text = repr(ledger)
     assert text.startswith("Ledger: 6 blocks, difficulty 2 bits")
@@ -328,7 +329,7 @@ def test_the_tampered_replica_is_outvoted_with_its_reason():
     assert net.replica("AI Inc.").verify().ok
     assert verdict.reason("AI Inc.") == ("its copy verifies on its own, but differs from the "
                                          "majority's copy from block 1 on")
-    html = net._repr_html_()
+    html = render_html(net)
     assert html.count("✖ outvoted") == 1 and html.count("✔ with the majority") == 3
     assert html.count("background:#fef7e0") == 5  # AI Inc.'s blocks 1-5: valid but different
 

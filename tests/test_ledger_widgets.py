@@ -6,7 +6,7 @@ import pytest
 
 from omteach.errors import LedgerError
 from omteach.ledger import Consensus, Ledger, MiningResult, RewriteCost, example_network
-from omteach.ledger_widgets import LedgerExplorer, MiningLab
+from omteach.ui.ch03 import LedgerExplorer, MiningLab
 
 
 @pytest.fixture

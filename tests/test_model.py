@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from omteach.data import split_digits
 from omteach.errors import InvalidValueError
-from omteach.model import (
+from omteach.learning.data import split_digits
+from omteach.learning.model import (
     ModelSpec,
     accuracy,
     build_model,

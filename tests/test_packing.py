@@ -1,4 +1,4 @@
-"""omteach.packing: the packing codec's properties (hypothesis) and every error path."""
+"""omteach.crypto.packing: the packing codec's properties (hypothesis) and every error path."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from omteach.crypto.packing import PackedCiphertext, PackingCodec, key_fingerprint
+from omteach.crypto.paillier import generate_keypair
 from omteach.errors import (
     HeadroomExceededError,
     InvalidValueError,
@@ -15,8 +17,6 @@ from omteach.errors import (
     PlaintextOverflowError,
     WeakKeyWarning,
 )
-from omteach.he import generate_keypair
-from omteach.packing import PackedCiphertext, PackingCodec, key_fingerprint
 
 CODECS = st.builds(PackingCodec,
                    clip=st.sampled_from([0.5, 1.0, 4.0]),

@@ -9,11 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from omteach.crypto.packing import PackedCiphertext, PackingCodec
+from omteach.crypto.paillier import generate_keypair
+from omteach.crypto.parallel import ParallelEncryptor
+from omteach.crypto.secagg import MaskKey, apply_mask, expand_mask, pairwise_mask
 from omteach.errors import BlobIntegrityError, InvalidValueError, KeyMismatchError
-from omteach.he import generate_keypair
-from omteach.market import ParallelEncryptor, TrainingRun, baseline_curves
-from omteach.packing import PackedCiphertext, PackingCodec
-from omteach.secagg import MaskKey, apply_mask, expand_mask, pairwise_mask
+from omteach.protocol import TrainingRun, baseline_curves
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from omteach.crypto.paillier import generate_keypair
 from omteach.exercises import ch04
-from omteach.he import generate_keypair
-from omteach.market import TrainingRun
-from omteach.round_widgets import RoundDashboard, WhatAISees
+from omteach.protocol import TrainingRun
+from omteach.ui.ch04 import RoundDashboard, WhatAISees
 
 
 @pytest.fixture(scope="module")
@@ -18,11 +18,11 @@ def run():
 
 def test_dashboard_and_panel_through_a_dropout_and_two_rounds(run):
     dash, panel = RoundDashboard(run), WhatAISees(run)
-    assert panel.decrypt_one("Joe") is None and "run a round first" in panel._out.value
+    assert panel.decrypt_one("Joe") is None and "run a round first" in panel._out.text
     dash.run_round("Jack")
     assert "round 0 could not close: not enough data owners submitted" in dash.status_text
-    assert panel.decrypt_sum() is None and "do not cancel" in panel._out.value
-    assert panel.decrypt_one("Jack") is None and "did not submit" in panel._out.value
+    assert panel.decrypt_sum() is None and "do not cancel" in panel._out.text
+    assert panel.decrypt_one("Jack") is None and "did not submit" in panel._out.text
     corr = panel.decrypt_one("Joe")
     assert corr is not None and abs(corr) < 0.2
     dash._drop.value = "nobody"

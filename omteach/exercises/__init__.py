@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from omteach.ui import message_html
+from omteach.ui.toolkit import message_html
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from omteach.crypto.paillier import Ciphertext, EncryptedVector, KeyPair, decrypt
 from omteach.errors import OmteachError
 from omteach.exercises import (
     Feedback,
@@ -16,7 +17,6 @@ from omteach.exercises import (
     not_yet_a_function,
     wrong,
 )
-from omteach.he import Ciphertext, EncryptedVector, KeyPair, decrypt
 
 
 def _toy_encrypt(m: int, n: int, rng: random.Random) -> int:

@@ -5,22 +5,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from omteach.chain import Chain, DeployedContract, contract_source
+from omteach.chain import Chain, DeployedContract, contract_source, deploy_agreement
 from omteach.errors import ContractCompileError, ContractRevertError, OmteachError
 from omteach.exercises import Feedback, correct, not_answered, wrong
+from omteach.story import COMPANY, DIGITS_MODEL
 
-MODEL = "digits-mlp-v1"
-DAY = 24 * 3600
+MODEL = DIGITS_MODEL
 
 SCENARIO: tuple[tuple[str, str, tuple[Any, ...]], ...] = (
     ("Jane", "grant_consent", ()),
-    ("AI Inc.", "use_data", (MODEL,)),
+    (COMPANY, "use_data", (MODEL,)),
     ("Joe", "grant_consent", ()),
-    ("AI Inc.", "use_data", ("face-recognition-v2",)),
-    ("AI Inc.", "use_data", (MODEL,)),
+    (COMPANY, "use_data", ("face-recognition-v2",)),
+    (COMPANY, "use_data", (MODEL,)),
     ("Joe", "revoke_consent", ()),
-    ("AI Inc.", "use_data", (MODEL,)),
-    ("AI Inc.", "refund_escrow", ()),
+    (COMPANY, "use_data", (MODEL,)),
+    (COMPANY, "refund_escrow", ()),
 )
 """The calls of exercise 1, in order, on a fresh agreement between AI Inc. and Joe."""
 
@@ -34,9 +34,7 @@ def scenario_text() -> str:
 def deploy_example(chain: Chain, *, pay: int = 1_000, source: str | None = None,
                    label: str | None = None) -> DeployedContract:
     """The agreement the exercises use: AI Inc. and Joe, MODEL, 30 days, 3 uses, escrow 3 uses."""
-    return chain.deploy("DataUseAgreement", "Joe", MODEL, "train a digit classifier",
-                        chain.now() + 30 * DAY, pay, 3, value=3 * pay, source=source,
-                        label=label)
+    return deploy_agreement(chain, pay=pay, source=source, label=label)
 
 
 def run_scenario() -> list[tuple[bool, str]]:

@@ -10,20 +10,18 @@ transaction as :class:`ContractRevertError` carrying the contract's own reason.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import html
 import importlib.resources
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from omteach.chain.records import BlockRecord, EventLog, EventRecord, StateTable, TxResult
 from omteach.errors import ChainError, ContractCompileError, ContractRevertError, InvalidValueError
-
-CAST = ("AI Inc.", "Joe", "Jane", "Jack")
-"""The people of the course, in the order they get the chain's first accounts."""
+from omteach.story import CAST, COMPANY
+from omteach.text import short_hex
 
 _COMPILED: dict[str, CompiledContract] = {}
 
@@ -85,128 +83,6 @@ def compile_contract(name: str, source: str | None = None) -> CompiledContract:
 def _vyper_message(exc: Exception) -> str:
     # Vyper's own text names the line and shows the source around it: keep all of it.
     return str(exc).strip() or type(exc).__name__
-
-
-# -- readable records -------------------------------------------------------------------------
-
-
-def _short(hex_str: str, keep: int = 6) -> str:
-    return hex_str if len(hex_str) <= 2 + 2 * keep else f"{hex_str[:2 + keep]}…{hex_str[-4:]}"
-
-
-def _html_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    head = "".join(f"<th style='text-align:left'>{html.escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td style='text-align:left'>{html.escape(str(c))}</td>" for c in r)
-        + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _text_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    cells = [[str(c) for c in header]] + [[str(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-             for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class EventRecord:
-    """One event from a contract's log: which event, in which block, with which values."""
-
-    name: str
-    block: int
-    args: dict[str, Any]
-    contract: str = ""
-
-    def __str__(self) -> str:
-        args = ", ".join(f"{k}={v}" for k, v in self.args.items())
-        return f"block {self.block}: {self.name}({args})"
-
-
-class EventLog(list):
-    """A list of :class:`EventRecord` that shows itself as a table."""
-
-    header = ("block", "event", "values")
-
-    def _rows(self) -> list[tuple]:
-        return [(e.block, e.name, ", ".join(f"{k}={v}" for k, v in e.args.items())) for e in self]
-
-    def __repr__(self) -> str:
-        return _text_table(self.header, self._rows()) if self else "(no events)"
-
-    def _repr_html_(self) -> str:
-        return _html_table(self.header, self._rows()) if self else "<i>(no events)</i>"
-
-
-@dataclass(frozen=True)
-class StateTable:
-    """A contract's state: each public variable, its type, its storage slot and its value."""
-
-    contract: str
-    rows: tuple[tuple[str, str, str, Any], ...]
-
-    header = ("variable", "type", "slot", "value")
-
-    def as_dict(self) -> dict[str, Any]:
-        """Variable name → value."""
-        return {r[0]: r[3] for r in self.rows}
-
-    def __getitem__(self, name: str) -> Any:
-        return self.as_dict()[name]
-
-    def __repr__(self) -> str:
-        return f"{self.contract}\n" + _text_table(self.header, self.rows)
-
-    def _repr_html_(self) -> str:
-        return f"<b>{html.escape(self.contract)}</b>" + _html_table(self.header, self.rows)
-
-
-@dataclass(frozen=True)
-class TxResult:
-    """What a transaction did: who called what, in which block, for how much gas, which events."""
-
-    function: str
-    sender: str
-    tx_hash: str
-    block: int
-    gas_used: int
-    events: EventLog = field(default_factory=EventLog)
-
-    def __repr__(self) -> str:
-        ev = "; ".join(f"{e.name}({', '.join(f'{k}={v}' for k, v in e.args.items())})"
-                       for e in self.events) or "no events"
-        return (f"✔ {self.sender} → {self.function}: mined in block {self.block}, "
-                f"gas {self.gas_used}, {ev}")
-
-
-@dataclass(frozen=True)
-class BlockRecord:
-    """A block as a record: number, its hash, its parent's hash, time, transactions, gas."""
-
-    number: int
-    hash: str
-    parent_hash: str
-    timestamp: int
-    transactions: tuple[str, ...]
-    gas_used: int
-
-    @property
-    def time(self) -> str:
-        """The block's timestamp as UTC date and time."""
-        return dt.datetime.fromtimestamp(self.timestamp, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-    def _rows(self) -> list[tuple[str, Any]]:
-        txs = "; ".join(self.transactions) or "(none)"
-        return [("number", self.number), ("hash", self.hash), ("parent hash", self.parent_hash),
-                ("time", self.time), ("transactions", txs), ("gas used", self.gas_used)]
-
-    def __repr__(self) -> str:
-        return "\n".join(f"{k:<13} {v}" for k, v in self._rows())
-
-    def _repr_html_(self) -> str:
-        return _html_table(("field", "value"), self._rows())
 
 
 # -- the chain --------------------------------------------------------------------------------
@@ -281,7 +157,7 @@ class Chain:
                 return c.name
         if low == "0x" + "0" * 40:
             return "nobody (0x0)"
-        return _short(address)
+        return short_hex(address, 6)
 
     def balance(self, who: str) -> int:
         """Balance in wei."""
@@ -346,7 +222,7 @@ class Chain:
 
     # contracts
 
-    def deploy(self, name: str, *args: Any, sender: str = "AI Inc.", value: int = 0,
+    def deploy(self, name: str, *args: Any, sender: str = COMPANY, value: int = 0,
                source: str | None = None, label: str | None = None) -> DeployedContract:
         """Compile ``contracts/<name>.vy`` (or ``source``) and deploy it; returns the contract.
 
@@ -438,7 +314,7 @@ class DeployedContract:
         """True if ``fn`` only reads state (a call, free, no transaction)."""
         return self._abi(fn).get("stateMutability") in ("view", "pure")
 
-    def call(self, fn: str, *args: Any, sender: str = "AI Inc.") -> Any:
+    def call(self, fn: str, *args: Any, sender: str = COMPANY) -> Any:
         """Run a view function locally and return its (readable) result; changes nothing."""
         abi = self._abi(fn)
         call_args = _convert_args(self.chain, fn, abi["inputs"], args)
@@ -482,7 +358,7 @@ class DeployedContract:
             kind = self.functions[var]["outputs"][0]["type"]
             rows.append((var, kind, str(where.get("slot", "")), self._readable(kind, value)))
         rows.append(("(balance)", "wei", "-", self.chain.w3.eth.get_balance(self.address)))
-        return StateTable(f"{self.name} at {_short(self.address)}", tuple(rows))
+        return StateTable(f"{self.name} at {short_hex(self.address, 6)}", tuple(rows))
 
     def events(self, from_block: int = 0) -> EventLog:
         """Every event this contract logged since ``from_block``, oldest first."""

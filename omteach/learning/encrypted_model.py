@@ -9,8 +9,8 @@ everything an owner computes is linear in the weights, which Paillier allows:
 - ``Enc(e_i) = Enc(z_i) · Enc((1/2 − y_i) · S)``: the error ``σ(z_i) − y_i``, in fixed point;
 - ``Enc(g_j) = Π_i Enc(e_i)^{x_ij}``: the gradient, again plain integers on ciphertexts.
 
-Each owner masks their 65 gradient ciphertexts pairwise (:mod:`omteach.secagg`) so that AI Inc.
-can decrypt only the sum over owners; it then takes a gradient step and sends the new
+Each owner masks their 65 gradient ciphertexts pairwise (:mod:`omteach.crypto.secagg`) so that
+AI Inc. can decrypt only the sum over owners; it then takes a gradient step and sends the new
 encrypted weights. The owners see ciphertexts only; AI Inc. sees only summed gradients.
 
 Task: is the digit even? (64 pixels + bias; the linear model reaches about 87% here.)
@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 import gmpy2
 import numpy as np
 
-from omteach.data import Dataset
+from omteach.crypto.paillier import KeyPair, PublicKey
+from omteach.crypto.secagg import MaskKey, pairwise_mask
 from omteach.errors import InvalidValueError
-from omteach.he import KeyPair, PublicKey
-from omteach.secagg import MaskKey, pairwise_mask
+from omteach.learning.data import Dataset
 
 WEIGHT_BITS = 20
 PIXEL_MAX = 16  # the digits' pixels are integers 0..16; Dataset holds them divided by 16

@@ -8,13 +8,13 @@ import math
 import ipywidgets as widgets
 import numpy as np
 
-from omteach.attacks import gradient, invert_first_layer, psnr
-from omteach.data import Dataset
-from omteach.defences import AuditPolicy, audit_market_spec, dp_noise
 from omteach.errors import OmteachError
-from omteach.market import DataOwner
-from omteach.model import ModelSpec
-from omteach.ui import error_html, message_html
+from omteach.learning.attacks import gradient, invert_first_layer, psnr
+from omteach.learning.data import Dataset
+from omteach.learning.defences import AuditPolicy, AuditReport, dp_noise
+from omteach.learning.model import ModelSpec
+from omteach.protocol import DataOwner
+from omteach.ui.toolkit import MessagePanel, message_html
 
 DEFENCES = ("none", "secure aggregation (3 owners)", "differential privacy")
 
@@ -41,7 +41,8 @@ class InversionLab(widgets.VBox):
     """Pick an owner, an image and a defence; see what AI Inc. reconstructs from the gradient.
 
     ``accuracy_cost`` maps a noise scale σ to the model accuracy measured with that noise (from
-    :func:`omteach.defences.dp_accuracy`), so the lab shows what each strength of defence costs.
+    :func:`omteach.learning.defences.dp_accuracy`), so the lab shows what each strength of
+    defence costs.
     """
 
     def __init__(self, shares: dict[str, Dataset], model: ModelSpec, weights: np.ndarray, *,
@@ -55,7 +56,7 @@ class InversionLab(widgets.VBox):
         self._sigma = widgets.FloatLogSlider(value=0.01, base=10, min=-3, max=0,
                                              description="Noise σ", readout_format=".3f")
         self._image = widgets.Image(format="png")
-        self._result = widgets.HTML()
+        self._result = MessagePanel()
         for w in (self._owner, self._index, self._defence, self._sigma):
             w.observe(lambda _: self.update(), names="value")
         super().__init__(children=[
@@ -91,7 +92,7 @@ class InversionLab(widgets.VBox):
             original, rec, quality = self.reconstruct(self._owner.value, self._index.value,
                                                       defence, sigma)
         except OmteachError as exc:
-            self._result.value = error_html(exc)
+            self._result.show_error(exc)
             return None
         q = "exact copy" if math.isinf(quality) or quality > 60 else f"{quality:.1f} dB"
         self._image.value = images_png([original, rec],
@@ -107,7 +108,7 @@ class InversionLab(widgets.VBox):
                     f"(without noise {self._cost[min(self._cost)]:.2f})")
         elif defence == DEFENCES[1]:
             cost = "\naccuracy cost: none (the sum is exactly what training needs)"
-        self._result.value = message_html(
+        self._result.show(
             f"PSNR {q}: {verdict}. Defence: {defence}.{cost}",
             kind="error" if quality > 18 else "ok")
         return quality
@@ -127,7 +128,7 @@ class AuditPanel(widgets.VBox):
             options=[(f"#{s.spec_id}: {s.summary[:50]}", s.spec_id) for s in specs],
             description="Spec", layout=widgets.Layout(width="520px"))
         self._button = widgets.Button(description="Audit", button_style="primary")
-        self._out = widgets.HTML(message_html("Pick a spec and press Audit."))
+        self._out = MessagePanel("Pick a spec and press Audit.")
         self._button.on_click(lambda _: self.audit(self._spec.value))
         super().__init__(children=[widgets.HBox([self._spec, self._button]), self._out])
 
@@ -136,12 +137,17 @@ class AuditPanel(widgets.VBox):
         try:
             if spec_id is None:
                 raise OmteachError("there is no open spec on the market to audit")
-            report = audit_market_spec(self._owner, spec_id, self._policy)
+            report = self._owner.audit(spec_id, self._policy)
         except OmteachError as exc:
-            self._out.value = error_html(exc)
+            self._out.show_error(exc)
             return None
-        self._out.value = report._repr_html_()
+        self._out.show(repr(report), kind="ok" if report.passed else "error")
         return report
 
     def __repr__(self) -> str:
         return "AuditPanel()"
+
+
+def audit_html(report: AuditReport) -> str:
+    """An audit report in a green (pass) or red (flagged) box."""
+    return message_html(repr(report), kind="ok" if report.passed else "error")

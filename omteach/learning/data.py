@@ -12,8 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from omteach.errors import InvalidValueError
-
-OWNERS = ("Joe", "Jane", "Jack")
+from omteach.story import OWNERS
 
 
 @dataclass(frozen=True)

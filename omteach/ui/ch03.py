@@ -7,8 +7,8 @@ do what the buttons do and return what the widget shows.
 from __future__ import annotations
 
 import html
-import re
 import time
+from collections.abc import Mapping, Sequence
 
 import ipywidgets as widgets
 
@@ -21,18 +21,13 @@ from omteach.ledger import (
     Network,
     RewriteCost,
     example_network,
-    ledger_html,
-    network_html,
-    short,
 )
-from omteach.ui import ProgressBar, error_html, message_html
+from omteach.text import short_hex
+from omteach.ui.toolkit import MONO, PALETTE, MessagePanel, ProgressBar, html_table
 
 WIDGET_MAX_DIFFICULTY = 20  # ~1 million attempts, about a second: the slider stops there
 
 
-def _text(value: str) -> str:
-    """The text of an HTML panel (for tests and exercises)."""
-    return html.unescape(re.sub(r"<[^>]+>", "", value.replace("<br>", "\n")))
 
 
 class LedgerExplorer(widgets.VBox):
@@ -56,8 +51,8 @@ class LedgerExplorer(widgets.VBox):
                                               button_style="warning", icon="hammer",
                                               layout={"width": "200px"})
         self._reset_button = widgets.Button(description="Reset", icon="undo")
-        self._result = widgets.HTML(message_html(
-            "Pick a replica, a block and a transaction, type a new text, press Tamper."))
+        self._result = MessagePanel(
+            "Pick a replica, a block and a transaction, type a new text, press Tamper.")
         self._network_view = widgets.HTML()
         self._detail = widgets.HTML()
         self._replica.observe(lambda _: self._refresh_choices(), names="value")
@@ -117,7 +112,7 @@ class LedgerExplorer(widgets.VBox):
         """After a change on ``replica``: its own check and the network's verdict, then redraw."""
         verdict = self.network.consensus()
         check = self.network.replica(replica).verify()
-        self._result.value = message_html(f"{headline}\n{check!r}\n{verdict!r}",
+        self._result.show(f"{headline}\n{check!r}\n{verdict!r}",
                                           kind="error" if replica in verdict.outvoted else "ok")
         self._show()
         return verdict
@@ -129,7 +124,7 @@ class LedgerExplorer(widgets.VBox):
         try:
             self.network.tamper(replica, block, tx, new_text)
         except LedgerError as exc:
-            self._result.value = error_html(exc)
+            self._result.show_error(exc)
             return exc
         self._select(replica, block)
         self._refresh_transactions()
@@ -141,7 +136,7 @@ class LedgerExplorer(widgets.VBox):
         try:
             cost = self.network.rewrite_from(replica, block)
         except LedgerError as exc:
-            self._result.value = error_html(exc)
+            self._result.show_error(exc)
             return exc
         self._select(replica, block)
         self._report(replica, f"{replica} {cost!r} ({cost.seconds:.3f} s).")
@@ -151,13 +146,13 @@ class LedgerExplorer(widgets.VBox):
         """Every replica back to the original ledger."""
         self.network.reset()
         self._refresh_choices()
-        self._result.value = message_html("Every replica holds the original ledger again.\n"
+        self._result.show("Every replica holds the original ledger again.\n"
                                           f"{self.network.consensus()!r}", kind="ok")
 
     @property
     def result_text(self) -> str:
         """The text of the result panel."""
-        return _text(self._result.value)
+        return self._result.text
 
     def __repr__(self) -> str:
         return f"LedgerExplorer({len(self.network.participants)} replicas)"
@@ -181,7 +176,7 @@ class MiningLab(widgets.VBox):
         self._button = widgets.Button(description="Mine block", button_style="primary",
                                       icon="cube")
         self.progress = ProgressBar(100, description="mining")
-        self._result = widgets.HTML(message_html("Choose a difficulty and press Mine block."))
+        self._result = MessagePanel("Choose a difficulty and press Mine block.")
         self._table = widgets.HTML()
         self._difficulty.observe(lambda _: self._note_difficulty(), names="value")
         self._button.on_click(lambda _: self.mine(self._difficulty.value,
@@ -214,7 +209,7 @@ class MiningLab(widgets.VBox):
             result = self.ledger.append([transaction], difficulty=difficulty,
                                         progress=self._on_progress)
         except LedgerError as exc:
-            self._result.value = error_html(exc)
+            self._result.show_error(exc)
             self.progress.note("")
             return exc
         finally:
@@ -222,17 +217,103 @@ class MiningLab(widgets.VBox):
         seconds = time.perf_counter() - start
         self.progress.set(self.progress.bar.max, f"done: {result.attempts:,} attempts")
         luck = result.attempts / result.expected
-        self._result.value = message_html(
+        self._result.show(
             f"{result!r}\n{result.attempts:,} attempts in {seconds * 1e3:.1f} ms "
             f"({luck:.2f}× the average: the number of tries is luck, its average is 2^{difficulty})"
-            f"\nhash {short(result.block.hash, 64)}", kind="ok")
+            f"\nhash {short_hex(result.block.hash, 64)}", kind="ok")
         self._table.value = ledger_html(self.ledger)
         return result
 
     @property
     def result_text(self) -> str:
         """The text of the result panel."""
-        return _text(self._result.value)
+        return self._result.text
 
     def __repr__(self) -> str:
         return f"MiningLab(difficulty={self._difficulty.value}, blocks={len(self.ledger)})"
+
+
+def plot_rewrite_cost(costs: Mapping[int, Sequence[RewriteCost]]):
+    """Hash attempts (log scale) to re-mine the last n blocks, one line per difficulty.
+
+    ``costs`` maps a difficulty in bits to measured rewrites (see ``measure_rewrite_costs``);
+    dashed lines show the expectation n × 2^difficulty.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, (bits, runs) in enumerate(sorted(costs.items())):
+        colour = f"C{i}"
+        depths = [r.blocks for r in runs]
+        ax.plot(depths, [r.attempts for r in runs], "o-", color=colour, lw=2,
+                label=f"{bits} bits (measured)")
+        ax.plot(depths, [d * 2 ** bits for d in depths], "--", color=colour, lw=1, alpha=0.7)
+    ax.plot([], [], "k--", lw=1, alpha=0.7, label="expected: depth × 2^bits")
+    ax.set_yscale("log", base=2)
+    ax.set_xlabel("depth: blocks to re-mine (from the edited block to the newest)")
+    ax.set_ylabel("hash attempts (log scale, base 2)")
+    ax.set_title("Rewriting history: cost grows with depth,\nand doubles with every bit of "
+                 "difficulty")
+    all_depths = sorted({r.blocks for runs in costs.values() for r in runs})
+    ax.set_xticks(all_depths)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+# -- HTML forms of the ledger (registered in omteach.ui.formatters) ---------------------------
+
+
+def ledger_html(ledger: Ledger, *, title: str = "") -> str:
+    """The ledger as a table, green while blocks check out and red from the first broken one."""
+    rows = ledger.rows()
+    kinds = ["error" if str(r[-1]).startswith("✖") else "ok" for r in rows]
+    caption = f"<b>{html.escape(title)}</b>" if title else ""
+    # Only the two text columns may wrap: times and hashes read badly broken over lines.
+    return caption + html_table(Ledger.header, rows, row_kinds=kinds, wrap=(2, 6))
+
+
+def consensus_html(verdict: Consensus) -> str:
+    """The network's verdict, one line per finding."""
+    return "<br>".join(html.escape(line) for line in repr(verdict).splitlines())
+
+
+def network_html(network: Network, *, selected: str | None = None) -> str:
+    """Every replica as a row of blocks, red from its first broken block on, and the verdict."""
+    verdict = network.consensus()
+    rows = []
+    for name, led in network.replicas.items():
+        # A copy that verifies but lost the vote: amber from where it leaves the majority's.
+        differs = (network.first_difference(name, verdict.majority[0])
+                   if verdict.agreed and name not in verdict.majority else len(led))
+        cells = []
+        for b, status in zip(led.blocks, led.statuses(), strict=True):
+            if status.startswith("✖"):
+                kind = "error"
+            elif b.index >= differs:
+                kind = "warn"
+                status = "✔ verifies, but differs from the majority's block"
+            else:
+                kind = "ok"
+            tip = html.escape(f"block {b.index}: " + " | ".join(b.transactions) + f"\n{status}",
+                              quote=True)
+            cells.append(
+                f"<td title=\"{tip}\" style='background:{PALETTE[kind]};"
+                f"border:1px solid {PALETTE[kind + '_line']};padding:2px 6px;text-align:center'>"
+                f"{b.index}<br><small>{short_hex(b.hash, 6)}</small></td>")
+        label, kind = replica_label(verdict, name)
+        mark = f"<span style='color:{PALETTE[kind + '_line']}'>{html.escape(label)}</span>"
+        who = f"<b>{html.escape(name)}</b>" if name == selected else html.escape(name)
+        rows.append(f"<tr><td style='padding-right:8px'>{who}</td>{''.join(cells)}"
+                    f"<td style='padding-left:8px'>{mark}</td></tr>")
+    table = (f"<table style='{MONO};border-collapse:separate;border-spacing:3px'>"
+             f"{''.join(rows)}</table>")
+    return table + f"<div style='margin-top:4px'>{consensus_html(verdict)}</div>"
+
+
+def replica_label(verdict: Consensus, name: str) -> tuple[str, str]:
+    """How a replica is labelled beside its row, and its palette kind."""
+    if name in verdict.majority:
+        return "✔ with the majority", "ok"
+    return "✖ outvoted", "error"

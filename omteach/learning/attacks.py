@@ -13,7 +13,7 @@
   (after Fowl et al., "Robbing the Fed", ICLR 2022).
 
 Images are rows of 64 pixels in [0, 1]. Gradients are flat vectors in the order of
-:func:`omteach.model.get_weights`.
+:func:`omteach.learning.model.get_weights`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from omteach.errors import InvalidValueError
-from omteach.model import ModelSpec, build_model, set_weights
+from omteach.learning.model import ModelSpec, build_model, set_weights
 
 
 def gradient(spec: ModelSpec, weights: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -1,24 +1,19 @@
 """Chapter 5's defences: differential-privacy noise, and Joe's audit of a spec before consenting.
 
-Secure aggregation (chapter 4, :mod:`omteach.secagg`) is the first defence; the encrypted model
-is :mod:`omteach.encrypted_model`.
+Secure aggregation (chapter 4, :mod:`omteach.crypto.secagg`) is the first defence; the encrypted
+model is :mod:`omteach.learning.encrypted_model`.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from omteach.data import Dataset
 from omteach.errors import InvalidValueError
-from omteach.model import ModelSpec
-
-if TYPE_CHECKING:
-    from omteach.market import DataOwner
+from omteach.learning.data import Dataset
+from omteach.learning.model import ModelSpec
 
 
 def dp_noise(update: np.ndarray, *, clip_norm: float, sigma: float,
@@ -83,10 +78,6 @@ class AuditReport:
         lines = [f"  {'✔' if f.passed else '✖'} {f.check}: {f.detail}" for f in self.findings]
         return "\n".join([head, *lines])
 
-    def _repr_html_(self) -> str:
-        colour = "#e6f4ea" if self.passed else "#fdecea"
-        return (f'<div style="background:{colour};padding:6px 10px;border-radius:4px">'
-                + html.escape(repr(self)).replace("\n", "<br>") + "</div>")
 
 
 def duplicate_row_share(first_layer_weights: np.ndarray) -> float:
@@ -123,7 +114,7 @@ def audit_spec(*, batch_size: int, min_owners: int, noise: float, model: ModelSp
         return AuditReport(terms + (Finding(
             "model", False, "not checked: without the model the spec names, nothing it does "
             "can be checked"),))
-    from omteach.attacks import first_layer
+    from omteach.learning.attacks import first_layer
 
     dup = duplicate_row_share(first_layer(model, weights)[0])
     findings = terms + (
@@ -143,24 +134,9 @@ def audit_spec(*, batch_size: int, min_owners: int, noise: float, model: ModelSp
 
 def reconstruction_quality(originals: Sequence[np.ndarray], reconstruction: np.ndarray) -> float:
     """The best PSNR (dB) of a reconstruction against any of the originals."""
-    from omteach.attacks import best_psnr
+    from omteach.learning.attacks import best_psnr
 
     return best_psnr(np.asarray(originals), reconstruction)
-
-
-def audit_market_spec(owner: DataOwner, spec_id: int, policy: AuditPolicy | None = None
-                      ) -> AuditReport:
-    """Run :func:`audit_spec` on a spec of the market, as ``owner`` sees it (chain + blobs)."""
-    from omteach.errors import BlobError
-
-    spec = owner.market.spec(spec_id)
-    try:
-        model, weights = owner.inspect(spec_id)
-    except BlobError:
-        model, weights = None, None
-    return audit_spec(batch_size=spec.batch_size, min_owners=spec.min_owners, noise=spec.noise,
-                      model=model, weights=weights, model_matches_id=model is not None,
-                      policy=policy)
 
 
 def dp_accuracy(shares: dict[str, Dataset], test: Dataset, model: ModelSpec,
@@ -170,7 +146,7 @@ def dp_accuracy(shares: dict[str, Dataset], test: Dataset, model: ModelSpec,
 
     Plain sums stand in for the encrypted ones (encryption changes nothing but quantization).
     """
-    from omteach.model import accuracy, build_model, get_weights, train_locally
+    from omteach.learning.model import accuracy, build_model, get_weights, train_locally
 
     out = {}
     for sigma in sigmas:

@@ -29,13 +29,13 @@ from typing import Any
 
 import numpy as np
 
+from omteach.crypto.paillier import PrivateKey, PublicKey, _to_numpy
 from omteach.errors import (
     HeadroomExceededError,
     InvalidValueError,
     KeyMismatchError,
     PlaintextOverflowError,
 )
-from omteach.he import PrivateKey, PublicKey, _to_numpy
 
 
 @dataclass(frozen=True)
@@ -173,8 +173,8 @@ class PackingCodec:
         """Quantize, pack and encrypt a float vector, many values per ciphertext.
 
         ``mask``: one number mod n per ciphertext, added to the packed plaintext before
-        encryption (secure aggregation, :mod:`omteach.secagg`). ``encryptor``: a callable that
-        maps the list of plaintexts to ciphertexts (e.g. spread over processes); default: here.
+        encryption (secure aggregation, :mod:`omteach.crypto.secagg`). ``encryptor``: a callable
+        that maps the list of plaintexts to ciphertexts (e.g. spread over processes); default: here.
         """
         if not isinstance(public, PublicKey):
             raise InvalidValueError(
@@ -196,7 +196,7 @@ class PackingCodec:
         if not isinstance(packed, PackedCiphertext):
             raise InvalidValueError(
                 f"expected a PackedCiphertext, got {type(packed).__name__}; "
-                "per-value ciphertexts are decrypted with omteach.he.decrypt"
+                "per-value ciphertexts are decrypted with omteach.crypto.paillier.decrypt"
             )
         if not isinstance(private, PrivateKey):
             raise InvalidValueError(

@@ -328,7 +328,7 @@ def encrypt(public: PublicKey, value: Any) -> Ciphertext | EncryptedVector:
     """Encrypt a number, or each value of a 1-D numpy array, torch tensor or list.
 
     One ciphertext per value: simple but slow (~10 ms per value at 2048 bits); see
-    :mod:`omteach.packing` for many values per ciphertext.
+    :mod:`omteach.crypto.packing` for many values per ciphertext.
     """
     if not isinstance(public, PublicKey):
         raise InvalidValueError(

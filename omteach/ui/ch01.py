@@ -10,11 +10,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
+from omteach.crypto.cost import KeyCost
+from omteach.crypto.packing import PackingCodec
+from omteach.crypto.paillier import Ciphertext, KeyPair, decrypt, encrypt
 from omteach.errors import InvalidValueError, OmteachError
-from omteach.he import Ciphertext, KeyPair, decrypt, encrypt
-from omteach.he_cost import KeyCost
-from omteach.ui import error_html, message_html
+from omteach.ui.toolkit import MessagePanel
 
 
 def _short(c: Ciphertext, keep: int = 12) -> str:
@@ -57,7 +62,7 @@ class EncryptedAdder(widgets.VBox):
         self.a_box = widgets.Text(value=str(a), description="a =", layout={"width": "220px"})
         self.b_box = widgets.Text(value=str(b), description="b =", layout={"width": "220px"})
         self.button = widgets.Button(description="Encrypt and add", button_style="primary")
-        self.result = widgets.HTML()
+        self.result = MessagePanel()
         self.button.on_click(lambda _: self.refresh())
         super().__init__(children=[widgets.HBox([self.a_box, self.b_box, self.button]),
                                    self.result])
@@ -78,9 +83,9 @@ class EncryptedAdder(widgets.VBox):
         try:
             r = self.add(self.a_box.value, self.b_box.value)
         except OmteachError as exc:
-            self.result.value = error_html(exc)
+            self.result.show_error(exc)
             return
-        self.result.value = message_html(
+        self.result.show(
             f"Enc(a)       = {_short(r.enc_a)}\n"
             f"Enc(b)       = {_short(r.enc_b)}\n"
             f"Enc(a)+Enc(b)= {_short(r.enc_sum)}\n"
@@ -104,7 +109,7 @@ class KeySizeExplorer(widgets.VBox):
         self.slider = widgets.SelectionSlider(
             options=sorted(self._costs), value=max(self._costs), description="key bits",
             continuous_update=True, layout={"width": "420px"})
-        self.panel = widgets.HTML()
+        self.panel = MessagePanel()
         self.slider.observe(lambda _: self.refresh(), names="value")
         super().__init__(children=[self.slider, self.panel])
         self.refresh()
@@ -125,7 +130,65 @@ class KeySizeExplorer(widgets.VBox):
 
     def refresh(self) -> None:
         """Show the summary for the slider's key size."""
-        self.panel.value = message_html(self.summary(self.slider.value))
+        self.panel.show(self.summary(self.slider.value))
 
     def __repr__(self) -> str:
         return f"KeySizeExplorer(sizes={sorted(self._costs)})"
+
+
+def plot_key_costs(costs: Sequence[KeyCost]) -> Figure:
+    """Encryption/decryption time and ciphertext size against key size."""
+    costs = sorted(costs, key=lambda c: c.bits)
+    bits = [c.bits for c in costs]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    ax1.plot(bits, [c.encrypt_ms for c in costs], "o-", label="encrypt one value")
+    ax1.plot(bits, [c.decrypt_ms for c in costs], "s-", label="decrypt one value")
+    ax1.set(xlabel="key size n (bits)", ylabel="milliseconds", yscale="log",
+            title="Time per value grows steeply with the key")
+    ax1.legend()
+    ax2.bar([str(b) for b in bits], [c.ciphertext_bytes for c in costs], color="tab:purple")
+    ax2.axhline(8, color="k", ls="--", lw=1)
+    ax2.text(0, 8 * 1.3, "a plain float64: 8 bytes", fontsize=8)
+    ax2.set(xlabel="key size n (bits)", ylabel="bytes", yscale="log",
+            title="One ciphertext is 2×(key size) bits")
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_slot_layout(codec: PackingCodec, key_bits: int, values: Sequence[float]) -> Figure:
+    """One plaintext as a row of slots: value bits, headroom bits, and the quantized values."""
+    per = (key_bits - 1) // codec.slot_bits
+    q = codec.quantize(np.asarray(values, dtype=float))
+    shown = min(len(q), 6)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 3.4),
+                                      gridspec_kw={"height_ratios": [1, 1.6]})
+    # Whole plaintext: every slot as a thin block.
+    for i in range(per):
+        x0 = i * codec.slot_bits
+        top.add_patch(Rectangle((x0, 0), codec.bits, 1, facecolor="tab:blue",
+                                alpha=0.9 if i % 2 else 0.55, lw=0))
+        top.add_patch(Rectangle((x0 + codec.bits, 0), codec.headroom_bits, 1,
+                                facecolor="tab:orange", lw=0))
+    top.add_patch(Rectangle((per * codec.slot_bits, 0), key_bits - per * codec.slot_bits, 1,
+                            facecolor="lightgrey"))
+    top.set(xlim=(0, key_bits), ylim=(0, 1), yticks=[],
+            title=f"One {key_bits}-bit plaintext holds {per} slots of {codec.slot_bits} bits "
+                  f"(grey: unused bits below n)")
+    top.set_xlabel("bit position", fontsize=8)
+    # Zoom on the first slots: value bits and headroom bits.
+    for i in range(shown):
+        x0 = i * codec.slot_bits
+        bottom.add_patch(Rectangle((x0, 0), codec.bits, 1, facecolor="tab:blue", alpha=0.75,
+                                   edgecolor="k"))
+        bottom.add_patch(Rectangle((x0 + codec.bits, 0), codec.headroom_bits, 1,
+                                   facecolor="tab:orange", alpha=0.75, edgecolor="k"))
+        bottom.text(x0 + codec.bits / 2, 0.5, f"slot {i}\nx={values[i]:+.3f}\nq={q[i]}",
+                    ha="center", va="center", fontsize=8)
+    bottom.set(xlim=(0, shown * codec.slot_bits), ylim=(0, 1), yticks=[],
+               title=f"Zoom: {codec.bits} value bits (blue) + {codec.headroom_bits} headroom bits "
+                     f"(orange) per slot, room for a sum of {codec.max_contributions}")
+    bottom.set_xlabel("bit position (slot 0 in the lowest bits)", fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import html
+from collections.abc import Mapping, Sequence
 
 import ipywidgets as widgets
 import numpy as np
 
 from omteach.chain import EventLog
 from omteach.errors import OmteachError
-from omteach.market import TrainingRun
-from omteach.ui import error_html, message_html
+from omteach.learning.data import Dataset
+from omteach.protocol import TrainingRun
+from omteach.ui.toolkit import MessagePanel, html_table
 
 STEP_COLOURS = {
     "training": "#4c78a8", "masking": "#f58518", "encryption": "#e45756", "blobs": "#72b7b2",
@@ -45,7 +46,7 @@ class RoundDashboard(widgets.VBox):
                                       description="Drop")
         self._button = widgets.Button(description="Run next round", button_style="primary",
                                       icon="play")
-        self._status = widgets.HTML()
+        self._status = MessagePanel()
         self._accuracy = widgets.HTML()
         self._steps = widgets.HTML()
         self._blobs = widgets.HTML()
@@ -56,32 +57,33 @@ class RoundDashboard(widgets.VBox):
             tabs.set_title(i, title)
         super().__init__(children=[widgets.HBox([self._button, self._drop]), self._status,
                                    self._accuracy, tabs])
-        self._refresh(message_html("Press “Run next round”. Pick an owner to drop first to see "
-                                   "what happens when someone does not submit."))
+        self._status.show("Press “Run next round”. Pick an owner to drop first to see "
+                          "what happens when someone does not submit.")
+        self._refresh()
 
     def run_round(self, drop: str = "nobody") -> None:
         """What the button does: one round, dropping ``drop`` unless it is "nobody"."""
         self._button.disabled = True
-        self._status.value = message_html("running the round…")
+        self._status.show("running the round…")
         try:
             report = self._run.run_round(drop=[] if drop == "nobody" else [drop])
         except OmteachError as exc:
-            self._refresh(error_html(exc))
+            self._status.show_error(exc)
+            self._refresh()
             return
         finally:
             self._button.disabled = False
         if report.closed:
-            msg = message_html(
+            self._status.show(
                 f"round {report.round} closed: {', '.join(report.contributors)} contributed and "
                 f"were paid; test accuracy now {report.accuracy:.3f}", kind="ok")
         else:
-            msg = message_html(f"round {report.round} could not close: {report.refusal}",
-                               kind="error")
-        self._refresh(msg)
+            self._status.show(f"round {report.round} could not close: {report.refusal}",
+                              kind="error")
+        self._refresh()
 
-    def _refresh(self, status: str) -> None:
+    def _refresh(self) -> None:
         run = self._run
-        self._status.value = status
         accs = [run.initial_accuracy] + [r.accuracy for r in run.history if r.closed]
         self._accuracy.value = (
             "<b>Test accuracy by round:</b> " + " → ".join(f"{a:.3f}" for a in accs))
@@ -91,22 +93,17 @@ class RoundDashboard(widgets.VBox):
                                  + _steps_html(last.timings))
         else:
             self._steps.value = "<i>no round yet</i>"
-        rows = "".join(
-            f"<tr><td>{r.round}</td><td>{html.escape(owner)}</td><td>{size:,} bytes</td>"
-            f"<td>{r.ciphertexts_per_owner or 'plain'}</td></tr>"
-            for r in run.history for owner, size in r.blob_bytes.items())
-        self._blobs.value = ("<table><tr><th>round</th><th>owner</th><th>update blob</th>"
-                             f"<th>ciphertexts</th></tr>{rows}</table>" if rows
-                             else "<i>no blobs yet</i>")
+        rows = [(r.round, owner, f"{size:,} bytes", r.ciphertexts_per_owner or "plain")
+                for r in run.history for owner, size in r.blob_bytes.items()]
+        self._blobs.value = (html_table(("round", "owner", "update blob", "ciphertexts"), rows)
+                             if rows else "<i>no blobs yet</i>")
         events = EventLog(run.market.contract.events()[-12:])
-        self._events.value = events._repr_html_()
+        self._events.value = html_table(events.header, events.rows())
 
     @property
     def status_text(self) -> str:
         """The status line as text (for tests)."""
-        import re
-
-        return html.unescape(re.sub(r"<[^>]+>", "", self._status.value))
+        return self._status.text
 
     def __repr__(self) -> str:
         return f"RoundDashboard({len(self._run.owners)} owners)"
@@ -124,7 +121,7 @@ class WhatAISees(widgets.VBox):
         self._owner = widgets.Dropdown(options=list(run.owners), description="Owner")
         self._one = widgets.Button(description="Decrypt this one alone")
         self._sum = widgets.Button(description="Decrypt the sum")
-        self._out = widgets.HTML(message_html("Run a round first, then decrypt."))
+        self._out = MessagePanel("Run a round first, then decrypt.")
         self._one.on_click(lambda _: self.decrypt_one(self._owner.value))
         self._sum.on_click(lambda _: self.decrypt_sum())
         super().__init__(children=[widgets.HBox([self._owner, self._one, self._sum]), self._out])
@@ -146,13 +143,13 @@ class WhatAISees(widgets.VBox):
             seen = run.company.decrypt_one(subs[owner])
             true = run.owners[owner].last_update
             corr = float(np.corrcoef(seen, true)[0, 1])
-            self._out.value = message_html(
+            self._out.show(
                 f"AI Inc. decrypts {owner}'s submission alone:\n  {np.round(seen[:6], 3)} …\n"
                 f"{owner}'s true update (only {owner} knows it):\n  {np.round(true[:6], 3)} …\n"
                 f"correlation {corr:+.3f}: the masks make it noise.", kind="info")
             return corr
         except OmteachError as exc:
-            self._out.value = error_html(exc)
+            self._out.show_error(exc)
             return None
 
     def decrypt_sum(self) -> float | None:
@@ -170,15 +167,55 @@ class WhatAISees(widgets.VBox):
             mean = run.company.decrypt_one(total) / len(subs)
             true = np.mean([o.last_update for o in run.owners.values()], axis=0)
             err = float(np.max(np.abs(mean - true)))
-            self._out.value = message_html(
+            self._out.show(
                 f"AI Inc. decrypts the sum of {len(subs)} submissions (÷{len(subs)}):\n"
                 f"  {np.round(mean[:6], 3)} …\ntrue mean update:\n  {np.round(true[:6], 3)} …\n"
                 f"largest difference {err:.1e} (quantization only): the masks cancelled.",
                 kind="ok")
             return err
         except OmteachError as exc:
-            self._out.value = error_html(exc)
+            self._out.show_error(exc)
             return None
 
     def __repr__(self) -> str:
         return "WhatAISees()"
+
+
+def plot_split(splits: Mapping[str, Mapping[str, Dataset]]):
+    """One panel per split (e.g. "even", "skewed"): how many of each digit every owner holds."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(splits), figsize=(5.5 * len(splits), 3.2), squeeze=False)
+    for ax, (title, shares) in zip(axes[0], splits.items(), strict=True):
+        width = 0.8 / len(shares)
+        for i, (owner, data) in enumerate(shares.items()):
+            counts = np.bincount(data.y, minlength=10)
+            ax.bar(np.arange(10) + i * width - 0.4 + width / 2, counts, width,
+                   label=f"{owner} ({len(data)})")
+        ax.set_xticks(range(10))
+        ax.set_xlabel("digit")
+        ax.set_ylabel("images")
+        ax.set_title(f"{title} split")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy(curves: Mapping[str, Sequence[float]], *, title: str = ""):
+    """Test accuracy against rounds, one line per curve (federated first, drawn thicker)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    for i, (label, acc) in enumerate(curves.items()):
+        ax.plot(range(len(acc)), acc, marker="o", lw=3 if i == 0 else 1.3,
+                ls="-" if i == 0 else "--", label=label)
+    ax.set_xlabel("round")
+    ax.set_ylabel("test accuracy (held-out digits)")
+    ax.set_ylim(0, 1)
+    ax.set_xticks(range(max(len(a) for a in curves.values())))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from omteach.data import Dataset
 from omteach.errors import InvalidValueError
+from omteach.learning.data import Dataset
 
 ACTIVATIONS = ("relu", "tanh")
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import ipywidgets as widgets
 
-from omteach.chain import DeployedContract, TxResult
+from omteach.chain import BlockRecord, DeployedContract, EventLog, StateTable, TxResult
 from omteach.errors import ContractRevertError, InvalidValueError, OmteachError
-from omteach.ui import error_html, message_html
+from omteach.ui.toolkit import MessagePanel, html_table
 
 
 def parse_argument(kind: str, text: str) -> Any:
@@ -33,8 +34,8 @@ class StateViewer(widgets.VBox):
 
     def __init__(self, contract: DeployedContract):
         self._contract = contract
-        self._state = widgets.HTML()
-        self._events = widgets.HTML()
+        self._state = MessagePanel()
+        self._events = MessagePanel()
         super().__init__(children=[
             widgets.HTML("<b>State</b> (every public variable, where it is stored, its value)"),
             self._state,
@@ -46,10 +47,21 @@ class StateViewer(widgets.VBox):
     def refresh(self) -> None:
         """Read the state and the events again from the chain."""
         try:
-            self._state.value = self._contract.state()._repr_html_()
-            self._events.value = self._contract.events()._repr_html_()
+            state, events = self._contract.state(), self._contract.events()
+            self._state.show_html(repr(state), state_table_html(state))
+            self._events.show_html(repr(events), event_log_html(events))
         except OmteachError as exc:
-            self._state.value = error_html(exc)
+            self._state.show_error(exc)
+
+    @property
+    def state_text(self) -> str:
+        """The state table as text (for tests)."""
+        return self._state.text
+
+    @property
+    def events_text(self) -> str:
+        """The event log as text (for tests)."""
+        return self._events.text
 
     def __repr__(self) -> str:
         return f"StateViewer({self._contract.name})"
@@ -73,7 +85,7 @@ class ContractConsole(widgets.VBox):
         self._value = widgets.IntText(value=0, description="Wei to send")
         self._send_button = widgets.Button(description="Send", button_style="primary",
                                            icon="paper-plane")
-        self._result = widgets.HTML(message_html("Pick an actor and a function, then Send."))
+        self._result = MessagePanel("Pick an actor and a function, then Send.")
         self.viewer = StateViewer(contract)
         self._arg_inputs: list[tuple[dict, widgets.Text]] = []
         self._function.observe(lambda _: self._show_arguments(), names="value")
@@ -98,7 +110,7 @@ class ContractConsole(widgets.VBox):
         try:
             args = [parse_argument(spec["type"], w.value) for spec, w in self._arg_inputs]
         except OmteachError as exc:
-            self._result.value = error_html(exc)
+            self._result.show_error(exc)
             return
         self.send(self._actor.value, self._function.value, *args, value=self._value.value)
 
@@ -108,30 +120,45 @@ class ContractConsole(widgets.VBox):
         try:
             if function in contract.functions and contract.is_view(function):
                 out: Any = contract.call(function, *args, sender=actor)
-                self._result.value = message_html(f"{function}() = {out}  (a free read: "
+                self._result.show(f"{function}() = {out}  (a free read: "
                                                   "no transaction, nothing changes)")
                 return out
             out = contract.transact(function, *args, sender=actor, value=value)
         except ContractRevertError as exc:
-            self._result.value = message_html(
+            self._result.show(
                 f"✖ refused: {exc.reason}\n(nothing changed: a refused transaction leaves the "
                 "state as it was)", kind="error")
             return exc
         except OmteachError as exc:
-            self._result.value = error_html(exc)
+            self._result.show_error(exc)
             return exc
         assert isinstance(out, TxResult)
-        self._result.value = message_html(repr(out), kind="ok")
+        self._result.show(repr(out), kind="ok")
         self.viewer.refresh()
         return out
 
     @property
     def result_text(self) -> str:
         """The text of the last result panel (for tests and exercises)."""
-        import html
-        import re
-
-        return html.unescape(re.sub(r"<[^>]+>", "", self._result.value.replace("<br>", "\n")))
+        return self._result.text
 
     def __repr__(self) -> str:
         return f"ContractConsole({self._contract.name})"
+
+
+# -- HTML forms of the chain's records (registered in omteach.ui.formatters) ------------------
+
+
+def event_log_html(log: EventLog) -> str:
+    """An event log as a table, oldest first."""
+    return html_table(log.header, log.rows()) if log else "<i>(no events)</i>"
+
+
+def state_table_html(state: StateTable) -> str:
+    """A contract's state as a table under the contract's name."""
+    return f"<b>{html.escape(state.contract)}</b>" + html_table(state.header, state.rows)
+
+
+def block_html(block: BlockRecord) -> str:
+    """A block's fields as a two-column table."""
+    return html_table(("field", "value"), block.rows())

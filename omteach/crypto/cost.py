@@ -7,8 +7,8 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from omteach.crypto.paillier import KeyPair, decrypt, encrypt, generate_keypair
 from omteach.errors import WeakKeyWarning
-from omteach.he import KeyPair, decrypt, encrypt, generate_keypair
 
 # Security strength of an RSA/Paillier modulus, NIST SP 800-57 Part 1 (table 2).
 SECURITY_BITS = {1024: "80", 2048: "112", 3072: "128", 7680: "192", 15360: "256"}

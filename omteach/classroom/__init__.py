@@ -1,0 +1,1 @@
+"""The live classroom round across machines: the node, the gate, the teacher, the students."""
