@@ -82,8 +82,8 @@ def check_blob_id(bid: object) -> str:
 def _check_size(n: int, *, what: str, max_bytes: int) -> None:
     if n > max_bytes:
         raise BlobError(
-            f"{what} is larger than {max_bytes} bytes, the most this store reads; refusing it. "
-            "If it is genuine, raise the limit (BlobStore(max_bytes=...))."
+            f"{what} is larger than {max_bytes} bytes, the most a reader accepts; refusing it. "
+            "If it is genuine, raise the limit (max_bytes=...)."
         )
 
 
@@ -252,9 +252,9 @@ class BlobStore:
             self._root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, bid: str) -> Path:
-        # Only ever called with a checked id: 64 hex digits cannot climb out of the directory.
-        assert self._root is not None and is_blob_id(bid)
-        return self._root / bid
+        # Checked again here, the one place ids become paths: 64 hex digits cannot leave the store.
+        assert self._root is not None
+        return self._root / check_blob_id(bid)
 
     def _read(self, bid: str) -> bytes | None:
         """The stored bytes (unverified) of a checked id, or None; never more than max_bytes."""
