@@ -295,7 +295,9 @@ def test_torch_free_tests_pass_on_the_newest_python_without_torch(tmp_path):
          *[f"tests/{t}" for t in TORCH_FREE_TESTS]],
         cwd=run, env=env, capture_output=True, text=True, timeout=1500)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert re.search(r"\d+ passed", result.stdout), result.stdout[-500:]
+    print(f"{python}: {result.stdout.strip().splitlines()[-1]}")  # shown with pytest -s
+    passed = re.search(r"(\d+) passed", result.stdout)
+    assert passed and int(passed.group(1)) >= 50, result.stdout[-1500:]
 
 
 def _project_dependencies() -> list[str]:
