@@ -156,6 +156,7 @@ def test_kernel_check(tmp_path):
     assert doctor.check_kernel({KERNEL_NAME: spec}).ok
 
 
+@pytest.mark.slow
 def test_chapters_run_on_a_fresh_kernel_and_failures_are_named(tmp_path):
     good = _notebook(tmp_path / "01_good.ipynb",
                      ("code", "import math\n%matplotlib inline\nx = math.sqrt(4)"))
@@ -171,6 +172,7 @@ def test_chapters_run_on_a_fresh_kernel_and_failures_are_named(tmp_path):
     assert not nokernel.ok and "did not start" in nokernel.detail
 
 
+@pytest.mark.slow
 def test_doctor_end_to_end(tmp_path, capsys):
     _notebook(tmp_path / "01_tiny.ipynb", ("code", "import numpy as np\nx = np.ones(2)"))
     status = cli.main(["doctor", "--here", "--notebooks", str(tmp_path), "--timeout", "120"])
