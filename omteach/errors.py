@@ -61,3 +61,8 @@ class BlobError(OmteachError):
 
 class BlobIntegrityError(BlobError):
     """A blob's bytes do not hash to its id: it was tampered with or corrupted."""
+
+
+class NonRandomCiphertextError(OmteachError, ValueError):
+    """Ciphertexts that are visibly not random (randomness r = ±1, or repeated): a sender who
+    chose the randomness could read the receiver's data through it, so they are refused."""
