@@ -9,9 +9,13 @@ everything an owner computes is linear in the weights, which Paillier allows:
 - ``Enc(e_i) = Enc(z_i) · Enc((1/2 − y_i) · S)``: the error ``σ(z_i) − y_i``, in fixed point;
 - ``Enc(g_j) = Π_i Enc(e_i)^{x_ij}``: the gradient, again plain integers on ciphertexts.
 
-Each owner masks their 65 gradient ciphertexts pairwise (:mod:`omteach.crypto.secagg`) so that
-AI Inc. can decrypt only the sum over owners; it then takes a gradient step and sends the new
-encrypted weights. The owners see ciphertexts only; AI Inc. sees only summed gradients.
+(The arithmetic is :mod:`omteach.crypto.linear`'s.) Each owner masks their 65 gradient
+ciphertexts pairwise (:mod:`omteach.crypto.secagg`) so that AI Inc. can decrypt only the sum
+over owners, and rerandomizes them: the randomness of a computed ciphertext is a function of the
+weights' randomness, which AI Inc. chose, and of the owner's pixels, so without fresh randomness
+a malicious AI Inc. reads the owner's summed image from it (:func:`chosen_randomness_weights`,
+:func:`recover_summed_image`). AI Inc. then takes a gradient step and sends the new encrypted
+weights. The owners see ciphertexts only; AI Inc. sees only summed gradients.
 
 Task: is the digit even? (64 pixels + bias; the linear model reaches about 87% here.)
 Fixed point: weights are scaled by ``2**WEIGHT_BITS``; the error by ``S = 2**WEIGHT_BITS · 64``.
