@@ -269,6 +269,8 @@ def rerandomize(public: PublicKey, c: int) -> int:
     as a fresh encryption, whatever randomness ``c`` carried (chosen by someone else, or left
     by arithmetic on their ciphertexts). Costs one exponentiation, like an encryption.
     """
+    # The plain method (a full-size powmod, ~the cost of phe's raw_encrypt). A faster one with
+    # the same signature (omteach.crypto.paillier.rerandomize) is meant to replace it.
     public = _check_rerandomizable(public, c)
     nsq = gmpy2.mpz(public.nsquare)
     s = public.get_random_lt_n()
