@@ -65,3 +65,8 @@ class BlobIntegrityError(BlobError):
 
 class SetupError(OmteachError):
     """The course cannot be set up or started here (Python too old, no checkout, no .venv)."""
+
+
+class NonRandomCiphertextError(OmteachError, ValueError):
+    """Ciphertexts that are visibly not random (randomness r = ±1, or repeated): a sender who
+    chose the randomness could read the receiver's data through it, so they are refused."""

@@ -1,4 +1,5 @@
-"""The encrypted linear model: owners never decrypt, and it learns what plaintext training does."""
+"""The encrypted linear model: owners never decrypt, it learns what plaintext training does, and a
+malicious AI Inc. that chooses the weights' randomness learns nothing from an owner's submission."""
 
 from __future__ import annotations
 
@@ -7,13 +8,18 @@ import pytest
 from phe import paillier
 
 from omteach.crypto.paillier import generate_keypair
-from omteach.errors import InvalidValueError
+from omteach.errors import InvalidValueError, NonRandomCiphertextError
+from omteach.learning import encrypted_model
 from omteach.learning.data import split_digits
 from omteach.learning.encrypted_model import (
     EncryptedModelOwner,
     EncryptedModelRun,
+    EncryptedWeights,
+    chosen_randomness_weights,
     linear_accuracy,
+    pixel_ints,
     plain_gradient,
+    recover_summed_image,
     train_plain,
 )
 
@@ -80,3 +86,71 @@ def test_encrypted_training_reaches_the_plaintext_accuracy(setting):
     assert enc_acc > 0.8
     with pytest.raises(InvalidValueError):
         EncryptedModelRun.create(keys, shares).train(0)
+
+
+def _joes_submission(setting, weights, **owner_flags):
+    shares, _, keys = setting
+    owners = {n: EncryptedModelOwner(n, d, **owner_flags) for n, d in shares.items()}
+    publics = {n: o.mask_key.public for n, o in owners.items()}
+    return owners["Joe"].encrypted_gradient(
+        weights, {k: v for k, v in publics.items() if k != "Joe"}, 0)
+
+
+def test_without_rerandomizing_chosen_randomness_reveals_joes_summed_image(setting):
+    """The attack works against the old owner (no rerandomization, no check): exact pixel sums
+    and image count from Joe's masked submission alone, without decrypting it."""
+    shares, _, keys = setting
+    w = np.random.default_rng(3).normal(0, 0.1, 65)
+    malicious = chosen_randomness_weights(keys.public, w, r=2)
+    honest = [keys.private.raw_decrypt(c) for c in malicious.ciphertexts]
+    assert honest == [int(v) % keys.public.n for v in np.rint(w * 2**20)]  # same weights
+    submission = _joes_submission(setting, malicious, rerandomize=False, check_weights=False)
+    recovered = recover_summed_image(keys.public, submission, r=2)
+    joe = shares["Joe"]
+    assert np.array_equal(recovered[:64], pixel_ints(joe)[:, :64].sum(axis=0))
+    assert recovered[64] == len(joe)
+
+
+def test_rerandomized_submission_tells_the_malicious_company_nothing(setting):
+    """The same weights and attack against an owner who rerandomizes (check off, so the
+    rerandomization alone is tested): no column of the submission yields an exponent."""
+    shares, _, keys = setting
+    w = np.random.default_rng(3).normal(0, 0.1, 65)
+    malicious = chosen_randomness_weights(keys.public, w, r=2)
+    submission = _joes_submission(setting, malicious, check_weights=False)
+    recovered = recover_summed_image(keys.public, submission, r=2)
+    assert np.isnan(recovered).all()  # 0 of 65 columns recovered
+    again = _joes_submission(setting, malicious, check_weights=False)
+    n = keys.public.n
+    assert not {c % n for c in submission} & {c % n for c in again}  # randomness never repeats
+
+
+def test_owner_refuses_weights_with_visibly_chosen_randomness(setting):
+    shares, _, keys = setting
+    w = np.zeros(65)
+    with pytest.raises(NonRandomCiphertextError, match="randomness r = 1"):
+        _joes_submission(setting, chosen_randomness_weights(keys.public, w, r=2))
+    honest = EncryptedModelRun.create(keys, shares).encrypt_weights()
+    repeated = EncryptedWeights((*honest.ciphertexts[:64], honest.ciphertexts[0]), keys.public)
+    with pytest.raises(NonRandomCiphertextError, match="ciphertexts 0 and 64 share"):
+        _joes_submission(setting, repeated)
+    with pytest.raises(InvalidValueError, match="expected 65 weight ciphertexts"):
+        _joes_submission(setting, EncryptedWeights(honest.ciphertexts[:64], keys.public))
+
+
+def test_round_rerandomizes_every_ciphertext_sent_unless_told_not_to(setting, monkeypatch):
+    shares, _, keys = setting
+    calls = []
+    original = encrypted_model.rerandomize
+
+    def spy(public, c):
+        calls.append(c)
+        return original(public, c)
+
+    monkeypatch.setattr(encrypted_model, "rerandomize", spy)
+    on, off = EncryptedModelRun.create(keys, shares), EncryptedModelRun.create(
+        keys, shares, rerandomize=False)
+    on.weights = off.weights = np.random.default_rng(4).normal(0, 0.1, 65)
+    assert np.array_equal(off.run_round(0), on.run_round(0))  # the same step either way
+    assert len(calls) == 3 * 65  # every ciphertext of every owner, in the rerandomizing run only
+    assert set(on.timings[0]) == set(off.timings[0]) >= {"owners' rerandomization"}

@@ -1,8 +1,10 @@
-"""The cryptography layer: Paillier, packing, secure-aggregation masks, cost measurement.
+"""The cryptography layer: Paillier, packing, encrypted linear algebra, secure-aggregation masks,
+cost measurement.
 
-:mod:`omteach.crypto.paillier` is the only module of omteach that imports ``phe`` or ``gmpy2``
-(the key's JSON form included); every other module goes through it, so the backend (or a faster
-key mode) changes in one place.
+:mod:`omteach.crypto.paillier` (keys, ciphertext objects, the key's JSON form) and
+:mod:`omteach.crypto.linear` (arithmetic and re-randomization on raw ciphertext integers) are the
+only modules of omteach that import ``phe`` or ``gmpy2``; every other module goes through them, so
+the backend (or a faster key mode) changes in one place.
 """
 
 from omteach.crypto.packing import PackedCiphertext, PackingCodec, key_fingerprint

@@ -9,9 +9,13 @@ everything an owner computes is linear in the weights, which Paillier allows:
 - ``Enc(e_i) = Enc(z_i) · Enc((1/2 − y_i) · S)``: the error ``σ(z_i) − y_i``, in fixed point;
 - ``Enc(g_j) = Π_i Enc(e_i)^{x_ij}``: the gradient, again plain integers on ciphertexts.
 
-Each owner masks their 65 gradient ciphertexts pairwise (:mod:`omteach.crypto.secagg`) so that
-AI Inc. can decrypt only the sum over owners; it then takes a gradient step and sends the new
-encrypted weights. The owners see ciphertexts only; AI Inc. sees only summed gradients.
+(The arithmetic is :mod:`omteach.crypto.linear`'s.) Each owner masks their 65 gradient
+ciphertexts pairwise (:mod:`omteach.crypto.secagg`) so that AI Inc. can decrypt only the sum
+over owners, and rerandomizes them: the randomness of a computed ciphertext is a function of the
+weights' randomness, which AI Inc. chose, and of the owner's pixels, so without fresh randomness
+a malicious AI Inc. reads the owner's summed image from it (:func:`chosen_randomness_weights`,
+:func:`recover_summed_image`). AI Inc. then takes a gradient step and sends the new encrypted
+weights. The owners see ciphertexts only; AI Inc. sees only summed gradients.
 
 Task: is the digit even? (64 pixels + bias; the linear model reaches about 87% here.)
 Fixed point: weights are scaled by ``2**WEIGHT_BITS``; the error by ``S = 2**WEIGHT_BITS · 64``.
@@ -24,9 +28,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import gmpy2
 import numpy as np
 
+from omteach.crypto.linear import (
+    add_plain,
+    encrypt_with_randomness,
+    encrypted_matvec,
+    randomness_log,
+    refuse_visibly_non_random,
+    rerandomize,
+)
 from omteach.crypto.paillier import KeyPair, PublicKey
 from omteach.crypto.secagg import MaskKey, pairwise_mask
 from omteach.errors import InvalidValueError
@@ -35,6 +46,7 @@ from omteach.learning.data import Dataset
 WEIGHT_BITS = 20
 PIXEL_MAX = 16  # the digits' pixels are integers 0..16; Dataset holds them divided by 16
 ERROR_SCALE = (1 << WEIGHT_BITS) * PIXEL_MAX * 4  # z/4 at the scale of z_int
+N_WEIGHTS = 65  # 64 pixels and the bias
 
 
 def even_labels(y: np.ndarray) -> np.ndarray:
@@ -63,7 +75,7 @@ def linear_accuracy(w: np.ndarray, data: Dataset) -> float:
 
 def train_plain(shares: Sequence[Dataset], rounds: int, lr: float = 0.5) -> list[np.ndarray]:
     """The same approximation trained in the clear: the weights after each round."""
-    w = np.zeros(65)
+    w = np.zeros(N_WEIGHTS)
     total = sum(len(d) for d in shares)
     out = []
     for _ in range(rounds):
@@ -83,52 +95,50 @@ class EncryptedWeights:
 class EncryptedModelOwner:
     """A data owner computing an encrypted gradient from encrypted weights and plain data.
 
-    Holds no private key: nothing here can decrypt.
+    Holds no private key: nothing here can decrypt. Before computing, the owner refuses weight
+    ciphertexts whose randomness is visibly chosen (:func:`refuse_visibly_non_random`); every
+    ciphertext it sends back is rerandomized, so that its randomness says nothing about the data
+    (see :func:`recover_summed_image` for what leaks otherwise).
+
+    ``rerandomize=False`` and ``check_weights=False`` restore the old, leaking behaviour: they
+    exist only so that chapter 5 and the tests can show the attack they stop.
     """
 
-    def __init__(self, name: str, data: Dataset, mask_key: MaskKey | None = None):
+    def __init__(self, name: str, data: Dataset, mask_key: MaskKey | None = None, *,
+                 rerandomize: bool = True, check_weights: bool = True):
         self.name = name
         self.data = data
         self.mask_key = mask_key or MaskKey.generate()
+        self.rerandomize = rerandomize
+        self.check_weights = check_weights
+        self.last_timings: dict[str, float] = {}
 
     def encrypted_gradient(self, weights: EncryptedWeights, peers: dict[str, int],
                            round_no: int) -> list[int]:
-        """The masked ciphertexts of this owner's summed gradient (65 numbers)."""
+        """The masked, rerandomized ciphertexts of this owner's summed gradient (65 numbers)."""
         pk = weights.public
-        n, nsq = gmpy2.mpz(pk.n), gmpy2.mpz(pk.nsquare)
+        if len(weights.ciphertexts) != N_WEIGHTS:
+            raise InvalidValueError(
+                f"expected {N_WEIGHTS} weight ciphertexts (64 pixels and a bias), got "
+                f"{len(weights.ciphertexts)}")
+        t0 = time.perf_counter()
+        if self.check_weights:
+            refuse_visibly_non_random(pk, weights.ciphertexts)
         x = pixel_ints(self.data)
         y = even_labels(self.data.y)
-        # Enc(w_j)^k for k = 0..16, so each Enc(z_i) is a product of table entries.
-        powers = []
-        for c in weights.ciphertexts:
-            row = [gmpy2.mpz(1), gmpy2.mpz(c)]
-            for _ in range(PIXEL_MAX - 1):
-                row.append(row[-1] * row[1] % nsq)
-            powers.append(row)
-        errors = []
-        for xi, label in zip(x, y, strict=True):
-            z = gmpy2.mpz(1)
-            for j in np.flatnonzero(xi):
-                z = z * powers[j][xi[j]] % nsq
-            # + (1/2 - y) at the error's scale: multiply by (1 + n·m), Enc(m) with r = 1.
-            const = (ERROR_SCALE // 2 - int(label) * ERROR_SCALE) % n
-            errors.append(z * (1 + n * const) % nsq)
-        grad = []
-        for j in range(x.shape[1]):
-            # Π_i e_i^{x_ij} = Π_k B_k^k with B_k = Π_{i: x_ij = k} e_i
-            #               = Π_{k=1..16} (Π_{l >= k} B_l): products, no exponentiation.
-            buckets = [gmpy2.mpz(1)] * (PIXEL_MAX + 1)
-            col = x[:, j]
-            for i in np.flatnonzero(col):
-                buckets[col[i]] = buckets[col[i]] * errors[i] % nsq
-            g, suffix = gmpy2.mpz(1), gmpy2.mpz(1)
-            for k in range(PIXEL_MAX, 0, -1):
-                suffix = suffix * buckets[k] % nsq
-                g = g * suffix % nsq
-            grad.append(g)
+        z = encrypted_matvec(pk, weights.ciphertexts, x)  # Enc(z_i) = Enc(x_i . w)
+        # + (1/2 - y) at the error's scale: the Taylor sigmoid's error, still encrypted.
+        errors = add_plain(pk, z, ERROR_SCALE // 2 - y * ERROR_SCALE)
+        grad = encrypted_matvec(pk, errors, x.T)  # Enc(g_j) = Enc(sum_i e_i x_ij)
         mask = pairwise_mask(self.name, self.mask_key, peers, round_no, len(grad), pk.n)
-        # Adding a plaintext mask m: multiply by (1 + n·m), the encryption of m with r = 1.
-        return [int(g * (1 + n * m) % nsq) for g, m in zip(grad, mask, strict=True)]
+        masked = add_plain(pk, grad, np.array(mask, dtype=object))
+        t1 = time.perf_counter()
+        if self.rerandomize:
+            # Fresh randomness on everything that leaves: otherwise the randomness of each result
+            # is a function of the weights' randomness (AI Inc.'s choice) and of these pixels.
+            masked = [rerandomize(pk, c) for c in masked]
+        self.last_timings = {"gradient": t1 - t0, "rerandomize": time.perf_counter() - t1}
+        return masked
 
 
 @dataclass
@@ -138,14 +148,19 @@ class EncryptedModelRun:
     keys: KeyPair
     owners: dict[str, EncryptedModelOwner]
     lr: float = 0.5
-    weights: np.ndarray = field(default_factory=lambda: np.zeros(65))
+    weights: np.ndarray = field(default_factory=lambda: np.zeros(N_WEIGHTS))
     timings: list[dict[str, float]] = field(default_factory=list)
 
     @classmethod
-    def create(cls, keys: KeyPair, shares: dict[str, Dataset], lr: float = 0.5
-               ) -> EncryptedModelRun:
-        """Owners from the data shares, each with a fresh masking key."""
-        return cls(keys, {n: EncryptedModelOwner(n, d) for n, d in shares.items()}, lr)
+    def create(cls, keys: KeyPair, shares: dict[str, Dataset], lr: float = 0.5, *,
+               rerandomize: bool = True) -> EncryptedModelRun:
+        """Owners from the data shares, each with a fresh masking key.
+
+        ``rerandomize=False`` gives owners the old, leaking behaviour (to measure what
+        rerandomizing costs, or to show the attack it stops).
+        """
+        return cls(keys, {n: EncryptedModelOwner(n, d, rerandomize=rerandomize)
+                          for n, d in shares.items()}, lr)
 
     def encrypt_weights(self) -> EncryptedWeights:
         """AI Inc. encrypts its fixed-point weights (this is what it sends)."""
@@ -162,14 +177,15 @@ class EncryptedModelRun:
         t["encrypt weights"] = time.perf_counter() - t0
         pk = self.keys.public
         nsq = pk.nsquare
-        total = [1] * 65
-        t0 = time.perf_counter()
+        total = [1] * N_WEIGHTS
+        t["owners' encrypted gradients"] = t["owners' rerandomization"] = 0.0
         publics = {n: o.mask_key.public for n, o in self.owners.items()}
         for name, owner in self.owners.items():
             peers = {k: v for k, v in publics.items() if k != name}
             for j, c in enumerate(owner.encrypted_gradient(enc, peers, round_no)):
                 total[j] = total[j] * c % nsq
-        t["owners' encrypted gradients"] = time.perf_counter() - t0
+            t["owners' encrypted gradients"] += owner.last_timings["gradient"]
+            t["owners' rerandomization"] += owner.last_timings["rerandomize"]
         t0 = time.perf_counter()
         grad = self.decrypt_sum(total)
         t["decrypt the sum"] = time.perf_counter() - t0
@@ -196,3 +212,48 @@ class EncryptedModelRun:
         if rounds < 1:
             raise InvalidValueError("train for at least one round")
         return [self.run_round(r) for r in range(rounds)]
+
+
+# What a malicious AI Inc. can do when owners do not rerandomize (chapter 5, section 8).
+
+BIAS = N_WEIGHTS - 1
+"""Index of the bias weight, whose input is the constant 16 for every image."""
+
+MAX_IMAGES = 5_000
+"""How many images an owner may hold, as far as the attack below needs to assume."""
+
+
+def chosen_randomness_weights(public: PublicKey, weights: np.ndarray, r: int) -> EncryptedWeights:
+    """Weights encrypted the malicious way: randomness 1 for all but the bias, ``r`` for it.
+
+    They decrypt to the same weights as honest ones. An owner who computes on them and sends the
+    result back without rerandomizing sends ``r`` raised to a function of their pixels.
+    """
+    ints = np.rint(np.asarray(weights, dtype=float) * (1 << WEIGHT_BITS)).astype(np.int64)
+    if ints.shape != (N_WEIGHTS,):
+        raise InvalidValueError(f"expected {N_WEIGHTS} weights, got shape {ints.shape}")
+    return EncryptedWeights(tuple(
+        encrypt_with_randomness(public, int(v), r if j == BIAS else 1)
+        for j, v in enumerate(ints)), public)
+
+
+def recover_summed_image(public: PublicKey, submission: Sequence[int], r: int) -> np.ndarray:
+    """The attack: an owner's summed image (64 pixel sums, 0..16 scale) and image count, read
+    from the *randomness* of their masked submission to :func:`chosen_randomness_weights`.
+
+    Gradient ciphertext ``k`` is ``Π_i Enc(e_i)^{x_ik}`` and ``Enc(e_i)`` has randomness
+    ``r^{x_i,bias} = r^16``, so its randomness is ``r^{16 · Σ_i x_ik}`` (the mask and the
+    constants add randomness 1): a discrete logarithm in a small range, solved without
+    decrypting anything (:func:`randomness_log`). Entry 64, the bias column (input 16 on every
+    image), comes out as the number of images. A column whose randomness is no such power (a
+    rerandomized submission) comes back as NaN: nothing recovered.
+    """
+    if len(submission) != N_WEIGHTS:
+        raise InvalidValueError(f"expected {N_WEIGHTS} ciphertexts, got {len(submission)}")
+    bound = PIXEL_MAX * PIXEL_MAX * MAX_IMAGES
+    out = np.full(N_WEIGHTS, np.nan)
+    for k, c in enumerate(submission):
+        e = randomness_log(public, c, r, bound)
+        if e is not None:
+            out[k] = e / (PIXEL_MAX * (PIXEL_MAX if k == BIAS else 1))
+    return out
