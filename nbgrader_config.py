@@ -27,3 +27,7 @@ c.CourseDirectory.db_url = f"sqlite:///{HERE / 'build' / 'gradebook.db'}"
 # says "No answer yet") and nbval can compare the student edition's outputs.
 c.ClearSolutions.code_stub = {"python": "# your code here"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# A chapter's longest cells (a training round, the attack lab) take more than nbgrader's default
+# 30 s per cell when a class's notebooks are autograded on a shared machine.
+c.Execute.timeout = 600
