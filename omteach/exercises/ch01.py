@@ -46,8 +46,8 @@ def _toy_decrypt(c: int, p: int, q: int) -> int:
 
 def check_toy_add(toy_add: Callable[[int, int], int] | None, p: int, q: int) -> Feedback:
     """Check ``toy_add(c1, c2)``: it must return a ciphertext of the sum of the two plaintexts."""
-    hint = ("Write out Enc(a)·Enc(b) = g^a·r1^n · g^b·r2^n: which operation on the ciphertexts "
-            "puts a + b in the exponent of g?")
+    hint = ("Write each ciphertext as g^m · r^n (mod n²). Which operation on two such numbers "
+            "puts a + b in the exponent of g, and keeps the result a ciphertext?")
     if (verdict := not_yet_a_function(toy_add, "toy_add", hint)) is not None:
         return verdict
     n = p * q

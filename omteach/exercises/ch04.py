@@ -72,9 +72,9 @@ def check_earnings(answer: int | None, run: Any, owner: str = "Joe") -> Feedback
     """Exercise 3: how much ``owner`` has been paid by the contract so far (in wei)."""
     paid = sum(e.args["amount"] for e in run.market.contract.events()
                if e.name == "BountyPaid" and e.args["owner"] == owner)
-    hint = ("The contract logs a BountyPaid event for every payment: "
-            "run.market.contract.events() lists them. Add up the amounts paid to "
-            f"{owner}.")
+    hint = ("Every payment the contract makes leaves an event in its public log "
+            f"(run.market.contract.events()). Which events are payments to {owner}, and what "
+            "do they say?")
     if answer is None:
         return not_answered(hint)
     if not _is_int(answer):
