@@ -193,3 +193,37 @@ def test_autograde_full_marks_for_the_key_and_zero_for_an_empty_notebook(tmp_pat
     score, max_score = _scores(course, "filled")
     assert max_score == 9 and score == max_score, (score, max_score)
     assert _scores(course, "empty") == (0, max_score)
+
+
+def test_sync_adopts_lesson_edits_and_keeps_the_solutions(tmp_path):
+    """source/sync_from_notebooks.py: a lesson cell edited in notebooks/ reaches the source; the
+    source's answer and graded cells (solutions, hidden tests) survive; a lost graded cell stops
+    it."""
+    import importlib.util
+
+    script = ROOT / "source" / "sync_from_notebooks.py"
+    spec = importlib.util.spec_from_file_location("sync", script)
+    sync = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sync)
+    chapter = next(p for p in SOURCES if p.name.startswith("02_"))
+    source = tmp_path / "source.ipynb"
+    shutil.copy(chapter, source)
+    student = nbformat.read(ROOT / "notebooks" / chapter.name, as_version=4)
+    lesson = next(c for c in student.cells if c.cell_type == "markdown")
+    lesson.source += "\n\nA sentence added in JupyterLab."
+    nbformat.write(student, tmp_path / "student.ipynb")
+
+    kept = sync.sync(tmp_path / "student.ipynb", source)
+    synced = nbformat.read(source, as_version=4)
+    original = graded_cells(nbformat.read(chapter, as_version=4))
+    assert sorted(kept) == sorted(original)
+    assert "A sentence added in JupyterLab." in synced.cells[0].source
+    before = {gid: c.source for gid, c in original.items()}
+    after = {gid: c.source for gid, c in graded_cells(synced).items()}
+    assert after == before and any("### BEGIN SOLUTION" in s for s in after.values())
+    assert all(not c.get("outputs") for c in synced.cells)
+
+    student.cells = [c for c in student.cells if "nbgrader" not in c.metadata][:-1]
+    nbformat.write(student, tmp_path / "student.ipynb")
+    with pytest.raises(SystemExit, match="lost the graded cells"):
+        sync.sync(tmp_path / "student.ipynb", source)
