@@ -67,6 +67,7 @@ bench: setup
 
 # Editions (nbgrader, settings in nbgrader_config.py). The instructor sources, with solutions and
 # hidden tests, are source/course/*.ipynb. nbgrader finds alembic on PATH, hence the venv's bin.
+# build/ also holds the gradebook and the class's submissions: make clean leaves it alone.
 NBGRADER := PATH="$(abspath $(VENV))/bin:$$PATH" $(abspath $(VENV))/bin/nbgrader
 
 # The student edition: no solution, no hidden test. A folder to put on a hub and a zip to hand out.
@@ -94,4 +95,4 @@ notebooks: student
 		notebooks/[0-9]*.ipynb
 
 clean:
-	rm -rf $(VENV) test-artifacts .pytest_cache .hypothesis build dist
+	rm -rf $(VENV) test-artifacts .pytest_cache .hypothesis dist

@@ -124,9 +124,31 @@ def test_the_answer_key_has_answers():
     assert answered == graded, f"exercises with nothing to look for: {sorted(graded - answered)}"
 
 
+def notebook_text(raw: str) -> str:
+    """What a notebook shows: its cells' sources and text outputs, decoded from the JSON (where
+    quotes and newlines are escaped, so a search in the raw file would miss most code)."""
+    nb = nbformat.reads(raw, as_version=4)
+    parts = []
+    for cell in nb.cells:
+        parts.append(cell.source)
+        for out in cell.get("outputs", []):
+            parts.append(out.get("text", ""))
+            parts.extend(v for k, v in out.get("data", {}).items() if k.startswith("text/"))
+    return "\n".join(p if isinstance(p, str) else "".join(p) for p in parts)
+
+
 def _leaks(text: str, lines: dict[str, str]) -> list[str]:
     text = text.lower()
-    return [where for where, answer in lines.items() if answer in text]
+    code = "\n".join(_code(line) for line in text.splitlines())
+    return [where for where, answer in lines.items() if answer in text or answer in code]
+
+
+def test_every_answer_is_found_in_the_answer_key():
+    """The search the tests below rely on finds each answer where it is: in its source."""
+    lines = answer_lines()
+    for path in SOURCES:
+        mine = {where for where in lines if where.startswith(path.name)}
+        assert mine and set(_leaks(notebook_text(path.read_text()), lines)) >= mine, path.name
 
 
 def test_student_zip_holds_no_answer(release):
@@ -135,7 +157,7 @@ def test_student_zip_holds_no_answer(release):
         names = [n for n in zf.namelist() if n.endswith(".ipynb")]
         assert sorted(Path(n).name for n in names) == sorted(p.name for p in SOURCES)
         for name in names:
-            leaks = _leaks(zf.read(name).decode(), lines)
+            leaks = _leaks(notebook_text(zf.read(name).decode()), lines)
             assert not leaks, f"{name} holds answers: {leaks}"
 
 
@@ -152,7 +174,7 @@ def test_notebooks_folder_is_the_student_edition(release):
                             f"edition of source/course/{path.name}: edit the source, then make "
                             "notebooks (or adopt the edit with source/sync_from_notebooks.py)")
         assert len(got) == len(want), path.name
-        assert not _leaks((ROOT / "notebooks" / path.name).read_text(), lines)
+        assert not _leaks(notebook_text((ROOT / "notebooks" / path.name).read_text()), lines)
 
 
 def test_tests_hold_no_literal_answer():
