@@ -1,30 +1,30 @@
 # omteach: two commands on a fresh machine.
 #   make lab    create .venv on first use, install everything, open JupyterLab on notebooks/
 #   make test   the same set-up, then the whole test suite (what .ci/run calls)
+#   make doctor the same set-up, then the pre-class check (imports, kernel, each chapter's first cell)
 #   make student   the student edition (nbgrader): build/release/course/ and dist/omteach-student.zip
 #   make answers   the executed answer key: build/answers/
+# Without make: python -m omteach setup | lab | doctor (the set-up below calls the same code).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.omteach-installed
-# Pinned and installed first: an unpinned torch pulls several GB of CUDA packages.
+# Pinned and installed first: an unpinned torch pulls several GB of CUDA packages. On Linux the pin
+# comes from PyTorch's CPU index where it is reachable (omteach/setup_tools.py).
 TORCH_VERSION := 2.13.0
 KERNEL := omteach
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup setup-anvil lab test browser-deps lint bench student answers notebooks clean
+.PHONY: setup setup-anvil lab test doctor browser-deps lint bench student answers notebooks clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile omteach/setup_tools.py
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v >= (3, 11) else \
 		"omteach needs Python 3.11 or newer, found %d.%d: run make PYTHON=/path/to/python3.11" % v)'
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install torch==$(TORCH_VERSION)
-	$(PY) -m pip install -e '.[dev]'
-	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python 3 (omteach)"
+	# creates .venv, installs torch==$(TORCH_VERSION) FIRST, then -e '.[dev]', then the kernel
+	$(PYTHON) -m omteach setup --venv $(VENV) --dev --torch-version $(TORCH_VERSION)
 	touch $(STAMP)
 
 # A real Ethereum node (anvil) from the npm registry, for the contract tests over JSON-RPC.
@@ -56,6 +56,9 @@ browser-deps:
 test: setup setup-anvil browser-deps
 	$(VENV)/bin/ruff check omteach tests bench
 	$(PY) -m pytest
+
+doctor: setup
+	$(PY) -m omteach doctor --here
 
 lint: setup
 	$(VENV)/bin/ruff check omteach tests bench

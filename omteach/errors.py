@@ -61,3 +61,7 @@ class BlobError(OmteachError):
 
 class BlobIntegrityError(BlobError):
     """A blob's bytes do not hash to its id: it was tampered with or corrupted."""
+
+
+class SetupError(OmteachError):
+    """The course cannot be set up or started here (Python too old, no checkout, no .venv)."""

@@ -13,6 +13,8 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
+from omteach.setup_tools import CPU_INDEX, TORCH_VERSION, setup_plan
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
@@ -26,41 +28,62 @@ def _requirements(specs: list[str]) -> dict[str, Requirement]:
     return {r.name.lower().replace("_", "-"): r for r in reqs}
 
 
+def _env_pip() -> list[str]:
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    return next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
+
+
 def test_environment_yml_mirrors_pyproject():
+    """The same requirements, except torch: a range in the package, the set-up's pin here."""
     project = _pyproject()["project"]
     declared = project["dependencies"] + project["optional-dependencies"]["dev"]
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
+    pip_section = _env_pip()
     conda_pkgs = [d for d in env["dependencies"] if isinstance(d, str)]
     assert any(p.startswith("python=3.11") for p in conda_pkgs), conda_pkgs
     assert "-e .[dev]" in pip_section, "environment.yml must install the project itself"
-    mirrored = [s for s in pip_section if not s.startswith("-e")]
+    mirrored = [s for s in pip_section if not s.startswith("-")]
     want, have = _requirements(declared), _requirements(mirrored)
     assert sorted(want) == sorted(have), (
         f"only in pyproject: {sorted(set(want) - set(have))}; "
         f"only in environment.yml: {sorted(set(have) - set(want))}"
     )
     for name, req in want.items():
+        if name == "torch":
+            assert str(have[name]) == f"torch=={TORCH_VERSION}", have[name]
+            assert req.specifier.contains(TORCH_VERSION), f"{req} refuses the set-up's pin"
+            continue
         assert str(req) == str(have[name]), (
             f"{name}: pyproject {req} vs environment.yml {have[name]}"
         )
 
 
-def test_torch_pinned_and_installed_first():
+def test_torch_is_a_range_in_the_package_and_a_pin_installed_first_by_every_set_up():
+    """Colab keeps its own torch (a range in the package); every set-up installs the exact pin
+    before anything that could ask for an unpinned torch (on Linux: the multi-GB CUDA build)."""
     torch_req = _requirements(_pyproject()["project"]["dependencies"])["torch"]
-    (spec,) = torch_req.specifier
-    assert spec.operator == "==", "torch must be pinned: an open range pulls the CUDA build"
+    assert all(spec.operator != "==" for spec in torch_req.specifier), torch_req
+    for colab_torch in ("2.5.1", "2.6.0", "2.8.0", TORCH_VERSION):
+        assert torch_req.specifier.contains(colab_torch), f"{torch_req} refuses torch {colab_torch}"
     makefile = (ROOT / "Makefile").read_text()
-    assert f"TORCH_VERSION := {spec.version}" in makefile
-    env_pip = next(
-        d["pip"] for d in yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
-        if isinstance(d, dict)
-    )
-    assert env_pip[0] == f"torch=={spec.version}", "torch must come first in environment.yml"
-    recipe = makefile[makefile.index("$(STAMP):"):]
-    assert recipe.index("torch==$(TORCH_VERSION)") < recipe.index("install -e"), (
-        "the Makefile must install torch before the project"
-    )
+    assert f"TORCH_VERSION := {TORCH_VERSION}" in makefile
+    recipe = makefile[makefile.index("$(STAMP):"):].split("\n\n")[0]
+    assert "-m omteach setup" in recipe and "--torch-version $(TORCH_VERSION)" in recipe, recipe
+    for platform in ("linux", "darwin", "win32"):
+        for reachable in (True, False):
+            plan = [s.argv for s in setup_plan(Path("v"), platform=platform, dev=True,
+                                               cpu_index_reachable=reachable)]
+            torch_step = next(i for i, a in enumerate(plan) if f"torch=={TORCH_VERSION}" in a)
+            package_step = next(i for i, a in enumerate(plan) if "-e" in a)
+            assert torch_step < package_step, plan
+            cpu = "--index-url" in plan[torch_step]
+            assert cpu == (platform == "linux" and reachable), (platform, reachable, plan)
+    env_pip = _env_pip()
+    assert [r for r in env_pip if not r.startswith("-")][0] == f"torch=={TORCH_VERSION}", (
+        "torch comes first in environment.yml")
+    assert f"--extra-index-url {CPU_INDEX}" in env_pip, "conda on Linux takes the CPU build too"
+    binder = (ROOT / "binder" / "requirements.txt").read_text().split()
+    assert f"torch=={TORCH_VERSION}" in binder and CPU_INDEX in binder, binder
 
 
 def test_ci_runs_the_readme_test_command():

@@ -1,0 +1,79 @@
+"""``python -m omteach setup | lab | doctor``: the course without ``make`` (Windows included).
+
+Only the standard library is imported up front: ``setup`` runs before any dependency exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from omteach.errors import SetupError
+from omteach.setup_tools import ROOT, TORCH_VERSION, run_lab, run_setup, venv_python
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: one sub-command per task."""
+    parser = argparse.ArgumentParser(
+        prog="python -m omteach",
+        description="Set up, start and check the omteach course.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    venv_help = "the virtual environment to use (default: .venv in the checkout)"
+
+    setup = commands.add_parser("setup", help="create .venv, install torch (pinned) first, then "
+                                "omteach, and register the 'omteach' Jupyter kernel")
+    setup.add_argument("--venv", type=Path, default=ROOT / ".venv", help=venv_help)
+    setup.add_argument("--dev", action="store_true", help="also install the test tools")
+    setup.add_argument("--torch-version", default=TORCH_VERSION,
+                       help=f"the torch release to pin (default: {TORCH_VERSION})")
+    setup.add_argument("--dry-run", action="store_true", help="print the steps, run nothing")
+
+    lab = commands.add_parser("lab", help="start JupyterLab on notebooks/")
+    lab.add_argument("--venv", type=Path, default=ROOT / ".venv", help=venv_help)
+    lab.add_argument("--dry-run", action="store_true", help="print the command, run nothing")
+
+    doctor = commands.add_parser("doctor", help="pre-class check: imports, kernel, tools, and "
+                                 "each chapter's first cell, timed")
+    doctor.add_argument("--notebooks", type=Path, default=ROOT / "notebooks",
+                        help="the folder of chapter notebooks (default: notebooks/)")
+    doctor.add_argument("--timeout", type=float, default=300.0,
+                        help="seconds a chapter's first cell may take (default: 300)")
+    doctor.add_argument("--here", action="store_true", help="check this Python even when the "
+                        "checkout has a .venv (by default the doctor checks .venv's Python)")
+    return parser
+
+
+def _is_running(python: Path) -> bool:
+    """Whether this process runs inside the virtual environment of ``python``."""
+    return Path(sys.prefix).resolve() == python.parent.parent.resolve()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return the process exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "setup":
+            return run_setup(args.venv.absolute(), dev=args.dev,
+                             torch_version=args.torch_version, dry_run=args.dry_run)
+        if args.command == "lab":
+            return run_lab(args.venv.absolute(), dry_run=args.dry_run)
+        course_python = venv_python(ROOT / ".venv")
+        if not args.here and course_python.exists() and not _is_running(course_python):
+            # `python -m omteach doctor` from any Python checks the course's own environment.
+            print(f"checking the course's environment: {course_python}")
+            argv = [*(argv if argv is not None else sys.argv[1:]), "--here"]
+            return subprocess.run([str(course_python), "-m", "omteach", *argv]).returncode
+        from omteach.doctor import run_doctor  # imports jupyter_client: only after set-up
+
+        return run_doctor(args.notebooks, timeout=args.timeout)
+    except SetupError as exc:
+        print(f"omteach: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
