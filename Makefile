@@ -2,6 +2,8 @@
 #   make lab    create .venv on first use, install everything, open JupyterLab on notebooks/
 #   make test   the same set-up, then the whole test suite (what .ci/run calls)
 #   make doctor the same set-up, then the pre-class check (imports, kernel, each chapter's first cell)
+#   make student   the student edition (nbgrader): build/release/course/ and dist/omteach-student.zip
+#   make answers   the executed answer key: build/answers/
 # Without make: python -m omteach setup | lab | doctor (the set-up below calls the same code).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -14,7 +16,7 @@ TORCH_VERSION := 2.13.0
 KERNEL := omteach
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup setup-anvil lab test doctor browser-deps lint bench notebooks clean
+.PHONY: setup setup-anvil lab test doctor browser-deps lint bench student answers notebooks clean
 
 setup: $(STAMP)
 
@@ -66,12 +68,34 @@ bench: setup
 	$(PY) bench/round_bench.py
 	$(PY) bench/encrypted_model_bench.py
 
-# Re-run every notebook top to bottom in a fresh kernel and save it with its outputs (what nbval
-# compares against). Run after editing a notebook, then commit the result.
-notebooks: setup
+# Editions (nbgrader, settings in nbgrader_config.py). The instructor sources, with solutions and
+# hidden tests, are source/course/*.ipynb. nbgrader finds alembic on PATH, hence the venv's bin.
+# build/ also holds the gradebook and the class's submissions: make clean leaves it alone.
+NBGRADER := PATH="$(abspath $(VENV))/bin:$$PATH" $(abspath $(VENV))/bin/nbgrader
+
+# The student edition: no solution, no hidden test. A folder to put on a hub and a zip to hand out.
+student: setup
+	rm -rf build/release/course dist/omteach-student.zip
+	$(NBGRADER) generate_assignment course --force
+	mkdir -p dist
+	cd build/release && $(abspath $(PY)) -m zipfile -c ../../dist/omteach-student.zip course
+	@echo "student edition: build/release/course/ and dist/omteach-student.zip"
+
+# The answer key, executed: fails if a solution no longer passes its checker and hidden tests.
+answers: setup
+	$(VENV)/bin/jupyter nbconvert --to notebook --execute --output-dir build/answers \
+		--ExecutePreprocessor.kernel_name=$(KERNEL) source/course/[0-9]*.ipynb
+	@echo "answer key: build/answers/"
+
+# notebooks/ is the student edition (what make lab opens): regenerate it from the sources, re-run
+# every notebook top to bottom in a fresh kernel and save it with its outputs (what nbval compares
+# against). Edit source/course/, never notebooks/, then run this and commit both. (Edits made in
+# notebooks/ by hand: adopt them first with $(PY) source/sync_from_notebooks.py.)
+notebooks: student
+	cp build/release/course/[0-9]*.ipynb notebooks/
 	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.kernel_name=$(KERNEL) --ExecutePreprocessor.store_widget_state=True \
 		notebooks/[0-9]*.ipynb
 
 clean:
-	rm -rf $(VENV) test-artifacts .pytest_cache .hypothesis
+	rm -rf $(VENV) test-artifacts .pytest_cache .hypothesis dist

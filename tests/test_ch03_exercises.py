@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
+import pytest
+
 from omteach.exercises import ch03
-from omteach.ledger import block_hash
+from omteach.ledger import block_hash, check_blocks
+from tests.answer_key import answer
 
 
-def find_first_broken(blocks):
-    for i, block in enumerate(blocks):
-        if block_hash(block) != block.hash:
-            return i
-        if i > 0 and block.prev_hash != blocks[i - 1].hash:
-            return i
-    return None
+@pytest.fixture(scope="module")
+def find_first_broken():
+    return answer(3, "ch03_ex1_first_broken_answer", "find_first_broken", block_hash=block_hash)
 
 
-def test_find_first_broken_right_answer_passes():
+def test_find_first_broken_answer_key_passes(find_first_broken):
     fb = ch03.check_find_first_broken(find_first_broken)
     assert fb, str(fb)
-    assert [case[2] for case in ch03.broken_ledgers()] == [None, 2, 3, 0, 5]
+    # the cases' expected answers agree with the library's own verification
+    for what, blocks, expected, _ in ch03.broken_ledgers():
+        problems = check_blocks(blocks)
+        assert (problems[0].index if problems else None) == expected, what
 
 
-def test_find_first_broken_wrong_answers_get_hints():
+def test_find_first_broken_wrong_answers_get_hints(find_first_broken):
     def hash_only(blocks):
         return next((i for i, b in enumerate(blocks) if block_hash(b) != b.hash), None)
 
@@ -35,10 +37,10 @@ def test_find_first_broken_wrong_answers_get_hints():
     cases = {
         "hash only": (hash_only, "block 2 alone re-mined", "prev_hash"),
         "skips genesis": (skips_genesis, "genesis block edited", "block 0"),
-        "crashes": (crashes, "raised IndexError", "hash"),
+        "crashes": (crashes, "raised IndexError", "two ways"),
         "always zero": (lambda blocks: 0, "untouched ledger", "return None"),
-        "returns text": (lambda blocks: "block 2", "return a block index", "Loop over"),
-        "returns bool": (lambda blocks: False, "return a block index", "Loop over"),
+        "returns text": (lambda blocks: "block 2", "return a block index", "two ways"),
+        "returns bool": (lambda blocks: False, "return a block index", "two ways"),
         "misses the newest": (lambda blocks: find_first_broken(blocks[:-1]),
                               "newest block edited", "newest"),
     }
@@ -53,9 +55,10 @@ def test_find_first_broken_wrong_answers_get_hints():
     assert "No answer yet" in ch03.check_find_first_broken(None).message
 
 
-def test_expected_attempts_right_answers_pass():
-    assert ch03.check_expected_attempts(lambda bits, depth: depth * 2 ** bits)
-    assert ch03.check_expected_attempts(lambda bits, depth: float(depth << bits))
+def test_expected_attempts_answer_key_passes():
+    expected_attempts = answer(3, "ch03_ex2_attempts_answer", "expected_attempts")
+    assert ch03.check_expected_attempts(expected_attempts)
+    assert ch03.check_expected_attempts(lambda bits, depth: float(expected_attempts(bits, depth)))
 
 
 def test_expected_attempts_wrong_answers_get_their_diagnosis():
@@ -79,10 +82,8 @@ def test_expected_attempts_wrong_answers_get_their_diagnosis():
         assert not fb and fb.hint
 
 
-def test_tamper_sticks_right_answer_passes():
-    net = ch03.fresh_network()
-    net.tamper("Jack", 3, 0, ch03.ATTACK_TEXT)
-    net.rewrite_from("Jack", 3)
+def test_tamper_sticks_answer_key_passes():
+    net = answer(3, "ch03_ex3_tamper_answer", "attacked", checks=ch03)
     fb = ch03.check_tamper_sticks(net)
     assert fb, str(fb)
     assert "AI Inc., Joe, Jane still outvote it" in fb.message

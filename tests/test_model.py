@@ -16,11 +16,12 @@ from omteach.learning.model import (
 
 
 def test_spec_json_round_trip_and_summary():
-    spec = ModelSpec(layers=(64, 16, 10), batch_size=8, extra={"note": "x"})
+    # not chapter 4's exercise model (64 → 16 → 10): its count is part of an exercise's answer
+    spec = ModelSpec(layers=(64, 20, 10), batch_size=8, extra={"note": "x"})
     again = ModelSpec.from_json(spec.to_json())
     assert again == spec
-    assert spec.n_params == 64 * 16 + 16 + 16 * 10 + 10
-    assert "64 → 16 → 10" in spec.summary() and "1,210 parameters" in spec.summary()
+    assert spec.n_params == 64 * 20 + 20 + 20 * 10 + 10
+    assert "64 → 20 → 10" in spec.summary() and "1,510 parameters" in spec.summary()
 
 
 @pytest.mark.parametrize("kwargs", [{"layers": (32, 10)}, {"layers": (64, 9)}, {"layers": (64,)},

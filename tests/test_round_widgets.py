@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from omteach.crypto.packing import PackingCodec
 from omteach.crypto.paillier import generate_keypair
 from omteach.exercises import ch04
+from omteach.learning.model import ModelSpec
 from omteach.protocol import TrainingRun
 from omteach.ui.ch04 import RoundDashboard, WhatAISees
+from tests.answer_key import answer
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +42,7 @@ def test_dashboard_and_panel_through_a_dropout_and_two_rounds(run):
 
 
 def test_earnings_checker(run):
-    paid = sum(e.args["amount"] for e in run.market.contract.events()
-               if e.name == "BountyPaid" and e.args["owner"] == "Joe")
+    paid = answer(4, "ch04_ex3_earnings_answer", "joe_earned", run=run)
     assert ch04.check_earnings(paid, run)
     fb = ch04.check_earnings(paid + 1000, run)
     assert not fb and "bounties" in fb.message
@@ -48,20 +50,38 @@ def test_earnings_checker(run):
         assert not ch04.check_earnings(bad, run).passed
 
 
-def test_ciphertext_count_checker():
-    assert ch04.check_ciphertext_count(11, layers=(64, 16, 10))
-    assert ch04.check_ciphertext_count(22, layers=(64, 32, 10))
-    assert "round the division up" in ch04.check_ciphertext_count(10).hint.lower()
-    assert "one ciphertext per value" in ch04.check_ciphertext_count(1210).message
+def test_ciphertext_count_checker_asks_the_library(run):
+    """The expected count is the library's own: ModelSpec.n_params packed by the run's codec."""
+    codec, public = run.company.codec, run.company.keys.public
+    slots = codec.slots_per_ciphertext(public)
+
+    def check(answer, layers=(64, 16, 10), codec=codec):
+        return ch04.check_ciphertext_count(answer, layers=layers, codec=codec, public=public)
+
+    for layers in ((64, 16, 10), (64, 32, 10), (64, 8, 8, 10)):
+        params = ModelSpec(layers=layers).n_params
+        right = codec.n_ciphertexts(params, public)
+        assert check(right, layers), layers
+        assert not check(right + 1, layers)
+        assert "one ciphertext per value" in check(params, layers).message
+        if params % slots:
+            assert "round the division up" in check(params // slots, layers).hint.lower()
+    # a codec with more headroom has fewer slots: the checker follows it, not a formula of its own
+    wide = PackingCodec(clip=codec.clip, bits=16, max_contributions=50)
+    right_wide = wide.n_ciphertexts(ModelSpec(layers=(64, 16, 10)).n_params, public)
+    assert right_wide != codec.n_ciphertexts(ModelSpec(layers=(64, 16, 10)).n_params, public)
+    assert check(right_wide, codec=wide)
     for bad in (None, "11", True, 3):
-        fb = ch04.check_ciphertext_count(bad)
+        fb = check(bad)
         assert not fb and fb.hint
 
 
 def test_missing_mask_checker():
-    assert ch04.check_missing_mask(39)
-    assert "wrap around" in ch04.check_missing_mask(-62).message
-    assert "between 0 and n" in ch04.check_missing_mask(140).message
-    for bad in (None, 38, "39", 2.0):
+    jacks = answer(4, "ch04_ex2_mask_answer", "jacks_mask")
+    assert (17 + 45 + jacks) % 101 == 0
+    assert ch04.check_missing_mask(jacks)
+    assert "wrap around" in ch04.check_missing_mask(jacks - 101).message
+    assert "between 0 and n" in ch04.check_missing_mask(jacks + 101).message
+    for bad in (None, jacks - 1, str(jacks), 2.0):
         fb = ch04.check_missing_mask(bad)
         assert not fb and fb.hint

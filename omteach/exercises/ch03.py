@@ -49,9 +49,8 @@ def broken_ledgers() -> list[tuple[str, list[Block], int | None, str]]:
 def check_find_first_broken(find_first_broken: Callable[[list[Block]], int | None] | None
                             ) -> Feedback:
     """Exercise 1: a function from a list of blocks to the first broken block's index, or None."""
-    hint = ("Loop over the blocks in order. A block is broken if block_hash(block) != block.hash, "
-            "or if its prev_hash is not the hash of the block before it. Return the first "
-            "broken index, or None.")
+    hint = ("The exercise names two ways a block can be broken. Which blocks must you look at, "
+            "in which order, and what do you return when none of them is broken?")
     if (verdict := not_yet_a_function(find_first_broken, "find_first_broken", hint)) is not None:
         return verdict
     cases = broken_ledgers()

@@ -6,22 +6,28 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
+from omteach.crypto.packing import PackingCodec
+from omteach.crypto.paillier import PublicKey
 from omteach.exercises import Feedback, correct, not_answered, wrong
+from omteach.learning.model import ModelSpec
 
 
 def _is_int(x: Any) -> bool:
     return isinstance(x, numbers.Integral) and not isinstance(x, bool)
 
 
-def check_ciphertext_count(answer: int | None, layers: Sequence[int] = (64, 16, 10),
-                           key_bits: int = 2048, slot_bits: int = 18) -> Feedback:
-    """Exercise 1: how many ciphertexts one owner sends for an MLP with ``layers``."""
-    params = sum(a * b + b for a, b in zip(layers[:-1], layers[1:], strict=True))
-    slots = (key_bits - 1) // slot_bits
-    expected = -(-params // slots)
+def check_ciphertext_count(answer: int | None, *, layers: Sequence[int], codec: PackingCodec,
+                           public: PublicKey) -> Feedback:
+    """Exercise 1: how many ciphertexts one owner sends for an MLP with ``layers``, packed by
+    ``codec`` under the key ``public``. The numbers come from the library (``ModelSpec.n_params``,
+    ``PackingCodec.n_ciphertexts``), so the checker agrees with what a round really sends."""
+    params = ModelSpec(layers=tuple(layers)).n_params
+    slots = codec.slots_per_ciphertext(public)
+    expected = codec.n_ciphertexts(params, public)
+    key_bits = public.n.bit_length()
     hint = ("Two steps. Count the parameters: each layer a→b has a·b weights and b biases. "
-            f"Then one {key_bits}-bit plaintext holds ⌊({key_bits} − 1) / {slot_bits}⌋ slots "
-            "of 18 bits; round the division up.")
+            f"Then count how many {codec.slot_bits}-bit slots fit in one {key_bits}-bit "
+            "plaintext (kept below n), and how many plaintexts the parameters need.")
     if answer is None:
         return not_answered(hint)
     if not _is_int(answer):
@@ -51,7 +57,7 @@ def check_missing_mask(answer: int | None, n: int = 101,
         return wrong(f"answer with a whole number, got {answer!r}.", hint)
     if answer == -sum(m for _, m in masks):
         return wrong("right idea, but masks live modulo n: negative numbers wrap around.",
-                     f"Add {n} to your answer.")
+                     f"Which number from 0 to {n - 1} is equal to yours modulo {n}?")
     if answer % n == expected and 0 <= answer < n:
         return correct(f"{' + '.join(str(m) for _, m in masks)} + {answer} = "
                        f"{sum(m for _, m in masks) + answer} ≡ 0 (mod {n}): in the sum, the masks "
@@ -66,9 +72,9 @@ def check_earnings(answer: int | None, run: Any, owner: str = "Joe") -> Feedback
     """Exercise 3: how much ``owner`` has been paid by the contract so far (in wei)."""
     paid = sum(e.args["amount"] for e in run.market.contract.events()
                if e.name == "BountyPaid" and e.args["owner"] == owner)
-    hint = ("The contract logs a BountyPaid event for every payment: "
-            "run.market.contract.events() lists them. Add up the amounts paid to "
-            f"{owner}.")
+    hint = ("Every payment the contract makes leaves an event in its public log "
+            f"(run.market.contract.events()). Which events are payments to {owner}, and what "
+            "do they say?")
     if answer is None:
         return not_answered(hint)
     if not _is_int(answer):

@@ -15,8 +15,8 @@ def check_inversion(invert: Callable[[np.ndarray, np.ndarray], Any] | None) -> F
 
     ``dW`` has one row per first-layer unit (64 columns), ``db`` one value per unit.
     """
-    hint = ("For unit i, dL/dW[i] = dL/dz[i] · x and dL/db[i] = dL/dz[i]. Pick a unit whose "
-            "db[i] is not 0 and divide.")
+    hint = ("Write the first layer as z = W·x + b and apply the chain rule to one unit i: what "
+            "do dL/dW[i] and dL/db[i] have in common, and what is left over?")
     if (verdict := not_yet_a_function(invert, "invert", hint)) is not None:
         return verdict
     rng = np.random.default_rng(5)

@@ -1,0 +1,251 @@
+"""The teacher's editions, made by nbgrader from the instructor sources in source/course/.
+
+- the student edition (nbgrader's release, what `make student` zips and what notebooks/ holds)
+  contains no line of any solution or hidden test, and neither does tests/;
+- notebooks/ is exactly that student edition (cell for cell), so `make lab` shows no solution;
+- nbgrader's autograde gives full marks to the answer key and zero to an empty notebook.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tests.answer_key import graded_cells
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = sorted((ROOT / "source" / "course").glob("[0-9]*.ipynb"))
+REGIONS = (("### BEGIN SOLUTION", "### END SOLUTION"),
+           ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"))
+
+
+def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run nbgrader in ``course`` (a copy of the repository's nbgrader_config.py points it there);
+    nbgrader runs the alembic command, so this Python's bin goes first on PATH."""
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+               PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    out = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out
+
+
+def make_course(tmp: Path, chapters: list[Path]) -> Path:
+    """A course directory of its own: the repository's settings and the given sources."""
+    shutil.copy(ROOT / "nbgrader_config.py", tmp / "nbgrader_config.py")
+    (tmp / "source" / "course").mkdir(parents=True)
+    for path in chapters:
+        shutil.copy(path, tmp / "source" / "course" / path.name)
+    nbgrader(tmp, "generate_assignment", "course", "--force")
+    return tmp
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory) -> Path:
+    """The student edition of all chapters, generated as `make student` does, and its zip."""
+    course = make_course(tmp_path_factory.mktemp("course"), SOURCES)
+    subprocess.run([sys.executable, "-m", "zipfile", "-c", "student.zip", "course"],
+                   cwd=course / "build" / "release", check=True)
+    return course / "build" / "release" / "course"
+
+
+def _code(line: str) -> str:
+    """A line without indentation, comment marks and trailing comment, lower case."""
+    line = line.strip().lstrip("#").strip()
+    return re.sub(r"\s+#.*$", "", line).strip().lower()
+
+
+def _public_text(chapter: Path) -> str:
+    """What a student sees anyway: the chapter's student edition (nbgrader's own stripping of the
+    source, in memory) and the library and contracts the course runs on."""
+    from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+
+    nb = nbformat.read(chapter, as_version=4)
+    resources = {}
+    stub = ClearSolutions(code_stub={"python": "# your code here"})
+    nb, _ = stub.preprocess(nb, resources)
+    nb, _ = ClearHiddenTests().preprocess(nb, resources)
+    texts = [c.source for c in nb.cells]
+    texts += [p.read_text() for p in (ROOT / "omteach").rglob("*.py")]
+    texts += [p.read_text() for p in (ROOT / "contracts").glob("*.vy")]
+    raw = "\n".join(texts).lower()
+    return raw + "\n" + "\n".join(_code(line) for text in texts for line in text.splitlines())
+
+
+def answer_lines() -> dict[str, str]:
+    """Every line of a solution or hidden test in the sources, and the right-hand side of each
+    assignment or return in them, that a student cannot already read elsewhere (in the chapter's
+    student edition, the library or the contracts): where it comes from -> the text to look for."""
+    found: dict[str, str] = {}
+    for path in SOURCES:
+        public = _public_text(path)
+        for gid, cell in graded_cells(nbformat.read(path, as_version=4)).items():
+            region = None
+            for line in cell.source.splitlines():
+                marks = [r for r in REGIONS if line.strip() == r[0]]
+                if marks:
+                    region = marks[0][1]
+                    continue
+                if region and line.strip() == region:
+                    region = None
+                if not region:
+                    continue
+                code = _code(line)
+                if region == REGIONS[1][1] and not code.startswith("assert"):
+                    continue  # a hidden test's set-up is no answer; its assertions are
+                texts = [code]
+                if m := re.match(r"^(?:return|[\w\[\]\"\.]+\s*=)\s*(.+)$", code):
+                    texts.append(m.group(1))
+                    with contextlib.suppress(ValueError, SyntaxError):  # a string: its text
+                        value = ast.literal_eval(m.group(1))
+                        if isinstance(value, str):
+                            texts[-1] = value.strip()
+                for text in texts:
+                    if len(text) >= 10 and text not in public:
+                        found[f"{path.name} {gid}: {line.strip()}"] = text
+    return found
+
+
+def test_the_answer_key_has_answers():
+    lines = answer_lines()
+    answered = {where.split(" ")[1].rsplit("_", 1)[0] for where in lines}
+    graded = {gid.rsplit("_", 1)[0] for path in SOURCES
+              for gid in graded_cells(nbformat.read(path, as_version=4))}
+    assert answered == graded, f"exercises with nothing to look for: {sorted(graded - answered)}"
+
+
+def notebook_text(raw: str) -> str:
+    """What a notebook shows: its cells' sources and text outputs, decoded from the JSON (where
+    quotes and newlines are escaped, so a search in the raw file would miss most code)."""
+    nb = nbformat.reads(raw, as_version=4)
+    parts = []
+    for cell in nb.cells:
+        parts.append(cell.source)
+        for out in cell.get("outputs", []):
+            parts.append(out.get("text", ""))
+            parts.extend(v for k, v in out.get("data", {}).items() if k.startswith("text/"))
+    return "\n".join(p if isinstance(p, str) else "".join(p) for p in parts)
+
+
+def _leaks(text: str, lines: dict[str, str]) -> list[str]:
+    text = text.lower()
+    code = "\n".join(_code(line) for line in text.splitlines())
+    return [where for where, answer in lines.items() if answer in text or answer in code]
+
+
+def test_every_answer_is_found_in_the_answer_key():
+    """The search the tests below rely on finds each answer where it is: in its source."""
+    lines = answer_lines()
+    for path in SOURCES:
+        mine = {where for where in lines if where.startswith(path.name)}
+        assert mine and set(_leaks(notebook_text(path.read_text()), lines)) >= mine, path.name
+
+
+def test_student_zip_holds_no_answer(release):
+    lines = answer_lines()
+    with zipfile.ZipFile(release.parent / "student.zip") as zf:
+        names = [n for n in zf.namelist() if n.endswith(".ipynb")]
+        assert sorted(Path(n).name for n in names) == sorted(p.name for p in SOURCES)
+        for name in names:
+            leaks = _leaks(notebook_text(zf.read(name).decode()), lines)
+            assert not leaks, f"{name} holds answers: {leaks}"
+
+
+def test_notebooks_folder_is_the_student_edition(release):
+    """What `make lab` opens is nbgrader's student edition, cell for cell (outputs aside)."""
+    lines = answer_lines()
+    for path in SOURCES:
+        mine = nbformat.read(ROOT / "notebooks" / path.name, as_version=4)
+        theirs = nbformat.read(release / path.name, as_version=4)
+        got = [(c.cell_type, c.get("id"), c.source) for c in mine.cells]
+        want = [(c.cell_type, c.get("id"), c.source) for c in theirs.cells]
+        for i, (g, w) in enumerate(zip(got, want, strict=False)):
+            assert g == w, (f"notebooks/{path.name} cell {i} ({g[1]}) differs from the student "
+                            f"edition of source/course/{path.name}: edit the source, then make "
+                            "notebooks (or adopt the edit with source/sync_from_notebooks.py)")
+        assert len(got) == len(want), path.name
+        assert not _leaks(notebook_text((ROOT / "notebooks" / path.name).read_text()), lines)
+
+
+def test_tests_hold_no_literal_answer():
+    lines = answer_lines()
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        leaks = _leaks(path.read_text(), lines)
+        assert not leaks, f"{path.name} holds answers: {leaks}"
+
+
+def _scores(course: Path, student: str) -> tuple[float, float]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'build' / 'gradebook.db'}") as gb:
+        sub = gb.find_submission("course", student)
+        return sub.score, sub.max_score
+
+
+@pytest.mark.slow
+def test_autograde_full_marks_for_the_key_and_zero_for_an_empty_notebook(tmp_path):
+    """nbgrader's own autograde, chapters 2 and 3 (the fast ones: about 15 s of notebook each
+    run). The filled-in notebook is the student edition with the key's answer cells pasted in."""
+    chapters = [p for p in SOURCES if p.name.startswith(("02_", "03_"))]
+    course = make_course(tmp_path, chapters)
+    released = course / "build" / "release" / "course"
+    for student in ("filled", "empty"):
+        folder = course / "build" / "submitted" / student / "course"
+        folder.mkdir(parents=True)
+        for source_path in chapters:
+            nb = nbformat.read(released / source_path.name, as_version=4)
+            if student == "filled":
+                key = graded_cells(nbformat.read(source_path, as_version=4))
+                for cell in nb.cells:
+                    meta = cell.metadata.get("nbgrader", {})
+                    if meta.get("solution"):
+                        cell.source = key[meta["grade_id"]].source
+            nbformat.write(nb, folder / source_path.name)
+        nbgrader(course, "autograde", "course", f"--student={student}")
+    score, max_score = _scores(course, "filled")
+    assert max_score == 9 and score == max_score, (score, max_score)
+    assert _scores(course, "empty") == (0, max_score)
+
+
+def test_sync_adopts_lesson_edits_and_keeps_the_solutions(tmp_path):
+    """source/sync_from_notebooks.py: a lesson cell edited in notebooks/ reaches the source; the
+    source's answer and graded cells (solutions, hidden tests) survive; a lost graded cell stops
+    it."""
+    import importlib.util
+
+    script = ROOT / "source" / "sync_from_notebooks.py"
+    spec = importlib.util.spec_from_file_location("sync", script)
+    sync = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sync)
+    chapter = next(p for p in SOURCES if p.name.startswith("02_"))
+    source = tmp_path / "source.ipynb"
+    shutil.copy(chapter, source)
+    student = nbformat.read(ROOT / "notebooks" / chapter.name, as_version=4)
+    lesson = next(c for c in student.cells if c.cell_type == "markdown")
+    lesson.source += "\n\nA sentence added in JupyterLab."
+    nbformat.write(student, tmp_path / "student.ipynb")
+
+    kept = sync.sync(tmp_path / "student.ipynb", source)
+    synced = nbformat.read(source, as_version=4)
+    original = graded_cells(nbformat.read(chapter, as_version=4))
+    assert sorted(kept) == sorted(original)
+    assert "A sentence added in JupyterLab." in synced.cells[0].source
+    before = {gid: c.source for gid, c in original.items()}
+    after = {gid: c.source for gid, c in graded_cells(synced).items()}
+    assert after == before and any("### BEGIN SOLUTION" in s for s in after.values())
+    assert all(not c.get("outputs") for c in synced.cells)
+
+    student.cells = [c for c in student.cells if "nbgrader" not in c.metadata][:-1]
+    nbformat.write(student, tmp_path / "student.ipynb")
+    with pytest.raises(SystemExit, match="lost the graded cells"):
+        sync.sync(tmp_path / "student.ipynb", source)
