@@ -19,6 +19,7 @@ Images are rows of 64 pixels in [0, 1]. Gradients are flat vectors in the order 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,6 +112,50 @@ def deep_leakage(spec: ModelSpec, weights: np.ndarray, grad: np.ndarray, batch_s
     opt.step(closure)
     x = dummy_x.detach().clamp(0, 1).numpy().astype(np.float64)
     return x, dummy_y.detach().argmax(-1).numpy()
+
+
+# -- the registry: the gradient attacks the lab and the notebook choose by name ----------------
+
+
+@dataclass(frozen=True)
+class Attack:
+    """A gradient attack: from (spec, weights, observed gradient, batch size) to images.
+
+    ``reconstruct`` returns an array of candidate images (rows of 64 pixels in [0, 1]); the
+    attack's quality is the best PSNR of any candidate against the original.
+    """
+
+    name: str
+    description: str
+    reconstruct: Callable[[ModelSpec, np.ndarray, np.ndarray, int], np.ndarray]
+
+
+def _exact(spec: ModelSpec, weights: np.ndarray, grad: np.ndarray, batch: int) -> np.ndarray:
+    return invert_first_layer(spec, grad)[None, :]
+
+
+def _dlg(spec: ModelSpec, weights: np.ndarray, grad: np.ndarray, batch: int) -> np.ndarray:
+    return deep_leakage(spec, weights, grad, batch, steps=100)[0]
+
+
+ATTACKS: dict[str, Attack] = {
+    "exact-inversion": Attack(
+        "exact-inversion", "divide a first-layer unit's weight gradient by its bias gradient",
+        _exact),
+    "deep-leakage": Attack(
+        "deep-leakage", "Deep Leakage from Gradients: optimise dummy images until their "
+        "gradient matches (L-BFGS, 100 steps)", _dlg),
+}
+"""Every gradient attack by name; adding one is an entry here and a test."""
+
+
+def get_attack(name: str) -> Attack:
+    """The attack called ``name``, or an error listing the names there are."""
+    try:
+        return ATTACKS[name]
+    except KeyError:
+        raise InvalidValueError(f"unknown attack {name!r}; choose one of "
+                                f"{', '.join(ATTACKS)}") from None
 
 
 # -- a model crafted to leak ------------------------------------------------------------------
