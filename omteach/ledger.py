@@ -490,6 +490,8 @@ class Consensus:
     """Which copy the majority of replicas hold, who agrees, who is outvoted and why.
 
     A copy counts only if it verifies, and wins only if more than half of all replicas hold it.
+    ``outvoted`` copies fail verification or differ from the majority's; with no majority, a
+    copy that verifies is ``undecided``, not outvoted: nobody out-voted it.
     """
 
     replicas: tuple[ReplicaView, ...]
@@ -497,6 +499,7 @@ class Consensus:
     majority: tuple[str, ...]
     outvoted: tuple[str, ...]
     reasons: tuple[tuple[str, str], ...]
+    undecided: tuple[str, ...] = ()
 
     @property
     def agreed(self) -> bool:
@@ -504,7 +507,7 @@ class Consensus:
         return self.winner is not None
 
     def reason(self, name: str) -> str:
-        """Why ``name``'s copy was outvoted ("" if it agrees with the majority)."""
+        """Why ``name``'s copy was outvoted or is undecided ("" if it agrees with the majority)."""
         return dict(self.reasons).get(name, "")
 
     def __repr__(self) -> str:
@@ -515,6 +518,7 @@ class Consensus:
         else:
             lines = [f"✔ majority: {', '.join(self.majority)} hold the same copy "
                      f"({short_hex(self.winner)}), {len(self.majority)} of {n} replicas"]
+        lines += [f"○ {name} is undecided: {self.reason(name)}" for name in self.undecided]
         lines += [f"✖ {name} is outvoted: {self.reason(name)}" for name in self.outvoted]
         return "\n".join(lines)
 
@@ -560,20 +564,24 @@ class Network:
                 holders.setdefault(v.fingerprint, []).append(v.name)
         winner = next((fp for fp, names in holders.items() if 2 * len(names) > len(views)), None)
         majority = tuple(holders[winner]) if winner else ()
-        reasons = []
+        reasons, outvoted, undecided = [], [], []
         for v in views:
             if v.name in majority:
                 continue
             if not v.verification.ok:
                 why = f"its copy fails verification: {v.verification.reason}"
+                outvoted.append(v.name)
             elif winner is None:
                 why = (f"its copy verifies, but only {len(holders[v.fingerprint])} of "
-                       f"{len(views)} replicas hold it")
+                       f"{len(views)} replicas hold it, and no copy has a majority")
+                undecided.append(v.name)
             else:
                 why = (f"its copy verifies on its own, but differs from the majority's copy "
                        f"from block {self.first_difference(v.name, majority[0])} on")
+                outvoted.append(v.name)
             reasons.append((v.name, why))
-        return Consensus(views, winner, majority, tuple(n for n, _ in reasons), tuple(reasons))
+        return Consensus(views, winner, majority, tuple(outvoted), tuple(reasons),
+                         tuple(undecided))
 
     def first_difference(self, a: str, b: str) -> int:
         x, y = self.replicas[a].blocks, self.replicas[b].blocks

@@ -9,10 +9,10 @@ from omteach.chain import Chain
 from omteach.crypto.paillier import generate_keypair
 from omteach.exercises import ch05
 from omteach.learning.data import split_digits
+from omteach.learning.defences import DEFENCES
 from omteach.learning.model import ModelSpec, build_model, get_weights
 from omteach.protocol import AICompany, DataOwner, Market
 from omteach.protocol.blobs import BlobStore
-from omteach.learning.defences import DEFENCES
 from omteach.ui.ch05 import AuditPanel, InversionLab, png_size
 
 

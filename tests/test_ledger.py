@@ -29,6 +29,7 @@ from omteach.ledger import (
     mine,
     sha256_hex,
 )
+from omteach.ui.ch03 import replica_label
 from omteach.ui.formatters import render_html
 
 FAST = settings(max_examples=40, deadline=None,
@@ -350,9 +351,24 @@ def test_copies_that_fail_verification_never_win():
         net.tamper(name, 2, 0, "same forgery everywhere")
     verdict = net.consensus()
     assert not verdict.agreed and verdict.majority == ()
-    assert set(verdict.outvoted) == set(net.participants)
+    # Joe's honest copy verifies: with no majority it is undecided, not "outvoted".
+    assert verdict.outvoted == ("AI Inc.", "Jane", "Jack") and verdict.undecided == ("Joe",)
     assert "only 1 of 4 replicas hold it" in verdict.reason("Joe")
     assert repr(verdict).startswith("✖ no majority")
+    assert "○ Joe is undecided" in repr(verdict) and "Joe is outvoted" not in repr(verdict)
+
+
+def test_without_a_majority_honest_replicas_are_not_labelled_outvoted():
+    net = example_network(1)
+    for name in ("AI Inc.", "Jane"):  # two of four copies tampered: no majority
+        net.tamper(name, 1, 0, "forged")
+    verdict = net.consensus()
+    assert not verdict.agreed
+    labels = {n: replica_label(verdict, n) for n in net.participants}
+    assert labels["Joe"] == labels["Jack"] == ("○ verifies, no majority", "warn")
+    assert labels["AI Inc."] == labels["Jane"] == ("✖ outvoted", "error")
+    html = render_html(net)
+    assert html.count("✖ outvoted") == 2 and html.count("○ verifies, no majority") == 2
 
 
 def test_append_goes_to_the_majority_and_sync_repairs_the_rest():

@@ -113,7 +113,8 @@ class LedgerExplorer(widgets.VBox):
         verdict = self.network.consensus()
         check = self.network.replica(replica).verify()
         self._result.show(f"{headline}\n{check!r}\n{verdict!r}",
-                                          kind="error" if replica in verdict.outvoted else "ok")
+                           kind="error" if replica in verdict.outvoted
+                           else "warn" if replica in verdict.undecided else "ok")
         self._show()
         return verdict
 
@@ -316,4 +317,6 @@ def replica_label(verdict: Consensus, name: str) -> tuple[str, str]:
     """How a replica is labelled beside its row, and its palette kind."""
     if name in verdict.majority:
         return "✔ with the majority", "ok"
+    if name in verdict.undecided:  # verifies; with no majority nobody out-voted it
+        return "○ verifies, no majority", "warn"
     return "✖ outvoted", "error"
