@@ -25,7 +25,7 @@ from typing import Any
 
 from omteach.errors import LedgerError
 from omteach.story import CAST
-from omteach.text import short_hex
+from omteach.text import plural, short_hex
 
 GENESIS_TIME = 1_767_225_600
 """2026-01-01 00:00 UTC: a fixed start, so every run stamps (and hashes) the same blocks."""
@@ -158,7 +158,7 @@ class MiningResult:
 
     def __repr__(self) -> str:  # no seconds here: this text is the same on every run
         return (f"block {self.block.index} mined at difficulty {self.block.difficulty} bits: "
-                f"nonce {self.block.nonce}, {self.attempts:,} attempts (expected about "
+                f"nonce {self.block.nonce}, {plural(self.attempts, 'attempt')} (expected about "
                 f"{self.expected:,}), hash {short_hex(self.block.hash)}")
 
 
@@ -243,8 +243,14 @@ class Verification:
                     "and every block names its parent's hash")
         k = self.first_broken
         last = self.blocks - 1
-        tail = "" if k == last else f" (and blocks {k + 1}–{last} build on it)"
+        verb = "builds" if k + 1 == last else "build"
+        tail = "" if k == last else f" (and {block_range(k + 1, last)} {verb} on it)"
         return f"✖ block {k} is the first broken block{tail}: {self.reason}"
+
+
+def block_range(first: int, last: int) -> str:
+    """``block 5`` or ``blocks 5–7``: never "blocks 5–5"."""
+    return f"block {first}" if first == last else f"blocks {first}–{last}"
 
 
 def check_blocks(blocks: Sequence[Block]) -> tuple[Problem, ...]:
@@ -287,8 +293,8 @@ class RewriteCost:
 
     def __repr__(self) -> str:  # no seconds here: this text is the same on every run
         last = self.start + self.blocks - 1
-        where = f"block {self.start}" if self.blocks == 1 else f"blocks {self.start}–{last}"
-        return f"re-mined {where}: {self.attempts:,} hash attempts in all"
+        return (f"re-mined {block_range(self.start, last)}: "
+                f"{plural(self.attempts, 'hash attempt')} in all")
 
 
 # -- the ledger -------------------------------------------------------------------------------

@@ -18,7 +18,9 @@ from omteach.ledger import (
     ZERO_HASH,
     Block,
     Ledger,
+    MiningResult,
     Network,
+    RewriteCost,
     block_hash,
     canonical_json,
     example_ledger,
@@ -417,3 +419,19 @@ def test_evm_blocks_link_to_parents_and_replay_gives_the_same_state():
     assert one.state_root() == two.state_root() and one.state_root().startswith("0x")
     assert one.state_root(1) != one.state_root()  # the state changed after block 1
     assert [b.hash for b in one.blocks(1)] != [b.hash for b in two.blocks(1)]
+
+
+def test_texts_count_blocks_and_attempts_in_proper_english():
+    ledger = example_ledger(1)
+    ledger.tamper(len(ledger) - 2, 0, "forged")
+    text = repr(ledger.verify())
+    assert "(and block 5 builds on it)" in text and "5–5" not in text
+    ledger = example_ledger(1)
+    ledger.tamper(2, 0, "forged")
+    assert "(and blocks 3–5 build on it)" in repr(ledger.verify())
+    one = RewriteCost(start=5, blocks=1, attempts=1, seconds=0.0, per_block=(1,))
+    assert repr(one) == "re-mined block 5: 1 hash attempt in all"
+    many = RewriteCost(start=2, blocks=3, attempts=1234, seconds=0.0, per_block=(1, 2, 1231))
+    assert repr(many) == "re-mined blocks 2–4: 1,234 hash attempts in all"
+    block = ledger[1]
+    assert ", 1 attempt (expected" in repr(MiningResult(block, 1, 0.0))
