@@ -157,7 +157,8 @@ class MiningResult:
         return 2 ** self.block.difficulty
 
     def __repr__(self) -> str:  # no seconds here: this text is the same on every run
-        return (f"block {self.block.index} mined at difficulty {self.block.difficulty} bits: "
+        return (f"block {self.block.index} mined at difficulty "
+                f"{plural(self.block.difficulty, 'bit')}: "
                 f"nonce {self.block.nonce}, {plural(self.attempts, 'attempt')} (expected about "
                 f"{self.expected:,}), hash {short_hex(self.block.hash)}")
 
@@ -354,7 +355,7 @@ class Ledger:
         n = len(self._blocks)
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < n:
             raise LedgerError(f"{what} must be a whole number from 0 to {n - 1} (this ledger has "
-                              f"{n} blocks), got {index!r}")
+                              f"{plural(n, 'block')}), got {index!r}")
         return index
 
     def __eq__(self, other: object) -> bool:
@@ -396,8 +397,8 @@ class Ledger:
         block = self[index]
         n = len(block.transactions)
         if isinstance(tx_index, bool) or not isinstance(tx_index, int) or not 0 <= tx_index < n:
-            raise LedgerError(f"block {index} has {n} transaction(s), numbered 0 to {n - 1}; "
-                              f"got transaction {tx_index!r}")
+            raise LedgerError(f"block {index} has {plural(n, 'transaction')}, numbered 0 to "
+                              f"{n - 1}; got transaction {tx_index!r}")
         if not isinstance(new_text, str) or not new_text.strip():
             raise LedgerError(f"the new text must be a non-empty text, got {new_text!r}")
         if new_text == block.transactions[tx_index]:
@@ -473,7 +474,8 @@ class Ledger:
         lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1]
                  for r in cells]
         lines.insert(1, "  ".join("-" * w for w in widths) + "  ------")
-        return (f"Ledger: {len(self)} blocks, difficulty {self.difficulty} bits\n"
+        return (f"Ledger: {plural(len(self), 'block')}, "
+                f"difficulty {plural(self.difficulty, 'bit')}\n"
                 + "\n".join(line.rstrip() for line in lines))
 
 
@@ -631,7 +633,7 @@ class Network:
         lines = []
         for name, led in self.replicas.items():
             marks = "".join("✔" if s.startswith("✔") else "✖" for s in led.statuses())
-            lines.append(f"{name:<8} {marks}  ({len(led)} blocks)")
+            lines.append(f"{name:<8} {marks}  ({plural(len(led), 'block')})")
         return "\n".join(lines + [repr(self.consensus())])
 
 

@@ -243,7 +243,7 @@ def test_views_mark_blocks_red_from_the_first_broken_one():
     (lambda led: led[-1], r"from 0 to 5 .* got -1"),
     (lambda led: led.tamper(True, 0, "x"), r"got True"),
     (lambda led: led.tamper("2", 0, "x"), r"got '2'"),
-    (lambda led: led.tamper(2, 2, "x"), r"block 2 has 2 transaction\(s\), numbered 0 to 1"),
+    (lambda led: led.tamper(2, 2, "x"), r"block 2 has 2 transactions, numbered 0 to 1"),
     (lambda led: led.tamper(2, 0, ""), r"non-empty text"),
     (lambda led: led.tamper(2, 0, 42), r"non-empty text"),
     (lambda led: led.tamper(2, 0, "Jane grants consent to AI Inc."), r"already reads"),
@@ -435,3 +435,12 @@ def test_texts_count_blocks_and_attempts_in_proper_english():
     assert repr(many) == "re-mined blocks 2–4: 1,234 hash attempts in all"
     block = ledger[1]
     assert ", 1 attempt (expected" in repr(MiningResult(block, 1, 0.0))
+
+
+def test_counts_of_one_read_as_one():
+    ledger = example_ledger(1)
+    assert ledger[1].difficulty == 1 and len(ledger[0].transactions) == 1
+    assert repr(ledger).startswith("Ledger: 6 blocks, difficulty 1 bit\n")
+    assert "mined at difficulty 1 bit:" in repr(MiningResult(ledger[1], 3, 0.0))
+    with pytest.raises(LedgerError, match=r"has 1 transaction, numbered 0 to 0"):
+        ledger.tamper(0, 5, "x")

@@ -17,6 +17,7 @@ import numpy as np
 from omteach.errors import InvalidValueError
 from omteach.learning.data import Dataset
 from omteach.learning.model import ModelSpec
+from omteach.text import plural
 
 
 def dp_noise(update: np.ndarray, *, clip_norm: float, sigma: float,
@@ -269,7 +270,7 @@ class AuditReport:
 
     def __repr__(self) -> str:
         head = "PASS: consent is reasonable" if self.passed else (
-            f"FLAGGED: {len(self.failures)} problem(s), do not consent")
+            f"FLAGGED: {plural(len(self.failures), 'problem')}, do not consent")
         lines = [f"  {'✔' if f.passed else '✖'} {f.check}: {f.detail}" for f in self.findings]
         return "\n".join([head, *lines])
 
