@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -114,6 +115,9 @@ def deep_leakage(spec: ModelSpec, weights: np.ndarray, grad: np.ndarray, batch_s
     return x, dummy_y.detach().argmax(-1).numpy()
 
 
+T = TypeVar("T")
+
+
 # -- the registry: the gradient attacks the lab and the notebook choose by name ----------------
 
 
@@ -149,13 +153,18 @@ ATTACKS: dict[str, Attack] = {
 """Every gradient attack by name; adding one is an entry here and a test."""
 
 
+def by_name(registry: dict[str, T], name: str, kind: str) -> T:
+    """The entry of ``registry`` called ``name``, or an error listing the names there are."""
+    try:
+        return registry[name]
+    except (KeyError, TypeError):
+        raise InvalidValueError(f"unknown {kind} {name!r}; choose one of "
+                                f"{', '.join(registry)}") from None
+
+
 def get_attack(name: str) -> Attack:
     """The attack called ``name``, or an error listing the names there are."""
-    try:
-        return ATTACKS[name]
-    except KeyError:
-        raise InvalidValueError(f"unknown attack {name!r}; choose one of "
-                                f"{', '.join(ATTACKS)}") from None
+    return by_name(ATTACKS, name, "attack")
 
 
 # -- a model crafted to leak ------------------------------------------------------------------

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from omteach.errors import InvalidValueError
+from omteach.learning.attacks import by_name
 from omteach.learning.data import Dataset
 from omteach.learning.model import ModelSpec
 from omteach.text import plural
@@ -112,11 +113,7 @@ DEFENCES: dict[str, Defence] = {
 
 def get_defence(name: str) -> Defence:
     """The defence called ``name``, or an error listing the names there are."""
-    try:
-        return DEFENCES[name]
-    except KeyError:
-        raise InvalidValueError(f"unknown defence {name!r}; choose one of "
-                                f"{', '.join(DEFENCES)}") from None
+    return by_name(DEFENCES, name, "defence")
 
 
 Progress = Callable[[int, int, str], None]
