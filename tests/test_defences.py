@@ -144,3 +144,16 @@ def test_epsilon_follows_noise_rounds_and_sampling():
 def test_epsilon_rejects_bad_input(kwargs, match):
     with pytest.raises(InvalidValueError, match=match):
         epsilon(**kwargs)
+
+
+def test_deep_leakage_reports_progress(setting):
+    from omteach.learning.attacks import deep_leakage, gradient
+
+    shares, _, model, w = setting
+    joe = shares["Joe"]
+    seen: list[tuple[int, int, str]] = []
+    deep_leakage(model, w, gradient(model, w, joe.x[:1], joe.y[:1]), 1, steps=40,
+                 progress=lambda *a: seen.append(a))
+    assert seen and all(total == 40 and 0 < done <= 40 for done, total, _ in seen)
+    assert [d for d, _, _ in seen] == sorted(d for d, _, _ in seen)
+    assert "gradient distance" in seen[-1][2]

@@ -80,10 +80,13 @@ def best_psnr(originals: np.ndarray, reconstruction: np.ndarray) -> float:
 
 
 def deep_leakage(spec: ModelSpec, weights: np.ndarray, grad: np.ndarray, batch_size: int, *,
-                 steps: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                 steps: int = 200, seed: int = 0,
+                 progress: Callable[[int, int, str], None] | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Deep Leakage from Gradients: images and labels whose gradient matches ``grad``.
 
-    Returns (images of shape (batch_size, 64) in [0, 1], predicted labels).
+    Returns (images of shape (batch_size, 64) in [0, 1], predicted labels). ``progress`` is
+    called every 10 evaluations with (evaluations so far, ``steps``, the gradient distance).
     """
     import torch
     from torch import nn
@@ -97,6 +100,7 @@ def deep_leakage(spec: ModelSpec, weights: np.ndarray, grad: np.ndarray, batch_s
     target = torch.as_tensor(grad, dtype=torch.float32)
     dummy_x = torch.rand(batch_size, spec.layers[0], requires_grad=True)
     dummy_y = torch.randn(batch_size, spec.layers[-1], requires_grad=True)
+    calls = [0]  # closure evaluations, for progress
     opt = torch.optim.LBFGS([dummy_x, dummy_y], lr=0.5, max_iter=steps,
                             history_size=50, line_search_fn="strong_wolfe")
 
@@ -108,6 +112,9 @@ def deep_leakage(spec: ModelSpec, weights: np.ndarray, grad: np.ndarray, batch_s
         g = torch.autograd.grad(loss, params, create_graph=True)
         diff = torch.sum((torch.cat([t.reshape(-1) for t in g]) - target) ** 2)
         diff.backward()
+        calls[0] += 1
+        if progress and calls[0] % 10 == 0:
+            progress(min(calls[0], steps), steps, f"gradient distance {diff.item():.2e}")
         return diff
 
     opt.step(closure)
