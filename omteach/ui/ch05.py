@@ -56,9 +56,10 @@ def _slider(defence: str) -> widgets.FloatSlider | widgets.FloatLogSlider:
     if d.log_scale:
         return widgets.FloatLogSlider(value=d.default, base=10, min=math.log10(lo),
                                       max=math.log10(hi), description=d.strength,
-                                      readout_format=".3f")
+                                      readout_format=".3f", continuous_update=False)
     return widgets.FloatSlider(value=d.default, min=lo, max=hi, step=0.01,
-                               description=d.strength or "strength", disabled=not d.strength)
+                               description=d.strength or "strength", disabled=not d.strength,
+                               continuous_update=False)
 
 
 class InversionLab(widgets.VBox):
@@ -82,7 +83,8 @@ class InversionLab(widgets.VBox):
         self._spread = spread
         self._seed = seed
         self._owner = widgets.Dropdown(options=list(shares), description="Owner")
-        self._index = widgets.IntSlider(0, 0, 19, description="Image")
+        # Redraw on release, not on every tick of a drag: an attack can take a second.
+        self._index = widgets.IntSlider(0, 0, 19, description="Image", continuous_update=False)
         self._attack = widgets.Dropdown(options=list(ATTACKS), value="exact-inversion",
                                         description="Attack")
         self._defence = widgets.Dropdown(options=list(DEFENCES), value="none",
