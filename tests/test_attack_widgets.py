@@ -36,12 +36,14 @@ def test_inversion_lab_shows_each_defence(lab):
     lab._sigma.value = 0.3
     assert lab.update() < 15 and "model accuracy with this noise σ" in lab._result.text
     assert not lab._sigma.disabled and "σ 0.3" in lab._result.text
+    assert "guarantee: ε = 42.8 over 3 rounds (δ = 1e-05" in lab._result.text
     # A gain in accuracy from noise is named for what it is: within the seeds' spread.
     assert "0.70 to 0.85" in lab._result.text and "chance" in lab._result.text
     lab._defence.value = "pruning"
     assert lab._sigma.description == "share pruned" and lab._sigma.value == 0.9
     lab._sigma.value = 0.99
     assert lab.update() < 15 and "≈ 0.20" in lab._result.text
+    assert "guarantee" not in lab._result.text  # pruning promises nothing formal
 
 
 def test_inversion_lab_offers_every_registry_entry(lab):

@@ -68,7 +68,8 @@ class Defence:
     ``protect`` is what each owner does to its gradient or update before sending it;
     ``aggregated`` means AI Inc. sees only the sum over the round's owners. ``strength`` names the
     one knob (empty: none), ``sweep`` the strengths the notebook measures, ``limits`` and
-    ``log_scale`` the lab's slider.
+    ``log_scale`` the lab's slider. ``privacy`` gives the formal guarantee ε for (strength,
+    rounds) where the defence has one (differential privacy), else it is None.
     """
 
     name: str
@@ -80,6 +81,7 @@ class Defence:
     default: float = 0.0
     limits: tuple[float, float] = (0.0, 1.0)
     log_scale: bool = False
+    privacy: Callable[[float, int], float] | None = None
 
 
 def _as_is(g: np.ndarray, strength: float, rng: np.random.Generator, clip: float) -> np.ndarray:
@@ -102,7 +104,8 @@ DEFENCES: dict[str, Defence] = {
     "dp-noise": Defence(
         "dp-noise", "each owner clips its gradient to norm C and adds Gaussian noise of std σ·C",
         _noise, strength="noise σ", sweep=(0.0, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0),
-        default=0.01, limits=(0.001, 1.0), log_scale=True),
+        default=0.01, limits=(0.001, 1.0), log_scale=True,
+        privacy=lambda sigma, rounds: epsilon(sigma, rounds)),
     "pruning": Defence(
         "pruning", "each owner sends only its largest gradient entries, the rest set to 0",
         _prune, strength="share pruned", sweep=(0.0, 0.5, 0.8, 0.9, 0.95, 0.99),

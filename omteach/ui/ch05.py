@@ -13,6 +13,7 @@ from omteach.learning.attacks import ATTACKS
 from omteach.learning.data import Dataset
 from omteach.learning.defences import (
     DEFENCES,
+    DELTA,
     AuditPolicy,
     AuditReport,
     attack_under_defence,
@@ -70,17 +71,19 @@ class InversionLab(widgets.VBox):
     :func:`omteach.learning.defences.defended_accuracy`), so the lab shows what each strength
     costs; ``accuracy_cost`` is the same for ``"dp-noise"`` alone. ``spread`` is the range of
     accuracies without any defence over several seeds: differences smaller than that are luck.
+    ``rounds`` is the training the costs were measured over, for the ε of a DP defence.
     """
 
     def __init__(self, shares: dict[str, Dataset], model: ModelSpec, weights: np.ndarray, *,
                  costs: dict[str, dict[float, float]] | None = None,
                  accuracy_cost: dict[float, float] | None = None,
-                 spread: tuple[float, float] | None = None, seed: int = 0):
+                 spread: tuple[float, float] | None = None, rounds: int = 3, seed: int = 0):
         self._shares, self._model, self._weights = shares, model, weights
         self._costs = {k: dict(sorted(v.items())) for k, v in (costs or {}).items()}
         if accuracy_cost:
             self._costs["dp-noise"] = dict(sorted(accuracy_cost.items()))
         self._spread = spread
+        self._rounds = rounds
         self._seed = seed
         self._owner = widgets.Dropdown(options=list(shares), description="Owner")
         # Redraw on release, not on every tick of a drag: an attack can take a second.
@@ -130,6 +133,10 @@ class InversionLab(widgets.VBox):
         acc = float(np.interp(x, xs, list(cost.values())))
         text = (f"model accuracy with this {d.strength} ≈ {acc:.2f} "
                 f"(without it {cost[min(cost)]:.2f})")
+        if d.privacy is not None:
+            eps = d.privacy(strength, self._rounds)
+            text += (f"\nguarantee: ε = {eps:,.1f} over {self._rounds} rounds (δ = {DELTA:g}; "
+                     "below about 10 it means something)")
         if self._spread:
             lo, hi = self._spread
             text += (f"\nwithout any defence, runs with other seeds reach {lo:.2f} to {hi:.2f}: "
