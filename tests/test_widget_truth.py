@@ -11,14 +11,18 @@ import ipywidgets as widgets
 import numpy as np
 import pytest
 
-from omteach.chain import contract_source
+from omteach.chain import Chain, contract_source
 from omteach.crypto.paillier import generate_keypair
 from omteach.errors import WeakKeyWarning
 from omteach.exercises import ch02
+from omteach.exercises.ch02 import deploy_example
 from omteach.learning.data import split_digits
 from omteach.learning.model import ModelSpec, build_model, get_weights
+from omteach.ledger import example_ledger, example_network
 from omteach.protocol import TrainingRun
 from omteach.ui.ch01 import EncryptedAdder
+from omteach.ui.ch02 import ContractConsole
+from omteach.ui.ch03 import LedgerExplorer, MiningLab
 from omteach.ui.ch04 import RoundDashboard, WhatAISees, _steps_html
 from omteach.ui.ch05 import InversionLab
 
@@ -83,7 +87,7 @@ def test_step_bar_never_wraps():
     assert len(shares) == 4 and sum(shares) == pytest.approx(1.0, abs=1e-3)
 
 
-def test_lab_and_adder_labels_fit():
+def test_every_chapter_widget_shows_whole_labels():
     shares, _ = split_digits(seed=0)
     model = ModelSpec()
     lab = InversionLab(shares, model, get_weights(build_model(model)))
@@ -93,6 +97,12 @@ def test_lab_and_adder_labels_fit():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", WeakKeyWarning)
         assert cut_labels(EncryptedAdder(generate_keypair(512))) == []
+    assert cut_labels(LedgerExplorer(example_network(1))) == []
+    assert cut_labels(MiningLab(example_ledger(1))) == []
+    console = ContractConsole(deploy_example(Chain()))
+    for function in console._function.options:  # each function brings its own argument boxes
+        console._function.value = function
+        assert cut_labels(console) == [], function
 
 
 def test_compiler_excerpt_keeps_its_indentation_in_the_html():
