@@ -25,7 +25,7 @@ from typing import Any
 
 from omteach.errors import LedgerError
 from omteach.story import CAST
-from omteach.text import short_hex
+from omteach.text import plural, short_hex
 
 GENESIS_TIME = 1_767_225_600
 """2026-01-01 00:00 UTC: a fixed start, so every run stamps (and hashes) the same blocks."""
@@ -157,8 +157,9 @@ class MiningResult:
         return 2 ** self.block.difficulty
 
     def __repr__(self) -> str:  # no seconds here: this text is the same on every run
-        return (f"block {self.block.index} mined at difficulty {self.block.difficulty} bits: "
-                f"nonce {self.block.nonce}, {self.attempts:,} attempts (expected about "
+        return (f"block {self.block.index} mined at difficulty "
+                f"{plural(self.block.difficulty, 'bit')}: "
+                f"nonce {self.block.nonce}, {plural(self.attempts, 'attempt')} (expected about "
                 f"{self.expected:,}), hash {short_hex(self.block.hash)}")
 
 
@@ -243,8 +244,14 @@ class Verification:
                     "and every block names its parent's hash")
         k = self.first_broken
         last = self.blocks - 1
-        tail = "" if k == last else f" (and blocks {k + 1}–{last} build on it)"
+        verb = "builds" if k + 1 == last else "build"
+        tail = "" if k == last else f" (and {block_range(k + 1, last)} {verb} on it)"
         return f"✖ block {k} is the first broken block{tail}: {self.reason}"
+
+
+def block_range(first: int, last: int) -> str:
+    """``block 5`` or ``blocks 5–7``: never "blocks 5–5"."""
+    return f"block {first}" if first == last else f"blocks {first}–{last}"
 
 
 def check_blocks(blocks: Sequence[Block]) -> tuple[Problem, ...]:
@@ -287,8 +294,8 @@ class RewriteCost:
 
     def __repr__(self) -> str:  # no seconds here: this text is the same on every run
         last = self.start + self.blocks - 1
-        where = f"block {self.start}" if self.blocks == 1 else f"blocks {self.start}–{last}"
-        return f"re-mined {where}: {self.attempts:,} hash attempts in all"
+        return (f"re-mined {block_range(self.start, last)}: "
+                f"{plural(self.attempts, 'hash attempt')} in all")
 
 
 # -- the ledger -------------------------------------------------------------------------------
@@ -348,7 +355,7 @@ class Ledger:
         n = len(self._blocks)
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < n:
             raise LedgerError(f"{what} must be a whole number from 0 to {n - 1} (this ledger has "
-                              f"{n} blocks), got {index!r}")
+                              f"{plural(n, 'block')}), got {index!r}")
         return index
 
     def __eq__(self, other: object) -> bool:
@@ -390,8 +397,8 @@ class Ledger:
         block = self[index]
         n = len(block.transactions)
         if isinstance(tx_index, bool) or not isinstance(tx_index, int) or not 0 <= tx_index < n:
-            raise LedgerError(f"block {index} has {n} transaction(s), numbered 0 to {n - 1}; "
-                              f"got transaction {tx_index!r}")
+            raise LedgerError(f"block {index} has {plural(n, 'transaction')}, numbered 0 to "
+                              f"{n - 1}; got transaction {tx_index!r}")
         if not isinstance(new_text, str) or not new_text.strip():
             raise LedgerError(f"the new text must be a non-empty text, got {new_text!r}")
         if new_text == block.transactions[tx_index]:
@@ -467,7 +474,8 @@ class Ledger:
         lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1]
                  for r in cells]
         lines.insert(1, "  ".join("-" * w for w in widths) + "  ------")
-        return (f"Ledger: {len(self)} blocks, difficulty {self.difficulty} bits\n"
+        return (f"Ledger: {plural(len(self), 'block')}, "
+                f"difficulty {plural(self.difficulty, 'bit')}\n"
                 + "\n".join(line.rstrip() for line in lines))
 
 
@@ -490,6 +498,8 @@ class Consensus:
     """Which copy the majority of replicas hold, who agrees, who is outvoted and why.
 
     A copy counts only if it verifies, and wins only if more than half of all replicas hold it.
+    ``outvoted`` copies fail verification or differ from the majority's; with no majority, a
+    copy that verifies is ``undecided``, not outvoted: nobody out-voted it.
     """
 
     replicas: tuple[ReplicaView, ...]
@@ -497,6 +507,7 @@ class Consensus:
     majority: tuple[str, ...]
     outvoted: tuple[str, ...]
     reasons: tuple[tuple[str, str], ...]
+    undecided: tuple[str, ...] = ()
 
     @property
     def agreed(self) -> bool:
@@ -504,7 +515,7 @@ class Consensus:
         return self.winner is not None
 
     def reason(self, name: str) -> str:
-        """Why ``name``'s copy was outvoted ("" if it agrees with the majority)."""
+        """Why ``name``'s copy was outvoted or is undecided ("" if it agrees with the majority)."""
         return dict(self.reasons).get(name, "")
 
     def __repr__(self) -> str:
@@ -515,6 +526,7 @@ class Consensus:
         else:
             lines = [f"✔ majority: {', '.join(self.majority)} hold the same copy "
                      f"({short_hex(self.winner)}), {len(self.majority)} of {n} replicas"]
+        lines += [f"○ {name} is undecided: {self.reason(name)}" for name in self.undecided]
         lines += [f"✖ {name} is outvoted: {self.reason(name)}" for name in self.outvoted]
         return "\n".join(lines)
 
@@ -560,20 +572,24 @@ class Network:
                 holders.setdefault(v.fingerprint, []).append(v.name)
         winner = next((fp for fp, names in holders.items() if 2 * len(names) > len(views)), None)
         majority = tuple(holders[winner]) if winner else ()
-        reasons = []
+        reasons, outvoted, undecided = [], [], []
         for v in views:
             if v.name in majority:
                 continue
             if not v.verification.ok:
                 why = f"its copy fails verification: {v.verification.reason}"
+                outvoted.append(v.name)
             elif winner is None:
                 why = (f"its copy verifies, but only {len(holders[v.fingerprint])} of "
-                       f"{len(views)} replicas hold it")
+                       f"{len(views)} replicas hold it, and no copy has a majority")
+                undecided.append(v.name)
             else:
                 why = (f"its copy verifies on its own, but differs from the majority's copy "
                        f"from block {self.first_difference(v.name, majority[0])} on")
+                outvoted.append(v.name)
             reasons.append((v.name, why))
-        return Consensus(views, winner, majority, tuple(n for n, _ in reasons), tuple(reasons))
+        return Consensus(views, winner, majority, tuple(outvoted), tuple(reasons),
+                         tuple(undecided))
 
     def first_difference(self, a: str, b: str) -> int:
         x, y = self.replicas[a].blocks, self.replicas[b].blocks
@@ -617,7 +633,7 @@ class Network:
         lines = []
         for name, led in self.replicas.items():
             marks = "".join("✔" if s.startswith("✔") else "✖" for s in led.statuses())
-            lines.append(f"{name:<8} {marks}  ({len(led)} blocks)")
+            lines.append(f"{name:<8} {marks}  ({plural(len(led), 'block')})")
         return "\n".join(lines + [repr(self.consensus())])
 
 

@@ -9,10 +9,11 @@ from omteach.chain import Chain
 from omteach.crypto.paillier import generate_keypair
 from omteach.exercises import ch05
 from omteach.learning.data import split_digits
+from omteach.learning.defences import DEFENCES
 from omteach.learning.model import ModelSpec, build_model, get_weights
 from omteach.protocol import AICompany, DataOwner, Market
 from omteach.protocol.blobs import BlobStore
-from omteach.ui.ch05 import DEFENCES, AuditPanel, InversionLab
+from omteach.ui.ch05 import AuditPanel, InversionLab, png_size
 from tests.answer_key import answer
 
 
@@ -21,24 +22,46 @@ def lab():
     shares, _ = split_digits(seed=0)
     model = ModelSpec()
     return InversionLab(shares, model, get_weights(build_model(model)),
-                        accuracy_cost={0.0: 0.8, 0.1: 0.6, 1.0: 0.1})
+                        accuracy_cost={0.0: 0.8, 0.1: 0.6, 1.0: 0.1},
+                        costs={"pruning": {0.0: 0.8, 0.9: 0.75, 0.99: 0.2}},
+                        spread=(0.7, 0.85))
 
 
 def test_inversion_lab_shows_each_defence(lab):
-    lab._defence.value = DEFENCES[0]
-    assert lab.update() > 60 and "exact copy" in lab._result.value
+    lab._defence.value = "none"
+    assert lab.update() > 60 and "exact copy" in lab._result.text
     assert bytes(lab._image.value).startswith(b"\x89PNG") and lab._sigma.disabled
-    lab._defence.value = DEFENCES[1]
-    assert lab.update() < 25 and "accuracy cost: none" in lab._result.value
-    lab._defence.value = DEFENCES[2]
+    lab._defence.value = "secure-aggregation"
+    assert lab.update() < 25 and "accuracy cost: none" in lab._result.text
+    lab._defence.value = "dp-noise"
     lab._sigma.value = 0.3
-    assert lab.update() < 15 and "model accuracy with this noise" in lab._result.value
-    assert not lab._sigma.disabled
+    assert lab.update() < 15 and "model accuracy with this noise σ" in lab._result.text
+    assert not lab._sigma.disabled and "σ 0.3" in lab._result.text
+    assert "guarantee: ε = 42.8 over 3 rounds (δ = 1e-05" in lab._result.text
+    # A gain in accuracy from noise is named for what it is: within the seeds' spread.
+    assert "0.70 to 0.85" in lab._result.text and "chance" in lab._result.text
+    lab._defence.value = "pruning"
+    assert lab._sigma.description == "share pruned" and lab._sigma.value == 0.9
+    lab._sigma.value = 0.99
+    assert lab.update() < 15 and "≈ 0.20" in lab._result.text
+    assert "guarantee" not in lab._result.text  # pruning promises nothing formal
+
+
+def test_inversion_lab_offers_every_registry_entry(lab):
+    assert list(lab._defence.options) == list(DEFENCES)
+    assert "deep-leakage" in lab._attack.options
+
+
+def test_inversion_lab_figure_is_shown_at_its_own_size(lab):
+    lab._defence.value = "none"
+    width, height = png_size(bytes(lab._image.value))
+    assert lab._image.layout.width == f"{width}px" and 200 < width < 480
+    assert lab._image.layout.height == f"{height}px"
 
 
 def test_inversion_lab_shows_errors_in_the_widget(lab):
     with pytest.raises(Exception, match="images 0 to"):
-        lab.reconstruct("Joe", 10_000, DEFENCES[0], 0.0)
+        lab.reconstruct("Joe", 10_000, "none", 0.0)
     lab._index.max = 10_000
     lab._index.value = 10_000
     assert lab.update() is None and "images 0 to" in lab._result.value
@@ -55,6 +78,26 @@ def test_audit_panel():
     assert not report.passed and "FLAGGED" in panel._out.text
     panel._button.click()
     assert "batch size: 2" in panel._out.text
+
+
+def test_audit_panel_names_the_spec_and_never_cuts_its_label():
+    shares, _ = split_digits(seed=0)
+    market = Market(Chain(), BlobStore())
+    keys = generate_keypair(2048)
+    AICompany(market, ModelSpec(batch_size=2), keys=keys).post(rounds=1, min_owners=3, bounty=1)
+    AICompany(market, ModelSpec(batch_size=32), keys=keys).post(rounds=1, min_owners=3, bounty=1)
+    panel = AuditPanel(DataOwner("Joe", market, shares["Joe"]))
+    labels = [label for label, _ in panel._spec.options]
+    assert all(label.endswith("lr 0.1") for label in labels)  # the whole summary
+    assert "batch 32," in labels[1] and "batch 2," in labels[0]
+    panel._spec.value = 0
+    panel._button.click()
+    assert panel._out.text.startswith("#0: ") and "FLAGGED" in panel._out.text
+    panel._spec.value = 1  # the old report must not stay up under the new choice
+    assert "FLAGGED" not in panel._out.text and "#1" in panel._out.text
+    assert "not audited yet" in panel._out.text
+    panel._button.click()
+    assert panel._out.text.startswith("#1: ") and "PASS" in panel._out.text
     assert panel.audit(None) is None and "no open spec" in panel._out.text
 
 

@@ -72,3 +72,10 @@ def test_parse_argument():
         parse_argument("uint256", "ten")
     with pytest.raises(InvalidValueError, match="True or False"):
         parse_argument("bool", "maybe")
+
+
+def test_an_address_view_reads_as_the_state_table_names_it(console):
+    out = console.send("Jane", "company")
+    assert out.startswith("0x")  # the code gets the address itself
+    assert console.result_text.startswith("company() = AI Inc. (0x")
+    assert re.search(r"^company\s+address\s+\d+\s+AI Inc\.$", console.viewer.state_text, re.M)

@@ -5,8 +5,8 @@ import warnings
 import pytest
 
 from omteach.crypto.cost import KeyCost, measure_key_cost, security_level
-from omteach.errors import InvalidValueError, WeakKeyWarning
-from omteach.ui.ch01 import EncryptedAdder, KeySizeExplorer
+from omteach.errors import InvalidValueError, PlaintextOverflowError, WeakKeyWarning
+from omteach.ui.ch01 import EncryptedAdder, KeySizeExplorer, security_text
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +48,9 @@ def test_key_size_explorer_follows_the_slider():
     explorer.slider.value = 512
     assert "128 bytes" in explorer.panel.text
     assert "factored" in explorer.panel.text
+    # a verdict is not a number of bits
+    assert "security strength : none: factored by public efforts\n" in explorer.panel.text
+    assert "efforts bits" not in explorer.panel.text
     with pytest.raises(InvalidValueError):
         KeySizeExplorer([])
 
@@ -58,3 +61,20 @@ def test_security_levels():
     assert security_level(512).startswith("none")
     c = KeyCost(3072, 1.0, 1.0, 1.0, 1.0, 768)
     assert c.security == "128"
+
+
+def test_security_text_adds_bits_only_to_numbers():
+    assert security_text("112") == "112 bits"
+    assert security_text("at least 128") == "at least 128 bits"
+    assert security_text("none: factored by public efforts") == "none: factored by public efforts"
+
+
+def test_adder_refuses_a_number_too_large_for_the_key_in_the_widget(keys):
+    adder = EncryptedAdder(keys, a="2", b="40")
+    assert "decrypt(sum) = 42" in adder.result.text
+    adder.a_box.value = "9" * 620  # far beyond the key, and beyond what a float can hold
+    adder.button.click()
+    assert "a has 620 digits" in adder.result.text and adder.result.kind == "error"
+    assert "decrypt(sum) = 42" not in adder.result.text  # the old result does not stay
+    with pytest.raises(PlaintextOverflowError, match="b has 620 digits"):
+        adder.add(1, int("9" * 620))

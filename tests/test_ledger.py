@@ -18,7 +18,9 @@ from omteach.ledger import (
     ZERO_HASH,
     Block,
     Ledger,
+    MiningResult,
     Network,
+    RewriteCost,
     block_hash,
     canonical_json,
     example_ledger,
@@ -29,6 +31,7 @@ from omteach.ledger import (
     mine,
     sha256_hex,
 )
+from omteach.ui.ch03 import replica_label
 from omteach.ui.formatters import render_html
 
 FAST = settings(max_examples=40, deadline=None,
@@ -240,7 +243,7 @@ def test_views_mark_blocks_red_from_the_first_broken_one():
     (lambda led: led[-1], r"from 0 to 5 .* got -1"),
     (lambda led: led.tamper(True, 0, "x"), r"got True"),
     (lambda led: led.tamper("2", 0, "x"), r"got '2'"),
-    (lambda led: led.tamper(2, 2, "x"), r"block 2 has 2 transaction\(s\), numbered 0 to 1"),
+    (lambda led: led.tamper(2, 2, "x"), r"block 2 has 2 transactions, numbered 0 to 1"),
     (lambda led: led.tamper(2, 0, ""), r"non-empty text"),
     (lambda led: led.tamper(2, 0, 42), r"non-empty text"),
     (lambda led: led.tamper(2, 0, "Jane grants consent to AI Inc."), r"already reads"),
@@ -350,9 +353,24 @@ def test_copies_that_fail_verification_never_win():
         net.tamper(name, 2, 0, "same forgery everywhere")
     verdict = net.consensus()
     assert not verdict.agreed and verdict.majority == ()
-    assert set(verdict.outvoted) == set(net.participants)
+    # Joe's honest copy verifies: with no majority it is undecided, not "outvoted".
+    assert verdict.outvoted == ("AI Inc.", "Jane", "Jack") and verdict.undecided == ("Joe",)
     assert "only 1 of 4 replicas hold it" in verdict.reason("Joe")
     assert repr(verdict).startswith("✖ no majority")
+    assert "○ Joe is undecided" in repr(verdict) and "Joe is outvoted" not in repr(verdict)
+
+
+def test_without_a_majority_honest_replicas_are_not_labelled_outvoted():
+    net = example_network(1)
+    for name in ("AI Inc.", "Jane"):  # two of four copies tampered: no majority
+        net.tamper(name, 1, 0, "forged")
+    verdict = net.consensus()
+    assert not verdict.agreed
+    labels = {n: replica_label(verdict, n) for n in net.participants}
+    assert labels["Joe"] == labels["Jack"] == ("○ verifies, no majority", "warn")
+    assert labels["AI Inc."] == labels["Jane"] == ("✖ outvoted", "error")
+    html = render_html(net)
+    assert html.count("✖ outvoted") == 2 and html.count("○ verifies, no majority") == 2
 
 
 def test_append_goes_to_the_majority_and_sync_repairs_the_rest():
@@ -401,3 +419,28 @@ def test_evm_blocks_link_to_parents_and_replay_gives_the_same_state():
     assert one.state_root() == two.state_root() and one.state_root().startswith("0x")
     assert one.state_root(1) != one.state_root()  # the state changed after block 1
     assert [b.hash for b in one.blocks(1)] != [b.hash for b in two.blocks(1)]
+
+
+def test_texts_count_blocks_and_attempts_in_proper_english():
+    ledger = example_ledger(1)
+    ledger.tamper(len(ledger) - 2, 0, "forged")
+    text = repr(ledger.verify())
+    assert "(and block 5 builds on it)" in text and "5–5" not in text
+    ledger = example_ledger(1)
+    ledger.tamper(2, 0, "forged")
+    assert "(and blocks 3–5 build on it)" in repr(ledger.verify())
+    one = RewriteCost(start=5, blocks=1, attempts=1, seconds=0.0, per_block=(1,))
+    assert repr(one) == "re-mined block 5: 1 hash attempt in all"
+    many = RewriteCost(start=2, blocks=3, attempts=1234, seconds=0.0, per_block=(1, 2, 1231))
+    assert repr(many) == "re-mined blocks 2–4: 1,234 hash attempts in all"
+    block = ledger[1]
+    assert ", 1 attempt (expected" in repr(MiningResult(block, 1, 0.0))
+
+
+def test_counts_of_one_read_as_one():
+    ledger = example_ledger(1)
+    assert ledger[1].difficulty == 1 and len(ledger[0].transactions) == 1
+    assert repr(ledger).startswith("Ledger: 6 blocks, difficulty 1 bit\n")
+    assert "mined at difficulty 1 bit:" in repr(MiningResult(ledger[1], 3, 0.0))
+    with pytest.raises(LedgerError, match=r"has 1 transaction, numbered 0 to 0"):
+        ledger.tamper(0, 5, "x")

@@ -64,3 +64,13 @@ def test_local_training_is_clipped_deterministic_and_learns():
     with pytest.raises(InvalidValueError, match="no training data"):
         train_locally(spec, w, shares["Joe"].__class__(shares["Joe"].x[:0], shares["Joe"].y[:0]),
                       seed=0)
+
+
+def test_the_course_trains_on_one_torch_thread():
+    """Tiny models: a second intra-op thread costs more than it saves (6x slower, one core busy)."""
+    import torch
+
+    from omteach.learning.model import ModelSpec, build_model
+
+    build_model(ModelSpec())
+    assert torch.get_num_threads() == 1

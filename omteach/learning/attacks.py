@@ -19,7 +19,9 @@ Images are rows of 64 pixels in [0, 1]. Gradients are flat vectors in the order 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -78,10 +80,13 @@ def best_psnr(originals: np.ndarray, reconstruction: np.ndarray) -> float:
 
 
 def deep_leakage(spec: ModelSpec, weights: np.ndarray, grad: np.ndarray, batch_size: int, *,
-                 steps: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                 steps: int = 200, seed: int = 0,
+                 progress: Callable[[int, int, str], None] | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Deep Leakage from Gradients: images and labels whose gradient matches ``grad``.
 
-    Returns (images of shape (batch_size, 64) in [0, 1], predicted labels).
+    Returns (images of shape (batch_size, 64) in [0, 1], predicted labels). ``progress`` is
+    called every 10 evaluations with (evaluations so far, ``steps``, the gradient distance).
     """
     import torch
     from torch import nn
@@ -95,6 +100,7 @@ def deep_leakage(spec: ModelSpec, weights: np.ndarray, grad: np.ndarray, batch_s
     target = torch.as_tensor(grad, dtype=torch.float32)
     dummy_x = torch.rand(batch_size, spec.layers[0], requires_grad=True)
     dummy_y = torch.randn(batch_size, spec.layers[-1], requires_grad=True)
+    calls = [0]  # closure evaluations, for progress
     opt = torch.optim.LBFGS([dummy_x, dummy_y], lr=0.5, max_iter=steps,
                             history_size=50, line_search_fn="strong_wolfe")
 
@@ -106,11 +112,66 @@ def deep_leakage(spec: ModelSpec, weights: np.ndarray, grad: np.ndarray, batch_s
         g = torch.autograd.grad(loss, params, create_graph=True)
         diff = torch.sum((torch.cat([t.reshape(-1) for t in g]) - target) ** 2)
         diff.backward()
+        calls[0] += 1
+        if progress and calls[0] % 10 == 0:
+            progress(min(calls[0], steps), steps, f"gradient distance {diff.item():.2e}")
         return diff
 
     opt.step(closure)
     x = dummy_x.detach().clamp(0, 1).numpy().astype(np.float64)
     return x, dummy_y.detach().argmax(-1).numpy()
+
+
+T = TypeVar("T")
+
+
+# -- the registry: the gradient attacks the lab and the notebook choose by name ----------------
+
+
+@dataclass(frozen=True)
+class Attack:
+    """A gradient attack: from (spec, weights, observed gradient, batch size) to images.
+
+    ``reconstruct`` returns an array of candidate images (rows of 64 pixels in [0, 1]); the
+    attack's quality is the best PSNR of any candidate against the original.
+    """
+
+    name: str
+    description: str
+    reconstruct: Callable[[ModelSpec, np.ndarray, np.ndarray, int], np.ndarray]
+
+
+def _exact(spec: ModelSpec, weights: np.ndarray, grad: np.ndarray, batch: int) -> np.ndarray:
+    return invert_first_layer(spec, grad)[None, :]
+
+
+def _dlg(spec: ModelSpec, weights: np.ndarray, grad: np.ndarray, batch: int) -> np.ndarray:
+    return deep_leakage(spec, weights, grad, batch, steps=100)[0]
+
+
+ATTACKS: dict[str, Attack] = {
+    "exact-inversion": Attack(
+        "exact-inversion", "divide a first-layer unit's weight gradient by its bias gradient",
+        _exact),
+    "deep-leakage": Attack(
+        "deep-leakage", "Deep Leakage from Gradients: optimise dummy images until their "
+        "gradient matches (L-BFGS, 100 steps)", _dlg),
+}
+"""Every gradient attack by name; adding one is an entry here and a test."""
+
+
+def by_name(registry: dict[str, T], name: str, kind: str) -> T:
+    """The entry of ``registry`` called ``name``, or an error listing the names there are."""
+    try:
+        return registry[name]
+    except (KeyError, TypeError):
+        raise InvalidValueError(f"unknown {kind} {name!r}; choose one of "
+                                f"{', '.join(registry)}") from None
+
+
+def get_attack(name: str) -> Attack:
+    """The attack called ``name``, or an error listing the names there are."""
+    return by_name(ATTACKS, name, "attack")
 
 
 # -- a model crafted to leak ------------------------------------------------------------------

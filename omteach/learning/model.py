@@ -71,11 +71,30 @@ class ModelSpec:
                 f"{self.batch_size}, {self.local_epochs} local epoch(s), lr {self.learning_rate}")
 
 
+_ONE_THREAD = False
+
+
+def one_thread() -> None:
+    """Run torch on one intra-op thread (once per process).
+
+    The course's models are tiny (a few thousand weights, batches of 32): thread start-up and
+    hand-over cost more than they save. With the other core of a 2-core machine busy, torch's
+    default two threads made local training a median 6x slower than one (TOOLING-NOTES).
+    """
+    global _ONE_THREAD
+    if not _ONE_THREAD:
+        import torch
+
+        torch.set_num_threads(1)
+        _ONE_THREAD = True
+
+
 def build_model(spec: ModelSpec, seed: int = 0):
-    """A fresh torch model for ``spec``, initialised from ``seed``."""
+    """A fresh torch model for ``spec``, initialised from ``seed`` (torch on one thread)."""
     import torch
     from torch import nn
 
+    one_thread()
     torch.manual_seed(seed)
     act = {"relu": nn.ReLU, "tanh": nn.Tanh}[spec.activation]
     mods: list[nn.Module] = []

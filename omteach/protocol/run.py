@@ -6,7 +6,7 @@ with ``encrypted=False`` it runs the same round with plain updates, for comparis
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,11 +81,13 @@ class TrainingRun:
         """The round open on chain."""
         return self.market.spec(self.spec_id).round
 
-    def run_round(self, *, drop: Iterable[str] = ()) -> RoundReport:
+    def run_round(self, *, drop: Iterable[str] = (),
+                  progress: Callable[[int, int, str], None] | None = None) -> RoundReport:
         """Every owner not in ``drop`` trains and submits; then AI Inc. tries to close the round.
 
         If too few owners submitted, the contract refuses to close: the report says why, and the
-        round stays open (run it again without dropping anyone to finish it).
+        round stays open (run it again without dropping anyone to finish it). ``progress`` is
+        called with (steps done, steps in all, what was done) after each owner and at the end.
         """
         drop = set(drop)
         unknown = drop - set(self.owners)
@@ -98,14 +100,21 @@ class TrainingRun:
         rnd = spec.round
         timings: dict[str, float] = {}
         sizes: dict[str, int] = {}
+        todo = [name for name in self.owners if name not in drop
+                and self.market.submission(self.spec_id, rnd, name) is None]
+        steps = len(todo) + 1
         for name, owner in self.owners.items():
-            if name in drop or self.market.submission(self.spec_id, rnd, name) is not None:
+            if name not in todo:
                 continue
+            if progress:
+                progress(todo.index(name), steps, f"{name} trains, encrypts and submits…")
             with timed(timings, "training"):
                 update = owner.train(self.spec_id, rnd)
             blob, _ = owner.submit(self.spec_id, rnd, update, encrypted=self.encrypted,
                                    encryptor=self._encryptor, timings=timings)
             sizes[name] = self.market.blobs.size(blob)
+            if progress:
+                progress(todo.index(name) + 1, steps, f"{name} submitted")
         contributors = sorted(self.market.submissions(self.spec_id, rnd))
         n_ct = 0
         if self.encrypted:
@@ -122,7 +131,11 @@ class TrainingRun:
             except ContractRevertError as exc:
                 report.refusal = f"{exc.reason}: {report.refusal}"
             self.history.append(report)
+            if progress:
+                progress(steps, steps, "the contract refused to close the round")
             return report
+        if progress:
+            progress(steps - 1, steps, "AI Inc. decrypts the sum and closes the round…")
         mean, _ = self.company.aggregate(self.spec_id, rnd, encrypted=self.encrypted,
                                          timings=timings)
         with timed(timings, "chain"):
@@ -130,6 +143,8 @@ class TrainingRun:
         report.closed = True
         report.accuracy = self._accuracy()
         self.history.append(report)
+        if progress:
+            progress(steps, steps, f"round {rnd} closed")
         return report
 
     def _accuracy(self) -> float:

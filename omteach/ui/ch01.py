@@ -18,7 +18,7 @@ from matplotlib.patches import Rectangle
 from omteach.crypto.cost import KeyCost
 from omteach.crypto.packing import PackingCodec
 from omteach.crypto.paillier import Ciphertext, KeyPair, decrypt, encrypt
-from omteach.errors import InvalidValueError, OmteachError
+from omteach.errors import InvalidValueError, OmteachError, PlaintextOverflowError
 from omteach.ui.toolkit import MessagePanel
 
 
@@ -39,6 +39,26 @@ def _parse_number(text: str, name: str) -> int | float:
         raise InvalidValueError(
             f"{name} = {text!r} is not a number: type a whole number like 42 or a decimal like 3.5"
         ) from None
+
+
+def _check_fits(value: int | float, keys: KeyPair, name: str) -> None:
+    """Refuse a whole number too large for the key, saying how large in digits.
+
+    Checked here, in digits, because a 600-digit number is beyond what a float (and so a
+    ``:g`` format) can hold.
+    """
+    limit = keys.public.max_int
+    if isinstance(value, int) and abs(value) > limit:
+        raise PlaintextOverflowError(
+            f"{name} has {len(str(abs(value))):,} digits: a {keys.bits}-bit key holds whole "
+            f"numbers of up to {len(str(limit)) - 1:,} digits; type a smaller number or use a "
+            "larger key")
+
+
+def security_text(level: str) -> str:
+    """A security level as the explorer prints it: "112 bits", "at least 128 bits", or a
+    verdict such as "none: factored by public efforts" (no "bits" after a verdict)."""
+    return f"{level} bits" if level[-1:].isdigit() else level
 
 
 @dataclass(frozen=True)
@@ -72,6 +92,8 @@ class EncryptedAdder(widgets.VBox):
         """Encrypt ``a`` and ``b``, add the ciphertexts, decrypt the sum."""
         a = _parse_number(a, "a") if isinstance(a, str) else a
         b = _parse_number(b, "b") if isinstance(b, str) else b
+        _check_fits(a, self._keypair, "a")
+        _check_fits(b, self._keypair, "b")
         t = time.perf_counter()
         enc_a, enc_b = encrypt(self._keypair.public, a), encrypt(self._keypair.public, b)
         enc_sum = enc_a + enc_b
@@ -80,6 +102,8 @@ class EncryptedAdder(widgets.VBox):
 
     def refresh(self) -> None:
         """Recompute from the two input boxes and show the result or the error."""
+        # Never leave the previous result under new inputs, whatever happens below.
+        self.result.show("encrypting…", kind="info")
         try:
             r = self.add(self.a_box.value, self.b_box.value)
         except OmteachError as exc:
@@ -119,7 +143,7 @@ class KeySizeExplorer(widgets.VBox):
         c = self._costs[bits]
         per_value_s = self._n_values * c.encrypt_ms / 1e3
         return (
-            f"security strength : {c.security} bits\n"
+            f"security strength : {security_text(c.security)}\n"
             f"ciphertext size   : {c.ciphertext_bytes} bytes (a plain float is 8)\n"
             f"key generation    : {c.keygen_s:.2f} s\n"
             f"encrypt one value : {c.encrypt_ms:.2f} ms\n"

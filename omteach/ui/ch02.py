@@ -9,6 +9,7 @@ import ipywidgets as widgets
 
 from omteach.chain import BlockRecord, DeployedContract, EventLog, StateTable, TxResult
 from omteach.errors import ContractRevertError, InvalidValueError, OmteachError
+from omteach.text import short_hex
 from omteach.ui.toolkit import MessagePanel, html_table
 
 
@@ -120,8 +121,8 @@ class ContractConsole(widgets.VBox):
         try:
             if function in contract.functions and contract.is_view(function):
                 out: Any = contract.call(function, *args, sender=actor)
-                self._result.show(f"{function}() = {out}  (a free read: "
-                                                  "no transaction, nothing changes)")
+                self._result.show(f"{function}() = {self._readable(function, out)}  (a free "
+                                  "read: no transaction, nothing changes)")
                 return out
             out = contract.transact(function, *args, sender=actor, value=value)
         except ContractRevertError as exc:
@@ -136,6 +137,14 @@ class ContractConsole(widgets.VBox):
         self._result.show(repr(out), kind="ok")
         self.viewer.refresh()
         return out
+
+    def _readable(self, function: str, out: Any) -> str:
+        """A view's result as the state table shows it: an address by its owner's name."""
+        outputs = self._contract.functions[function].get("outputs", [])
+        if len(outputs) == 1 and outputs[0]["type"] == "address" and isinstance(out, str):
+            name = self._contract.chain.name_of(out)
+            return name if name.startswith("0x") else f"{name} ({short_hex(out, 6)})"
+        return str(out)
 
     @property
     def result_text(self) -> str:

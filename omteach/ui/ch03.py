@@ -22,7 +22,7 @@ from omteach.ledger import (
     RewriteCost,
     example_network,
 )
-from omteach.text import short_hex
+from omteach.text import plural, short_hex
 from omteach.ui.toolkit import MONO, PALETTE, MessagePanel, ProgressBar, html_table
 
 WIDGET_MAX_DIFFICULTY = 20  # ~1 million attempts, about a second: the slider stops there
@@ -113,7 +113,8 @@ class LedgerExplorer(widgets.VBox):
         verdict = self.network.consensus()
         check = self.network.replica(replica).verify()
         self._result.show(f"{headline}\n{check!r}\n{verdict!r}",
-                                          kind="error" if replica in verdict.outvoted else "ok")
+                           kind="error" if replica in verdict.outvoted
+                           else "warn" if replica in verdict.undecided else "ok")
         self._show()
         return verdict
 
@@ -195,7 +196,7 @@ class MiningLab(widgets.VBox):
 
     def _on_progress(self, attempts: int, expected: int) -> None:
         self.progress.set(100 * attempts // expected,
-                          f"{attempts:,} attempts so far (about {expected:,} expected)")
+                          f"{plural(attempts, 'attempt')} so far (about {expected:,} expected)")
 
     def mine(self, difficulty: int | None = None,
              transaction: str | None = None) -> MiningResult | LedgerError:
@@ -215,10 +216,10 @@ class MiningLab(widgets.VBox):
         finally:
             self._button.disabled = False
         seconds = time.perf_counter() - start
-        self.progress.set(self.progress.bar.max, f"done: {result.attempts:,} attempts")
+        self.progress.set(self.progress.bar.max, f"done: {plural(result.attempts, 'attempt')}")
         luck = result.attempts / result.expected
         self._result.show(
-            f"{result!r}\n{result.attempts:,} attempts in {seconds * 1e3:.1f} ms "
+            f"{result!r}\n{plural(result.attempts, 'attempt')} in {seconds * 1e3:.1f} ms "
             f"({luck:.2f}× the average: the number of tries is luck, its average is 2^{difficulty})"
             f"\nhash {short_hex(result.block.hash, 64)}", kind="ok")
         self._table.value = ledger_html(self.ledger)
@@ -316,4 +317,6 @@ def replica_label(verdict: Consensus, name: str) -> tuple[str, str]:
     """How a replica is labelled beside its row, and its palette kind."""
     if name in verdict.majority:
         return "✔ with the majority", "ok"
+    if name in verdict.undecided:  # verifies; with no majority nobody out-voted it
+        return "○ verifies, no majority", "warn"
     return "✖ outvoted", "error"

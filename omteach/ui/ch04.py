@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 
 import ipywidgets as widgets
@@ -11,7 +12,13 @@ from omteach.chain import EventLog
 from omteach.errors import OmteachError
 from omteach.learning.data import Dataset
 from omteach.protocol import TrainingRun
-from omteach.ui.toolkit import MessagePanel, html_table
+from omteach.ui.toolkit import MessagePanel, ProgressBar, html_table
+
+FIT = widgets.Layout(width="auto")
+"""A button as wide as its label (the default 148 px cuts longer labels)."""
+
+SHOWN = 6
+"""How many values of an update the panels print."""
 
 STEP_COLOURS = {
     "training": "#4c78a8", "masking": "#f58518", "encryption": "#e45756", "blobs": "#72b7b2",
@@ -20,16 +27,21 @@ STEP_COLOURS = {
 
 
 def _steps_html(timings: dict[str, float]) -> str:
+    """One bar, a segment per step in proportion to its time, and a legend below.
+
+    The segments share a flex row that never wraps: widths rounded to 0.1 % could add up to more
+    than 100 % and push the last segment onto a second line.
+    """
     total = sum(timings.values()) or 1.0
     bars = "".join(
-        f'<div title="{k}: {v:.3f} s" style="display:inline-block;height:14px;'
-        f'width:{100 * v / total:.1f}%;background:{STEP_COLOURS.get(k, "#999")}"></div>'
+        f'<div title="{k}: {v:.3f} s" style="flex:{v / total:.4f} 1 0;min-width:0;'
+        f'height:14px;background:{STEP_COLOURS.get(k, "#999")}"></div>'
         for k, v in timings.items())
     legend = " · ".join(
-        f'<span style="color:{STEP_COLOURS.get(k, "#999")}">■</span> {k} {v:.2f} s'
-        for k, v in timings.items())
-    return (f'<div style="width:100%;background:#eee">{bars}</div>'
-            f'<div style="font-size:90%">{legend}</div>')
+        f'<span style="white-space:nowrap"><span style="color:{STEP_COLOURS.get(k, "#999")}">'
+        f'■</span> {k} {v:.2f} s</span>' for k, v in timings.items())
+    return (f'<div style="display:flex;flex-wrap:nowrap;overflow:hidden;width:100%;'
+            f'background:#eee">{bars}</div><div style="font-size:90%">{legend}</div>')
 
 
 class RoundDashboard(widgets.VBox):
@@ -45,8 +57,10 @@ class RoundDashboard(widgets.VBox):
         self._drop = widgets.Dropdown(options=["nobody", *run.owners], value="nobody",
                                       description="Drop")
         self._button = widgets.Button(description="Run next round", button_style="primary",
-                                      icon="play")
+                                      icon="play", layout=FIT)
         self._status = MessagePanel()
+        self.progress = ProgressBar(len(run.owners) + 1, "round")
+        self.progress.layout.display = "none"  # shown while a round runs
         self._accuracy = widgets.HTML()
         self._steps = widgets.HTML()
         self._blobs = widgets.HTML()
@@ -55,8 +69,8 @@ class RoundDashboard(widgets.VBox):
         tabs = widgets.Tab(children=[self._steps, self._blobs, self._events])
         for i, title in enumerate(("Time per step", "Blobs", "Contract events")):
             tabs.set_title(i, title)
-        super().__init__(children=[widgets.HBox([self._button, self._drop]), self._status,
-                                   self._accuracy, tabs])
+        super().__init__(children=[widgets.HBox([self._button, self._drop]), self.progress,
+                                   self._status, self._accuracy, tabs])
         self._status.show("Press “Run next round”. Pick an owner to drop first to see "
                           "what happens when someone does not submit.")
         self._refresh()
@@ -65,14 +79,19 @@ class RoundDashboard(widgets.VBox):
         """What the button does: one round, dropping ``drop`` unless it is "nobody"."""
         self._button.disabled = True
         self._status.show("running the round…")
+        dropped = [] if drop == "nobody" else [drop]
+        self.progress.bar.max = len(self._run.owners) - len(dropped) + 1
+        self.progress.set(0, "starting…")
+        self.progress.layout.display = ""
         try:
-            report = self._run.run_round(drop=[] if drop == "nobody" else [drop])
+            report = self._run_round(dropped)
         except OmteachError as exc:
             self._status.show_error(exc)
             self._refresh()
             return
         finally:
             self._button.disabled = False
+        self.progress.set(self.progress.bar.max, "done")
         if report.closed:
             self._status.show(
                 f"round {report.round} closed: {', '.join(report.contributors)} contributed and "
@@ -81,6 +100,19 @@ class RoundDashboard(widgets.VBox):
             self._status.show(f"round {report.round} could not close: {report.refusal}",
                               kind="error")
         self._refresh()
+
+    def _on_progress(self, done: int, total: int, message: str) -> None:
+        """Per-owner progress from the run: who has trained and submitted so far."""
+        self.progress.bar.max = max(total, 1)
+        self.progress.set(done, message)
+
+    def _run_round(self, dropped: list[str]):
+        # TrainingRun.run_round reports each owner's step through ``progress`` where it can; a
+        # run without that parameter still runs, showing only the start and the end.
+        params = inspect.signature(self._run.run_round).parameters
+        if "progress" in params:
+            return self._run.run_round(drop=dropped, progress=self._on_progress)
+        return self._run.run_round(drop=dropped)
 
     def _refresh(self) -> None:
         run = self._run
@@ -119,8 +151,8 @@ class WhatAISees(widgets.VBox):
     def __init__(self, run: TrainingRun):
         self._run = run
         self._owner = widgets.Dropdown(options=list(run.owners), description="Owner")
-        self._one = widgets.Button(description="Decrypt this one alone")
-        self._sum = widgets.Button(description="Decrypt the sum")
+        self._one = widgets.Button(description="Decrypt this one alone", layout=FIT)
+        self._sum = widgets.Button(description="Decrypt the sum", layout=FIT)
         self._out = MessagePanel("Run a round first, then decrypt.")
         self._one.on_click(lambda _: self.decrypt_one(self._owner.value))
         self._sum.on_click(lambda _: self.decrypt_sum())
@@ -133,6 +165,16 @@ class WhatAISees(widgets.VBox):
                 return rnd
         raise OmteachError("no submissions yet: run a round first")
 
+    def _shown(self) -> np.ndarray:
+        """The weights to print: where the true mean update is largest.
+
+        The first weights belong to the image's corner pixels, which are blank in every digit,
+        so their updates are all 0 and a comparison there shows nothing.
+        """
+        true = np.mean([o.last_update for o in self._run.owners.values()
+                        if o.last_update is not None], axis=0)
+        return np.sort(np.argsort(-np.abs(true), kind="stable")[:SHOWN])
+
     def decrypt_one(self, owner: str) -> float | None:
         """AI Inc. decrypts ``owner``'s masked ciphertext alone; returns the correlation."""
         try:
@@ -143,10 +185,13 @@ class WhatAISees(widgets.VBox):
             seen = run.company.decrypt_one(subs[owner])
             true = run.owners[owner].last_update
             corr = float(np.corrcoef(seen, true)[0, 1])
+            idx = self._shown()
             self._out.show(
-                f"AI Inc. decrypts {owner}'s submission alone:\n  {np.round(seen[:6], 3)} …\n"
-                f"{owner}'s true update (only {owner} knows it):\n  {np.round(true[:6], 3)} …\n"
-                f"correlation {corr:+.3f}: the masks make it noise.", kind="info")
+                f"weights {', '.join(map(str, idx))} (where the update is largest):\n"
+                f"AI Inc. decrypts {owner}'s submission alone:\n  {np.round(seen[idx], 3)}\n"
+                f"{owner}'s true update (only {owner} knows it):\n  {np.round(true[idx], 3)}\n"
+                f"correlation {corr:+.3f} over all {len(true):,} weights: the masks make it "
+                "noise.", kind="info")
             return corr
         except OmteachError as exc:
             self._out.show_error(exc)
@@ -167,11 +212,13 @@ class WhatAISees(widgets.VBox):
             mean = run.company.decrypt_one(total) / len(subs)
             true = np.mean([o.last_update for o in run.owners.values()], axis=0)
             err = float(np.max(np.abs(mean - true)))
+            idx = self._shown()
             self._out.show(
+                f"weights {', '.join(map(str, idx))} (where the update is largest):\n"
                 f"AI Inc. decrypts the sum of {len(subs)} submissions (÷{len(subs)}):\n"
-                f"  {np.round(mean[:6], 3)} …\ntrue mean update:\n  {np.round(true[:6], 3)} …\n"
-                f"largest difference {err:.1e} (quantization only): the masks cancelled.",
-                kind="ok")
+                f"  {np.round(mean[idx], 4)}\ntrue mean update:\n  {np.round(true[idx], 4)}\n"
+                f"largest difference over all {len(true):,} weights {err:.1e} (quantization "
+                "only): the masks cancelled.", kind="ok")
             return err
         except OmteachError as exc:
             self._out.show_error(exc)
