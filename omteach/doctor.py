@@ -32,7 +32,7 @@ REQUIRED_MODULES = {
     "numpy": "numpy", "torch": "torch", "phe": "phe", "gmpy2": "gmpy2", "web3": "web3",
     "eth_tester": "eth-tester", "eth": "py-evm", "vyper": "vyper", "sklearn": "scikit-learn",
     "ipywidgets": "ipywidgets", "jupyterlab": "jupyterlab", "ipykernel": "ipykernel",
-    "matplotlib": "matplotlib",
+    "matplotlib": "matplotlib", "ipycanvas": "ipycanvas", "dp_accounting": "dp-accounting",
 }
 SETUP_HINT = "run `python -m omteach setup` (or `make setup`)"
 
