@@ -31,6 +31,10 @@ def test_find_first_broken_wrong_answers_get_hints(find_first_broken):
         return next((i for i, b in enumerate(blocks) if i > 0 and (
             block_hash(b) != b.hash or b.prev_hash != blocks[i - 1].hash)), None)
 
+    def genesis_against_newest(blocks):  # blocks[i - 1] at i = 0 is the newest block
+        return next((i for i, b in enumerate(blocks) if block_hash(b) != b.hash
+                     or b.prev_hash != blocks[i - 1].hash), None)
+
     def crashes(blocks):
         return blocks[99]
 
@@ -39,6 +43,7 @@ def test_find_first_broken_wrong_answers_get_hints(find_first_broken):
         "skips genesis": (skips_genesis, "genesis block edited", "block 0"),
         "crashes": (crashes, "raised IndexError", "two ways"),
         "always zero": (lambda blocks: 0, "untouched ledger", "return None"),
+        "genesis vs blocks[-1]": (genesis_against_newest, "says block 0", "blocks[-1]"),
         "returns text": (lambda blocks: "block 2", "return a block index", "two ways"),
         "returns bool": (lambda blocks: False, "return a block index", "two ways"),
         "misses the newest": (lambda blocks: find_first_broken(blocks[:-1]),

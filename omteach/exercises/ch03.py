@@ -20,6 +20,12 @@ CHECK_DIFFICULTY = 4  # the checkers mine small ledgers: a few attempts per bloc
 # -- exercise 1: find the first broken block ---------------------------------------------------
 
 
+GENESIS_LINK_HINT = (
+    "Block 0 checks out here. Which block did you compare block 0's prev_hash with? In Python, "
+    "blocks[i - 1] at i = 0 is blocks[-1], the newest block, and the genesis block has no block "
+    "before it.")
+
+
 def broken_ledgers() -> list[tuple[str, list[Block], int | None, str]]:
     """The cases exercise 1 is checked on: (what was done, blocks, right answer, hint)."""
     cases: list[tuple[str, list[Block], int | None, str]] = []
@@ -64,6 +70,8 @@ def check_find_first_broken(find_first_broken: Callable[[list[Block]], int | Non
         if got != expected:
             said = "None (nothing broken)" if got is None else f"block {got}"
             right = "no block is broken" if expected is None else "a different block is broken"
+            if got == 0:  # block 0 is fine here: often its link was checked against blocks[-1]
+                case_hint = f"{GENESIS_LINK_HINT} {case_hint}"
             return wrong(f"on {what}, your function says {said}, but {right}.", case_hint)
     return correct(f"right on all {len(cases)} ledgers, including the case where one block "
                    "checks out by itself but its successor no longer links to it.")

@@ -10,6 +10,7 @@ from omteach.crypto.packing import PackingCodec
 from omteach.crypto.paillier import PublicKey
 from omteach.exercises import Feedback, correct, not_answered, wrong
 from omteach.learning.model import ModelSpec
+from omteach.text import plural
 
 
 def _is_int(x: Any) -> bool:
@@ -84,6 +85,6 @@ def check_earnings(answer: int | None, run: Any, owner: str = "Joe") -> Feedback
                        "to, paid by the contract when the round closed.")
     bounty = run.market.spec(run.spec_id).bounty
     if bounty and answer % bounty == 0:
-        return wrong(f"that is {answer // bounty} bounties; count the rounds that closed with "
-                     f"{owner} among the contributors.", hint)
+        return wrong(f"that is {plural(answer // bounty, 'bounty')}; count the rounds that "
+                     f"closed with {owner} among the contributors.", hint)
     return wrong(f"{answer:,} wei is not what the log says.", hint)
