@@ -6,6 +6,7 @@ crashes, the wrong type) comes back as feedback with a hint towards the idea.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -60,6 +61,17 @@ def not_yet_a_function(answer: Any, name: str, hint: str) -> Feedback | None:
     if not callable(answer):
         return wrong(f"{name} should be a function (pass it itself, without parentheses), got "
                      f"{type(answer).__name__}.", hint)
+    return None
+
+
+def not_yet_a_whole_number(answer: Any, hint: str, *, unit: str = "") -> Feedback | None:
+    """The verdict for an answer that should be a whole number (``unit`` names what it counts)
+    but is still ``None`` or is not one; ``None`` when the checker can go on."""
+    if answer is None:
+        return not_answered(hint)
+    if isinstance(answer, bool) or not isinstance(answer, numbers.Integral):
+        what = f"a whole number of {unit}" if unit else "a whole number"
+        return wrong(f"answer with {what}, got {answer!r}.", hint)
     return None
 
 

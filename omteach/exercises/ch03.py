@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from omteach.exercises import (
-    Feedback,
-    call_student,
-    correct,
-    not_answered,
-    not_yet_a_function,
-    wrong,
-)
+from omteach.exercises import Feedback, call_student, correct, not_yet_a_function, wrong
+from omteach.exercises import not_answered as no_answer_yet
 from omteach.ledger import Block, Ledger, Network, example_ledger, example_network
 
 CHECK_DIFFICULTY = 4  # the checkers mine small ledgers: a few attempts per block, instant
@@ -148,7 +142,7 @@ def check_tamper_sticks(network: Network | None) -> Feedback:
             "net.tamper(...) changes the text (and breaks Jack's copy), net.rewrite_from(...) "
             "re-mines it. Which block must the re-mining start from?")
     if network is None:
-        return not_answered(hint)
+        return no_answer_yet(hint)
     if not isinstance(network, Network):
         return wrong(f"pass the network you attacked (a Network), got "
                      f"{type(network).__name__}.", hint)

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from typing import Any
 
 from omteach.crypto.packing import PackingCodec
 from omteach.crypto.paillier import PublicKey
-from omteach.exercises import Feedback, correct, not_answered, wrong
+from omteach.exercises import Feedback, correct, not_yet_a_whole_number, wrong
 from omteach.learning.model import ModelSpec
 from omteach.text import plural
-
-
-def _is_int(x: Any) -> bool:
-    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
 
 
 def check_ciphertext_count(answer: int | None, *, layers: Sequence[int], codec: PackingCodec,
@@ -29,10 +24,8 @@ def check_ciphertext_count(answer: int | None, *, layers: Sequence[int], codec: 
     hint = ("Two steps. Count the parameters: each layer a→b has a·b weights and b biases. "
             f"Then count how many {codec.slot_bits}-bit slots fit in one {key_bits}-bit "
             "plaintext (kept below n), and how many plaintexts the parameters need.")
-    if answer is None:
-        return not_answered(hint)
-    if not _is_int(answer):
-        return wrong(f"answer with a whole number, got {answer!r}.", hint)
+    if (verdict := not_yet_a_whole_number(answer, hint)) is not None:
+        return verdict
     if answer == expected:
         return correct(f"{params:,} parameters in {slots} slots per ciphertext: {expected} "
                        "ciphertexts, against "
@@ -52,10 +45,8 @@ def check_missing_mask(answer: int | None, n: int = 101,
     expected = -sum(m for _, m in masks) % n
     hint = (f"The three masks must add up to 0 modulo {n}: Jack's mask is what you add to "
             f"{' + '.join(str(m) for _, m in masks)} to reach a multiple of {n}.")
-    if answer is None:
-        return not_answered(hint)
-    if not _is_int(answer):
-        return wrong(f"answer with a whole number, got {answer!r}.", hint)
+    if (verdict := not_yet_a_whole_number(answer, hint)) is not None:
+        return verdict
     if answer == -sum(m for _, m in masks):
         return wrong("right idea, but masks live modulo n: negative numbers wrap around.",
                      f"Which number from 0 to {n - 1} is equal to yours modulo {n}?")
@@ -76,10 +67,8 @@ def check_earnings(answer: int | None, run: Any, owner: str = "Joe") -> Feedback
     hint = ("Every payment the contract makes leaves an event in its public log "
             f"(run.market.contract.events()). Which events are payments to {owner}, and what "
             "do they say?")
-    if answer is None:
-        return not_answered(hint)
-    if not _is_int(answer):
-        return wrong(f"answer with a whole number of wei, got {answer!r}.", hint)
+    if (verdict := not_yet_a_whole_number(answer, hint, unit="wei")) is not None:
+        return verdict
     if answer == paid:
         return correct(f"{owner} earned {paid:,} wei: a bounty for each round they contributed "
                        "to, paid by the contract when the round closed.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -243,8 +244,7 @@ class AuditPolicy:
     max_duplicate_rows: float = 0.1
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     """One check of the audit: its name, whether it passed, and why."""
 
     check: str
