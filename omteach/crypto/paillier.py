@@ -386,3 +386,20 @@ def decrypt(private: PrivateKey, value: Ciphertext | EncryptedVector) -> Any:
 
         return torch.from_numpy(out)
     return out
+
+
+def rerandomize(public: PublicKey, c: int) -> int:
+    """Multiply the raw ciphertext ``c`` by a fresh encryption of 0: same plaintext, new randomness.
+
+    Send re-randomized ciphertexts whenever what you computed from someone else's ciphertexts
+    must not reveal how (chapter 5): the result's randomness is then independent of theirs.
+    """
+    if not isinstance(public, PublicKey):
+        raise InvalidValueError(
+            f"rerandomize needs a Paillier public key, got {type(public).__name__}")
+    if (isinstance(c, bool) or not isinstance(c, numbers.Integral)
+            or not 0 < int(c) < public.nsquare):
+        raise InvalidValueError(
+            "rerandomize takes a raw ciphertext: a whole number between 0 and n^2 of the key")
+    return int(c) * public.raw_encrypt(0) % public.nsquare
+
