@@ -187,13 +187,13 @@ def test_shape_mask_and_slot_errors(keys):
     with pytest.warns(WeakKeyWarning):
         tiny = generate_keypair(64)
     with pytest.raises(PlaintextOverflowError, match="does not fit"):
-        PackingCodec(bits=52, max_contributions=2**20).slots_per_ciphertext(tiny.public)
+        PackingCodec(bits=48, max_contributions=2**20).slots_per_ciphertext(tiny.public)
 
 
 @pytest.mark.parametrize("kwargs", [
     {"clip": 0}, {"clip": -1.0}, {"clip": float("inf")}, {"clip": "1"},
-    {"bits": 0}, {"bits": 53}, {"bits": 8.0},
-    {"max_contributions": 0}, {"max_contributions": 2.5},
+    {"bits": 0}, {"bits": 49}, {"bits": 8.0}, {"bits": True}, {"clip": True},
+    {"max_contributions": 0}, {"max_contributions": 2.5}, {"max_contributions": 2**20 + 1},
 ])
 def test_bad_codec_parameters(kwargs):
     with pytest.raises(InvalidValueError):

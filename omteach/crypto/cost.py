@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import time
 import warnings
 from collections.abc import Callable
@@ -40,11 +41,6 @@ class KeyCost:
         return security_level(self.bits)
 
 
-def _median(xs: list[float]) -> float:
-    xs = sorted(xs)
-    return xs[len(xs) // 2]
-
-
 def measure_key_cost(
     bits: int, *, repeats: int = 15, progress: Callable[[str], None] | None = None
 ) -> tuple[KeyCost, KeyPair]:
@@ -66,6 +62,6 @@ def measure_key_cost(
         c + c
         add.append(time.perf_counter() - t)
     size = (keys.public.nsquare.bit_length() + 7) // 8
-    cost = KeyCost(bits, keygen_s, _median(enc) * 1e3, _median(dec) * 1e3, _median(add) * 1e6,
-                   size)
+    median = statistics.median
+    cost = KeyCost(bits, keygen_s, median(enc) * 1e3, median(dec) * 1e3, median(add) * 1e6, size)
     return cost, keys
