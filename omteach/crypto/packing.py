@@ -326,7 +326,7 @@ class PackedCiphertext:
                 f"from_json needs the Paillier public key, got {type(public).__name__}")
 
         def bad(what: str) -> InvalidValueError:
-            return InvalidValueError(f"not a valid packed ciphertext blob: {what}")
+            return InvalidValueError(f"not a packed ciphertext blob: {what}")
 
         if not isinstance(d, Mapping):
             raise bad(f"expected a JSON object, got {type(d).__name__}")
