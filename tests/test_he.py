@@ -438,3 +438,12 @@ def test_fast_encryption_leaves_no_unrandomized_result(fast_keys):
     a, b = (c * 2).raw, (c * 2).raw
     assert a != b and fast_keys.private.raw_decrypt(a) == 6
     assert (c * 2).raw != c.raw ** 2 % pk.nsquare
+
+
+def test_encryption_costs_cover_every_method(keys, fast_keys):
+    from omteach.crypto.cost import encryption_costs
+
+    for kp in (keys, fast_keys):
+        costs = encryption_costs(kp, repeats=3)
+        assert set(costs) == {"ordinary", "owner (CRT)", "fast", "re-randomize"}
+        assert all(ms > 0 for ms in costs.values())
