@@ -18,12 +18,13 @@ the input, where ``step = 2 * clip / (2**bits - 1)``, plus float64 rounding (at 
 contributions is within k times that of the float sum (:meth:`PackingCodec.error_bound`). Inputs
 outside the range are clipped first (or refused with ``clip_inputs=False``); the bound is then
 about the clipped values. Slot sums are unpacked exactly (as Python integers when a slot is
-wider than 62 bits), so wide slots (e.g. 52 bits with K = 4096) decode as the bound says.
+wider than 62 bits), so wide slots (e.g. 48 bits with K = 2**20: 68 bits) decode exactly.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -40,7 +41,8 @@ from omteach.errors import (
 )
 
 MAX_BITS = 48
-"""Most quantization bits per value: float64 rounding stays below 1/16 of a step up to here."""
+"""Most quantization bits per value: beyond it float64 rounding (``FLOAT_SLOP``) outweighs the
+step, so more bits would promise precision the arithmetic does not have."""
 
 MAX_CONTRIBUTIONS = 1 << 20
 """Most contributions (K) a codec may reserve headroom for."""
@@ -75,7 +77,7 @@ class PackingCodec:
                 and 1 <= self.bits <= MAX_BITS):
             raise InvalidValueError(
                 f"bits must be a whole number from 1 to {MAX_BITS}, got {self.bits!r}: "
-                "quantization is done in float64, whose rounding would exceed the step beyond"
+                "quantization is done in float64, whose rounding outweighs the step beyond that"
             )
         if not (isinstance(self.max_contributions, int)
                 and not isinstance(self.max_contributions, bool)
@@ -217,9 +219,10 @@ class PackingCodec:
         plain = self.pack(q, public)
         if mask is not None:
             if isinstance(mask, str | bytes) or not isinstance(mask, Sequence) or not all(
-                    isinstance(m, int) and not isinstance(m, bool) for m in mask):
+                    isinstance(m, numbers.Integral) and not isinstance(m, bool) for m in mask):
                 raise InvalidValueError("the mask must be a list of whole numbers (mod n), one "
                                         "per plaintext; make it with omteach.crypto.secagg")
+            mask = [int(m) for m in mask]
             if len(mask) != len(plain):
                 raise InvalidValueError(
                     f"the mask has {len(mask)} numbers, the vector packs into {len(plain)} "

@@ -125,7 +125,7 @@ class _FixedBaseTable:
         return self.power(secrets.randbits(self.exponent_bits))
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=4)  # a 2048-bit key's table takes 16 MiB
 def _table(n: int, h_s: int) -> _FixedBaseTable:
     # Cached by value: every copy of the same key (say, re-read from its JSON blob each round)
     # shares one table, built once per process.
