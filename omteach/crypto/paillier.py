@@ -145,6 +145,7 @@ class FastPublicKey(PublicKey):
     def __init__(self, n: int, h_s: int):
         super().__init__(n)
         self.h_s = int(h_s)
+        self._n, self._nsq = gmpy2.mpz(n), gmpy2.mpz(self.nsquare)  # gmpy2 multiplies faster
 
     @property
     def table(self) -> _FixedBaseTable:
@@ -157,7 +158,7 @@ class FastPublicKey(PublicKey):
             return super().raw_encrypt(plaintext, r_value)
         if not isinstance(plaintext, int):
             raise TypeError(f"Expected int type plaintext but got: {type(plaintext)}")
-        return int((self.n * plaintext + 1) * self.table.random_power() % self.nsquare)
+        return int((self._n * plaintext + 1) * self.table.random_power() % self._nsq)
 
     def encrypt_encoded(self, encoding: Any, r_value: int | None) -> paillier.EncryptedNumber:
         """``phe``'s encryption of an encoded number, randomized by the table."""
