@@ -361,3 +361,17 @@ def test_any_hostile_blob_field_is_the_projects_error(keys, field, value):
     except OmteachError:
         return
     assert value == good[field]  # accepted only if the field is unchanged
+
+
+def test_a_round_under_a_fast_key(fast_keys):
+    """Every owner reads AI Inc.'s fast key from its blob and encrypts with its table."""
+    from omteach.crypto.paillier import is_fast
+    from omteach.protocol import TrainingRun
+
+    with TrainingRun(keys=fast_keys, workers=1, rounds=1) as run:
+        for owner in run.owners.values():
+            public, _ = owner.public_key(run.spec_id)
+            assert is_fast(public) and public.h_s == fast_keys.public.h_s
+        report = run.run_round()
+        assert report.closed and report.contributors == sorted(run.owners)
+        assert report.accuracy > run.initial_accuracy

@@ -343,14 +343,6 @@ def _zero(public: PublicKey) -> Any:
     return gmpy2.powmod(r, public.n, public.nsquare)
 
 
-def raw_encryptor(public: PublicKey, keys: KeyPair | None = None) -> Callable[[int], int]:
-    """The fastest correct raw encryption for ``public``: a fast key's table, the owner's CRT
-    (``keys`` given and matching), or ``phe``'s ``r^n``."""
-    if keys is not None and keys.public == public and not is_fast(public):
-        return keys.raw_encrypt
-    return public.raw_encrypt
-
-
 def _check_finite(value: Any) -> float | int:
     if isinstance(value, np.generic):
         value = value.item()
