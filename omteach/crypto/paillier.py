@@ -236,7 +236,8 @@ class KeyPair:
     def to_fast(self) -> KeyPair:
         """The same key pair with a fast public key (adds ``h_s``; the private key is unchanged).
 
-        Only the owner can do this: it needs nothing secret, but ``h_s`` must be made honestly.
+        ``h_s`` needs nothing secret (n and a random x), but those who encrypt with it trust
+        whoever made it: here the key's owner, who publishes it with the key.
         """
         if self.fast:
             return self
