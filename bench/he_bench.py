@@ -89,9 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--values", type=int, default=10_000, help="vector length (10,000)")
     parser.add_argument("--bits", type=int, default=2048, help="key size in bits (2048)")
-    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds (3)")
-    parser.add_argument("--per-value-sample", type=int, default=1000,
-                        help="values encrypted one by one per round (1,000)")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds (5)")
+    parser.add_argument("--per-value-sample", type=int, default=500,
+                        help="values encrypted one by one per round (500)")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                         help="processes for the separate multi-core packed run (0 to skip)")
     args = parser.parse_args(argv)
