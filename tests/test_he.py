@@ -177,8 +177,11 @@ def test_overflow_is_an_error_not_a_wrap(keys):
     with pytest.raises(PlaintextOverflowError, match="too large"):
         encrypt(pk, pk.n)
     big = encrypt(pk, pk.max_int)
+    with pytest.raises(PlaintextOverflowError, match="wrap modulo n"):
+        big + big  # known here to pass the range
+    received = Ciphertext.from_raw(pk, big.raw)
     with pytest.raises(PlaintextOverflowError, match="overflowed"):
-        decrypt(sk, big + big)
+        decrypt(sk, received + received)  # not known: caught in the gap when decrypting
     # A plain number far smaller than the ciphertext's scale cannot be aligned with it.
     with pytest.raises(PlaintextOverflowError, match="scales are too far apart"):
         encrypt(pk, 0.0) + 1.4e-283
@@ -419,16 +422,54 @@ def test_sum_works_on_ciphertexts_and_vectors(any_keys):
 
 
 def test_products_past_the_range(keys):
-    """Detected: a plain factor too large to encode, or a product in the gap above max_int.
-    Not detectable: a product that wraps all the way round n (the error text says so)."""
+    """Detected: a plain factor too large to encode; a result past the key's range when the values
+    were encrypted here; a product in the gap above max_int on decryption. Not detectable: a
+    product of a received ciphertext that wraps all the way round n (the error text says so)."""
     pk, sk = keys.public, keys.private
     with pytest.raises(PlaintextOverflowError, match="cannot be detected"):
         encrypt(pk, 2) * pk.n
-    big = encrypt(pk, pk.max_int // 2 + 1)
+    half = pk.max_int // 2
+    for make in (lambda: encrypt(pk, pk.max_int) * 3, lambda: 3 * encrypt(pk, -pk.max_int),
+                 lambda: encrypt(pk, pk.max_int) + encrypt(pk, half), lambda: encrypt(pk, half)
+                 - encrypt(pk, -pk.max_int), lambda: encrypt(pk, [1, pk.max_int]) * 2,
+                 lambda: encrypt(pk, [half, pk.max_int]).sum(), lambda: encrypt(pk, [half]) + half
+                 + pk.max_int, lambda: encrypt(pk, 10**70) * 10**90):
+        with pytest.raises(PlaintextOverflowError, match="cannot be detected"):
+            make()
+    assert decrypt(sk, encrypt(pk, pk.max_int // 3) * 3) == pk.max_int // 3 * 3  # in range
+    # The same ciphertexts as received from someone else: nothing is known about their values.
+    received = Ciphertext.from_raw(pk, encrypt(pk, pk.max_int // 2 + 1).raw)
     with pytest.raises(PlaintextOverflowError, match="cannot be detected"):
-        decrypt(sk, big * 3)  # lands between max_int and n - max_int
-    wrapped = decrypt(sk, encrypt(pk, pk.max_int) * 3)  # 3 max_int is n - 3 - n % 3: "negative"
-    assert wrapped != 3 * pk.max_int and wrapped < 0
+        decrypt(sk, received * 3)  # lands between max_int and n - max_int: refused on decrypting
+    wrapped = decrypt(sk, Ciphertext.from_raw(pk, encrypt(pk, pk.max_int).raw) * 3)
+    assert wrapped != 3 * pk.max_int and wrapped < 0  # 3 max_int wrapped round n: undetectable
+
+
+@settings(max_examples=20, deadline=None)
+@given(x=st.floats(0.01, 100), k=st.floats(0.01, 0.99))
+def test_repeated_float_products_stop_before_they_wrap(keys, x, k):
+    """Each float product lowers phe's exponent: the integer grows until it would wrap."""
+    c, expected = encrypt(keys.public, x), x
+    for _ in range(200):
+        try:
+            c = c * k
+        except PlaintextOverflowError as err:
+            assert "wrap modulo n" in str(err)
+            break
+        expected *= k
+        assert math.isclose(decrypt(keys.private, c), expected, rel_tol=1e-9, abs_tol=1e-300)
+    else:
+        pytest.fail("200 float products never reached the key's range")
+
+
+def test_from_raw_checks_its_input(keys):
+    c = encrypt(keys.public, 7)
+    assert decrypt(keys.private, Ciphertext.from_raw(keys.public, c.raw)) == 7
+    for bad in (0, keys.public.nsquare, "5", 1.0, True):
+        with pytest.raises(InvalidValueError, match="raw ciphertext"):
+            Ciphertext.from_raw(keys.public, bad)
+    with pytest.raises(InvalidValueError, match="exponent"):
+        Ciphertext.from_raw(keys.public, c.raw, exponent=1.5)
 
 
 def test_fast_encryption_leaves_no_unrandomized_result(fast_keys):

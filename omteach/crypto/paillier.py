@@ -8,9 +8,13 @@ errors that say what to do (:mod:`omteach.errors`) instead of ``phe``'s bare
 Paillier is *additively* homomorphic: ``Enc(a) + Enc(b)`` decrypts to ``a + b``,
 ``Enc(a) + b`` to ``a + b`` and ``Enc(a) * k`` to ``a * k`` for a plain ``k``.
 ``Enc(a) * Enc(b)`` is impossible, and raises :class:`UnsupportedOperationError`.
-``Enc(a) * k`` is computed modulo n: a product past the key's range (about n/3) that lands in
-the gap is caught when decrypting, but one that wraps all the way round decrypts to a wrong
-number, and nobody who cannot decrypt can tell. Keep ``|a * k|`` well below ``public.max_int``.
+``Enc(a) * k`` is computed modulo n, and so is every sum. Where the values were encrypted in
+this process, each result carries a bound on its value and one that could pass the key's range
+(about n/3, less at a float's precision) raises :class:`PlaintextOverflowError` at once. For a
+ciphertext received from elsewhere (:meth:`Ciphertext.from_raw`) nothing is known: a result
+that lands in the gap above the range is caught when decrypting, but one that wraps all the
+way round n decrypts to a wrong number, and nobody can tell. Keep ``|a * k|`` well below
+``public.max_int``.
 
 Two key modes, one private key
 ------------------------------
@@ -413,6 +417,47 @@ def _as_cipher(value: Any) -> Any:
     return Ciphertext(value) if isinstance(value, paillier.EncryptedNumber) else value
 
 
+Bound = float | None
+"""log2 of an upper bound on the absolute value a ciphertext holds (-inf for 0), or None where
+it is not known. Logarithms, so that bounds of huge integers times floats never overflow."""
+
+
+def _log2_abs(v: float | int) -> float:
+    return math.log2(abs(v)) if v else -math.inf
+
+
+def _add_bounds(a: Bound, b: Bound) -> Bound:
+    if a is None or b is None:
+        return None
+    hi, lo = max(a, b), min(a, b)
+    return hi if lo == -math.inf else hi + math.log2(1 + 2.0 ** (lo - hi))
+
+
+def _scale_bound(a: Bound, k: float | int) -> Bound:
+    return None if a is None else a + _log2_abs(k)
+
+
+def _checked(enc: paillier.EncryptedNumber, bound: Bound, what: str) -> Bound:
+    """Refuse a result whose known bound passes the key's range (it would wrap modulo n).
+
+    phe holds ``value / 16**exponent`` as an integer that must stay within ``max_int``; a
+    result's bound is known when every ciphertext in it was encrypted here.
+    """
+    if bound is not None:
+        needed = bound - 4 * enc.exponent
+        available = math.log2(enc.public_key.max_int)
+        if needed > available + 1e-9:
+            raise PlaintextOverflowError(
+                f"cannot {what}: the result may reach about 2^{bound:.0f}, which at this "
+                "precision needs "
+                f"about {needed:.0f} bits where the {enc.public_key.n.bit_length()}-bit key holds "
+                f"{available:.0f}: it would wrap modulo n and decrypt to a wrong number. Scale "
+                "the numbers down, round floats to fewer digits, or use a larger key. "
+                "This check needs ciphertexts encrypted here: for a ciphertext received from "
+                "elsewhere the value is unknown, so such a wrap cannot be detected.")
+    return bound
+
+
 def _plain_scalar(value: Any, op: str) -> float | int:
     if isinstance(value, Ciphertext | EncryptedVector | paillier.EncryptedNumber):
         raise UnsupportedOperationError(
@@ -476,13 +521,28 @@ class Ciphertext(_Unsupported):
     Supports ``c + c``, ``c + plain``, ``c - c``, ``c * plain``, ``c / plain``, ``-c`` and
     ``sum(...)``; a ``phe.EncryptedNumber`` of the same key counts as a ciphertext. Everything
     else (``c * c``, ``c ** 2``, ``c < 0``) raises :class:`UnsupportedOperationError`.
-    ``c * k`` wraps modulo n if ``|value * k|`` passes the key's range: see the module docstring.
+    A result that would pass the key's range (and wrap modulo n) raises
+    :class:`PlaintextOverflowError` when the values are known to this process (encrypted here);
+    for a ciphertext received from elsewhere (:meth:`from_raw`) it cannot be detected.
     """
 
-    __slots__ = ("_enc",)
+    __slots__ = ("_enc", "_bound")
 
-    def __init__(self, enc: paillier.EncryptedNumber):
+    def __init__(self, enc: paillier.EncryptedNumber, bound: Bound = None):
         self._enc = enc
+        self._bound = bound
+
+    @classmethod
+    def from_raw(cls, public: PublicKey, raw: int, exponent: int = 0) -> Ciphertext:
+        """A ciphertext as it arrives from someone else: its integer and phe's exponent.
+
+        Nothing is known about the value it holds, so products past the key's range cannot be
+        detected on it (see the module docstring).
+        """
+        _check_raw_ciphertext(public, raw)
+        if isinstance(exponent, bool) or not isinstance(exponent, numbers.Integral):
+            raise InvalidValueError(f"the exponent must be a whole number, got {exponent!r}")
+        return cls(paillier.EncryptedNumber(public, int(raw), int(exponent)))
 
     @property
     def public_key(self) -> PublicKey:
@@ -503,11 +563,13 @@ class Ciphertext(_Unsupported):
         other = _as_cipher(other)
         if isinstance(other, Ciphertext):
             _same_key(self.public_key, other.public_key, "the two numbers")
-            return Ciphertext(_phe_op(lambda: self._enc + other._enc, "add"))
+            enc = _phe_op(lambda: self._enc + other._enc, "add")
+            return Ciphertext(enc, _checked(enc, _add_bounds(self._bound, other._bound), "add"))
         if isinstance(other, EncryptedVector):
             return other + self
         k = _plain_scalar(other, "add")
-        return Ciphertext(_phe_op(lambda: self._enc + k, "add"))
+        enc = _phe_op(lambda: self._enc + k, "add")
+        return Ciphertext(enc, _checked(enc, _add_bounds(self._bound, _log2_abs(k)), "add"))
 
     def __radd__(self, other: Any) -> Ciphertext:
         if type(other) is int and other == 0:  # sum()'s start: nothing to add
@@ -515,7 +577,7 @@ class Ciphertext(_Unsupported):
         return self + other
 
     def __neg__(self) -> Ciphertext:
-        return Ciphertext(self._enc * -1)
+        return Ciphertext(self._enc * -1, self._bound)
 
     def __sub__(self, other: Any) -> Ciphertext:
         other = _as_cipher(other)
@@ -528,7 +590,8 @@ class Ciphertext(_Unsupported):
 
     def __mul__(self, other: Any) -> Ciphertext:
         k = _plain_scalar(other, "multiply")
-        return Ciphertext(_phe_op(lambda: self._enc * k, "multiply"))
+        enc = _phe_op(lambda: self._enc * k, "multiply")
+        return Ciphertext(enc, _checked(enc, _scale_bound(self._bound, k), "multiply"))
 
     __rmul__ = __mul__
 
@@ -536,7 +599,8 @@ class Ciphertext(_Unsupported):
         k = _plain_scalar(other, "divide")
         if k == 0:
             raise InvalidValueError("cannot divide an encrypted number by zero")
-        return Ciphertext(_phe_op(lambda: self._enc * (1 / k), "divide"))
+        enc = _phe_op(lambda: self._enc * (1 / k), "divide")
+        return Ciphertext(enc, _checked(enc, _scale_bound(self._bound, 1 / k), "divide"))
 
     def __repr__(self) -> str:
         digits = str(self.raw)
@@ -550,21 +614,28 @@ class EncryptedVector(_Unsupported):
     be a scalar or a vector of the same length (``numpy_array * enc`` included).
     """
 
-    __slots__ = ("_items", "public_key", "_like")
+    __slots__ = ("_items", "public_key", "_like", "_bounds")
 
-    def __init__(self, items: list[paillier.EncryptedNumber], public_key: PublicKey, like: str):
+    def __init__(self, items: list[paillier.EncryptedNumber], public_key: PublicKey, like: str,
+                 bounds: Sequence[Bound] | None = None):
         self._items = items
         self.public_key = public_key
         self._like = like
+        self._bounds: list[Bound] = list(bounds) if bounds is not None else [None] * len(items)
+
+    def _result(self, items: list[paillier.EncryptedNumber], bounds: Iterable[Bound],
+                what: str) -> EncryptedVector:
+        checked = [_checked(e, b, what) for e, b in zip(items, bounds, strict=True)]
+        return EncryptedVector(items, self.public_key, self._like, checked)
 
     def __len__(self) -> int:
         return len(self._items)
 
     def __getitem__(self, i: int) -> Ciphertext:
-        return Ciphertext(self._items[i])
+        return Ciphertext(self._items[i], self._bounds[i])
 
     def __iter__(self):
-        return (Ciphertext(e) for e in self._items)
+        return (Ciphertext(e, b) for e, b in zip(self._items, self._bounds, strict=True))
 
     def _plain_operand(self, other: Any, op: str) -> list:
         if isinstance(other, Ciphertext | EncryptedVector | paillier.EncryptedNumber):
@@ -584,6 +655,7 @@ class EncryptedVector(_Unsupported):
         if isinstance(other, Ciphertext):
             _same_key(self.public_key, other.public_key, "the vector and the number")
             items = _phe_op(lambda: [a + other._enc for a in self._items], "add")
+            bounds = [_add_bounds(b, other._bound) for b in self._bounds]
         elif isinstance(other, EncryptedVector):
             _same_key(self.public_key, other.public_key, "the two vectors")
             if len(other) != len(self):
@@ -592,10 +664,12 @@ class EncryptedVector(_Unsupported):
                 )
             items = _phe_op(lambda: [a + b for a, b in zip(self._items, other._items,
                                                             strict=True)], "add")
+            bounds = [_add_bounds(a, b) for a, b in zip(self._bounds, other._bounds, strict=True)]
         else:
             ks = self._plain_operand(other, "add")
             items = _phe_op(lambda: [a + b for a, b in zip(self._items, ks, strict=True)], "add")
-        return EncryptedVector(items, self.public_key, self._like)
+            bounds = [_add_bounds(b, _log2_abs(k)) for b, k in zip(self._bounds, ks, strict=True)]
+        return self._result(items, bounds, "add")
 
     def __radd__(self, other: Any) -> EncryptedVector:
         if type(other) is int and other == 0:  # sum()'s start
@@ -617,7 +691,8 @@ class EncryptedVector(_Unsupported):
     def __mul__(self, other: Any) -> EncryptedVector:
         ks = self._plain_operand(other, "multiply")
         items = _phe_op(lambda: [a * k for a, k in zip(self._items, ks, strict=True)], "multiply")
-        return EncryptedVector(items, self.public_key, self._like)
+        bounds = [_scale_bound(b, k) for b, k in zip(self._bounds, ks, strict=True)]
+        return self._result(items, bounds, "multiply")
 
     __rmul__ = __mul__
 
@@ -631,7 +706,9 @@ class EncryptedVector(_Unsupported):
         """The encrypted sum of the elements."""
         if not self._items:
             raise InvalidValueError("cannot sum an empty encrypted vector")
-        return Ciphertext(_phe_op(lambda: sum(self._items[1:], self._items[0]), "sum"))
+        enc = _phe_op(lambda: sum(self._items[1:], self._items[0]), "sum")
+        bound = functools.reduce(_add_bounds, self._bounds)
+        return Ciphertext(enc, _checked(enc, bound, "sum"))
 
     def __repr__(self) -> str:
         return f"EncryptedVector(len={len(self)}, {self.public_key.n.bit_length()}-bit key)"
@@ -696,17 +773,21 @@ def encrypt(public: PublicKey, value: Any) -> Ciphertext | EncryptedVector:
             f"encrypt needs a Paillier public key (keys.public), got {type(public).__name__}"
         )
     if isinstance(value, numbers.Number | np.generic):
-        return Ciphertext(_phe_encrypt(public, value))
+        value = _check_finite(value)
+        return Ciphertext(_phe_encrypt(public, value), _log2_abs(value))
     like = "torch" if type(value).__module__.startswith("torch") else "numpy"
     arr = _to_numpy(value)
     if arr.ndim == 0:
-        return Ciphertext(_phe_encrypt(public, arr.item()))
+        value = _check_finite(arr.item())
+        return Ciphertext(_phe_encrypt(public, value), _log2_abs(value))
     if arr.ndim != 1:
         raise InvalidValueError(
             f"encrypt takes a number or a 1-D vector, got shape {arr.shape}; flatten it first "
             "(x.reshape(-1)) and reshape after decrypting"
         )
-    return EncryptedVector(_encrypt_values(public, arr.tolist()), public, like)
+    values = [_check_finite(v) for v in arr.tolist()]
+    return EncryptedVector(_encrypt_values(public, values), public, like,
+                           [_log2_abs(v) for v in values])
 
 
 def _phe_decrypt(private: PrivateKey, enc: paillier.EncryptedNumber) -> float | int:
