@@ -35,14 +35,14 @@ def chain(request):
     return Chain()
 
 
-def _teaching_keys(bits: int = 512):
+def _teaching_keys(bits: int = 512, *, fast: bool = False):
     """A small key pair: fast enough for property tests, with its weak-key warning silenced."""
     from omteach.crypto.paillier import generate_keypair
     from omteach.errors import WeakKeyWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", WeakKeyWarning)
-        return generate_keypair(bits)
+        return generate_keypair(bits, fast=fast)
 
 
 @pytest.fixture(scope="session")
@@ -55,3 +55,15 @@ def keys():
 def other_keys():
     """A second, unrelated teaching key pair, for the tests that mix keys."""
     return _teaching_keys()
+
+
+@pytest.fixture(scope="session")
+def fast_keys():
+    """A 512-bit fast (DJN) teaching key pair."""
+    return _teaching_keys(fast=True)
+
+
+@pytest.fixture(scope="session", params=["ordinary", "fast"])
+def any_keys(request):
+    """Each key mode in turn: an ordinary and a fast teaching key pair."""
+    return request.getfixturevalue("keys" if request.param == "ordinary" else "fast_keys")

@@ -13,11 +13,13 @@ except ImportError:  # the torch-free run on the newest Python (tests/test_reach
     torch = None
 
 from omteach.crypto.packing import PackedCiphertext, PackingCodec, key_fingerprint
-from omteach.crypto.paillier import generate_keypair
+from omteach.crypto.paillier import generate_keypair, public_key_from_json, public_key_to_json
+from omteach.crypto.parallel import ParallelEncryptor
 from omteach.errors import (
     HeadroomExceededError,
     InvalidValueError,
     KeyMismatchError,
+    OmteachError,
     PlaintextOverflowError,
     WeakKeyWarning,
 )
@@ -34,23 +36,23 @@ def vectors(clip: float, size: int):
 
 @settings(max_examples=40, deadline=None)
 @given(data=st.data(), codec=CODECS, n=st.integers(1, 70))
-def test_round_trip_within_half_a_step(keys, data, codec, n):
+def test_round_trip_within_half_a_step(any_keys, data, codec, n):
     x = np.array(data.draw(vectors(codec.clip, n)))
-    back = codec.decrypt(keys.private, codec.encrypt(keys.public, x))
+    back = codec.decrypt(any_keys.private, codec.encrypt(any_keys.public, x))
     assert back.shape == x.shape
     assert np.max(np.abs(back - x)) <= codec.error_bound(1) + 1e-12
 
 
 @settings(max_examples=30, deadline=None)
 @given(data=st.data(), codec=CODECS, n=st.integers(1, 70))
-def test_sum_of_k_packed_vectors_is_the_float_sum_within_the_bound(keys, data, codec, n):
+def test_sum_of_k_packed_vectors_is_the_float_sum_within_the_bound(any_keys, data, codec, n):
     k = data.draw(st.integers(1, codec.max_contributions))
     xs = [np.array(data.draw(vectors(codec.clip, n))) for _ in range(k)]
-    total = codec.encrypt(keys.public, xs[0])
+    total = codec.encrypt(any_keys.public, xs[0])
     for x in xs[1:]:
-        total = total + codec.encrypt(keys.public, x)
+        total = total + codec.encrypt(any_keys.public, x)
     assert total.contributions == k
-    back = codec.decrypt(keys.private, total)
+    back = codec.decrypt(any_keys.private, total)
     assert np.max(np.abs(back - np.sum(xs, axis=0))) <= codec.error_bound(k) + 1e-9
 
 
@@ -192,13 +194,13 @@ def test_shape_mask_and_slot_errors(keys):
     with pytest.warns(WeakKeyWarning):
         tiny = generate_keypair(64)
     with pytest.raises(PlaintextOverflowError, match="does not fit"):
-        PackingCodec(bits=52, max_contributions=2**20).slots_per_ciphertext(tiny.public)
+        PackingCodec(bits=48, max_contributions=2**20).slots_per_ciphertext(tiny.public)
 
 
 @pytest.mark.parametrize("kwargs", [
     {"clip": 0}, {"clip": -1.0}, {"clip": float("inf")}, {"clip": "1"},
-    {"bits": 0}, {"bits": 53}, {"bits": 8.0},
-    {"max_contributions": 0}, {"max_contributions": 2.5},
+    {"bits": 0}, {"bits": 49}, {"bits": 8.0}, {"bits": True}, {"clip": True},
+    {"max_contributions": 0}, {"max_contributions": 2.5}, {"max_contributions": 2**20 + 1},
 ])
 def test_bad_codec_parameters(kwargs):
     with pytest.raises(InvalidValueError):
@@ -216,3 +218,165 @@ def test_a_mask_that_cancels_in_the_sum(keys):
     b = codec.encrypt(keys.public, y, mask=[(-m) % keys.public.n for m in mask])
     assert not np.allclose(codec.decrypt(keys.private, a), x, atol=0.1)
     assert np.allclose(codec.decrypt(keys.private, a + b), x + y, atol=codec.error_bound(2))
+
+
+# -- wide slots and float precision (issue 9) ----------------------------------------------------
+
+WIDE = st.builds(PackingCodec, clip=st.sampled_from([0.5, 1.0, 1000.0]), bits=st.integers(30, 48),
+                 max_contributions=st.sampled_from([1, 3, 4096, 2**20]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), codec=WIDE, n=st.integers(1, 12))
+def test_wide_slots_unpack_exactly_and_hold_the_bound(keys, data, codec, n):
+    """bits up to 48 and K up to 2**20 (slots of 68 bits, past int64): exact, within the bound."""
+    top = codec.max_contributions * codec.levels
+    q = data.draw(st.lists(st.integers(0, top), min_size=n, max_size=n))
+    plain = codec.pack(np.array(q, dtype=object), keys.public)
+    assert list(codec.unpack(plain, n, keys.public)) == q
+    k = data.draw(st.integers(1, min(3, codec.max_contributions)))
+    xs = [np.array(data.draw(vectors(codec.clip, n))) for _ in range(k)]
+    total = sum(codec.encrypt(keys.public, x) for x in xs)
+    back = codec.decrypt(keys.private, total)
+    assert np.max(np.abs(back - np.sum(xs, axis=0))) <= codec.error_bound(k)
+
+
+def test_the_issue_codecs(keys):
+    """bits=52 is refused (float64 cannot hold its bound); bits=48 with K=4096 decodes exactly."""
+    with pytest.raises(InvalidValueError, match="float64"):
+        PackingCodec(bits=52, max_contributions=4096)
+    codec = PackingCodec(bits=48, max_contributions=4096)
+    x = np.array([1.0, -1.0, 0.3, 1e-9])
+    total = codec.encrypt(keys.public, x) + codec.encrypt(keys.public, x)
+    assert np.max(np.abs(codec.decrypt(keys.private, total) - 2 * x)) <= codec.error_bound(2)
+    full = PackingCodec(bits=48, max_contributions=2**20)
+    assert full.slot_bits > 62
+    q = np.full(5, full.max_contributions * full.levels)
+    assert list(full.unpack(full.pack(q, keys.public), 5, keys.public)) == q.tolist()
+
+
+@pytest.mark.parametrize("bad", [[0.5, 1 + 2j], np.array([0.5 + 1j]), ["0.5"], "0.5",
+                                 np.array(["0.5", "1"]), [0.5, None], [{"a": 1}], {"a": 1.0},
+                                 [object()], np.array([True, False]),
+                                 torch.tensor([0.5], dtype=torch.bfloat16),
+                                 torch.tensor([0.5 + 1j]), [[0.1], [0.2, 0.3]]])
+def test_packing_refuses_what_is_not_real_numbers(keys, bad):
+    with pytest.raises(InvalidValueError):
+        PackingCodec().encrypt(keys.public, bad)
+
+
+def test_mask_must_be_whole_numbers(keys):
+    codec = PackingCodec()
+    for mask in ([1.5], ["1"], [True], "1", 5):
+        with pytest.raises(InvalidValueError, match="whole numbers"):
+            codec.encrypt(keys.public, [0.1], mask=mask)
+
+
+# -- fast keys, the parallel encryptor, sum() ----------------------------------------------------
+
+def test_fast_and_ordinary_packed_vectors_add(keys):
+    """Owners may encrypt under either form of the same key: the sums decrypt alike."""
+    fast = keys.to_fast()
+    codec = PackingCodec(max_contributions=3)
+    x, y = np.linspace(-1, 1, 40), np.linspace(1, -1, 40)
+    a, b = codec.encrypt(fast.public, x), codec.encrypt(keys.public, y)
+    assert np.allclose(codec.decrypt(keys.private, a + b), x + y, atol=codec.error_bound(2))
+    owner = codec.encrypt(keys.public, x, encryptor=keys.encrypt_many)  # the owner's CRT
+    assert np.allclose(codec.decrypt(keys.private, owner), x, atol=codec.error_bound())
+    assert np.allclose(codec.decrypt(fast.private, sum([a, b, owner])), 2 * x + y,
+                       atol=codec.error_bound(3))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_parallel_encryptor_uses_the_keys_method(fast_keys, keys, workers):
+    codec = PackingCodec()
+    x = np.linspace(-1, 1, 300)
+    for kp in (fast_keys, keys):
+        # Every party reads the key from its JSON form: a fast key stays fast there.
+        public = public_key_from_json(public_key_to_json(kp.public))
+        assert type(public) is type(kp.public)
+        with ParallelEncryptor(public, workers) as enc:
+            packed = codec.encrypt(public, x, encryptor=enc)
+        assert len(set(packed.ciphertexts)) == len(packed.ciphertexts)
+        assert np.allclose(codec.decrypt(kp.private, packed), x, atol=codec.error_bound())
+
+
+def test_sum_of_packed_vectors(any_keys):
+    codec = PackingCodec()
+    x = np.linspace(-1, 1, 30)
+    parts = [codec.encrypt(any_keys.public, x) for _ in range(3)]
+    total = sum(parts)
+    assert total.contributions == 3 and sum(parts[:1]) is parts[0]
+    assert np.allclose(codec.decrypt(any_keys.private, total), 3 * x, atol=codec.error_bound(3))
+    with pytest.raises(InvalidValueError, match="only be added to another packed vector"):
+        1 + parts[0]
+
+
+# -- hostile packed blobs (issue 9) --------------------------------------------------------------
+
+def _hostile_blobs(keys):
+    codec = PackingCodec(clip=1.0, bits=16, max_contributions=3)
+    good = codec.encrypt(keys.public, np.linspace(-1, 1, 60)).to_json()
+    n, nsq = keys.public.n, keys.public.nsquare
+    cts = good["ciphertexts"]
+    yield "not an object", [good]
+    yield "kind missing", {k: v for k, v in good.items() if k != "kind"}
+    for field in ("ciphertexts", "codec", "length", "contributions"):
+        yield f"{field} missing", {k: v for k, v in good.items() if k != field}
+    for c in (0, 4, -1, True, 1.0, "1", None):
+        yield f"contributions {c!r}", {**good, "contributions": c}
+    for length in (-1, "60", 60.0, True, 59 + 29 * 4, 10**9, None):
+        yield f"length {length!r}", {**good, "length": length}
+    yield "one ciphertext short", {**good, "ciphertexts": cts[:-1]}
+    yield "one ciphertext too many", {**good, "ciphertexts": cts + cts[:1]}
+    yield "ciphertexts not a list", {**good, "ciphertexts": ",".join(cts)}
+    yield "a ciphertext not a string", {**good, "ciphertexts": [int(cts[0], 16)] + cts[1:]}
+    for bad in ("0x" + cts[0], cts[0].upper(), "-" + cts[0], " " + cts[0], cts[0][:3] + "_"
+                + cts[0][3:], "", "zz", "0", format(nsq, "x"), format(nsq + 1, "x"),
+                format(n, "x"), "1" * 1000):
+        yield f"ciphertext {bad[:12]!r}", {**good, "ciphertexts": [bad] + cts[1:]}
+    yield "codec not an object", {**good, "codec": [1.0, 16, 3]}
+    yield "codec with an extra field", {**good, "codec": {**good["codec"], "x": 1}}
+    yield "codec bits True", {**good, "codec": {**good["codec"], "bits": True}}
+    yield "codec clip a string", {**good, "codec": {**good["codec"], "clip": "1"}}
+    yield "codec K of 0", {**good, "codec": {**good["codec"], "max_contributions": 0}}
+
+
+def test_hostile_packed_blobs_are_refused(keys):
+    for what, blob in _hostile_blobs(keys):
+        with pytest.raises(InvalidValueError):
+            PackedCiphertext.from_json(blob, keys.public)
+            pytest.fail(f"accepted a blob with {what}")
+    with pytest.raises(InvalidValueError, match="public key"):
+        PackedCiphertext.from_json(next(_hostile_blobs(keys))[1], keys.private)
+
+
+@settings(max_examples=150, deadline=None)
+@given(field=st.sampled_from(["kind", "ciphertexts", "codec", "length", "contributions",
+                              "key_fingerprint"]),
+       value=st.recursive(st.none() | st.booleans() | st.integers() | st.floats()
+                          | st.text(max_size=8),
+                          lambda inner: st.lists(inner, max_size=3)
+                          | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+                          max_leaves=6))
+def test_any_hostile_blob_field_is_the_projects_error(keys, field, value):
+    good = PackingCodec().encrypt(keys.public, np.zeros(30)).to_json()
+    try:
+        PackedCiphertext.from_json({**good, field: value}, keys.public)
+    except OmteachError:
+        return
+    assert value == good[field]  # accepted only if the field is unchanged
+
+
+def test_a_round_under_a_fast_key(fast_keys):
+    """Every owner reads AI Inc.'s fast key from its blob and encrypts with its table."""
+    from omteach.crypto.paillier import is_fast
+    from omteach.protocol import TrainingRun
+
+    with TrainingRun(keys=fast_keys, workers=1, rounds=1) as run:
+        for owner in run.owners.values():
+            public, _ = owner.public_key(run.spec_id)
+            assert is_fast(public) and public.h_s == fast_keys.public.h_s
+        report = run.run_round()
+        assert report.closed and report.contributors == sorted(run.owners)
+        assert report.accuracy > run.initial_accuracy

@@ -7,19 +7,26 @@ only modules of omteach that import ``phe`` or ``gmpy2``; every other module goe
 the backend (or a faster key mode) changes in one place.
 """
 
-from omteach.crypto.packing import PackedCiphertext, PackingCodec, key_fingerprint
+from omteach.crypto.packing import PackedCiphertext, PackingCodec
 from omteach.crypto.paillier import (
     Ciphertext,
     EncryptedVector,
+    FastPublicKey,
     KeyPair,
     PrivateKey,
     PublicKey,
     decrypt,
     encrypt,
     generate_keypair,
+    is_fast,
+    key_fingerprint,
+    public_key_from_json,
+    public_key_to_json,
+    rerandomize,
 )
 
 __all__ = [
-    "Ciphertext", "EncryptedVector", "KeyPair", "PackedCiphertext", "PackingCodec", "PrivateKey",
-    "PublicKey", "decrypt", "encrypt", "generate_keypair", "key_fingerprint",
+    "Ciphertext", "EncryptedVector", "FastPublicKey", "KeyPair", "PackedCiphertext",
+    "PackingCodec", "PrivateKey", "PublicKey", "decrypt", "encrypt", "generate_keypair",
+    "is_fast", "key_fingerprint", "public_key_from_json", "public_key_to_json", "rerandomize",
 ]

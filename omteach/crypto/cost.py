@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import statistics
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from omteach.crypto.paillier import KeyPair, decrypt, encrypt, generate_keypair
+from omteach.crypto.paillier import KeyPair, decrypt, encrypt, generate_keypair, rerandomize
 from omteach.errors import WeakKeyWarning
 
 # Security strength of an RSA/Paillier modulus, NIST SP 800-57 Part 1 (table 2).
@@ -40,11 +41,6 @@ class KeyCost:
         return security_level(self.bits)
 
 
-def _median(xs: list[float]) -> float:
-    xs = sorted(xs)
-    return xs[len(xs) // 2]
-
-
 def measure_key_cost(
     bits: int, *, repeats: int = 15, progress: Callable[[str], None] | None = None
 ) -> tuple[KeyCost, KeyPair]:
@@ -66,6 +62,33 @@ def measure_key_cost(
         c + c
         add.append(time.perf_counter() - t)
     size = (keys.public.nsquare.bit_length() + 7) // 8
-    cost = KeyCost(bits, keygen_s, _median(enc) * 1e3, _median(dec) * 1e3, _median(add) * 1e6,
-                   size)
+    median = statistics.median
+    cost = KeyCost(bits, keygen_s, median(enc) * 1e3, median(dec) * 1e3, median(add) * 1e6, size)
     return cost, keys
+
+
+def encryption_costs(keys: KeyPair, *, repeats: int = 20) -> dict[str, float]:
+    """Milliseconds per raw encryption (median) by each method open for this key pair.
+
+    ``"ordinary"``: anyone with the ordinary public key (``r^n``, as phe does);
+    ``"owner (CRT)"``: the key's owner, with p and q; ``"fast"``: anyone with the fast public key
+    (the DJN table, built before timing); ``"re-randomize"``: :func:`rerandomize`, the full-size
+    ``r^n`` every party may use against the key's owner. The methods take turns, so a busy
+    machine slows them alike.
+    """
+    fast, ordinary = keys.to_fast(), keys.to_ordinary()
+    _ = fast.public.table  # built once, not timed
+    c = ordinary.public.raw_encrypt(1)
+    methods: dict[str, Callable[[int], object]] = {
+        "ordinary": ordinary.public.raw_encrypt,
+        "owner (CRT)": ordinary.raw_encrypt,
+        "fast": fast.public.raw_encrypt,
+        "re-randomize": lambda m: rerandomize(ordinary.public, c),
+    }
+    times: dict[str, list[float]] = {name: [] for name in methods}
+    for i in range(repeats):
+        for name, fn in methods.items():
+            t = time.perf_counter()
+            fn(i)
+            times[name].append(time.perf_counter() - t)
+    return {name: statistics.median(ts) * 1e3 for name, ts in times.items()}

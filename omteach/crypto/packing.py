@@ -13,29 +13,48 @@ A 2048-bit plaintext has room for over a hundred small integers, so the codec:
    whose exponent is sent in the clear and reveals a float's magnitude).
 
 Error bound: for inputs inside ``[-clip, clip]``, each decoded value is within ``step / 2`` of
-the input, where ``step = 2 * clip / (2**bits - 1)``; the decoded sum of k contributions is
-within ``k * step / 2`` of the float sum (:meth:`PackingCodec.error_bound`). Inputs outside the
-range are clipped first (or refused with ``clip_inputs=False``); the bound is then about the
-clipped values.
+the input, where ``step = 2 * clip / (2**bits - 1)``, plus float64 rounding (at most
+``clip * 2**-48`` per contribution, negligible below about 40 bits); the decoded sum of k
+contributions is within k times that of the float sum (:meth:`PackingCodec.error_bound`). Inputs
+outside the range are clipped first (or refused with ``clip_inputs=False``); the bound is then
+about the clipped values. Slot sums are unpacked exactly (as Python integers when a slot is
+wider than 62 bits), so wide slots (e.g. 48 bits with K = 2**20: 68 bits) decode exactly.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
+import numbers
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from omteach.crypto.paillier import PrivateKey, PublicKey, _to_numpy
+from omteach.crypto.paillier import PrivateKey, PublicKey, _to_numpy, key_fingerprint
 from omteach.errors import (
     HeadroomExceededError,
     InvalidValueError,
     KeyMismatchError,
     PlaintextOverflowError,
 )
+
+MAX_BITS = 48
+"""Most quantization bits per value: beyond it float64 rounding (``FLOAT_SLOP``) outweighs the
+step, so more bits would promise precision the arithmetic does not have."""
+
+MAX_CONTRIBUTIONS = 1 << 20
+"""Most contributions (K) a codec may reserve headroom for."""
+
+FLOAT_SLOP = 2.0**-48
+"""Float64 rounding per contribution, as a share of ``clip`` (quantize plus dequantize)."""
+
+_INT64_SLOT_BITS = 62  # slot sums below 2**62 are held in int64; wider ones as Python ints
+
+
+_HEX = re.compile(r"[0-9a-f]+")
+"""Lowercase hex digits only: ``int(s, 16)`` alone would also take "0x..", "-..", "1_0", " 1"."""
 
 
 @dataclass(frozen=True)
@@ -51,15 +70,20 @@ class PackingCodec:
     max_contributions: int = 3
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.clip, int | float) and math.isfinite(self.clip) and self.clip > 0):
+        if not (isinstance(self.clip, int | float) and not isinstance(self.clip, bool)
+                and math.isfinite(self.clip) and self.clip > 0):
             raise InvalidValueError(f"clip must be a positive finite number, got {self.clip!r}")
-        if not (isinstance(self.bits, int) and 1 <= self.bits <= 52):
+        if not (isinstance(self.bits, int) and not isinstance(self.bits, bool)
+                and 1 <= self.bits <= MAX_BITS):
             raise InvalidValueError(
-                f"bits must be a whole number from 1 to 52 (float precision), got {self.bits!r}"
+                f"bits must be a whole number from 1 to {MAX_BITS}, got {self.bits!r}: "
+                "quantization is done in float64, whose rounding outweighs the step beyond that"
             )
-        if not (isinstance(self.max_contributions, int) and self.max_contributions >= 1):
+        if not (isinstance(self.max_contributions, int)
+                and not isinstance(self.max_contributions, bool)
+                and 1 <= self.max_contributions <= MAX_CONTRIBUTIONS):
             raise InvalidValueError(
-                "max_contributions (K) must be a whole number of at least 1, "
+                f"max_contributions (K) must be a whole number from 1 to {MAX_CONTRIBUTIONS}, "
                 f"got {self.max_contributions!r}"
             )
 
@@ -84,8 +108,12 @@ class PackingCodec:
         return self.slot_bits - self.bits
 
     def error_bound(self, contributions: int = 1) -> float:
-        """Largest absolute error of one decoded value of a sum of ``contributions`` vectors."""
-        return contributions * self.step / 2
+        """Largest absolute error of one decoded value of a sum of ``contributions`` vectors.
+
+        Half a step per contribution (rounding to the grid) plus float64 rounding
+        (``clip * FLOAT_SLOP`` per contribution, e.g. 3.6e-15 for clip 1).
+        """
+        return contributions * (self.step / 2 + self.clip * FLOAT_SLOP)
 
     def slots_per_ciphertext(self, public: PublicKey) -> int:
         """How many values fit in one plaintext of this key (kept below n, so no wrap-around)."""
@@ -101,7 +129,10 @@ class PackingCodec:
 
     def quantize(self, values: Any, *, clip_inputs: bool = True) -> np.ndarray:
         """Clip and quantize floats to integers in ``[0, levels]`` (offset encoding)."""
-        x = np.asarray(_to_numpy(values), dtype=np.float64)
+        x = _to_numpy(values)
+        if x.dtype.kind == "O":  # Python ints too large for int64 (each checked to be real)
+            x = np.array([float(v) for v in x.reshape(-1).tolist()]).reshape(x.shape)
+        x = np.asarray(x, dtype=np.float64)
         if x.ndim != 1:
             raise InvalidValueError(
                 f"pack a 1-D vector, got shape {x.shape}; flatten it first (x.reshape(-1))"
@@ -153,7 +184,11 @@ class PackingCodec:
         """Split plaintext integers back into ``length`` slot values."""
         per = self.slots_per_ciphertext(public)
         sb, mask = self.slot_bits, (1 << self.slot_bits) - 1
-        out = np.empty(length, dtype=np.int64)
+        if len(plaintexts) != -(-length // per):
+            raise InvalidValueError(
+                f"{len(plaintexts)} plaintexts cannot hold {length} values of {per} a plaintext")
+        # Wide slots overflow int64: hold them as exact Python integers instead.
+        out = np.empty(length, dtype=np.int64 if sb <= _INT64_SLOT_BITS else object)
         i = 0
         for m in plaintexts:
             for _ in range(min(per, length - i)):
@@ -183,6 +218,11 @@ class PackingCodec:
         q = self.quantize(values, clip_inputs=clip_inputs)
         plain = self.pack(q, public)
         if mask is not None:
+            if isinstance(mask, str | bytes) or not isinstance(mask, Sequence) or not all(
+                    isinstance(m, numbers.Integral) and not isinstance(m, bool) for m in mask):
+                raise InvalidValueError("the mask must be a list of whole numbers (mod n), one "
+                                        "per plaintext; make it with omteach.crypto.secagg")
+            mask = [int(m) for m in mask]
             if len(mask) != len(plain):
                 raise InvalidValueError(
                     f"the mask has {len(mask)} numbers, the vector packs into {len(plain)} "
@@ -259,6 +299,11 @@ class PackedCiphertext:
         cts = [a * b % nsq for a, b in zip(self.ciphertexts, other.ciphertexts, strict=True)]
         return PackedCiphertext(cts, self.public_key, self.codec, self.length, total)
 
+    def __radd__(self, other: Any) -> PackedCiphertext:
+        if type(other) is int and other == 0:  # sum()'s start: sum(packed_list) works
+            return self
+        return self + other
+
     def to_json(self) -> dict[str, Any]:
         """JSON-safe form for a blob: hex ciphertexts, the codec, and the key's fingerprint."""
         return {
@@ -272,23 +317,65 @@ class PackedCiphertext:
         }
 
     @classmethod
-    def from_json(cls, d: Mapping[str, Any], public: PublicKey) -> PackedCiphertext:
-        """Rebuild from :meth:`to_json`, refusing data made for another key or malformed."""
-        try:
-            if d["kind"] != "omteach.PackedCiphertext":
-                raise KeyError("kind")
-            codec = PackingCodec(**d["codec"])
-            cts = [int(c, 16) for c in d["ciphertexts"]]
-            length, contributions = int(d["length"]), int(d["contributions"])
-            fingerprint = d["key_fingerprint"]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidValueError(f"not a packed ciphertext blob ({exc!r} is wrong or missing)"
-                                    ) from None
-        if fingerprint != key_fingerprint(public):
+    def from_json(cls, d: Any, public: PublicKey) -> PackedCiphertext:
+        """Rebuild from :meth:`to_json`, refusing data made for another key or malformed.
+
+        Every field is checked: types (no strings for numbers, no floats for counts), the codec,
+        ``contributions`` from 1 to the codec's K, the number of ciphertexts against ``length``
+        and the key's slots, and each ciphertext (lowercase hex, a unit modulo n²).
+        """
+        if not isinstance(public, PublicKey):
+            raise InvalidValueError(
+                f"from_json needs the Paillier public key, got {type(public).__name__}")
+
+        def bad(what: str) -> InvalidValueError:
+            return InvalidValueError(f"not a packed ciphertext blob: {what}")
+
+        if not isinstance(d, Mapping):
+            raise bad(f"expected a JSON object, got {type(d).__name__}")
+        if d.get("kind") != "omteach.PackedCiphertext":
+            raise bad(f"kind is {d.get('kind')!r:.40}, expected 'omteach.PackedCiphertext'")
+        missing = {"ciphertexts", "codec", "length", "contributions", "key_fingerprint"} - set(d)
+        if missing:
+            raise bad(f"missing {', '.join(sorted(missing))}")
+        if d["key_fingerprint"] != key_fingerprint(public):
             raise KeyMismatchError("this packed vector was encrypted under another public key")
-        if len(cts) != codec.n_ciphertexts(length, public) or not all(
-                0 < c < public.nsquare for c in cts):
-            raise InvalidValueError("the blob's ciphertexts do not fit its length or the key")
+        spec = d["codec"]
+        if not isinstance(spec, Mapping) or set(spec) != {"clip", "bits", "max_contributions"}:
+            raise bad("codec must be an object with exactly clip, bits and max_contributions")
+        try:
+            codec = PackingCodec(**spec)
+        except InvalidValueError as exc:
+            raise bad(f"its codec is refused ({exc})") from None
+        length, contributions = d["length"], d["contributions"]
+        for name, v in (("length", length), ("contributions", contributions)):
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise bad(f"{name} must be a whole number, got {v!r:.40}")
+        if length < 0:
+            raise bad(f"length is {length}")
+        if not 1 <= contributions <= codec.max_contributions:
+            raise bad(f"contributions is {contributions}, but a blob sums from 1 to the codec's "
+                      f"{codec.max_contributions} contributions")
+        hexes = d["ciphertexts"]
+        if not isinstance(hexes, list) or not all(isinstance(c, str) for c in hexes):
+            raise bad("ciphertexts must be a list of hexadecimal strings")
+        try:
+            expected = codec.n_ciphertexts(length, public)
+        except PlaintextOverflowError as exc:
+            raise bad(str(exc)) from None
+        if len(hexes) != expected:
+            raise InvalidValueError(
+                f"the blob's ciphertexts do not fit its length or the key: {len(hexes)} "
+                f"ciphertexts, but {length} values pack into {expected} under this key")
+        nsq, digits = public.nsquare, len(format(public.nsquare, "x"))
+        cts = []
+        for i, h in enumerate(hexes):
+            c = int(h, 16) if len(h) <= digits and _HEX.fullmatch(h) else 0
+            if not 0 < c < nsq or math.gcd(c, public.n) != 1:
+                raise InvalidValueError(
+                    f"the blob's ciphertexts do not fit its length or the key: ciphertext {i} "
+                    "is not lowercase hex of a unit modulo n^2")
+            cts.append(c)
         return cls(cts, public, codec, length, contributions)
 
     @property
@@ -299,8 +386,3 @@ class PackedCiphertext:
     def __repr__(self) -> str:
         return (f"PackedCiphertext({self.length} values in {len(self.ciphertexts)} ciphertexts, "
                 f"{self.contributions} contribution(s), {self.nbytes} bytes)")
-
-
-def key_fingerprint(public: PublicKey) -> str:
-    """A short public name for a Paillier key: SHA-256 of n, first 16 hex digits."""
-    return hashlib.sha256(format(public.n, "x").encode()).hexdigest()[:16]

@@ -1,4 +1,8 @@
-"""Encrypting packed plaintexts on several cores (each owner's machine has more than one)."""
+"""Encrypting packed plaintexts on several cores (each owner's machine has more than one).
+
+Workers encrypt with the key's own ``raw_encrypt``: a fast key's fixed-base table (built once
+here, before the workers start, so forked workers share it) or ``phe``'s ``r^n``.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
-from omteach.crypto.paillier import PublicKey
+from omteach.crypto.paillier import PublicKey, is_fast
 
 _WORKER_KEY: PublicKey | None = None
 
@@ -33,6 +37,8 @@ class ParallelEncryptor:
         self.public = public
         self.workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
         self._pool: ProcessPoolExecutor | None = None
+        if is_fast(public):
+            _ = public.table  # build it here once: forked workers inherit it, not rebuild it
         if self.workers > 1:
             method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
             self._pool = ProcessPoolExecutor(self.workers, multiprocessing.get_context(method),

@@ -18,8 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from omteach.crypto.packing import PackedCiphertext, PackingCodec, key_fingerprint
-from omteach.crypto.paillier import KeyPair, PublicKey, generate_keypair
+from omteach.crypto.packing import PackedCiphertext, PackingCodec
+from omteach.crypto.paillier import (
+    KeyPair,
+    PublicKey,
+    generate_keypair,
+    public_key_from_json,
+    public_key_to_json,
+)
 from omteach.crypto.secagg import MaskKey, pairwise_mask
 from omteach.errors import BlobError, InvalidValueError
 from omteach.learning.data import Dataset
@@ -61,11 +67,11 @@ class AICompany:
                                "weights_blob": weights_blob})
 
     def publish_key(self) -> str:
-        """Store the Paillier public key (n) and the packing terms; returns the blob id."""
+        """Store the Paillier public key (n, and h_s for a fast key) and the packing terms;
+        returns the blob id."""
         c = self.codec
         return self.market.blobs.put_json({
-            "kind": "omteach.PaillierPublicKey", "n": format(self.keys.public.n, "x"),
-            "fingerprint": key_fingerprint(self.keys.public),
+            **public_key_to_json(self.keys.public),
             "codec": {"clip": c.clip, "bits": c.bits, "max_contributions": c.max_contributions}})
 
     def post(self, *, rounds: int, min_owners: int, bounty: int, days: int = 30,
@@ -171,12 +177,8 @@ class DataOwner:
 
     def public_key(self, spec_id: int) -> tuple[PublicKey, PackingCodec]:
         """AI Inc.'s Paillier public key and packing terms, from the blob the spec names."""
-        from phe import paillier
-
         doc = self.market.blobs.get_json(self.market.spec(spec_id).key_blob)
-        public = paillier.PaillierPublicKey(int(doc["n"], 16))
-        if key_fingerprint(public) != doc["fingerprint"]:
-            raise BlobError("the key blob's fingerprint does not match its key")
+        public = public_key_from_json(doc)  # checks every field of the key
         return public, PackingCodec(**doc["codec"])
 
     def accept(self, spec_id: int) -> Any:

@@ -13,7 +13,7 @@ import numpy as np
 
 from omteach.chain import Chain
 from omteach.crypto.packing import PackingCodec
-from omteach.crypto.paillier import KeyPair
+from omteach.crypto.paillier import KeyPair, generate_keypair
 from omteach.crypto.parallel import ParallelEncryptor
 from omteach.errors import ContractRevertError, InvalidValueError
 from omteach.learning.data import Dataset, split_digits
@@ -64,6 +64,8 @@ class TrainingRun:
         self.shares, self.test = split_digits(owners, mode=split, seed=seed)
         codec = PackingCodec(clip=self.model.update_clip, bits=16,
                              max_contributions=max(3, len(owners)))
+        # A fast (DJN) key by default: every owner's encryption then costs ~0.5 ms, not ~8 ms.
+        keys = keys if keys is not None else generate_keypair(2048, fast=True)
         self.company = AICompany(self.market, self.model, keys=keys, codec=codec, seed=seed)
         self.owners = {name: DataOwner(name, self.market, self.shares[name], seed=seed + i)
                        for i, name in enumerate(owners)}
