@@ -141,8 +141,9 @@ def test_keys_cannot_be_mixed(keys, other_keys):
                                  1 + 2j, np.complex128(1), {"a": 1}, {1, 2}, object(),
                                  [1.0, "0.5"], np.array(["0.5"]), np.array([True, False]),
                                  np.array([1 + 1j, 2]), [1, {"a": 1}], [1, None], [[1], [2, 3]],
-                                 torch.tensor([1.0], dtype=torch.bfloat16),
-                                 torch.tensor([1 + 1j]), torch.tensor([True])])
+                                 *([] if torch is None else [
+                                     torch.tensor([1.0], dtype=torch.bfloat16),
+                                     torch.tensor([1 + 1j]), torch.tensor([True])])])
 def test_non_finite_or_non_numbers_are_refused(keys, bad):
     """Complex numbers, strings (even numeric ones), objects, dicts, bfloat16: a clear error."""
     with pytest.raises(InvalidValueError):
@@ -403,8 +404,9 @@ def test_numpy_operands_stay_encrypted_vectors(keys):
         np.array([1.0, 2.0]) * c
     with pytest.raises(InvalidValueError, match="vector"):
         c + [1, 2]
-    with pytest.raises(InvalidValueError, match="vector"):
-        c - torch.tensor([1.0])
+    if torch is not None:
+        with pytest.raises(InvalidValueError, match="vector"):
+            c - torch.tensor([1.0])
 
 
 def test_phe_encrypted_numbers_interoperate(keys, other_keys):
