@@ -64,12 +64,6 @@ def _check_ciphertexts(public: PublicKey, ciphertexts: Sequence[Any], what: str)
     return out
 
 
-def _check_rerandomizable(public: Any, c: Any) -> PublicKey:
-    public = _check_key(public)
-    _check_ciphertexts(public, [c], "the ciphertext")
-    return public
-
-
 def _int_array(values: Any, ndim: int, what: str) -> np.ndarray:
     """``values`` as an integer numpy array (int64, or object holding Python ints if large)."""
     if type(values).__module__.startswith("torch"):
@@ -260,21 +254,6 @@ def add_plain(public: PublicKey, ciphertexts: Sequence[int], values: Any) -> lis
     n, nsq = gmpy2.mpz(public.n), gmpy2.mpz(public.nsquare)
     return [int(c * (1 + n * (int(v) % public.n)) % nsq)
             for c, v in zip(cts, vs.tolist(), strict=True)]
-
-
-def rerandomize(public: PublicKey, c: int) -> int:
-    """The same plaintext under fresh randomness: ``c · s^n mod n²`` for a random ``s``.
-
-    ``s^n mod n²`` is an encryption of 0, so the plaintext is unchanged; the result is as random
-    as a fresh encryption, whatever randomness ``c`` carried (chosen by someone else, or left
-    by arithmetic on their ciphertexts). Costs one exponentiation, like an encryption.
-    """
-    # The plain method (a full-size powmod, ~the cost of phe's raw_encrypt). A faster one with
-    # the same signature (omteach.crypto.paillier.rerandomize) is meant to replace it.
-    public = _check_rerandomizable(public, c)
-    nsq = gmpy2.mpz(public.nsquare)
-    s = public.get_random_lt_n()
-    return int(gmpy2.mpz(int(c)) * gmpy2.powmod(s, public.n, nsq) % nsq)
 
 
 def refuse_visibly_non_random(public: PublicKey, ciphertexts: Sequence[int]) -> None:

@@ -36,9 +36,8 @@ from omteach.crypto.linear import (
     encrypted_matvec,
     randomness_log,
     refuse_visibly_non_random,
-    rerandomize,
 )
-from omteach.crypto.paillier import KeyPair, PublicKey
+from omteach.crypto.paillier import KeyPair, PublicKey, rerandomize
 from omteach.crypto.secagg import MaskKey, pairwise_mask
 from omteach.errors import InvalidValueError
 from omteach.learning.data import Dataset
@@ -163,10 +162,11 @@ class EncryptedModelRun:
                           for n, d in shares.items()}, lr)
 
     def encrypt_weights(self) -> EncryptedWeights:
-        """AI Inc. encrypts its fixed-point weights (this is what it sends)."""
+        """AI Inc. encrypts its fixed-point weights (this is what it sends): as the key's owner
+        it may use the fastest method (CRT, or a fast key's table)."""
         pk = self.keys.public
         ints = np.rint(self.weights * (1 << WEIGHT_BITS)).astype(np.int64)
-        return EncryptedWeights(tuple(pk.raw_encrypt(int(v) % pk.n) for v in ints), pk)
+        return EncryptedWeights(tuple(self.keys.encrypt_many([int(v) % pk.n for v in ints])), pk)
 
     def run_round(self, round_no: int) -> np.ndarray:
         """One round: encrypt weights, owners compute masked encrypted gradients, AI Inc.
