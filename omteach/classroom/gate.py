@@ -1,0 +1,238 @@
+"""The gate: the only way students reach the teacher's node, forwarding a whitelist of methods.
+
+anvil answers everyone who reaches its port, including the methods that make a development node
+convenient and a classroom unsafe: ``anvil_impersonateAccount``, ``anvil_setStorageAt``,
+``evm_*``, ``hardhat_*``, ``debug_*``, and ``eth_sendTransaction`` from its unlocked accounts. So
+anvil listens on loopback only, and students talk to this gate, which forwards
+
+- the standard reads (:data:`READ_METHODS`) and
+- ``eth_sendRawTransaction``, a transaction the student signed on their own machine
+  (refused if it is signed by one of ``refuse_senders``, the node's development accounts),
+
+answers ``eth_accounts`` itself with ``[]`` (a node reached through the gate holds no key for
+anyone: say so rather than list the teacher's accounts), hands the methods the teacher's process
+adds (``handlers``, e.g. the faucet) to their handler, and refuses everything else with a JSON-RPC
+error (-32601) that says the method is for the teacher's node only.
+
+Why it is written here: it is about a hundred lines on the standard library's
+``ThreadingHTTPServer``; the JSON-RPC proxies on PyPI are frameworks for *serving* methods, and
+none does exactly "forward a whitelist, refuse the rest, survive junk". Every request is bounded
+(body size, batch length, socket timeout) and any bytes at all get a JSON-RPC answer, never a
+crash: ``tests/test_gate.py`` sends it the junk.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from omteach.errors import ChainError
+
+READ_METHODS = frozenset({
+    "eth_chainId", "eth_blockNumber", "eth_getBalance", "eth_getTransactionCount", "eth_call",
+    "eth_estimateGas", "eth_gasPrice", "eth_maxPriorityFeePerGas", "eth_feeHistory",
+    "eth_getBlockByNumber", "eth_getBlockByHash", "eth_getTransactionByHash",
+    "eth_getTransactionReceipt", "eth_getLogs", "eth_getCode", "eth_getStorageAt", "eth_syncing",
+    "eth_getBlockTransactionCountByNumber", "eth_getBlockTransactionCountByHash",
+    "net_version", "net_listening", "web3_clientVersion",
+})
+"""Standard methods that only read the chain (storage is public on any chain anyway)."""
+
+SEND_METHOD = "eth_sendRawTransaction"
+MAX_BODY = 512 * 1024
+"""Largest request body: a 64 KiB blob as a signed transaction is about 135 kB of hex."""
+MAX_BATCH = 50
+
+PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, SERVER_ERROR = (
+    -32700, -32600, -32601, -32602, -32000)
+
+Handler = Callable[[list[Any], str], Any]
+"""A method the teacher's process adds: called with (params, client address), returns a result."""
+
+
+class GateRefusal(Exception):
+    """Raised by a handler to answer with a JSON-RPC error (``code``, ``message``)."""
+
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _error(req_id: Any, code: int, message: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": req_id, "error": {"code": code, "message": message}}
+
+
+class Gate:
+    """A JSON-RPC proxy on ``host``:``port`` (0 = a free port) in front of ``upstream``.
+
+    ``start()`` serves in a background thread; ``stop()`` (or leaving ``with``) shuts it down.
+    ``refusals`` keeps the last refused (client, method) pairs, for the teacher's dashboard.
+    """
+
+    def __init__(self, upstream: str, *, host: str = "127.0.0.1", port: int = 0,
+                 refuse_senders: Iterable[str] = (), handlers: Mapping[str, Handler] | None = None,
+                 max_body: int = MAX_BODY, max_batch: int = MAX_BATCH, timeout: float = 30.0):
+        self.upstream = upstream
+        self.refuse_senders = {a.lower() for a in refuse_senders}
+        self.handlers = dict(handlers or {})
+        self.max_body = max_body
+        self.max_batch = max_batch
+        self.timeout = timeout
+        self.refusals: deque[tuple[str, str]] = deque(maxlen=1000)
+        gate = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            timeout = 10  # seconds a client may take to send its request (no slow-loris)
+            server_version = "omteach-gate"
+
+            def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
+                status, body = gate._answer_http(self)
+                self._reply(status, body)
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._reply(405, _error(None, INVALID_REQUEST, "the gate speaks JSON-RPC: POST "
+                                                                "a JSON request to this URL"))
+
+            def _reply(self, status: int, body: Any) -> None:
+                data = json.dumps(body).encode() if body is not None else b""
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:  # quiet: the dashboard shows refusals
+                pass
+
+        try:
+            self._server = ThreadingHTTPServer((host, port), _Handler)
+        except OSError as exc:
+            raise ChainError(f"the gate cannot listen on {host}:{port}: {exc}; choose another "
+                             "port or address") from None
+        self._server.daemon_threads = True
+        self.host, self.port = self._server.server_address[:2]
+        self.url = f"http://{self.host}:{self.port}"
+        self._thread: threading.Thread | None = None
+
+    # -- serving ---------------------------------------------------------------------------------
+
+    def start(self) -> Gate:
+        """Serve in a background thread; returns the gate."""
+        self._thread = threading.Thread(target=self._server.serve_forever, name="omteach-gate",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> Gate:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- answering -------------------------------------------------------------------------------
+
+    def _answer_http(self, req: BaseHTTPRequestHandler) -> tuple[int, Any]:
+        if req.headers.get("Transfer-Encoding"):
+            return 411, _error(None, INVALID_REQUEST, "send a Content-Length, not chunks")
+        try:
+            length = int(req.headers.get("Content-Length", ""))
+        except ValueError:
+            return 411, _error(None, INVALID_REQUEST, "a request needs a Content-Length")
+        if length < 0 or length > self.max_body:
+            return 413, _error(None, INVALID_REQUEST,
+                               f"request too large ({length} bytes; the gate takes at most "
+                               f"{self.max_body})")
+        try:
+            raw = req.rfile.read(length)
+            parsed = json.loads(raw)
+        except OSError:
+            return 408, _error(None, INVALID_REQUEST, "the request did not arrive in time")
+        except (ValueError, RecursionError):  # bad UTF-8, bad JSON, absurd nesting
+            return 200, _error(None, PARSE_ERROR, "the body is not JSON")
+        client = req.client_address[0]
+        if isinstance(parsed, list):
+            if not parsed or len(parsed) > self.max_batch:
+                return 200, _error(None, INVALID_REQUEST,
+                                   f"a batch holds 1 to {self.max_batch} requests")
+            return 200, [self.answer(item, client) for item in parsed]
+        return 200, self.answer(parsed, client)
+
+    def answer(self, request: Any, client: str = "?") -> dict[str, Any]:
+        """The JSON-RPC answer to one (already parsed) request from ``client``."""
+        if not isinstance(request, dict):
+            return _error(None, INVALID_REQUEST, "a request is a JSON object")
+        req_id = request.get("id")
+        if not (req_id is None or isinstance(req_id, str | int)) or isinstance(req_id, bool):
+            return _error(None, INVALID_REQUEST, "a request id is a number or a string")
+        method, params = request.get("method"), request.get("params", [])
+        if request.get("jsonrpc") != "2.0" or not isinstance(method, str):
+            return _error(req_id, INVALID_REQUEST, 'a request has "jsonrpc": "2.0" and a method')
+        if not isinstance(params, list | dict):
+            return _error(req_id, INVALID_PARAMS, "params are a list or an object")
+        if method == "eth_accounts":
+            return {"jsonrpc": "2.0", "id": req_id, "result": []}
+        if method in self.handlers:
+            try:
+                result = self.handlers[method](params if isinstance(params, list) else [params],
+                                               client)
+            except GateRefusal as exc:
+                self.refusals.append((client, method))
+                return _error(req_id, exc.code, exc.message)
+            return {"jsonrpc": "2.0", "id": req_id, "result": result}
+        if method == SEND_METHOD:
+            refusal = self._check_raw(params)
+            if refusal is not None:
+                self.refusals.append((client, method))
+                return _error(req_id, *refusal)
+        elif method not in READ_METHODS:
+            self.refusals.append((client, method[:80]))
+            return _error(req_id, METHOD_NOT_FOUND,
+                          f"{method[:80]} is for the teacher's node only: students reach the "
+                          "chain through the gate, which forwards standard reads and "
+                          "eth_sendRawTransaction (sign transactions with your own key)")
+        return self._forward({"jsonrpc": "2.0", "id": req_id, "method": method,
+                              "params": params})
+
+    def _check_raw(self, params: Any) -> tuple[int, str] | None:
+        from eth_account import Account
+
+        if not isinstance(params, list) or len(params) != 1 or not isinstance(params[0], str):
+            return INVALID_PARAMS, "eth_sendRawTransaction takes one hex string"
+        try:
+            sender = Account.recover_transaction(params[0])
+        except Exception:  # not hex, not RLP, not a signed transaction of any type
+            return INVALID_PARAMS, "that is not a signed transaction"
+        if sender.lower() in self.refuse_senders:
+            return SERVER_ERROR, (f"{sender} is one of the node's development accounts, for the "
+                                  "teacher's node only: sign with your own key")
+        return None
+
+    def _forward(self, request: dict[str, Any]) -> dict[str, Any]:
+        body = json.dumps(request).encode()
+        http = urllib.request.Request(self.upstream, body, {"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(http, timeout=self.timeout) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as exc:  # the node answered, with an HTTP error status
+            try:
+                return json.loads(exc.read())
+            except ValueError:
+                return _error(request["id"], SERVER_ERROR, f"the node answered HTTP {exc.code}")
+        except (OSError, ValueError):
+            return _error(request["id"], SERVER_ERROR,
+                          "the teacher's node does not answer: tell the teacher")

@@ -1,0 +1,224 @@
+"""The node for a class: anvil on loopback, the gate in front of it, the faucet, the contracts.
+
+What ``make classroom`` runs (``python -m omteach.classroom.node``)::
+
+    anvil (127.0.0.1 only, random dev keys)  <-  gate (--host/--port, the one TCP port students
+        ^                                          need)  <-  students' laptops
+        |
+    this process: the faucet's key and the teacher's (AI Inc.'s) key, generated here
+
+1. anvil starts on loopback with ``--mnemonic-random``: its unlocked development account has a
+   key nobody knows, and only processes on this machine can use it.
+2. Two keys are generated in this process (eth_account): AI Inc.'s, for the teacher's notebook,
+   and the faucet's. Each is funded from the development account, over loopback.
+3. AI Inc. deploys the ``BlobBoard`` (blobs through the node) and the ``Classroom`` roster.
+4. The gate listens on the bind address students can reach. Besides the forwarded methods it
+   answers ``omteach_faucet``: a student's fresh address gets :data:`GRANT_WEI` once (each client
+   address at most ``per_client`` grants a minute), then the student joins the roster with a
+   transaction signed by their own key (:mod:`omteach.classroom.student`).
+5. The state file (mode 0600: it holds AI Inc.'s key) tells the teacher's notebook where
+   everything is: :func:`teacher_chain` reads it.
+
+The faucet has its own key so that it and the teacher's notebook (another process) never race
+for the same account's nonce.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omteach.chain.anvil import AnvilNode
+from omteach.chain.evm import Chain, DeployedContract
+from omteach.classroom.gate import SERVER_ERROR, Gate, GateRefusal
+from omteach.errors import ChainError
+from omteach.story import COMPANY
+
+DEV = "anvil dev account"
+"""Name of the node's own (unlocked, loopback-only) account in the teacher's process."""
+FAUCET = "faucet"
+ETHER = 10**18
+GRANT_WEI = 5 * ETHER
+"""What the faucet gives each student: enough for thousands of blob transactions."""
+TEACHER_FUNDS = 1_000 * ETHER
+FAUCET_FUNDS = 5_000 * ETHER
+FAUCET_METHOD = "omteach_faucet"
+DEFAULT_STATE = Path(".classroom") / "node.json"
+TEACHER_NOTEBOOK = Path("notebooks") / "06_classroom_teacher.ipynb"
+
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+
+
+class Faucet:
+    """Funds each student address once, from its own key, at most ``per_client`` a minute.
+
+    Called by the gate with (params, client address); ``params`` is ``[student address]``.
+    """
+
+    def __init__(self, chain: Chain, *, sender: str = FAUCET, grant: int = GRANT_WEI,
+                 per_client: int = 5, window: float = 60.0):
+        self.chain = chain
+        self.sender = sender
+        self.grant = grant
+        self.per_client = per_client
+        self.window = window
+        self.funded: dict[str, str] = {}  # lower-case address -> client that asked
+        self._recent: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def __call__(self, params: list[Any], client: str) -> dict[str, Any]:
+        if len(params) != 1 or not isinstance(params[0], str) or not _ADDRESS.fullmatch(
+                params[0]):
+            raise GateRefusal(-32602, f"{FAUCET_METHOD} takes one address (0x and 40 hex digits)")
+        address = params[0].lower()
+        with self._lock:
+            if address in self.funded:
+                raise GateRefusal(SERVER_ERROR, "the faucet already funded this address once")
+            recent = self._recent[client]
+            now = time.monotonic()
+            while recent and now - recent[0] > self.window:
+                recent.popleft()
+            if len(recent) >= self.per_client:
+                raise GateRefusal(SERVER_ERROR, f"the faucet funds at most {self.per_client} "
+                                                f"addresses a minute from one machine: wait")
+            result = self.chain.send_value(self.sender, self.chain.address(params[0]),
+                                           self.grant)
+            recent.append(now)
+            self.funded[address] = client
+        return {"funded": self.grant, "tx": result.tx_hash}
+
+
+@dataclass(frozen=True)
+class ClassState:
+    """Where a running class is: what the state file holds (AI Inc.'s key included)."""
+
+    node_url: str
+    gate_url: str
+    chain_id: int
+    classroom: str
+    board: str
+    teacher_key: str
+
+    def save(self, path: Path) -> None:
+        """Write to ``path``, readable by this user only (it holds the teacher's key)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(self.__dict__, f, indent=1)
+
+    @classmethod
+    def load(cls, path: Path) -> ClassState:
+        """Read a state file written by :meth:`save`."""
+        try:
+            return cls(**json.loads(Path(path).read_text()))
+        except (OSError, ValueError, TypeError) as exc:
+            raise ChainError(f"no running class described in {path} ({exc}); start one with "
+                             "'make classroom'") from None
+
+
+class ClassroomNode:
+    """anvil + gate + faucet + the class's contracts, started in this process.
+
+    ``host``/``port`` are where the gate listens (the one port students need; default loopback
+    for a rehearsal). ``stop()`` or leaving ``with`` stops everything.
+    """
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, teacher_key: Any = None,
+                 grant: int = GRANT_WEI, per_client: int = 5, state_file: Path | None = None):
+        from eth_account import Account
+
+        self.anvil = AnvilNode(args=["--mnemonic-random", "--accounts", "1"])
+        try:
+            self.teacher_key = teacher_key or Account.create()
+            self.chain = Chain(self.anvil.url, cast=(DEV,),
+                               keys={COMPANY: self.teacher_key, FAUCET: Account.create()})
+            self.chain.send_value(DEV, COMPANY, TEACHER_FUNDS)
+            self.chain.send_value(DEV, FAUCET, FAUCET_FUNDS)
+            self.board: DeployedContract = self.chain.deploy("BlobBoard", sender=COMPANY)
+            self.classroom: DeployedContract = self.chain.deploy(
+                "Classroom", self.board.address, sender=COMPANY)
+            self.faucet = Faucet(self.chain, grant=grant, per_client=per_client)
+            self.gate = Gate(self.anvil.url, host=host, port=port,
+                             refuse_senders=self.chain.w3.eth.accounts,
+                             handlers={FAUCET_METHOD: self.faucet}).start()
+        except BaseException:
+            self.anvil.stop()
+            raise
+        self.state = ClassState(self.anvil.url, self.gate.url, self.chain.chain_id,
+                                self.classroom.address, self.board.address,
+                                "0x" + bytes(self.teacher_key.key).hex())
+        self.state_file = state_file
+        if state_file is not None:
+            self.state.save(Path(state_file))
+
+    @property
+    def join_line(self) -> str:
+        """What students type to join: the gate's URL and the classroom's address."""
+        return f"{self.gate.url} {self.classroom.address}"
+
+    def stop(self) -> None:
+        """Stop the gate and the node (and remove the state file, which holds a key)."""
+        self.gate.stop()
+        self.anvil.stop()
+        if self.state_file is not None:
+            Path(self.state_file).unlink(missing_ok=True)
+
+    def __enter__(self) -> ClassroomNode:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def teacher_chain(state_file: Path = DEFAULT_STATE) -> tuple[Chain, DeployedContract,
+                                                             DeployedContract]:
+    """For the teacher's notebook: (chain as AI Inc. on loopback, Classroom, BlobBoard)."""
+    state = ClassState.load(state_file)
+    chain = Chain(state.node_url, cast=(), keys={COMPANY: state.teacher_key})
+    return (chain, chain.attach("Classroom", state.classroom),
+            chain.attach("BlobBoard", state.board))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m omteach.classroom.node``: start a class and serve until Ctrl-C."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address the gate listens on (0.0.0.0: every network of this "
+                             "machine; default loopback, for a rehearsal)")
+    parser.add_argument("--port", type=int, default=8546, help="the gate's TCP port")
+    parser.add_argument("--state", type=Path, default=DEFAULT_STATE,
+                        help="where to write the class's state (holds AI Inc.'s key)")
+    args = parser.parse_args(argv)
+    # A SIGTERM (a test, a service manager) leaves through the `with`, so anvil stops too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with ClassroomNode(host=args.host, port=args.port, state_file=args.state) as node:
+        print(f"The class's node is up (chain id {node.chain.chain_id}).")
+        print(f"  students join with:   {node.join_line}")
+        print(f"  gate (the one port students need): {node.gate.url}")
+        print(f"  AI Inc. (the teacher's own key):   {node.chain.address(COMPANY)}")
+        print(f"  state for the teacher's notebook:  {args.state}")
+        if TEACHER_NOTEBOOK.is_file():
+            print(f"  teacher's notebook: open {TEACHER_NOTEBOOK} in JupyterLab (make lab)")
+        else:
+            print("  teacher's notebook: not written yet (issue 10); from a kernel, "
+                  "omteach.classroom.node.teacher_chain() gives AI Inc.'s chain and contracts")
+        print("Ctrl-C stops the class.", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("stopping the class")
+
+
+if __name__ == "__main__":
+    main()

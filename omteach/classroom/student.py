@@ -1,0 +1,58 @@
+"""A student's side of the class: a key made on this machine, the faucet, the roster, the blobs.
+
+::
+
+    me = Student.join("http://10.0.0.5:8546", "0xClassroom…", "Ana")   # what notebook 06 does
+    blob = me.blobs.put_json({...})          # a transaction signed here, sent through the gate
+
+The key is generated here (eth_account) and never leaves this process; every transaction is
+signed here and sent raw (``eth_sendRawTransaction``), the only kind the gate forwards.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from omteach.chain.evm import Chain, DeployedContract
+from omteach.classroom.node import FAUCET_METHOD
+from omteach.errors import ChainError
+from omteach.protocol.chainblobs import ChainBlobStore
+
+
+class Student:
+    """A student connected to a class through its gate, with a key of their own."""
+
+    def __init__(self, gate_url: str, classroom: str, name: str, *, key: Any = None):
+        from eth_account import Account
+
+        self.name = name
+        self.chain = Chain(gate_url, cast=())
+        self.address = self.chain.add_account(name, key if key is not None else Account.create())
+        self.classroom: DeployedContract = self.chain.attach("Classroom", classroom)
+        self.board = self.chain.attach("BlobBoard", self.classroom.call("board"))
+        self.blobs = ChainBlobStore(self.chain, self.board, sender=name)
+
+    @classmethod
+    def join(cls, gate_url: str, classroom: str, name: str, *, key: Any = None) -> Student:
+        """Connect, ask the faucet for ether, and join the roster under ``name``."""
+        me = cls(gate_url, classroom, name, key=key)
+        me.ask_faucet()
+        me.classroom.transact("join", name, sender=name)
+        return me
+
+    def ask_faucet(self, *, timeout: float = 30.0) -> int:
+        """Ask the teacher's faucet to fund this key; returns the balance in wei."""
+        answer = self.chain.w3.provider.make_request(FAUCET_METHOD, [self.address])
+        if "error" in answer:
+            raise ChainError(f"the faucet refused {self.name}: {answer['error'].get('message')}")
+        deadline = time.monotonic() + timeout
+        while (balance := self.chain.balance(self.name)) == 0:
+            if time.monotonic() > deadline:
+                raise ChainError("the faucet's ether has not arrived: ask the teacher")
+            time.sleep(0.1)
+        return balance
+
+    def rpc(self, method: str, params: list[Any]) -> dict[str, Any]:
+        """A raw JSON-RPC request through the gate (the answer, error included)."""
+        return dict(self.chain.w3.provider.make_request(method, params))
