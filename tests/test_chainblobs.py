@@ -1,4 +1,4 @@
-"""Blobs through the node (BlobBoard + ChainBlobStore): ids computed on chain, every read checked."""
+"""Blobs through the node (BlobBoard, ChainBlobStore): ids computed on chain, reads checked."""
 
 from __future__ import annotations
 

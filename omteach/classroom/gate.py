@@ -24,6 +24,7 @@ crash: ``tests/test_gate.py`` sends it the junk.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import urllib.error
 import urllib.request
@@ -63,6 +64,26 @@ class GateRefusal(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+MAX_DEPTH = 32
+"""Deepest nesting of brackets a request may have (a real one has four or five)."""
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def _too_deep(raw: bytes, limit: int = MAX_DEPTH) -> bool:
+    """True if the JSON text nests brackets deeper than ``limit`` (strings do not count).
+
+    Checked before ``json.loads``: deep enough nesting overflows the C stack of a server thread
+    and kills the whole process (a segmentation fault, not a RecursionError).
+    """
+    depth = 0
+    for match in _BRACKET.finditer(_STRING.sub(b'""', raw)):
+        depth += 1 if match.group() in b"[{" else -1
+        if depth > limit:
+            return True
+    return False
 
 
 def _error(req_id: Any, code: int, message: str) -> dict[str, Any]:
@@ -159,10 +180,14 @@ class Gate:
                                f"{self.max_body})")
         try:
             raw = req.rfile.read(length)
-            parsed = json.loads(raw)
         except OSError:
             return 408, _error(None, INVALID_REQUEST, "the request did not arrive in time")
-        except (ValueError, RecursionError):  # bad UTF-8, bad JSON, absurd nesting
+        if _too_deep(raw):
+            return 200, _error(None, PARSE_ERROR, f"the body nests deeper than {MAX_DEPTH} "
+                                                  "levels: no JSON-RPC request does")
+        try:
+            parsed = json.loads(raw)
+        except (ValueError, RecursionError):  # bad UTF-8, bad JSON
             return 200, _error(None, PARSE_ERROR, "the body is not JSON")
         client = req.client_address[0]
         if isinstance(parsed, list):
