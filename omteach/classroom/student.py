@@ -56,3 +56,34 @@ class Student:
     def rpc(self, method: str, params: list[Any]) -> dict[str, Any]:
         """A raw JSON-RPC request through the gate (the answer, error included)."""
         return dict(self.chain.w3.provider.make_request(method, params))
+
+
+def check(gate_url: str, classroom: str) -> str:
+    """One line saying whether this machine reaches the class (what to try when it does not)."""
+    try:
+        me = Student(gate_url, classroom, "check")
+    except ChainError as exc:
+        return (f"cannot join: {exc}\n  check the URL the teacher printed, that this machine is "
+                "on the same network, and that the teacher's firewall lets the port in")
+    return (f"reached the class at {gate_url}: chain {me.chain.chain_id}, block "
+            f"{me.chain.block_number}, {me.classroom.call('class_size')} student(s) joined")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m omteach.classroom.student URL CLASSROOM [--join NAME]``: check, or join."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Check that this machine reaches a class, "
+                                                 "or join it under a display name.")
+    parser.add_argument("gate_url")
+    parser.add_argument("classroom")
+    parser.add_argument("--join", metavar="NAME", help="join under this display name")
+    args = parser.parse_args(argv)
+    print(check(args.gate_url, args.classroom))
+    if args.join:
+        me = Student.join(args.gate_url, args.classroom, args.join)
+        print(f"joined as {args.join} ({me.address}); this key lives in this process only")
+
+
+if __name__ == "__main__":
+    main()
