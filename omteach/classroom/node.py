@@ -14,8 +14,9 @@ What ``make classroom`` runs (``python -m omteach.classroom.node``)::
 3. AI Inc. deploys the ``BlobBoard`` (blobs through the node) and the ``Classroom`` roster.
 4. The gate listens on the bind address students can reach. Besides the forwarded methods it
    answers ``omteach_faucet``: a student's fresh address gets :data:`GRANT_WEI` once (each client
-   address at most ``per_client`` grants a minute), then the student joins the roster with a
-   transaction signed by their own key (:mod:`omteach.classroom.student`).
+   IP address at most ``per_client`` grants a minute: a class behind one NAT shares an IP, so the
+   default is generous), then the student joins the roster with a transaction signed by their
+   own key (:mod:`omteach.classroom.student`).
 5. The state file (mode 0600: it holds AI Inc.'s key) tells the teacher's notebook where
    everything is: :func:`teacher_chain` reads it.
 
@@ -43,6 +44,7 @@ from omteach.chain.evm import Chain, DeployedContract
 from omteach.classroom.gate import SERVER_ERROR, Gate, GateRefusal
 from omteach.errors import ChainError
 from omteach.story import COMPANY
+from omteach.text import plural
 
 DEV = "anvil dev account"
 """Name of the node's own (unlocked, loopback-only) account in the teacher's process."""
@@ -53,6 +55,8 @@ GRANT_WEI = 5 * ETHER
 TEACHER_FUNDS = 1_000 * ETHER
 FAUCET_FUNDS = 5_000 * ETHER
 FAUCET_METHOD = "omteach_faucet"
+PER_CLIENT = 40
+"""Faucet grants a minute to one client IP address (a class behind a NAT shares one)."""
 DEFAULT_STATE = Path(".classroom") / "node.json"
 TEACHER_NOTEBOOK = Path("notebooks") / "06_classroom_teacher.ipynb"
 
@@ -66,7 +70,7 @@ class Faucet:
     """
 
     def __init__(self, chain: Chain, *, sender: str = FAUCET, grant: int = GRANT_WEI,
-                 per_client: int = 5, window: float = 60.0):
+                 per_client: int = PER_CLIENT, window: float = 60.0):
         self.chain = chain
         self.sender = sender
         self.grant = grant
@@ -89,8 +93,9 @@ class Faucet:
             while recent and now - recent[0] > self.window:
                 recent.popleft()
             if len(recent) >= self.per_client:
-                raise GateRefusal(SERVER_ERROR, f"the faucet funds at most {self.per_client} "
-                                                f"addresses a minute from one machine: wait")
+                raise GateRefusal(SERVER_ERROR, "the faucet funds at most "
+                                  f"{plural(self.per_client, 'address', 'addresses')} a minute "
+                                  "from one machine: wait")
             result = self.chain.send_value(self.sender, self.chain.address(params[0]),
                                            self.grant)
             recent.append(now)
@@ -134,7 +139,8 @@ class ClassroomNode:
     """
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, teacher_key: Any = None,
-                 grant: int = GRANT_WEI, per_client: int = 5, state_file: Path | None = None):
+                 grant: int = GRANT_WEI, per_client: int = PER_CLIENT,
+                 state_file: Path | None = None):
         from eth_account import Account
 
         self.anvil = AnvilNode(args=["--mnemonic-random", "--accounts", "1"])
@@ -196,12 +202,16 @@ def main(argv: list[str] | None = None) -> None:
                         help="address the gate listens on (0.0.0.0: every network of this "
                              "machine; default loopback, for a rehearsal)")
     parser.add_argument("--port", type=int, default=8546, help="the gate's TCP port")
+    parser.add_argument("--per-client", type=int, default=PER_CLIENT,
+                        help="faucet grants a minute to one IP address (raise it for a class "
+                             "behind one NAT)")
     parser.add_argument("--state", type=Path, default=DEFAULT_STATE,
                         help="where to write the class's state (holds AI Inc.'s key)")
     args = parser.parse_args(argv)
     # A SIGTERM (a test, a service manager) leaves through the `with`, so anvil stops too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    with ClassroomNode(host=args.host, port=args.port, state_file=args.state) as node:
+    with ClassroomNode(host=args.host, port=args.port, per_client=args.per_client,
+                       state_file=args.state) as node:
         print(f"The class's node is up (chain id {node.chain.chain_id}).")
         print(f"  students join with:   {node.join_line}")
         print(f"  gate (the one port students need): {node.gate.url}")

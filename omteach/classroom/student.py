@@ -53,6 +53,14 @@ class Student:
             time.sleep(0.1)
         return balance
 
+    def roster(self) -> dict[str, str]:
+        """Display name -> address of everyone who joined, in the order they joined."""
+        out = {}
+        for i in range(int(self.classroom.call("class_size"))):
+            address = self.classroom.call("students", i)
+            out[self.classroom.call("names", address)] = address
+        return out
+
     def rpc(self, method: str, params: list[Any]) -> dict[str, Any]:
         """A raw JSON-RPC request through the gate (the answer, error included)."""
         return dict(self.chain.w3.provider.make_request(method, params))
