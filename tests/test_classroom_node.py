@@ -26,6 +26,7 @@ from omteach.classroom.node import (
 )
 from omteach.classroom.student import Student
 from omteach.errors import ChainError, ContractRevertError
+from omteach.protocol.chainblobs import MAX_BLOB
 from omteach.story import COMPANY
 
 from .test_gate import WELL_KNOWN_DEV_KEY
@@ -105,6 +106,8 @@ def test_students_share_blobs_through_the_node(node, ana):
     bid = ana.blobs.put_json({"from": "Ana"})
     assert bob.blobs.get_json(bid) == {"from": "Ana"}
     assert bob.blobs.posted_by(ana.address) == [bid]
+    largest = os.urandom(MAX_BLOB)  # a signed transaction of ~135 kB passes the gate
+    assert bob.blobs.get(ana.blobs.put(largest)) == largest
 
 
 def test_the_faucet_takes_one_address_and_limits_each_machine(node):
