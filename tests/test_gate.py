@@ -233,3 +233,26 @@ def test_the_gate_listens_where_it_is_told(anvil_node):
 def test_refusals_are_kept_for_the_dashboard(gate):
     rpc(gate.url, "anvil_setCode", [])
     assert gate.refusals[-1] == ("127.0.0.1", "anvil_setCode")
+
+
+def test_a_failing_handler_is_an_error_answer_not_a_dead_gate(anvil_node):
+    from omteach.classroom.gate import GateRefusal
+    from omteach.errors import ChainError
+
+    def dry(params, client):
+        raise ChainError("the faucet has no ether left")
+
+    def buggy(params, client):
+        return params[5]
+
+    def picky(params, client):
+        raise GateRefusal(-32000, "not today")
+
+    with Gate(anvil_node.url, handlers={"x_dry": dry, "x_buggy": buggy, "x_picky": picky}) as g:
+        assert rpc(g.url, "x_dry")["error"] == {
+            "code": -32000, "message": "x_dry failed: the faucet has no ether left"}
+        answer = rpc(g.url, "x_buggy")["error"]
+        assert answer["code"] == -32603 and "IndexError" in answer["message"]
+        assert rpc(g.url, "x_picky")["error"] == {"code": -32000, "message": "not today"}
+        assert g.refusals[-1] == ("127.0.0.1", "x_picky")
+        assert "result" in rpc(g.url, "eth_chainId")

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from omteach.errors import ChainError
+from omteach.errors import ChainError, OmteachError
 
 READ_METHODS = frozenset({
     "eth_chainId", "eth_blockNumber", "eth_getBalance", "eth_getTransactionCount", "eth_call",
@@ -50,8 +50,8 @@ MAX_BODY = 512 * 1024
 """Largest request body: a 64 KiB blob as a signed transaction is about 135 kB of hex."""
 MAX_BATCH = 50
 
-PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, SERVER_ERROR = (
-    -32700, -32600, -32601, -32602, -32000)
+PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, INTERNAL_ERROR, SERVER_ERROR = (
+    -32700, -32600, -32601, -32602, -32603, -32000)
 
 Handler = Callable[[list[Any], str], Any]
 """A method the teacher's process adds: called with (params, client address), returns a result."""
@@ -123,11 +123,14 @@ class Gate:
 
             def _reply(self, status: int, body: Any) -> None:
                 data = json.dumps(body).encode() if body is not None else b""
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:  # the client left before its answer: nobody to tell
+                    self.close_connection = True
 
             def log_message(self, *args: Any) -> None:  # quiet: the dashboard shows refusals
                 pass
@@ -218,6 +221,11 @@ class Gate:
             except GateRefusal as exc:
                 self.refusals.append((client, method))
                 return _error(req_id, exc.code, exc.message)
+            except OmteachError as exc:  # e.g. the faucet ran dry: say so, keep serving
+                return _error(req_id, SERVER_ERROR, f"{method} failed: {exc}")
+            except Exception as exc:  # a bug in a handler must not take the gate down
+                return _error(req_id, INTERNAL_ERROR, f"{method} failed inside the gate "
+                                                      f"({type(exc).__name__}): tell the teacher")
             return {"jsonrpc": "2.0", "id": req_id, "result": result}
         if method == SEND_METHOD:
             refusal = self._check_raw(params)
