@@ -22,6 +22,7 @@ from omteach.classroom.node import (
     ClassroomNode,
     ClassState,
     Faucet,
+    read_gate_log,
     teacher_chain,
 )
 from omteach.classroom.student import Student
@@ -99,6 +100,22 @@ def test_through_the_gate_a_student_can_neither_impersonate_nor_use_dev_accounts
     assert "error" in ana.rpc("anvil_setStorageAt", [node.classroom.address, "0x0", slot])
     assert node.chain.name_of(node.classroom.call("teacher")) == COMPANY
     assert ("127.0.0.1", "anvil_setStorageAt") in node.gate.refusals
+    log = read_gate_log(node.log_file)
+    refused = [r for r in log if r["event"] == "refused"]
+    assert {"anvil_impersonateAccount", "eth_sendTransaction",
+            "anvil_setStorageAt"} <= {r["method"] for r in refused}
+    assert all(r["client"] == "127.0.0.1" and "teacher's node only" in r["message"]
+               for r in refused if r["method"].startswith("anvil"))
+    funded = [r for r in log if r["event"] == "funded"]
+    assert ana.address in {r["address"] for r in funded}
+    assert all(r["wei"] == GRANT_WEI for r in funded)
+
+
+def test_a_torn_or_missing_log_reads_as_what_is_whole(tmp_path):
+    path = tmp_path / "gate.jsonl"
+    assert read_gate_log(path) == []
+    path.write_text('{"event": "refused", "method": "evm_mine"}\n{"event": "fun')
+    assert read_gate_log(path) == [{"event": "refused", "method": "evm_mine"}]
 
 
 def test_students_share_blobs_through_the_node(node, ana):

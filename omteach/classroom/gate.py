@@ -94,12 +94,14 @@ class Gate:
     """A JSON-RPC proxy on ``host``:``port`` (0 = a free port) in front of ``upstream``.
 
     ``start()`` serves in a background thread; ``stop()`` (or leaving ``with``) shuts it down.
-    ``refusals`` keeps the last refused (client, method) pairs, for the teacher's dashboard.
+    ``refusals`` keeps the last refused (client, method) pairs, for the teacher's dashboard;
+    ``on_refusal(client, method, message)`` is also called for each (e.g. to write a log file).
     """
 
     def __init__(self, upstream: str, *, host: str = "127.0.0.1", port: int = 0,
                  refuse_senders: Iterable[str] = (), handlers: Mapping[str, Handler] | None = None,
-                 max_body: int = MAX_BODY, max_batch: int = MAX_BATCH, timeout: float = 30.0):
+                 max_body: int = MAX_BODY, max_batch: int = MAX_BATCH, timeout: float = 30.0,
+                 on_refusal: Callable[[str, str, str], None] | None = None):
         self.upstream = upstream
         self.refuse_senders = {a.lower() for a in refuse_senders}
         self.handlers = dict(handlers or {})
@@ -107,6 +109,7 @@ class Gate:
         self.max_batch = max_batch
         self.timeout = timeout
         self.refusals: deque[tuple[str, str]] = deque(maxlen=1000)
+        self.on_refusal = on_refusal
         gate = self
 
         class _Handler(BaseHTTPRequestHandler):
@@ -219,8 +222,7 @@ class Gate:
                 result = self.handlers[method](params if isinstance(params, list) else [params],
                                                client)
             except GateRefusal as exc:
-                self.refusals.append((client, method))
-                return _error(req_id, exc.code, exc.message)
+                return self._refuse(req_id, client, method, exc.code, exc.message)
             except OmteachError as exc:  # e.g. the faucet ran dry: say so, keep serving
                 return _error(req_id, SERVER_ERROR, f"{method} failed: {exc}")
             except Exception as exc:  # a bug in a handler must not take the gate down
@@ -230,16 +232,24 @@ class Gate:
         if method == SEND_METHOD:
             refusal = self._check_raw(params)
             if refusal is not None:
-                self.refusals.append((client, method))
-                return _error(req_id, *refusal)
+                return self._refuse(req_id, client, method, *refusal)
         elif method not in READ_METHODS:
-            self.refusals.append((client, method[:80]))
-            return _error(req_id, METHOD_NOT_FOUND,
-                          f"{method[:80]} is for the teacher's node only: students reach the "
-                          "chain through the gate, which forwards standard reads and "
-                          "eth_sendRawTransaction (sign transactions with your own key)")
+            return self._refuse(req_id, client, method[:80], METHOD_NOT_FOUND,
+                                f"{method[:80]} is for the teacher's node only: students reach "
+                                "the chain through the gate, which forwards standard reads and "
+                                "eth_sendRawTransaction (sign transactions with your own key)")
         return self._forward({"jsonrpc": "2.0", "id": req_id, "method": method,
                               "params": params})
+
+    def _refuse(self, req_id: Any, client: str, method: str, code: int,
+                message: str) -> dict[str, Any]:
+        self.refusals.append((client, method))
+        if self.on_refusal is not None:
+            try:
+                self.on_refusal(client, method, message)
+            except Exception:  # a full disk must not stop the refusal itself
+                pass
+        return _error(req_id, code, message)
 
     def _check_raw(self, params: Any) -> tuple[int, str] | None:
         from eth_account import Account

@@ -18,7 +18,8 @@ What ``make classroom`` runs (``python -m omteach.classroom.node``)::
    default is generous), then the student joins the roster with a transaction signed by their
    own key (:mod:`omteach.classroom.student`).
 5. The state file (mode 0600: it holds AI Inc.'s key) tells the teacher's notebook where
-   everything is: :func:`teacher_chain` reads it.
+   everything is: :func:`teacher_chain` reads it. Beside it, ``gate.jsonl`` logs every refused
+   request and faucet grant, one JSON object a line, for the dashboard (:func:`read_gate_log`).
 
 The faucet has its own key so that it and the teacher's notebook (another process) never race
 for the same account's nonce.
@@ -35,6 +36,7 @@ import sys
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,8 +72,10 @@ class Faucet:
     """
 
     def __init__(self, chain: Chain, *, sender: str = FAUCET, grant: int = GRANT_WEI,
-                 per_client: int = PER_CLIENT, window: float = 60.0):
+                 per_client: int = PER_CLIENT, window: float = 60.0,
+                 on_grant: Callable[[str, str, int], None] | None = None):
         self.chain = chain
+        self.on_grant = on_grant
         self.sender = sender
         self.grant = grant
         self.per_client = per_client
@@ -100,6 +104,8 @@ class Faucet:
                                            self.grant)
             recent.append(now)
             self.funded[address] = client
+        if self.on_grant is not None:
+            self.on_grant(client, self.chain.address(params[0]), self.grant)
         return {"funded": self.grant, "tx": result.tx_hash}
 
 
@@ -143,6 +149,7 @@ class ClassroomNode:
                  state_file: Path | None = None):
         from eth_account import Account
 
+        self._log_lock = threading.Lock()
         self.anvil = AnvilNode(args=["--mnemonic-random", "--accounts", "1"])
         try:
             self.teacher_key = teacher_key or Account.create()
@@ -153,10 +160,14 @@ class ClassroomNode:
             self.board: DeployedContract = self.chain.deploy("BlobBoard", sender=COMPANY)
             self.classroom: DeployedContract = self.chain.deploy(
                 "Classroom", self.board.address, sender=COMPANY)
-            self.faucet = Faucet(self.chain, grant=grant, per_client=per_client)
+            self.log_file = (Path(state_file).with_name("gate.jsonl")
+                             if state_file is not None else None)
+            self.faucet = Faucet(self.chain, grant=grant, per_client=per_client,
+                                 on_grant=self._log_grant)
             self.gate = Gate(self.anvil.url, host=host, port=port,
                              refuse_senders=self.chain.w3.eth.accounts,
-                             handlers={FAUCET_METHOD: self.faucet}).start()
+                             handlers={FAUCET_METHOD: self.faucet},
+                             on_refusal=self._log_refusal).start()
         except BaseException:
             self.anvil.stop()
             raise
@@ -167,13 +178,25 @@ class ClassroomNode:
         if state_file is not None:
             self.state.save(Path(state_file))
 
+    def _log(self, record: dict[str, Any]) -> None:
+        if self.log_file is not None:
+            self.log_file.parent.mkdir(parents=True, exist_ok=True)
+            with self._log_lock, self.log_file.open("a") as f:
+                f.write(json.dumps({"time": round(time.time(), 3), **record}) + "\n")
+
+    def _log_refusal(self, client: str, method: str, message: str) -> None:
+        self._log({"event": "refused", "client": client, "method": method, "message": message})
+
+    def _log_grant(self, client: str, address: str, wei: int) -> None:
+        self._log({"event": "funded", "client": client, "address": address, "wei": wei})
+
     @property
     def join_line(self) -> str:
         """What students type to join: the gate's URL and the classroom's address."""
         return f"{self.gate.url} {self.classroom.address}"
 
     def stop(self) -> None:
-        """Stop the gate and the node (and remove the state file, which holds a key)."""
+        """Stop the gate and the node; remove the state file (it holds a key), keep the log."""
         self.gate.stop()
         self.anvil.stop()
         if self.state_file is not None:
@@ -184,6 +207,21 @@ class ClassroomNode:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def read_gate_log(path: Path) -> list[dict[str, Any]]:
+    """The gate's log (refusals and faucet grants), oldest first; a torn last line is skipped."""
+    records = []
+    try:
+        lines = Path(path).read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except ValueError:  # the node was writing it as we read
+            continue
+    return records
 
 
 def teacher_chain(state_file: Path = DEFAULT_STATE) -> tuple[Chain, DeployedContract,
