@@ -200,3 +200,26 @@ def _shared_store() -> ChainBlobStore:
         _STORE.append(ChainBlobStore(chain, deploy_board(chain, sender="AI Inc."),
                                      sender="Joe"))
     return _STORE[0]
+
+
+@pytest.mark.slow
+def test_chapter_fours_round_runs_over_the_node_unchanged(anvil_node, keys, monkeypatch):
+    """TrainingRun's parties, with every blob (model, key, encrypted updates) on the board."""
+    from omteach.protocol import run as run_module
+
+    chain = Chain(anvil_node.url)
+    board = deploy_board(chain, sender="AI Inc.")
+    stores: list[ChainBlobStore] = []
+
+    def on_the_node() -> ChainBlobStore:
+        stores.append(ChainBlobStore(chain, board, sender="AI Inc."))
+        return stores[-1]
+
+    monkeypatch.setattr(run_module, "BlobStore", on_the_node)
+    with run_module.TrainingRun(chain=chain, keys=keys, rounds=1, workers=1) as run:
+        report = run.run_round()
+    assert len(stores) == 1, "TrainingRun no longer builds its store here: adapt this test"
+    assert report.closed and report.accuracy > run.initial_accuracy
+    # model + weights + key + 3 mask keys + 3 updates + the next model and its weights
+    assert board.call("count") >= 9
+    assert all(0 < size <= MAX_BLOB for size in report.blob_bytes.values())
