@@ -127,6 +127,14 @@ def test_students_share_blobs_through_the_node(node, ana):
     assert bob.blobs.get(ana.blobs.put(largest)) == largest
 
 
+def test_the_faucet_cannot_be_drained_in_a_lesson(node):
+    """Fresh keys at the per-client limit, from 30 machines, for 8 hours: a small dent."""
+    from omteach.classroom.node import PER_CLIENT
+
+    grants_in_a_day_of_cheating = PER_CLIENT * 60 * 8 * 30
+    assert node.chain.balance(FAUCET) > 2 * grants_in_a_day_of_cheating * GRANT_WEI
+
+
 def test_the_faucet_takes_one_address_and_limits_each_machine(node):
     faucet = Faucet(node.chain, grant=1, per_client=2, window=60)
     for bad in ([], ["0x12"], [5], ["0x" + "g" * 40], ["0x" + "1" * 40, "extra"]):

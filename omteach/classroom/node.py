@@ -55,7 +55,10 @@ ETHER = 10**18
 GRANT_WEI = 5 * ETHER
 """What the faucet gives each student: enough for thousands of blob transactions."""
 TEACHER_FUNDS = 1_000 * ETHER
-FAUCET_FUNDS = 5_000 * ETHER
+FAUCET_FUNDS = 10_000_000 * ETHER
+"""Two million grants: a student making fresh keys at the per-client limit would need years to
+drain the faucet and leave a latecomer unfunded (the ether is play money on the class's chain)."""
+DEV_BALANCE_ETHER = 20_000_000
 FAUCET_METHOD = "omteach_faucet"
 PER_CLIENT = 40
 """Faucet grants a minute to one client IP address (a class behind a NAT shares one)."""
@@ -150,7 +153,8 @@ class ClassroomNode:
         from eth_account import Account
 
         self._log_lock = threading.Lock()
-        self.anvil = AnvilNode(args=["--mnemonic-random", "--accounts", "1"])
+        self.anvil = AnvilNode(args=["--mnemonic-random", "--accounts", "1",
+                                     "--balance", str(DEV_BALANCE_ETHER)])
         try:
             self.teacher_key = teacher_key or Account.create()
             self.chain = Chain(self.anvil.url, cast=(DEV,),
