@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -256,3 +257,26 @@ def test_a_failing_handler_is_an_error_answer_not_a_dead_gate(anvil_node):
         assert rpc(g.url, "x_picky")["error"] == {"code": -32000, "message": "not today"}
         assert g.refusals[-1] == ("127.0.0.1", "x_picky")
         assert "result" in rpc(g.url, "eth_chainId")
+
+
+def test_idle_connections_cannot_starve_the_class(anvil_node):
+    with Gate(anvil_node.url, max_open_per_client=3) as g:
+        parts = urlsplit(g.url)
+        idle = [socket.create_connection((parts.hostname, parts.port), timeout=10)
+                for _ in range(3)]
+        try:
+            for s in idle:  # each holds a request open: headers sent, body never
+                s.sendall(b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\n")
+            deadline = time.monotonic() + 5
+            while sum(g._open.values()) < 3 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            status, answer = post(g.url, json.dumps(
+                {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}).encode())
+            assert status == 503 and "too many open requests" in answer["error"]["message"]
+        finally:
+            for s in idle:
+                s.close()
+        deadline = time.monotonic() + 5
+        while g._open and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "result" in rpc(g.url, "eth_chainId")  # the slots came back

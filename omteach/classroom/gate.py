@@ -49,6 +49,10 @@ SEND_METHOD = "eth_sendRawTransaction"
 MAX_BODY = 512 * 1024
 """Largest request body: a 64 KiB blob as a signed transaction is about 135 kB of hex."""
 MAX_BATCH = 50
+MAX_OPEN_PER_CLIENT = 64
+"""Requests one client address may have open at once (a class behind one NAT shares one)."""
+MAX_OPEN = 512
+"""Requests open at once in all: each holds a thread of the teacher's process."""
 
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, INTERNAL_ERROR, SERVER_ERROR = (
     -32700, -32600, -32601, -32602, -32603, -32000)
@@ -101,7 +105,8 @@ class Gate:
     def __init__(self, upstream: str, *, host: str = "127.0.0.1", port: int = 0,
                  refuse_senders: Iterable[str] = (), handlers: Mapping[str, Handler] | None = None,
                  max_body: int = MAX_BODY, max_batch: int = MAX_BATCH, timeout: float = 30.0,
-                 on_refusal: Callable[[str, str, str], None] | None = None):
+                 on_refusal: Callable[[str, str, str], None] | None = None,
+                 max_open_per_client: int = MAX_OPEN_PER_CLIENT, max_open: int = MAX_OPEN):
         self.upstream = upstream
         self.refuse_senders = {a.lower() for a in refuse_senders}
         self.handlers = dict(handlers or {})
@@ -110,11 +115,29 @@ class Gate:
         self.timeout = timeout
         self.refusals: deque[tuple[str, str]] = deque(maxlen=1000)
         self.on_refusal = on_refusal
+        self.max_open_per_client = max_open_per_client
+        self.max_open = max_open
+        self._open: dict[str, int] = {}
+        self._open_lock = threading.Lock()
         gate = self
 
         class _Handler(BaseHTTPRequestHandler):
             timeout = 10  # seconds a client may take to send its request (no slow-loris)
             server_version = "omteach-gate"
+
+            def handle(self) -> None:
+                client = self.client_address[0]
+                if not gate._enter(client):  # idle connections must not starve the class
+                    self.close_connection = True
+                    # answered before the request line is read: fill what send_response reads
+                    self.requestline, self.request_version, self.command = "", "HTTP/1.0", ""
+                    self._reply(503, _error(None, SERVER_ERROR, "too many open requests from "
+                                                                "your machine: wait a moment"))
+                    return
+                try:
+                    super().handle()
+                finally:
+                    gate._leave(client)
 
             def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
                 status, body = gate._answer_http(self)
@@ -170,6 +193,20 @@ class Gate:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def _enter(self, client: str) -> bool:
+        with self._open_lock:
+            if (self._open.get(client, 0) >= self.max_open_per_client
+                    or sum(self._open.values()) >= self.max_open):
+                return False
+            self._open[client] = self._open.get(client, 0) + 1
+            return True
+
+    def _leave(self, client: str) -> None:
+        with self._open_lock:
+            self._open[client] -= 1
+            if not self._open[client]:
+                del self._open[client]
 
     # -- answering -------------------------------------------------------------------------------
 
