@@ -14,11 +14,13 @@ anyone: say so rather than list the teacher's accounts), hands the methods the t
 adds (``handlers``, e.g. the faucet) to their handler, and refuses everything else with a JSON-RPC
 error (-32601) that says the method is for the teacher's node only.
 
-Why it is written here: it is about a hundred lines on the standard library's
+Why it is written here: it is some two hundred lines of code on the standard library's
 ``ThreadingHTTPServer``; the JSON-RPC proxies on PyPI are frameworks for *serving* methods, and
 none does exactly "forward a whitelist, refuse the rest, survive junk". Every request is bounded
-(body size, batch length, socket timeout) and any bytes at all get a JSON-RPC answer, never a
-crash: ``tests/test_gate.py`` sends it the junk.
+(body size, batch length, nesting depth, socket timeout, open requests per client and in all)
+and any bytes at all get a JSON-RPC answer, never a crash: ``tests/test_gate.py`` sends it the
+junk. Not bounded: how many valid transactions a funded student sends (each pays gas, and anvil
+mines each in its own block, so the teacher's transactions are never crowded out).
 """
 
 from __future__ import annotations
