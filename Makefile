@@ -50,7 +50,7 @@ CLASS_PORT ?= 8546
 STUDENTS ?= 8
 
 classroom: setup setup-anvil
-	$(PY) -m omteach.classroom.node --host $(CLASS_HOST) --port $(CLASS_PORT)
+	$(PY) -m omteach.classroom.node --host $(CLASS_HOST) --port $(CLASS_PORT) --lab
 
 # The skeleton of a rehearsal: STUDENTS simulated students as separate processes, on this machine.
 rehearsal: setup setup-anvil

@@ -191,3 +191,22 @@ def test_make_classroom_starts_prints_the_join_line_and_stops_cleanly(tmp_path):
 
     with pytest.raises(ChainError, match="cannot reach"):
         Chain(anvil_url, cast=())  # anvil stopped with it
+
+
+def test_the_teachers_notebook_opens_only_if_it_exists(tmp_path, monkeypatch):
+    from omteach.classroom import node as node_module
+
+    assert node_module.open_teacher_notebook(tmp_path / "missing.ipynb") is None
+    notebook = tmp_path / "06_classroom_teacher.ipynb"
+    notebook.write_text("{}")
+    started = []
+    monkeypatch.setattr(node_module.subprocess, "Popen", lambda cmd: started.append(cmd) or cmd)
+    command = node_module.open_teacher_notebook(notebook)
+    assert started == [command] and command[1:4] == ["-m", "jupyter", "lab"]
+    assert command[4] == str(notebook)
+
+
+def test_the_default_state_file_does_not_depend_on_the_working_folder():
+    from omteach.classroom.node import DEFAULT_STATE
+
+    assert DEFAULT_STATE.is_absolute()

@@ -32,6 +32,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -62,7 +63,8 @@ DEV_BALANCE_ETHER = 20_000_000
 FAUCET_METHOD = "omteach_faucet"
 PER_CLIENT = 40
 """Faucet grants a minute to one client IP address (a class behind a NAT shares one)."""
-DEFAULT_STATE = Path(".classroom") / "node.json"
+DEFAULT_STATE = Path.home() / ".omteach" / "classroom" / "node.json"
+"""In the home folder: the teacher's notebook finds it whatever its kernel's working folder."""
 TEACHER_NOTEBOOK = Path("notebooks") / "06_classroom_teacher.ipynb"
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
@@ -237,6 +239,16 @@ def teacher_chain(state_file: Path = DEFAULT_STATE) -> tuple[Chain, DeployedCont
             chain.attach("BlobBoard", state.board))
 
 
+def open_teacher_notebook(notebook: Path = TEACHER_NOTEBOOK) -> subprocess.Popen | None:
+    """Open the teacher's notebook in JupyterLab (a child process), if the notebook exists."""
+    if not Path(notebook).is_file():
+        return None
+    command = [sys.executable, "-m", "jupyter", "lab", str(notebook)]
+    if os.geteuid() == 0:
+        command.append("--allow-root")  # as the Makefile's lab target does
+    return subprocess.Popen(command)
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m omteach.classroom.node``: start a class and serve until Ctrl-C."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -249,6 +261,8 @@ def main(argv: list[str] | None = None) -> None:
                              "behind one NAT)")
     parser.add_argument("--state", type=Path, default=DEFAULT_STATE,
                         help="where to write the class's state (holds AI Inc.'s key)")
+    parser.add_argument("--lab", action="store_true",
+                        help=f"also open {TEACHER_NOTEBOOK} in JupyterLab, if it exists")
     args = parser.parse_args(argv)
     # A SIGTERM (a test, a service manager) leaves through the `with`, so anvil stops too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -259,17 +273,25 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  gate (the one port students need): {node.gate.url}")
         print(f"  AI Inc. (the teacher's own key):   {node.chain.address(COMPANY)}")
         print(f"  state for the teacher's notebook:  {args.state}")
-        if TEACHER_NOTEBOOK.is_file():
+        lab = open_teacher_notebook() if args.lab else None
+        if lab is not None:
+            print(f"  teacher's notebook: opening {TEACHER_NOTEBOOK} in JupyterLab")
+        elif TEACHER_NOTEBOOK.is_file():
             print(f"  teacher's notebook: open {TEACHER_NOTEBOOK} in JupyterLab (make lab)")
         else:
-            print("  teacher's notebook: not written yet (issue 10); from a kernel, "
-                  "omteach.classroom.node.teacher_chain() gives AI Inc.'s chain and contracts")
+            print(f"  teacher's notebook: {TEACHER_NOTEBOOK} is not written yet (issue 10); "
+                  "in a kernel, omteach.classroom.node.teacher_chain() gives AI Inc.'s chain "
+                  "and the class's contracts")
         print("Ctrl-C stops the class.", flush=True)
         try:
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
             print("stopping the class")
+        finally:
+            if lab is not None:
+                lab.terminate()
+                lab.wait(timeout=20)
 
 
 if __name__ == "__main__":
