@@ -210,3 +210,23 @@ def test_the_default_state_file_does_not_depend_on_the_working_folder():
     from omteach.classroom.node import DEFAULT_STATE
 
     assert DEFAULT_STATE.is_absolute()
+
+
+def test_the_student_command_checks_and_joins(node, capsys):
+    from omteach.classroom import student
+
+    student.main([node.gate.url, node.classroom.address, "--join", "Eve"])
+    out = capsys.readouterr().out
+    assert f"reached the class at {node.gate.url}: chain 31337" in out
+    assert "joined as Eve (0x" in out
+    assert "Eve" in {node.classroom.call("names", node.classroom.call("students", i))
+                     for i in range(node.classroom.call("class_size"))}
+
+
+def test_the_student_command_says_what_to_check_when_it_cannot_connect(node):
+    from omteach.classroom.student import check
+
+    nowhere = f"http://127.0.0.1:{_free_port()}"
+    assert "cannot join" in check(nowhere, node.classroom.address)
+    assert "firewall" in check(nowhere, node.classroom.address)
+    assert "no contract at" in check(node.gate.url, node.chain.address(COMPANY))
