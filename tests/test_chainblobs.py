@@ -172,6 +172,35 @@ def test_deeply_nested_json_is_refused(store):
         store.get_json(bid)
 
 
+def test_prefetch_reads_many_blobs_in_one_request_and_checks_each(chain, store):
+    ids = [store.put(os.urandom(500)) for _ in range(5)]
+    reader = ChainBlobStore(chain, store.board)
+    calls = []
+    original = chain.w3.eth.get_logs
+    chain.w3.eth.get_logs = lambda q: calls.append(q) or original(q)
+    try:
+        assert reader.prefetch(ids + ["cd" * 32]) == 5  # an unknown id is simply not fetched
+        assert len(calls) == 1
+        assert [reader.get(b) for b in ids] == [store.get(b) for b in ids]
+        assert len(calls) == 1  # every get was served from the prefetched, re-checked copies
+    finally:
+        chain.w3.eth.get_logs = original
+    with pytest.raises(BlobError, match="no blob cdcdcdcdcdcd"):
+        reader.get("cd" * 32)
+    with pytest.raises(BlobError, match="is not a blob id"):
+        reader.prefetch(["nope"])
+
+
+def test_prefetch_refuses_forged_events(chain):
+    fake = chain.deploy("BlobBoard", source=FORGED_BOARD, label="ForgedBoard")
+    wanted = hashlib.sha256(b"the real update").hexdigest()
+    fake.transact("forge", bytes.fromhex(wanted), b"a forged update", sender="Jack")
+    reader = ChainBlobStore(chain, fake)
+    assert reader.prefetch([wanted]) == 0
+    with pytest.raises(BlobIntegrityError):
+        reader.get(wanted)
+
+
 def test_gas_per_byte_is_calldata_and_log(store):
     """About 40 gas a byte (the calldata floor): the bytes are never written to storage."""
     for size in (13_000, 20_000):  # a packed update and a model of chapter 4
