@@ -162,9 +162,9 @@ def test_truncated_json_is_refused(store):
 
 
 @pytest.mark.xfail(not hasattr(blobs_module, "parse_json"), strict=True,
-                   reason="BlobStore.get_json has no nesting limit (a RecursionError, or a "
-                          "30,000-deep list when the recursion limit is raised) until the "
-                          "hardened omteach/protocol/blobs.py (parse_json) is merged")
+                   reason="BlobStore.get_json has no nesting limit (py_ecc raises the recursion "
+                          "limit to 100,000, so a 30,000-deep list parses) until the hardened "
+                          "omteach/protocol/blobs.py (parse_json) is merged")
 def test_deeply_nested_json_is_refused(store):
     depth = 30_000
     bid = store.put(b"[" * depth + b"]" * depth)

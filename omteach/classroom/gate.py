@@ -81,8 +81,9 @@ _BRACKET = re.compile(rb"[\[\]{}]")
 def _too_deep(raw: bytes, limit: int = MAX_DEPTH) -> bool:
     """True if the JSON text nests brackets deeper than ``limit`` (strings do not count).
 
-    Checked before ``json.loads``: deep enough nesting overflows the C stack of a server thread
-    and kills the whole process (a segmentation fault, not a RecursionError).
+    Checked before ``json.loads``: py_ecc (imported with eth_account) raises Python's recursion
+    limit to 100,000, so a 200 kB body of brackets overflows the C stack of a server thread and
+    kills the whole process (a segmentation fault) before any RecursionError.
     """
     depth = 0
     for match in _BRACKET.finditer(_STRING.sub(b'""', raw)):
