@@ -230,3 +230,24 @@ def test_the_student_command_says_what_to_check_when_it_cannot_connect(node):
     assert "cannot join" in check(nowhere, node.classroom.address)
     assert "firewall" in check(nowhere, node.classroom.address)
     assert "no contract at" in check(node.gate.url, node.chain.address(COMPANY))
+
+
+def test_a_key_file_brings_a_student_back_as_the_same_member(node, tmp_path):
+    key_file = tmp_path / "keys" / "fay.key"
+    fay = Student.join(node.gate.url, node.classroom.address, "Fay", key_file=key_file)
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    size, balance = node.classroom.call("class_size"), node.chain.balance(fay.address)
+    again = Student.join(node.gate.url, node.classroom.address, "Fay", key_file=key_file)
+    assert again.address == fay.address  # the same key, read back from this machine
+    assert node.classroom.call("class_size") == size  # no second join
+    assert node.chain.balance(fay.address) == balance  # and no second grant
+    with pytest.raises(ChainError, match="this key joined the class as 'Fay', not 'Faye'"):
+        Student.join(node.gate.url, node.classroom.address, "Faye", key_file=key_file)
+
+
+def test_a_key_file_that_holds_no_key_is_not_overwritten(node, tmp_path):
+    key_file = tmp_path / "notes.txt"
+    key_file.write_text("my homework")
+    with pytest.raises(ChainError, match="does not hold a private key"):
+        Student.join(node.gate.url, node.classroom.address, "Gus", key_file=key_file)
+    assert key_file.read_text() == "my homework"

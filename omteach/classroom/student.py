@@ -11,7 +11,9 @@ signed here and sent raw (``eth_sendRawTransaction``), the only kind the gate fo
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 from omteach.chain.evm import Chain, DeployedContract
@@ -34,10 +36,26 @@ class Student:
         self.blobs = ChainBlobStore(self.chain, self.board, sender=name)
 
     @classmethod
-    def join(cls, gate_url: str, classroom: str, name: str, *, key: Any = None) -> Student:
-        """Connect, ask the faucet for ether, and join the roster under ``name``."""
+    def join(cls, gate_url: str, classroom: str, name: str, *, key: Any = None,
+             key_file: str | Path | None = None) -> Student:
+        """Connect, ask the faucet for ether, and join the roster under ``name``.
+
+        With ``key_file`` the key is kept on this machine (readable by this user only): made
+        and saved on the first join, read back on the next, so a student whose kernel restarted
+        (or who left mid-round) comes back as the same member of the class, without a second
+        faucet grant or join.
+        """
+        if key_file is not None and key is None:
+            key = _load_or_make_key(Path(key_file))
         me = cls(gate_url, classroom, name, key=key)
-        me.ask_faucet()
+        joined_as = me.classroom.call("names", me.address)
+        if joined_as == name:
+            return me  # back after a restart: already funded, already on the roster
+        if joined_as:
+            raise ChainError(f"this key joined the class as {joined_as!r}, not {name!r}: join "
+                             f"as {joined_as!r}, or use another key file")
+        if me.chain.balance(name) == 0:
+            me.ask_faucet()
         me.classroom.transact("join", name, sender=name)
         return me
 
@@ -64,6 +82,26 @@ class Student:
     def rpc(self, method: str, params: list[Any]) -> dict[str, Any]:
         """A raw JSON-RPC request through the gate (the answer, error included)."""
         return dict(self.chain.w3.provider.make_request(method, params))
+
+
+def _load_or_make_key(path: Path) -> str:
+    """The private key saved at ``path``, or a new one saved there first (mode 0600)."""
+    from eth_account import Account
+
+    if path.is_file():
+        text = path.read_text().strip()
+        try:
+            Account.from_key(text)
+        except Exception:  # not a key: refuse rather than overwrite someone's file
+            raise ChainError(f"{path} does not hold a private key; move it away or choose "
+                             "another key file") from None
+        return text
+    key = "0x" + bytes(Account.create().key).hex()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return key
 
 
 def check(gate_url: str, classroom: str) -> str:
