@@ -123,6 +123,9 @@ def test_students_share_blobs_through_the_node(node, ana):
     bid = ana.blobs.put_json({"from": "Ana"})
     assert bob.blobs.get_json(bid) == {"from": "Ana"}
     assert bob.blobs.posted_by(ana.address) == [bid]
+    assert bob.roster()["Ana"] == ana.address
+    assert bob.chain.name_of(ana.address) == "Ana"  # the roster's name, on every machine
+    assert bob.blobs.posted_by("Ana") == [bid]
     largest = os.urandom(MAX_BLOB)  # a signed transaction of ~135 kB passes the gate
     assert bob.blobs.get(ana.blobs.put(largest)) == largest
 

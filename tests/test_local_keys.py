@@ -126,3 +126,20 @@ def test_attach_refuses_an_address_without_code(chain):
         chain.attach("DataUseAgreement", chain.address("Joe"))
     with pytest.raises(ChainError, match="no contract named 'Nope'"):
         chain.attach("Nope", chain.address("Joe"))
+
+
+def test_a_label_names_a_classmate_but_cannot_send(chain):
+    bob = Account.create().address
+    chain.label("Bob", bob)
+    assert chain.address("Bob") == bob and chain.name_of(bob.lower()) == "Bob"
+    chain.send_value("Joe", "Bob", 5)  # a label can receive
+    assert chain.balance("Bob") == 5
+    with pytest.raises(ChainError, match="there is no key for Bob here"):
+        chain.send_value("Bob", "Joe", 1)
+    with pytest.raises(InvalidValueError, match="'Joe' already names"):
+        chain.label("Joe", bob)
+    with pytest.raises(InvalidValueError, match="a label is a name"):
+        chain.label("", bob)
+    mine = chain.new_account("Ana")
+    chain.label("Someone", mine)  # our own key keeps its name
+    assert chain.name_of(mine) == "Ana" and "Someone" not in chain.labels

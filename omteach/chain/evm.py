@@ -142,6 +142,7 @@ class Chain:
         self.accounts: dict[str, str] = dict(zip(cast, node_accounts, strict=False))
         self._names: dict[str, str] = {a.lower(): n for n, a in self.accounts.items()}
         self._local: dict[str, Any] = {}  # lower-case address -> LocalAccount
+        self.labels: dict[str, str] = {}  # name -> address of someone else (no key here)
         self._nonce_lock = threading.Lock()
         self.contracts: dict[str, DeployedContract] = {}
         for name, key in (keys or {}).items():
@@ -181,6 +182,24 @@ class Chain:
 
         return self.add_account(name, Account.create())
 
+    def label(self, name: str, address: str) -> None:
+        """Name someone else's address (a classmate): readable everywhere, but no key here.
+
+        Every process that labels from the same on-chain roster names everyone alike, so names
+        can stand for people across machines. A name that is one of this chain's own accounts is
+        refused.
+        """
+        address = self.address(address)
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidValueError(f"a label is a name (text), got {name!r}")
+        if name in self.accounts and self.accounts[name].lower() != address.lower():
+            raise InvalidValueError(f"{name!r} already names {self.accounts[name]}, an account "
+                                    "of this chain")
+        if address.lower() in self._local:
+            return  # our own key keeps the name it was added under
+        self.labels[name] = address
+        self._names[address.lower()] = name
+
     def is_local(self, who: str) -> bool:
         """True if ``who`` signs here with a local key (not an unlocked account of the node)."""
         return self.address(who).lower() in self._local
@@ -214,11 +233,13 @@ class Chain:
         """The address of a cast member ("Joe"), a deployed contract, or a hex address."""
         if who in self.accounts:
             return self.accounts[who]
+        if who in self.labels:
+            return self.labels[who]
         if who in self.contracts:
             return self.contracts[who].address
         if isinstance(who, str) and re.fullmatch(r"0x[0-9a-fA-F]{40}", who):
             return self.w3.to_checksum_address(who)
-        names = ", ".join(list(self.accounts) + list(self.contracts))
+        names = ", ".join(list(self.accounts) + list(self.labels) + list(self.contracts))
         raise InvalidValueError(f"unknown account {who!r}: use one of {names}, or a 0x address")
 
     def name_of(self, address: str) -> str:
@@ -323,6 +344,9 @@ class Chain:
         from eth_utils import ValidationError as EthValidationError
         from web3.exceptions import Web3Exception
 
+        if sender in self.labels and sender not in self.accounts:
+            raise ChainError(f"{sender} → {what}: there is no key for {sender} here; only "
+                             f"{', '.join(self.accounts) or 'nobody'} can send from this chain")
         try:
             local = self._local.get(str(tx["from"]).lower())
             if local is None:

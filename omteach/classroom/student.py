@@ -72,11 +72,18 @@ class Student:
         return balance
 
     def roster(self) -> dict[str, str]:
-        """Display name -> address of everyone who joined, in the order they joined."""
+        """Display name -> address of everyone who joined, in the order they joined.
+
+        Each classmate's address is also labelled with their name on this chain, so events and
+        tables name them here as on every other student's machine.
+        """
         out = {}
         for i in range(int(self.classroom.call("class_size"))):
             address = self.classroom.call("students", i)
-            out[self.classroom.call("names", address)] = address
+            name = self.classroom.call("names", address)
+            out[name] = address
+            if name != self.name and name not in self.chain.accounts:
+                self.chain.label(name, address)
         return out
 
     def rpc(self, method: str, params: list[Any]) -> dict[str, Any]:
