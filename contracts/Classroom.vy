@@ -2,7 +2,8 @@
 """
 @title The roster of a live class: who joined, under which display name, and where things are
 @notice DATA  - the teacher (who deployed it), the blob board and the market of this class;
-        STATE - each student's display name, by the address of the key on their own machine;
+        STATE - each student's display name, by the address of the key on their own machine
+                (the teacher's name is reserved at deploy);
         CODE  - a student joins once, by a transaction signed with their own key (so nobody can
                 join as someone else's address); display names are unique; only the teacher
                 points the class at its market.
@@ -27,9 +28,13 @@ students: public(DynArray[address, 1024])
 
 
 @deploy
-def __init__(board: address):
+def __init__(board: address, teacher_name: String[MAX_NAME]):
+    assert len(teacher_name) > 0, "the teacher needs a display name too"
     self.teacher = msg.sender
     self.board = board
+    # The teacher's name is taken from the start: no student can appear as the teacher.
+    self.names[msg.sender] = teacher_name
+    self.name_taken[keccak256(teacher_name)] = msg.sender
 
 
 @external

@@ -14,7 +14,7 @@ ETHER = 10**18
 @pytest.fixture
 def room(chain):
     board = deploy_board(chain, sender=COMPANY)
-    room = chain.deploy("Classroom", board.address, sender=COMPANY)
+    room = chain.deploy("Classroom", board.address, COMPANY, sender=COMPANY)
     for name in ("Ana", "Bob"):
         chain.new_account(name)  # keys made here, as on a student's laptop
         chain.send_value("Joe", name, ETHER)
@@ -35,6 +35,7 @@ def test_students_join_under_unique_names(chain, room):
 
 @pytest.mark.parametrize("who,name,reason", [
     ("Ana", "", "choose a display name (1 to 40 characters)"),
+    ("Ana", COMPANY, "that display name is taken: choose another"),  # the teacher's
     (COMPANY, "Teacher", "the teacher runs the class and does not join it"),
 ])
 def test_join_rules(room, who, name, reason):
@@ -71,3 +72,10 @@ def test_only_the_teacher_sets_the_market_and_only_to_a_contract(chain, room):
     assert e.value.reason == "the market must be a deployed contract"
     result = room.transact("set_market", board, sender=COMPANY)
     assert result.events[0].name == "MarketSet" and room.call("market") == board
+
+
+def test_the_teacher_needs_a_name_and_it_is_reserved(chain, room):
+    assert room.call("names", room.call("teacher")) == COMPANY
+    with pytest.raises(ContractRevertError) as e:
+        chain.deploy("Classroom", room.call("board"), "", sender=COMPANY)
+    assert e.value.reason == "the teacher needs a display name too"

@@ -126,6 +126,11 @@ def test_students_share_blobs_through_the_node(node, ana):
     assert bob.roster()["Ana"] == ana.address
     assert bob.chain.name_of(ana.address) == "Ana"  # the roster's name, on every machine
     assert bob.blobs.posted_by("Ana") == [bid]
+    from omteach.classroom.roster import read_roster
+
+    teacher_view = read_roster(node.classroom)  # the teacher's process: the same names
+    assert teacher_view["Ana"] == ana.address and node.chain.name_of(ana.address) == "Ana"
+    assert bob.chain.name_of(node.chain.address(COMPANY)) == COMPANY  # and the teacher's
     largest = os.urandom(MAX_BLOB)  # a signed transaction of ~135 kB passes the gate
     assert bob.blobs.get(ana.blobs.put(largest)) == largest
 

@@ -4,6 +4,7 @@
   (``make classroom``); :func:`~omteach.classroom.node.teacher_chain` for the teacher's notebook;
 - :mod:`omteach.classroom.gate`: the JSON-RPC gate students reach the node through;
 - :mod:`omteach.classroom.student`: a student's side (own key, faucet, roster, blobs);
+- :mod:`omteach.classroom.roster`: the roster from the Classroom contract, names alike everywhere;
 - :mod:`omteach.classroom.rehearsal`: the skeleton of a rehearsal with student processes.
 
 Blobs travel through the node with :mod:`omteach.protocol.chainblobs`.

@@ -165,7 +165,7 @@ class ClassroomNode:
             self.chain.send_value(DEV, FAUCET, FAUCET_FUNDS)
             self.board: DeployedContract = self.chain.deploy("BlobBoard", sender=COMPANY)
             self.classroom: DeployedContract = self.chain.deploy(
-                "Classroom", self.board.address, sender=COMPANY)
+                "Classroom", self.board.address, COMPANY, sender=COMPANY)
             self.log_file = (Path(state_file).with_name("gate.jsonl")
                              if state_file is not None else None)
             self.faucet = Faucet(self.chain, grant=grant, per_client=per_client,

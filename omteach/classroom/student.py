@@ -18,6 +18,7 @@ from typing import Any
 
 from omteach.chain.evm import Chain, DeployedContract
 from omteach.classroom.node import FAUCET_METHOD
+from omteach.classroom.roster import read_roster
 from omteach.errors import ChainError
 from omteach.protocol.chainblobs import ChainBlobStore
 
@@ -72,19 +73,8 @@ class Student:
         return balance
 
     def roster(self) -> dict[str, str]:
-        """Display name -> address of everyone who joined, in the order they joined.
-
-        Each classmate's address is also labelled with their name on this chain, so events and
-        tables name them here as on every other student's machine.
-        """
-        out = {}
-        for i in range(int(self.classroom.call("class_size"))):
-            address = self.classroom.call("students", i)
-            name = self.classroom.call("names", address)
-            out[name] = address
-            if name != self.name and name not in self.chain.accounts:
-                self.chain.label(name, address)
-        return out
+        """Display name -> address of everyone who joined (classmates labelled by name here)."""
+        return read_roster(self.classroom)
 
     def rpc(self, method: str, params: list[Any]) -> dict[str, Any]:
         """A raw JSON-RPC request through the gate (the answer, error included)."""
