@@ -46,3 +46,16 @@ def test_a_student_who_cannot_join_is_reported_not_lost():
 def test_the_command_line_prints_a_summary(capsys):
     main(["--students", "2"])
     assert "students=2 read_ok=2" in capsys.readouterr().out
+
+
+def test_a_latecomer_and_a_dropout_at_the_process_level():
+    """Seat 0 arrives 2 s late, seat 2 leaves right after joining (so seat 1 waits in vain)."""
+    with ClassroomNode(per_client=4) as node:
+        reports = rehearse(3, node=node, late={0: 2.0}, leave={2}, timeout=8)
+        joined = node.classroom.call("class_size")
+    first, second, third = reports
+    assert joined == 3
+    assert first.read_ok and first.error == ""  # the latecomer still reads seat 1's blob
+    assert second.error.startswith("TimeoutError: student-02 published nothing")
+    assert third.left and third.error == "" and not third.read_ok
+    assert "left after joining" in report_table(reports)

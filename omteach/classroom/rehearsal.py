@@ -11,9 +11,10 @@ process but the gate's URL and the classroom's address), each of which
 4. if it is the cheater (``cheater=True`` makes seat 0 one), also tries anvil's methods through
    the gate and reports the errors it got,
 
-and reports what happened and how long it took. The full round (the spec, audit, accept, local
-training, packed masked encrypted submissions, the dropout and the latecomer, 3 rounds, accuracy)
-replaces steps 2 and 3 once the hardened protocol lands; :func:`rehearse` is where it plugs in.
+and reports what happened and how long it took. ``late`` and ``leave`` make latecomers and
+dropouts at the process level. The full round (the spec, audit, accept, local training, packed
+masked encrypted submissions, 3 rounds, accuracy, payouts) replaces steps 2 and 3 once the
+hardened protocol lands: it is a ``task`` (:data:`StudentTask`) passed to :func:`rehearse`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import time
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +36,7 @@ CHEATS = (("anvil_setStorageAt", ["0x" + "00" * 20, "0x0", "0x" + "00" * 32]),
 
 @dataclass
 class StudentReport:
-    """What one simulated student did (times in seconds from its process's start)."""
+    """What one simulated student did (times in seconds from the start of its joining)."""
 
     name: str
     address: str = ""
@@ -44,6 +46,9 @@ class StudentReport:
     neighbour: str = ""
     read_ok: bool = False
     refused: dict[str, int] = field(default_factory=dict)
+    left: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Whatever the task reports besides (the round: accuracy, payouts, ...)."""
     error: str = ""
 
 
@@ -51,9 +56,38 @@ def _name(seat: int) -> str:
     return f"student-{seat:02d}"
 
 
-def _student(gate_url: str, classroom: str, seat: int, n: int, cheater: bool,
-             timeout: float, out: Any) -> None:
-    """One student's process: join, publish, read the neighbour's blob, report."""
+def exchange_blobs(me: Any, seat: int, n: int, report: StudentReport, timeout: float) -> None:
+    """The stand-in task: publish a blob, then read the next seat's blob and check it."""
+    started = time.monotonic() - report.joined_s
+    me.blobs.put_json({"kind": "omteach.RehearsalBlob", "seat": seat, "from": me.name})
+    report.published_s = time.monotonic() - started
+    report.neighbour = _name((seat + 1) % n)
+    deadline = time.monotonic() + timeout
+    while True:
+        address = me.roster().get(report.neighbour)
+        ids = me.blobs.posted_by(address) if address else []
+        if ids:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{report.neighbour} published nothing within {timeout} s")
+        time.sleep(0.2)
+    doc = me.blobs.get_json(ids[0])
+    report.read_ok = doc.get("seat") == (seat + 1) % n
+    report.read_s = time.monotonic() - started
+
+
+StudentTask = Callable[[Any, int, int, StudentReport, float], None]
+"""What a student process does after joining: (student, seat, class size, report, timeout).
+
+A module-level function (processes are spawned: the task is pickled by name). The classroom
+round will pass its own: audit, accept, train, submit, for each round.
+"""
+
+
+def _student(gate_url: str, classroom: str, seat: int, n: int, cheater: bool, late_s: float,
+             leave: bool, timeout: float, task: StudentTask, out: Any) -> None:
+    """One student's process: (arrive late), join, (cheat), (leave, or) do the task, report."""
+    time.sleep(late_s)
     start = time.monotonic()
     report = StudentReport(_name(seat))
     try:
@@ -61,49 +95,43 @@ def _student(gate_url: str, classroom: str, seat: int, n: int, cheater: bool,
 
         me = Student.join(gate_url, classroom, report.name)
         report.address, report.joined_s = me.address, time.monotonic() - start
-        me.blobs.put_json({"kind": "omteach.RehearsalBlob", "seat": seat, "from": me.name})
-        report.published_s = time.monotonic() - start
         if cheater:
             report.refused = {m: me.rpc(m, p).get("error", {}).get("code", 0) for m, p in CHEATS}
-        report.neighbour = _name((seat + 1) % n)
-        deadline = time.monotonic() + timeout
-        while True:
-            address = me.roster().get(report.neighbour)
-            ids = me.blobs.posted_by(address) if address else []
-            if ids:
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{report.neighbour} published nothing within {timeout} s")
-            time.sleep(0.2)
-        doc = me.blobs.get_json(ids[0])
-        report.read_ok = doc.get("seat") == (seat + 1) % n
-        report.read_s = time.monotonic() - start
+        if leave:
+            report.left = True  # joined, then closed the laptop: the dropout case
+        else:
+            task(me, seat, n, report, timeout)
     except Exception as exc:  # reported to the teacher's process, not lost in a child
         report.error = f"{type(exc).__name__}: {exc}"
     out.put(report)
 
 
 def rehearse(n_students: int = 8, *, node: ClassroomNode | None = None, cheater: bool = False,
-             timeout: float = 120.0) -> list[StudentReport]:
+             late: Mapping[int, float] | None = None, leave: Collection[int] = (),
+             timeout: float = 120.0, task: StudentTask = exchange_blobs) -> list[StudentReport]:
     """Run ``n_students`` student processes against ``node`` (default: a fresh one on loopback).
 
-    Returns one report per student, by seat.
+    ``late`` delays seats' arrival (seconds; the latecomers), ``leave`` lists seats that leave
+    right after joining (the dropouts), ``cheater`` makes seat 0 try anvil's methods. Returns one
+    report per student, by seat.
     """
+    late = dict(late or {})
     own = node is None
     # Every simulated student comes from 127.0.0.1: let the faucet fund them all at once.
     node = node or ClassroomNode(per_client=n_students + 1)
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    procs = [ctx.Process(target=_student, args=(node.gate.url, node.classroom.address, seat,
-                                                n_students, cheater and seat == 0, timeout, out),
+    procs = [ctx.Process(target=_student,
+                         args=(node.gate.url, node.classroom.address, seat, n_students,
+                               cheater and seat == 0, late.get(seat, 0.0), seat in leave,
+                               timeout, task, out),
                          name=_name(seat))
              for seat in range(n_students)]
     try:
         for p in procs:
             p.start()
-        reports = []
-        for _ in procs:
-            reports.append(out.get(timeout=timeout + 60))
+        wait = timeout + 60 + max(late.values(), default=0.0)
+        reports = [out.get(timeout=wait) for _ in procs]
         for p in procs:
             p.join(timeout=10)
     finally:
@@ -120,9 +148,9 @@ def report_table(reports: list[StudentReport]) -> str:
     rows = [(r.name, f"{r.joined_s:.2f}", f"{r.published_s:.2f}", f"{r.read_s:.2f}",
              r.neighbour, "yes" if r.read_ok else "NO",
              f"{sum(c == -32601 for c in r.refused.values())}/{len(r.refused)}" if r.refused
-             else "-", r.error[:60]) for r in reports]
+             else "-", "left after joining" if r.left else r.error[:60]) for r in reports]
     return text_table(["student", "joined s", "published s", "read s", "neighbour", "read ok",
-                       "cheats refused", "error"], rows)
+                       "cheats refused", "note"], rows)
 
 
 def main(argv: list[str] | None = None) -> None:
