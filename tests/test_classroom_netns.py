@@ -58,7 +58,9 @@ print(json.dumps(out))
 
 
 def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=30)
+    done = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30)
+    if done.returncode != 0:  # e.g. a container without CAP_NET_ADMIN: say which step failed
+        pytest.fail(f"ip {' '.join(args)} failed: {done.stderr.strip()}")
 
 
 @pytest.fixture
