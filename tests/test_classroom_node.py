@@ -259,3 +259,14 @@ def test_a_key_file_that_holds_no_key_is_not_overwritten(node, tmp_path):
     with pytest.raises(ChainError, match="does not hold a private key"):
         Student.join(node.gate.url, node.classroom.address, "Gus", key_file=key_file)
     assert key_file.read_text() == "my homework"
+
+
+def test_a_class_open_to_the_room_prints_an_address_students_can_use():
+    from omteach.classroom.node import this_machines_address
+
+    with ClassroomNode(host="0.0.0.0") as room:
+        assert room.gate.url.startswith("http://0.0.0.0:")
+        assert "0.0.0.0" not in room.join_line
+        assert room.student_url == f"http://{this_machines_address()}:{room.gate.port}"
+        me = Student.join(room.student_url, room.classroom.address, "Hal")
+        assert me.chain.balance("Hal") > 0

@@ -32,6 +32,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -197,9 +198,16 @@ class ClassroomNode:
         self._log({"event": "funded", "client": client, "address": address, "wei": wei})
 
     @property
+    def student_url(self) -> str:
+        """The gate's URL as students type it (an address of this machine, not 0.0.0.0)."""
+        if self.gate.host not in ("0.0.0.0", "::", ""):
+            return self.gate.url
+        return f"http://{this_machines_address()}:{self.gate.port}"
+
+    @property
     def join_line(self) -> str:
         """What students type to join: the gate's URL and the classroom's address."""
-        return f"{self.gate.url} {self.classroom.address}"
+        return f"{self.student_url} {self.classroom.address}"
 
     def stop(self) -> None:
         """Stop the gate and the node; remove the state file (it holds a key), keep the log."""
@@ -213,6 +221,19 @@ class ClassroomNode:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def this_machines_address() -> str:
+    """This machine's address on its main network (where a default route leads), for students.
+
+    Connecting a UDP socket sends nothing; it only asks the kernel which address it would use.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # TEST-NET-1: never routed, any route will do
+            return s.getsockname()[0]
+        except OSError:  # no network at all: only this machine can join
+            return "127.0.0.1"
 
 
 def read_gate_log(path: Path) -> list[dict[str, Any]]:
@@ -271,6 +292,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"The class's node is up (chain id {node.chain.chain_id}).")
         print(f"  students join with:   {node.join_line}")
         print(f"  gate (the one port students need): {node.gate.url}")
+        if node.student_url != node.gate.url:
+            print(f"  (students use this machine's address: {node.student_url}; if they cannot "
+                  "reach it, try the address 'hostname -I' lists on the room's network)")
         print(f"  AI Inc. (the teacher's own key):   {node.chain.address(COMPANY)}")
         print(f"  state for the teacher's notebook:  {args.state}")
         lab = open_teacher_notebook() if args.lab else None
