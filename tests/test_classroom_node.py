@@ -270,3 +270,10 @@ def test_a_class_open_to_the_room_prints_an_address_students_can_use():
         assert room.student_url == f"http://{this_machines_address()}:{room.gate.port}"
         me = Student.join(room.student_url, room.classroom.address, "Hal")
         assert me.chain.balance("Hal") > 0
+
+
+def test_a_teacher_may_bring_their_own_key():
+    key = Account.create()
+    with ClassroomNode(teacher_key=key.key.hex()) as mine:
+        assert mine.chain.address(COMPANY) == key.address
+        assert mine.state.teacher_key == "0x" + key.key.hex().removeprefix("0x")

@@ -159,7 +159,9 @@ class ClassroomNode:
         self.anvil = AnvilNode(args=["--mnemonic-random", "--accounts", "1",
                                      "--balance", str(DEV_BALANCE_ETHER)])
         try:
-            self.teacher_key = teacher_key or Account.create()
+            # The teacher's key: made here, or brought along (hex, bytes or LocalAccount).
+            self.teacher_key = (Account.create() if teacher_key is None
+                                else Account.from_key(getattr(teacher_key, "key", teacher_key)))
             self.chain = Chain(self.anvil.url, cast=(DEV,),
                                keys={COMPANY: self.teacher_key, FAUCET: Account.create()})
             self.chain.send_value(DEV, COMPANY, TEACHER_FUNDS)
