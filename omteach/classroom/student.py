@@ -5,8 +5,12 @@
     me = Student.join("http://10.0.0.5:8546", "0xClassroom…", "Ana")   # what notebook 06 does
     blob = me.blobs.put_json({...})          # a transaction signed here, sent through the gate
 
-The key is generated here (eth_account) and never leaves this process; every transaction is
+The key is generated here (eth_account) and never leaves this machine (it lives in this process,
+or in a key file only this user can read, to come back after a restart); every transaction is
 signed here and sent raw (``eth_sendRawTransaction``), the only kind the gate forwards.
+
+``python -m omteach.classroom.student URL CLASSROOM [--join NAME]`` checks from a terminal that
+this machine reaches the class (and says what to check when it does not).
 """
 
 from __future__ import annotations
