@@ -280,3 +280,36 @@ def test_idle_connections_cannot_starve_the_class(anvil_node):
         while g._open and time.monotonic() < deadline:
             time.sleep(0.05)
         assert "result" in rpc(g.url, "eth_chainId")  # the slots came back
+
+
+def test_a_read_whose_connection_is_reset_is_retried():
+    """The first connection is reset (as an overflowing backlog does); the read still succeeds."""
+    import struct
+    import threading
+
+    from omteach.chain import Chain
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    seen = []
+
+    def serve() -> None:
+        for n in range(2):
+            conn, _ = server.accept()
+            conn.recv(65536)
+            seen.append(n)
+            if n == 0:  # close with RST: SO_LINGER on, zero seconds
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            else:
+                body = b'{"jsonrpc": "2.0", "id": 0, "result": "0x7a69"}'
+                conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        chain = Chain(f"http://127.0.0.1:{port}", cast=())
+    finally:
+        server.close()
+    assert chain.chain_id == 31337 and seen == [0, 1]

@@ -164,12 +164,17 @@ class Gate:
             def log_message(self, *args: Any) -> None:  # quiet: the dashboard shows refusals
                 pass
 
+        class _Server(ThreadingHTTPServer):
+            # The standard library listens with a backlog of 5: a class connecting at once
+            # overflows it and some connections are reset.
+            request_queue_size = 128
+            daemon_threads = True
+
         try:
-            self._server = ThreadingHTTPServer((host, port), _Handler)
+            self._server = _Server((host, port), _Handler)
         except OSError as exc:
             raise ChainError(f"the gate cannot listen on {host}:{port}: {exc}; choose another "
                              "port or address") from None
-        self._server.daemon_threads = True
         self.host, self.port = self._server.server_address[:2]
         self.url = f"http://{self.host}:{self.port}"
         self._thread: threading.Thread | None = None
