@@ -131,8 +131,8 @@ class Gate:
             def handle(self) -> None:
                 client = self.client_address[0]
                 if not gate._enter(client):  # idle connections must not starve the class
+                    self._drain()
                     self.close_connection = True
-                    # answered before the request line is read: fill what send_response reads
                     self.requestline, self.request_version, self.command = "", "HTTP/1.0", ""
                     self._reply(503, _error(None, SERVER_ERROR, "too many open requests from "
                                                                 "your machine: wait a moment"))
@@ -141,6 +141,22 @@ class Gate:
                     super().handle()
                 finally:
                     gate._leave(client)
+
+            def _drain(self) -> None:
+                # Read the request (one second at most, bounded) before refusing it: closing a
+                # socket with unread bytes resets it, and the client would never see the 503.
+                self.connection.settimeout(1.0)
+                try:
+                    length = 0
+                    for _ in range(100):
+                        line = self.rfile.readline(8192)
+                        if line.lower().startswith(b"content-length:"):
+                            length = int(line.split(b":", 1)[1].strip() or 0)
+                        if line in (b"\r\n", b"\n", b""):
+                            break
+                    self.rfile.read(max(0, min(length, gate.max_body)))
+                except (OSError, ValueError):
+                    pass
 
             def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
                 status, body = gate._answer_http(self)
