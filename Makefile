@@ -16,7 +16,8 @@ TORCH_VERSION := 2.13.0
 KERNEL := omteach
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup setup-anvil lab test doctor browser-deps lint bench student answers notebooks clean
+.PHONY: setup setup-anvil lab test doctor browser-deps lint bench student answers notebooks clean \
+	classroom rehearsal
 
 setup: $(STAMP)
 
@@ -43,6 +44,20 @@ $(ANVIL_STAMP): | $(STAMP)
 
 lab: setup
 	$(VENV)/bin/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=notebooks
+
+# The live classroom (chapter 6): anvil on loopback, the gate on CLASS_HOST:CLASS_PORT (the one
+# TCP port students need; CLASS_HOST=0.0.0.0 to let the room in), the class's contracts, the
+# faucet. Prints the line students join with; Ctrl-C stops the class.
+CLASS_HOST ?= 127.0.0.1
+CLASS_PORT ?= 8546
+STUDENTS ?= 8
+
+classroom: setup setup-anvil
+	$(PY) -m omteach.classroom.node --host $(CLASS_HOST) --port $(CLASS_PORT) --lab
+
+# The skeleton of a rehearsal: STUDENTS simulated students as separate processes, on this machine.
+rehearsal: setup setup-anvil
+	$(PY) -m omteach.classroom.rehearsal --students $(STUDENTS)
 
 # Debian's chromium drives the browser test; Playwright never downloads a browser here.
 browser-deps:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 from omteach.errors import ChainError
@@ -45,9 +46,14 @@ def _free_port() -> int:
 
 
 class AnvilNode:
-    """An anvil process on 127.0.0.1 and a free port; stopped on ``stop()`` or leaving ``with``."""
+    """An anvil process on 127.0.0.1 and a free port; stopped on ``stop()`` or leaving ``with``.
 
-    def __init__(self, binary: Path | None = None, *, startup_timeout: float = 20.0):
+    ``args`` are passed on to anvil (the classroom adds ``--mnemonic-random``, so that nobody
+    knows the development accounts' keys). It always listens on loopback only.
+    """
+
+    def __init__(self, binary: Path | None = None, *, startup_timeout: float = 20.0,
+                 args: Sequence[str] = ()):
         self.binary = binary or find_anvil()
         if self.binary is None:
             raise ChainError("anvil is not installed: run 'make setup-anvil' (needs npm), "
@@ -55,7 +61,8 @@ class AnvilNode:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._proc = subprocess.Popen(
-            [str(self.binary), "--host", "127.0.0.1", "--port", str(self.port), "--silent"],
+            [str(self.binary), "--host", "127.0.0.1", "--port", str(self.port), "--silent",
+             *args],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + startup_timeout
         while not self._answers():

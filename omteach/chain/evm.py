@@ -6,6 +6,11 @@ code. Either way the cast of the course has funded accounts by name ("AI Inc.", 
 "Jack"), contracts from ``contracts/`` are compiled in-process with the ``vyper`` package, and
 everything that goes wrong comes back as an :mod:`omteach.errors` exception: a refused
 transaction as :class:`ContractRevertError` carrying the contract's own reason.
+
+Named accounts are either the node's unlocked development accounts (the single-kernel chapters:
+the node signs) or *local keys* (the classroom: ``Chain(url, cast=(), keys={"Ana": key})`` or
+:meth:`Chain.add_account`), whose transactions are signed in this process and sent with
+``eth_sendRawTransaction``, so the key never leaves its owner's machine.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 import re
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,6 +94,22 @@ def _vyper_message(exc: Exception) -> str:
 # -- the chain --------------------------------------------------------------------------------
 
 
+def _read_retries() -> Any:
+    """Retry reads (web3's allowlist: eth_call, eth_getLogs, ...; never a transaction) when the
+    connection drops.
+
+    web3's default lists the built-in ``ConnectionError``, but requests raises its own (an
+    ``OSError``, not a ``ConnectionError``) for a reset connection, so a busy node's reset was
+    never retried: in a rehearsal with 30 students, about one read in ten thousand failed.
+    """
+    import requests
+    from web3.providers.rpc.utils import ExceptionRetryConfiguration
+
+    return ExceptionRetryConfiguration(
+        errors=(ConnectionError, requests.ConnectionError, requests.HTTPError, requests.Timeout),
+        retries=3, backoff_factor=0.1)
+
+
 def _revert_reason(exc: Exception) -> str | None:
     """The contract's revert message inside an eth-tester or web3 error, if there is one."""
     text = getattr(exc, "message", None) or (str(exc.args[0]) if exc.args else str(exc))
@@ -104,9 +126,13 @@ class Chain:
     """A chain the course can talk to: eth-tester in-process by default, or a JSON-RPC ``url``.
 
     The first accounts of the node are given the names in ``cast`` (funded on a local chain).
+    ``keys`` names local signing keys (a private key, hex or bytes, or an eth_account
+    ``LocalAccount``): their transactions are signed here, never by the node. A chain reached
+    through the classroom's gate has no node accounts: pass ``cast=()``.
     """
 
-    def __init__(self, url: str | None = None, *, cast: Sequence[str] = CAST):
+    def __init__(self, url: str | None = None, *, cast: Sequence[str] = CAST,
+                 keys: Mapping[str, Any] | None = None):
         from web3 import Web3
 
         if url is None:
@@ -115,11 +141,13 @@ class Chain:
             self._provider = EthereumTesterProvider()
             self.kind = "eth-tester (in-process py-evm)"
         else:
-            self._provider = Web3.HTTPProvider(url, request_kwargs={"timeout": 30})
+            self._provider = Web3.HTTPProvider(url, request_kwargs={"timeout": 30},
+                                               exception_retry_configuration=_read_retries())
             self.kind = f"JSON-RPC node at {url}"
         self.w3 = Web3(self._provider)
         try:
-            node_accounts = list(self.w3.eth.accounts)
+            self.chain_id = int(self.w3.eth.chain_id)
+            node_accounts = list(self.w3.eth.accounts) if cast else []
         except Exception as exc:  # connection refused, bad URL, not a node
             raise ChainError(f"cannot reach an Ethereum node at {url}: {exc}; "
                              "start the node (e.g. anvil) or use Chain() for the built-in one"
@@ -130,7 +158,91 @@ class Chain:
                              "hardhat) that provides funded accounts")
         self.accounts: dict[str, str] = dict(zip(cast, node_accounts, strict=False))
         self._names: dict[str, str] = {a.lower(): n for n, a in self.accounts.items()}
+        self._local: dict[str, Any] = {}  # lower-case address -> LocalAccount
+        self.labels: dict[str, str] = {}  # name -> address of someone else (no key here)
+        self._nonce_lock = threading.Lock()
         self.contracts: dict[str, DeployedContract] = {}
+        for name, key in (keys or {}).items():
+            self.add_account(name, key)
+
+    def add_account(self, name: str, key: Any) -> str:
+        """Name a local signing key (private key, hex or bytes, or ``LocalAccount``); its address.
+
+        Transactions from ``name`` are then signed in this process and sent raw: the node never
+        sees the key. A name already given to another address is refused.
+        """
+        from eth_account import Account
+        from eth_account.signers.local import LocalAccount
+
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidValueError(f"an account needs a name (text), got {name!r}")
+        if isinstance(key, LocalAccount):
+            account = key
+        else:
+            try:
+                account = Account.from_key(key)
+            except Exception:  # wrong length, not hex, out of the curve's range
+                raise InvalidValueError(
+                    f"{name}'s key is not a private key (32 bytes, or 64 hex digits); make one "
+                    "with new_account()") from None
+        if name in self.accounts and self.accounts[name].lower() != account.address.lower():
+            raise InvalidValueError(f"{name!r} already names {self.accounts[name]}; "
+                                    "choose another name")
+        self.accounts[name] = account.address
+        self._names[account.address.lower()] = name
+        self._local[account.address.lower()] = account
+        return account.address
+
+    def new_account(self, name: str) -> str:
+        """Generate a fresh key on this machine, name it, and return its address (unfunded)."""
+        from eth_account import Account
+
+        return self.add_account(name, Account.create())
+
+    def label(self, name: str, address: str) -> None:
+        """Name someone else's address (a classmate): readable everywhere, but no key here.
+
+        Every process that labels from the same on-chain roster names everyone alike, so names
+        can stand for people across machines. A name that is one of this chain's own accounts is
+        refused.
+        """
+        address = self.address(address)
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidValueError(f"a label is a name (text), got {name!r}")
+        if name in self.accounts and self.accounts[name].lower() != address.lower():
+            raise InvalidValueError(f"{name!r} already names {self.accounts[name]}, an account "
+                                    "of this chain")
+        if address.lower() in self._local:
+            return  # our own key keeps the name it was added under
+        self.labels[name] = address
+        self._names[address.lower()] = name
+
+    def is_local(self, who: str) -> bool:
+        """True if ``who`` signs here with a local key (not an unlocked account of the node)."""
+        return self.address(who).lower() in self._local
+
+    def send_value(self, sender: str, to: str, wei: int) -> TxResult:
+        """Send ``wei`` from ``sender`` to ``to`` (name, contract or address): a plain transfer."""
+        if isinstance(wei, bool) or not isinstance(wei, int) or wei < 0:
+            raise InvalidValueError(f"send a whole number of wei >= 0, got {wei!r}")
+        tx = {"from": self.address(sender), "to": self.address(to), "value": wei}
+        receipt = self._send(None, tx, f"transfer to {self.name_of(tx['to'])}", sender)
+        return TxResult("transfer", sender, receipt["transactionHash"].to_0x_hex(),
+                        int(receipt["blockNumber"]), int(receipt["gasUsed"]), EventLog())
+
+    def attach(self, name: str, address: str, *, label: str | None = None) -> DeployedContract:
+        """The contract ``contracts/<name>.vy`` already deployed at ``address`` (by someone else).
+
+        Refuses an address with no code: a typo, or a contract on another chain.
+        """
+        compiled = compile_contract(name)
+        addr = self.address(address)
+        if not bytes(self.w3.eth.get_code(addr)):
+            raise ChainError(f"there is no contract at {addr} on this chain; check the address "
+                             "(and that you joined the right node)")
+        contract = DeployedContract(self, compiled, addr, label or name)
+        self.contracts[contract.name] = contract
+        return contract
 
     # people and addresses
 
@@ -138,11 +250,13 @@ class Chain:
         """The address of a cast member ("Joe"), a deployed contract, or a hex address."""
         if who in self.accounts:
             return self.accounts[who]
+        if who in self.labels:
+            return self.labels[who]
         if who in self.contracts:
             return self.contracts[who].address
         if isinstance(who, str) and re.fullmatch(r"0x[0-9a-fA-F]{40}", who):
             return self.w3.to_checksum_address(who)
-        names = ", ".join(list(self.accounts) + list(self.contracts))
+        names = ", ".join(list(self.accounts) + list(self.labels) + list(self.contracts))
         raise InvalidValueError(f"unknown account {who!r}: use one of {names}, or a 0x address")
 
     def name_of(self, address: str) -> str:
@@ -234,17 +348,28 @@ class Chain:
         ctor = next((f for f in compiled.abi if f.get("type") == "constructor"), {"inputs": []})
         call_args = _convert_args(self, "constructor", ctor["inputs"], args)
         tx = {"from": self.address(sender), "value": int(value)}
-        receipt = self._send(lambda: factory.constructor(*call_args).transact(tx),
-                             f"deploy {name}", sender)
+        receipt = self._send(factory.constructor(*call_args), tx, f"deploy {name}", sender)
         contract = DeployedContract(self, compiled, receipt["contractAddress"], label or name)
         self.contracts[contract.name] = contract
         return contract
 
-    def _send(self, send: Any, what: str, sender: str) -> Any:
+    def _send(self, fn: Any, tx: dict[str, Any], what: str, sender: str) -> Any:
+        """Send ``fn`` (a web3 contract call or constructor; None for a plain transfer) as ``tx``.
+
+        A local key signs here and the transaction goes out raw; otherwise the node signs.
+        """
+        from eth_utils import ValidationError as EthValidationError
         from web3.exceptions import Web3Exception
 
+        if sender in self.labels and sender not in self.accounts:
+            raise ChainError(f"{sender} → {what}: there is no key for {sender} here; only "
+                             f"{', '.join(self.accounts) or 'nobody'} can send from this chain")
         try:
-            tx_hash = send()
+            local = self._local.get(str(tx["from"]).lower())
+            if local is None:
+                tx_hash = fn.transact(tx) if fn is not None else self.w3.eth.send_transaction(tx)
+            else:
+                tx_hash = self._send_signed(local, fn, tx)
         except ContractRevertError:
             raise
         except Exception as exc:
@@ -252,8 +377,9 @@ class Chain:
             if reason is not None:
                 raise ContractRevertError(f"{sender} → {what} was refused: {reason}",
                                           reason=reason, function=what, sender=sender) from None
-            if isinstance(exc, Web3Exception | ValueError | TypeError):
-                raise ChainError(f"{sender} → {what} failed: {exc}") from None
+            # eth-tester refuses an unaffordable transaction with eth_utils' ValidationError.
+            if isinstance(exc, Web3Exception | ValueError | TypeError | EthValidationError):
+                raise ChainError(f"{sender} → {what} failed: {_node_message(exc)}") from None
             raise
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash)
         if receipt["status"] != 1:
@@ -261,6 +387,36 @@ class Chain:
                                       reason="(the contract gave no reason)", function=what,
                                       sender=sender)
         return receipt
+
+    def _send_signed(self, account: Any, fn: Any, tx: dict[str, Any]) -> Any:
+        # One lock per chain: two threads of one process must not take the same nonce.
+        with self._nonce_lock:
+            tx = dict(tx, chainId=self.chain_id,
+                      nonce=self.w3.eth.get_transaction_count(account.address, "pending"))
+            if fn is not None:
+                # Estimating the gas runs the call: a refusal surfaces here, with its reason.
+                full = fn.build_transaction(tx)
+            else:
+                full = dict(tx, gas=self.w3.eth.estimate_gas(tx))
+                fees = self._fees()
+                full.update(fees)
+            full.pop("from", None)
+            signed = account.sign_transaction(full)
+            return self.w3.eth.send_raw_transaction(signed.raw_transaction)
+
+    def _fees(self) -> dict[str, int]:
+        """EIP-1559 fee fields as web3 fills them for a contract call (tip + twice the base fee)."""
+        base = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
+        tip = int(self.w3.eth.max_priority_fee)
+        return {"maxPriorityFeePerGas": tip, "maxFeePerGas": tip + 2 * base}
+
+
+def _node_message(exc: Exception) -> str:
+    """The node's own error text (e.g. "insufficient funds ...") rather than a dict's repr."""
+    arg = exc.args[0] if exc.args else exc
+    if isinstance(arg, dict) and "message" in arg:
+        return str(arg["message"])
+    return str(exc)
 
 
 def _convert_args(chain: Chain, fn: str, inputs: list[dict], args: Sequence[Any]) -> list[Any]:
@@ -318,7 +474,10 @@ class DeployedContract:
         """Run a view function locally and return its (readable) result; changes nothing."""
         abi = self._abi(fn)
         call_args = _convert_args(self.chain, fn, abi["inputs"], args)
-        tx = {"from": self.chain.address(sender)}
+        # A chain with no account named like the default sender (a student's, through the
+        # gate) calls views from nobody: a view's answer does not depend on who asks.
+        tx = ({} if sender == COMPANY and COMPANY not in self.chain.accounts
+              else {"from": self.chain.address(sender)})
         try:
             result = getattr(self._contract.functions, fn)(*call_args).call(tx)
         except Exception as exc:
@@ -341,9 +500,8 @@ class DeployedContract:
         if value and abi.get("stateMutability") != "payable":
             raise InvalidValueError(f"{fn} does not accept payment; send it without value")
         tx = {"from": self.chain.address(sender), "value": int(value)}
-        receipt = self.chain._send(
-            lambda: getattr(self._contract.functions, fn)(*call_args).transact(tx),
-            f"{self.name}.{fn}", sender)
+        receipt = self.chain._send(getattr(self._contract.functions, fn)(*call_args), tx,
+                                   f"{self.name}.{fn}", sender)
         return TxResult(fn, sender, receipt["transactionHash"].to_0x_hex(),
                         int(receipt["blockNumber"]), int(receipt["gasUsed"]),
                         self._decode_logs(receipt["logs"]))

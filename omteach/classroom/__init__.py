@@ -1,1 +1,11 @@
-"""The live classroom round across machines: the node, the gate, the teacher, the students."""
+"""The live classroom round across machines: the node, the gate, the teacher, the students.
+
+- :mod:`omteach.classroom.node`: anvil on loopback, the gate, the faucet, the class's contracts
+  (``make classroom``); :func:`~omteach.classroom.node.teacher_chain` for the teacher's notebook;
+- :mod:`omteach.classroom.gate`: the JSON-RPC gate students reach the node through;
+- :mod:`omteach.classroom.student`: a student's side (own key, faucet, roster, blobs);
+- :mod:`omteach.classroom.roster`: the roster from the Classroom contract, names alike everywhere;
+- :mod:`omteach.classroom.rehearsal`: the skeleton of a rehearsal with student processes.
+
+Blobs travel through the node with :mod:`omteach.protocol.chainblobs`.
+"""

@@ -1,0 +1,315 @@
+"""The gate: standard reads and signed transactions pass, anvil's cheats and junk do not."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import time
+from urllib.parse import urlsplit
+
+import pytest
+from eth_account import Account
+
+from omteach.chain import Chain
+from omteach.chain.anvil import _free_port
+from omteach.classroom.gate import MAX_BODY, READ_METHODS, Gate
+
+ETHER = 10**18
+# anvil's default first development key: printed by anvil at start and in Foundry's docs, so
+# every student knows it. A default anvil's first account; the gate must refuse its signature.
+WELL_KNOWN_DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+
+
+@pytest.fixture(scope="module")
+def node(anvil_node):
+    return Chain(anvil_node.url)  # the teacher's view, on loopback, with the dev accounts
+
+
+@pytest.fixture(scope="module")
+def gate(anvil_node, node):
+    with Gate(anvil_node.url, refuse_senders=node.w3.eth.accounts) as g:
+        yield g
+
+
+def post(url: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, object]:
+    """POST raw bytes; returns (HTTP status, parsed JSON answer)."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        conn.request("POST", "/", body, {"Content-Type": "application/json", **(headers or {})})
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read() or b"null")
+    finally:
+        conn.close()
+
+
+def rpc(url: str, method: str, params: object = (), req_id: object = 1) -> dict:
+    status, answer = post(url, json.dumps({"jsonrpc": "2.0", "id": req_id, "method": method,
+                                            "params": list(params)}).encode())
+    assert status == 200
+    assert isinstance(answer, dict)
+    return answer
+
+
+def test_reads_pass_and_agree_with_the_node(gate, anvil_node):
+    for method in ("eth_chainId", "eth_blockNumber", "net_version", "web3_clientVersion",
+                   "eth_gasPrice"):
+        assert rpc(gate.url, method)["result"] == rpc(anvil_node.url, method)["result"], method
+    assert {"eth_call", "eth_getLogs", "eth_getTransactionReceipt"} <= READ_METHODS
+
+
+def test_eth_accounts_lists_no_keys(gate, anvil_node):
+    assert rpc(anvil_node.url, "eth_accounts")["result"]  # the node would list its dev accounts
+    assert rpc(gate.url, "eth_accounts") == {"jsonrpc": "2.0", "id": 1, "result": []}
+
+
+@pytest.mark.parametrize("method", [
+    "anvil_impersonateAccount", "anvil_setStorageAt", "anvil_setBalance", "anvil_setCode",
+    "anvil_mine", "anvil_reset", "anvil_dumpState", "evm_mine", "evm_increaseTime",
+    "evm_snapshot", "evm_revert", "hardhat_impersonateAccount", "debug_traceTransaction",
+    "eth_sendTransaction", "eth_sign", "eth_signTransaction", "personal_unlockAccount",
+    "txpool_content", "admin_addPeer", "ETH_CHAINID", "eth_chainId ", "",
+])
+def test_everything_else_is_refused_with_a_clear_error(gate, method):
+    answer = rpc(gate.url, method, [], req_id=7)
+    assert answer["id"] == 7 and "result" not in answer
+    assert answer["error"]["code"] == -32601
+    assert "for the teacher's node only" in answer["error"]["message"]
+
+
+def test_a_student_cannot_impersonate_or_move_the_teachers_ether(gate, node):
+    teacher = node.address("AI Inc.")
+    before, block = node.balance("AI Inc."), node.block_number
+    assert "error" in rpc(gate.url, "anvil_impersonateAccount", [teacher])
+    tx = {"from": teacher, "to": node.address("Jack"), "value": hex(ETHER)}
+    assert rpc(gate.url, "eth_sendTransaction", [tx])["error"]["code"] == -32601
+    assert "error" in rpc(gate.url, "anvil_setBalance", [node.address("Jack"), hex(10**30)])
+    assert node.balance("AI Inc.") == before and node.block_number == block
+
+
+def test_a_student_cannot_rewrite_storage_or_time(gate, node):
+    from .chain_fixtures import deploy_agreement
+
+    dua = deploy_agreement(node)
+    state, now = dua.state(), node.now()
+    slot = "0x" + "00" * 32
+    assert "error" in rpc(gate.url, "anvil_setStorageAt", [dua.address, "0x0", slot])
+    assert "error" in rpc(gate.url, "evm_increaseTime", [10**6])
+    assert "error" in rpc(gate.url, "evm_mine", [])
+    assert dua.state() == state and node.now() == now
+
+
+def test_a_transaction_signed_with_a_dev_key_is_refused(gate, node):
+    dev = Account.from_key(WELL_KNOWN_DEV_KEY)
+    assert dev.address in node.w3.eth.accounts  # the default anvil's first account
+    tx = {"to": node.address("Jack"), "value": 1, "gas": 21000, "maxFeePerGas": 10**10,
+          "maxPriorityFeePerGas": 10**9, "nonce": node.w3.eth.get_transaction_count(dev.address),
+          "chainId": node.chain_id}
+    raw = "0x" + dev.sign_transaction(tx).raw_transaction.hex()
+    before = node.balance("Jack")
+    answer = rpc(gate.url, "eth_sendRawTransaction", [raw])
+    assert answer["error"]["code"] == -32000
+    assert "development accounts" in answer["error"]["message"]
+    assert node.balance("Jack") == before
+
+
+@pytest.mark.parametrize("params", [[], ["0x1234"], ["not hex"], [7], ["0x", "0x"], {"a": 1}])
+def test_raw_transactions_that_are_not_signed_transactions_are_refused(gate, params):
+    answer = rpc(gate.url, "eth_sendRawTransaction", params) if isinstance(params, list) else \
+        post(gate.url, json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction",
+                                   "params": params}).encode())[1]
+    assert answer["error"]["code"] == -32602
+
+
+def test_a_student_signs_locally_and_sends_through_the_gate(gate, node):
+    ana = Account.create()
+    node.send_value("Joe", ana.address, ETHER)  # what the faucet does
+    student = Chain(gate.url, cast=(), keys={"Ana": ana})
+    student.send_value("Ana", node.address("Jane"), 12345)
+    assert student.balance("Ana") < ETHER - 12345
+    assert node.w3.eth.get_transaction_count(ana.address) == 1
+    from .chain_fixtures import deploy_agreement
+
+    dua = deploy_agreement(student, owner=node.address("Joe"), sender="Ana")
+    assert dua.call("company") == ana.address
+
+
+def test_a_batch_is_answered_request_by_request(gate):
+    batch = [{"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
+             {"jsonrpc": "2.0", "id": 2, "method": "anvil_setBalance", "params": []},
+             {"jsonrpc": "2.0", "id": "three", "method": "eth_blockNumber"},
+             "junk"]
+    status, answers = post(gate.url, json.dumps(batch).encode())
+    assert status == 200 and [a["id"] for a in answers] == [1, 2, "three", None]
+    assert "result" in answers[0] and "result" in answers[2]
+    assert answers[1]["error"]["code"] == -32601 and answers[3]["error"]["code"] == -32600
+
+
+@pytest.mark.parametrize("body,code", [
+    (b"{not json", -32700),
+    (b"\xff\xfe\x00garbage", -32700),
+    # 200 kB of nesting: json.loads in a server thread would overflow its C stack (segfault).
+    (b"[" * 100_000 + b"]" * 100_000, -32700),
+    (b'{"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": [' + b"[" * 40
+     + b"]" * 40 + b"]}", -32700),
+    (b"[]", -32600),
+    (json.dumps([{"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}] * 51).encode(), -32600),
+    (b"42", -32600),
+    (b'"eth_chainId"', -32600),
+    (b"null", -32600),
+    (b'{"jsonrpc": "2.0", "id": 1, "method": 5}', -32600),
+    (b'{"jsonrpc": "1.0", "id": 1, "method": "eth_chainId"}', -32600),
+    (b'{"jsonrpc": "2.0", "id": {"x": 1}, "method": "eth_chainId"}', -32600),
+    (b'{"jsonrpc": "2.0", "id": true, "method": "eth_chainId"}', -32600),
+    (b'{"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": "x"}', -32602),
+])
+def test_junk_gets_a_json_rpc_error_and_the_gate_keeps_serving(gate, body, code):
+    status, answer = post(gate.url, body)
+    assert status == 200 and answer["error"]["code"] == code, answer
+    assert "result" in rpc(gate.url, "eth_chainId")
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(gate):
+    answer = rpc(gate.url, "eth_getBalance", ["[" * 100 + '\\"{{', "latest"])
+    assert "nests deeper" not in json.dumps(answer)
+    assert answer["error"]["code"] != -32700  # the node's own complaint about the address
+
+
+def test_oversized_chunked_and_lengthless_requests_are_refused_at_the_door(gate):
+    parts = urlsplit(gate.url)
+    # A body larger than the gate takes: refused from the header alone, nothing is read.
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    conn.putrequest("POST", "/")
+    conn.putheader("Content-Length", str(MAX_BODY + 1))
+    conn.endheaders()
+    resp = conn.getresponse()
+    assert resp.status == 413 and json.loads(resp.read())["error"]["code"] == -32600
+    conn.close()
+    status, _ = post(gate.url, b"{}", {"Transfer-Encoding": "chunked"})
+    assert status == 411
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as s:
+        s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert s.recv(100).startswith(b"HTTP/1.0 411")
+    for length in ("-5", "lots"):
+        with socket.create_connection((parts.hostname, parts.port), timeout=10) as s:
+            s.sendall(f"POST / HTTP/1.1\r\nContent-Length: {length}\r\n\r\n".encode())
+            assert s.recv(100).split()[1] in (b"411", b"413")
+    assert "result" in rpc(gate.url, "eth_chainId")
+
+
+def test_a_slow_client_does_not_hold_up_the_others(gate):
+    parts = urlsplit(gate.url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as s:
+        s.sendall(b"POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\n{")  # and then nothing
+        assert "result" in rpc(gate.url, "eth_blockNumber")
+
+
+def test_get_is_answered_with_how_to_talk_to_the_gate(gate):
+    parts = urlsplit(gate.url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    conn.request("GET", "/")
+    resp = conn.getresponse()
+    assert resp.status == 405 and "POST" in json.loads(resp.read())["error"]["message"]
+    conn.close()
+
+
+def test_a_gate_in_front_of_no_node_says_so():
+    with Gate(f"http://127.0.0.1:{_free_port()}", timeout=2) as g:
+        answer = rpc(g.url, "eth_chainId")
+    assert answer["error"]["code"] == -32000 and "does not answer" in answer["error"]["message"]
+
+
+def test_the_gate_listens_where_it_is_told(anvil_node):
+    port = _free_port()
+    with Gate(anvil_node.url, host="127.0.0.1", port=port) as g:
+        assert g.url == f"http://127.0.0.1:{port}"
+        assert "result" in rpc(g.url, "eth_chainId")
+    from omteach.errors import ChainError
+
+    with Gate(anvil_node.url) as taken, pytest.raises(ChainError, match="cannot listen"):
+        Gate(anvil_node.url, port=taken.port)
+
+
+def test_refusals_are_kept_for_the_dashboard(gate):
+    rpc(gate.url, "anvil_setCode", [])
+    assert gate.refusals[-1] == ("127.0.0.1", "anvil_setCode")
+
+
+def test_a_failing_handler_is_an_error_answer_not_a_dead_gate(anvil_node):
+    from omteach.classroom.gate import GateRefusal
+    from omteach.errors import ChainError
+
+    def dry(params, client):
+        raise ChainError("the faucet has no ether left")
+
+    def buggy(params, client):
+        return params[5]
+
+    def picky(params, client):
+        raise GateRefusal(-32000, "not today")
+
+    with Gate(anvil_node.url, handlers={"x_dry": dry, "x_buggy": buggy, "x_picky": picky}) as g:
+        assert rpc(g.url, "x_dry")["error"] == {
+            "code": -32000, "message": "x_dry failed: the faucet has no ether left"}
+        answer = rpc(g.url, "x_buggy")["error"]
+        assert answer["code"] == -32603 and "IndexError" in answer["message"]
+        assert rpc(g.url, "x_picky")["error"] == {"code": -32000, "message": "not today"}
+        assert g.refusals[-1] == ("127.0.0.1", "x_picky")
+        assert "result" in rpc(g.url, "eth_chainId")
+
+
+def test_idle_connections_cannot_starve_the_class(anvil_node):
+    with Gate(anvil_node.url, max_open_per_client=3) as g:
+        parts = urlsplit(g.url)
+        idle = [socket.create_connection((parts.hostname, parts.port), timeout=10)
+                for _ in range(3)]
+        try:
+            for s in idle:  # each holds a request open: headers sent, body never
+                s.sendall(b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\n")
+            deadline = time.monotonic() + 5
+            while sum(g._open.values()) < 3 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            status, answer = post(g.url, json.dumps(
+                {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}).encode())
+            assert status == 503 and "too many open requests" in answer["error"]["message"]
+        finally:
+            for s in idle:
+                s.close()
+        deadline = time.monotonic() + 5
+        while g._open and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "result" in rpc(g.url, "eth_chainId")  # the slots came back
+
+
+def test_a_read_whose_connection_is_reset_is_retried():
+    """The first connection is reset (as an overflowing backlog does); the read still succeeds."""
+    import struct
+    import threading
+
+    from omteach.chain import Chain
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    seen = []
+
+    def serve() -> None:
+        for n in range(2):
+            conn, _ = server.accept()
+            conn.recv(65536)
+            seen.append(n)
+            if n == 0:  # close with RST: SO_LINGER on, zero seconds
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            else:
+                body = b'{"jsonrpc": "2.0", "id": 0, "result": "0x7a69"}'
+                conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        chain = Chain(f"http://127.0.0.1:{port}", cast=())
+    finally:
+        server.close()
+    assert chain.chain_id == 31337 and seen == [0, 1]

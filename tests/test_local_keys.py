@@ -1,0 +1,145 @@
+"""Local signing keys in omteach.chain: signed here, sent raw, on eth-tester and anvil alike."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from eth_account import Account
+
+from omteach.chain import Chain
+from omteach.errors import ChainError, ContractRevertError, InvalidValueError
+from omteach.story import COMPANY
+
+from .chain_fixtures import deploy_agreement
+
+ETHER = 10**18
+
+
+def _funded(chain: Chain, name: str = "Ana") -> str:
+    address = chain.new_account(name)
+    chain.send_value("Joe", name, ETHER)
+    return address
+
+
+def test_a_local_key_is_not_an_account_of_the_node(chain):
+    address = _funded(chain)
+    assert chain.is_local("Ana") and not chain.is_local("Joe")
+    assert address not in chain.w3.eth.accounts
+    assert chain.name_of(address) == "Ana"
+    assert chain.balance("Ana") == ETHER
+
+
+def test_a_local_key_deploys_and_transacts_with_signed_raw_transactions(chain):
+    _funded(chain)
+    dua = deploy_agreement(chain, owner="Joe", sender="Ana")
+    assert chain.name_of(dua.call("company")) == "Ana"
+    result = dua.transact("grant_consent", sender="Joe")
+    assert result.events[0].name == "ConsentGranted"
+    # Ana, the company here, uses the data: a contract call signed in this process.
+    used = dua.transact("use_data", dua.call("model_name"), sender="Ana")
+    tx = chain.w3.eth.get_transaction(used.tx_hash)
+    assert tx["from"].lower() == chain.address("Ana").lower()
+    assert int(tx["chainId"]) == chain.chain_id
+
+
+def test_a_refusal_from_a_local_key_carries_the_contracts_reason(chain):
+    _funded(chain)
+    dua = deploy_agreement(chain)
+    before = dua.state()
+    with pytest.raises(ContractRevertError, match="only the data owner can grant consent") as e:
+        dua.transact("grant_consent", sender="Ana")
+    assert e.value.reason == "only the data owner can grant consent" and e.value.sender == "Ana"
+    assert dua.state() == before
+
+
+def test_an_unfunded_local_key_gets_a_chain_error_not_a_web3_one(chain):
+    chain.new_account("Ana")
+    with pytest.raises(ChainError, match="Ana → transfer to Joe failed"):
+        chain.send_value("Ana", "Joe", 1)
+    with pytest.raises(ChainError, match="Ana → deploy DataUseAgreement failed"):
+        deploy_agreement(chain, sender="Ana")
+
+
+def test_nonces_follow_each_other_across_threads(chain):
+    _funded(chain)
+    threads = [threading.Thread(target=chain.send_value, args=("Ana", "Jane", 1))
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert chain.w3.eth.get_transaction_count(chain.address("Ana")) == 4
+
+
+@pytest.mark.parametrize("key", ["0x12", "not a key", b"short", 0, "0x" + "00" * 32, None])
+def test_a_bad_private_key_is_refused_clearly(key):
+    chain = Chain()
+    with pytest.raises(InvalidValueError, match="not a private key"):
+        chain.add_account("Ana", key)
+    assert "Ana" not in chain.accounts
+
+
+def test_a_name_cannot_be_given_to_a_second_key():
+    chain = Chain()
+    chain.new_account("Ana")
+    with pytest.raises(InvalidValueError, match="'Ana' already names"):
+        chain.new_account("Ana")
+    with pytest.raises(InvalidValueError, match="'Joe' already names"):
+        chain.add_account("Joe", Account.create())
+    with pytest.raises(InvalidValueError, match="needs a name"):
+        chain.add_account("  ", Account.create())
+
+
+def test_the_same_key_may_be_named_again_under_its_name():
+    chain = Chain()
+    key = Account.create()
+    assert chain.add_account("Ana", key) == chain.add_account("Ana", key.key.hex())
+
+
+@pytest.mark.parametrize("wei", [-1, 1.5, True, "1"])
+def test_send_value_takes_whole_wei(wei):
+    with pytest.raises(InvalidValueError, match="whole number of wei"):
+        Chain().send_value("Joe", "Jane", wei)
+
+
+def test_a_chain_with_only_local_keys_reads_and_signs(anvil_node):
+    teacher = Chain(anvil_node.url)
+    key = Account.create()
+    teacher.send_value("Joe", key.address, ETHER)
+    dua = deploy_agreement(teacher)
+    mine = Chain(anvil_node.url, cast=(), keys={"Ana": key})
+    assert list(mine.accounts) == ["Ana"]
+    with pytest.raises(InvalidValueError, match="unknown account 'Joe'"):
+        mine.address("Joe")
+    there = mine.attach("DataUseAgreement", dua.address)
+    # A view with no sender named: the chain has no "AI Inc.", so the call comes from nobody.
+    assert there.call("company") == teacher.address(COMPANY)  # raw address: not a name here
+    with pytest.raises(ContractRevertError, match="only the data owner"):
+        there.transact("grant_consent", sender="Ana")
+    mine.send_value("Ana", teacher.address("Jane").lower(), 1)
+    assert mine.balance("Ana") < ETHER
+
+
+def test_attach_refuses_an_address_without_code(chain):
+    with pytest.raises(ChainError, match="no contract at"):
+        chain.attach("DataUseAgreement", chain.address("Joe"))
+    with pytest.raises(ChainError, match="no contract named 'Nope'"):
+        chain.attach("Nope", chain.address("Joe"))
+
+
+def test_a_label_names_a_classmate_but_cannot_send(chain):
+    bob = Account.create().address
+    chain.label("Bob", bob)
+    assert chain.address("Bob") == bob and chain.name_of(bob.lower()) == "Bob"
+    chain.send_value("Joe", "Bob", 5)  # a label can receive
+    assert chain.balance("Bob") == 5
+    with pytest.raises(ChainError, match="there is no key for Bob here"):
+        chain.send_value("Bob", "Joe", 1)
+    with pytest.raises(InvalidValueError, match="'Joe' already names"):
+        chain.label("Joe", bob)
+    with pytest.raises(InvalidValueError, match="a label is a name"):
+        chain.label("", bob)
+    mine = chain.new_account("Ana")
+    chain.label("Someone", mine)  # our own key keeps its name
+    assert chain.name_of(mine) == "Ana" and "Someone" not in chain.labels
