@@ -61,3 +61,19 @@ class BlobError(OmteachError):
 
 class BlobIntegrityError(BlobError):
     """A blob's bytes do not hash to its id: it was tampered with or corrupted."""
+
+
+class ProtocolError(OmteachError):
+    """A step of the training round cannot be done as asked (wrong round, not a participant)."""
+
+
+class AggregationError(ProtocolError):
+    """The round's submissions do not add up to a sum that can be decrypted: refused, not decoded.
+
+    Raised when a blob's fields disagree with the spec on chain, when a participant is missing
+    and no dropout recovery was done, or when the decrypted sum does not decode.
+    """
+
+
+class DropoutRecoveryError(AggregationError):
+    """The dropped owners' masks cannot be removed: too few survivors, or wrong revealed shares."""

@@ -63,11 +63,11 @@ def check_missing_mask(answer: int | None, n: int = 101,
 
 
 def check_earnings(answer: int | None, run: Any, owner: str = "Joe") -> Feedback:
-    """Exercise 3: how much ``owner`` has been paid by the contract so far (in wei)."""
+    """Exercise 3: how much the contract has credited ``owner`` so far (in wei)."""
     paid = sum(e.args["amount"] for e in run.market.contract.events()
-               if e.name == "BountyPaid" and e.args["owner"] == owner)
-    hint = ("The contract logs a BountyPaid event for every payment: "
-            "run.market.contract.events() lists them. Add up the amounts paid to "
+               if e.name == "BountyCredited" and e.args["owner"] == owner)
+    hint = ("The contract logs a BountyCredited event for every bounty it owes: "
+            "run.market.contract.events() lists them. Add up the amounts credited to "
             f"{owner}.")
     if answer is None:
         return not_answered(hint)
@@ -75,7 +75,8 @@ def check_earnings(answer: int | None, run: Any, owner: str = "Joe") -> Feedback
         return wrong(f"answer with a whole number of wei, got {answer!r}.", hint)
     if answer == paid:
         return correct(f"{owner} earned {paid:,} wei: a bounty for each round they contributed "
-                       "to, paid by the contract when the round closed.")
+                       "to, credited by the contract when the round closed (withdraw it with "
+                       "market.withdraw: the contract never pushes money to anyone).")
     bounty = run.market.spec(run.spec_id).bounty
     if bounty and answer % bounty == 0:
         return wrong(f"that is {answer // bounty} bounties; count the rounds that closed with "
