@@ -22,6 +22,8 @@ from omteach.protocol.blobs import BlobStore
 from omteach.story import COMPANY, DAY
 
 _BLOB_ID = re.compile(r"(0x)?[0-9a-f]{64}")
+MAX_OWNERS = 16
+"""The most owners a spec (and a round) can take: the contract's MAX_OWNERS."""
 
 
 def to_bytes32(blob: str) -> bytes:
@@ -174,8 +176,10 @@ class Market:
         if escrow is None:
             escrow = bounty * places * rounds if all(
                 isinstance(v, int) for v in (bounty, places, rounds)) else 0
+        # The contract's String[200] counts bytes: cut the UTF-8 text, not the characters.
+        summary = str(summary).encode()[:200].decode(errors="ignore")
         result = self.contract.transact(
-            "post_spec", to_bytes32(model_blob), to_bytes32(key_blob), summary[:200],
+            "post_spec", to_bytes32(model_blob), to_bytes32(key_blob), summary,
             batch_size, rounds, min_owners, places, int(round(noise * 1000)), bounty,
             self.chain.now() + days * DAY, sender=sender, value=escrow)
         return int(result.events[0].args["spec_id"])
@@ -191,6 +195,9 @@ class Market:
     def open_round(self, spec_id: int, participants: list[str], *,
                    sender: str = COMPANY) -> TxResult:
         """Fix the current round's participants (names or addresses) on chain."""
+        if len(participants) > MAX_OWNERS:  # the contract's list holds 16: say so, not an ABI error
+            raise InvalidValueError(f"a round takes at most {MAX_OWNERS} participants, "
+                                    f"got {len(participants)}")
         return self.contract.transact("open_round", spec_id,
                                       [self.address(p) for p in participants], sender=sender)
 
