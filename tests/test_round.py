@@ -250,6 +250,25 @@ def test_a_wrong_revealed_share_is_refused_not_decoded(keys):
             r.company.aggregate(r.spec_id, 0)
 
 
+def test_a_lie_among_exactly_t_reveals_is_refused_not_decoded(keys):
+    """With exactly t reveals a wrong share cannot be pinned down, but the sum will not decode."""
+    with TrainingRun(keys=keys, workers=1, rounds=1) as r:
+        r.open_round()
+        for name in ("Joe", "Jane"):
+            r.owners[name].submit(r.spec_id, 0, r.owners[name].train(r.spec_id, 0))
+        r.company.declare_dropouts(r.spec_id)
+        blob, _ = r.owners["Joe"].reveal_shares(r.spec_id, 0)
+        doc = r.market.blobs.get_json(blob)
+        jane, jack = r.owners["Jane"].address, r.owners["Jack"].address
+        lie = {peer: format(int(y, 16) ^ 1, "x") for peer, y in doc["dropped"][jack].items()}
+        participants = r.market.participants(r.spec_id, 0)
+        lying = r.market.blobs.put_json({**doc, "owner": jane, "dropped": {jack: lie},
+                                         "x": participants.index(jane) + 1})
+        r.market.reveal_shares(r.spec_id, 0, lying, sender=jane)
+        with pytest.raises(AggregationError, match="not a seed|does not decode"):
+            r.company.aggregate(r.spec_id, 0)
+
+
 def test_an_address_outside_the_cast_takes_part(keys):
     chain = Chain()
     outsider = chain.w3.eth.accounts[6]
@@ -357,11 +376,15 @@ def test_tampered_blobs_are_refused_by_their_id(keys):
 
 def test_plain_and_encrypted_runs_reach_the_same_model(keys):
     with TrainingRun(keys=keys, workers=1, rounds=1, encrypted=True) as enc, \
-            TrainingRun(keys=keys, workers=1, rounds=1, encrypted=False) as plain:
+            TrainingRun(keys=keys, workers=1, rounds=2, encrypted=False) as plain:
         enc.run_round()
         plain.run_round()
         diff = np.max(np.abs(enc.company.weights - plain.company.weights))
-    assert diff <= enc.company.codec.error_bound(3) / 3 + 1e-6
+        assert diff <= enc.company.codec.error_bound(3) / 3 + 1e-6
+        # Without masks there is nothing to recover, but the same protocol steps run.
+        dropped = plain.run_round(drop=["Jack"])
+        assert dropped.closed and dropped.contributors == ["Jane", "Joe"]
+        assert "shares" in dropped.timings
 
 
 def test_baselines_bracket_the_federated_model(run):

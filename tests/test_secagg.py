@@ -133,11 +133,18 @@ def test_sealed_shares_open_only_for_their_recipient():
         secagg.open_shares(a, b, participants, dealt[a][c], pair[b][a], spec_id=3, round_no=5)
     with pytest.raises(InvalidValueError, match="does not open"):  # another round
         secagg.open_shares(a, b, participants, dealt[a][b], pair[b][a], spec_id=3, round_no=6)
-    flipped = format(int(dealt[a][b][:2], 16) ^ 1, "02x") + dealt[a][b][2:]
-    with pytest.raises(InvalidValueError, match="does not open"):
-        secagg.open_shares(a, b, participants, flipped, pair[b][a], spec_id=3, round_no=5)
+    for at in (0, 40, len(dealt[a][b]) - 2):  # the nonce, the body, the tag
+        sealed = dealt[a][b]
+        flipped = sealed[:at] + format(int(sealed[at:at + 2], 16) ^ 1, "02x") + sealed[at + 2:]
+        with pytest.raises(InvalidValueError, match="does not open"):
+            secagg.open_shares(a, b, participants, flipped, pair[b][a], spec_id=3, round_no=5)
+    # Dealt again (a round opened anew): a fresh nonce, so never the same key stream twice.
+    again = secagg.deal_shares(a, participants, seeds[a], pair[a], 2, spec_id=3, round_no=5)
+    assert again[b][:32] != dealt[a][b][:32]
     with pytest.raises(InvalidValueError, match="not hex"):
         secagg.unseal(pair[b][a], b"", "zz")
+    with pytest.raises(InvalidValueError, match="too short"):
+        secagg.unseal(pair[b][a], b"", "00" * 47)
 
 
 def test_revealing_a_round_seed_keeps_other_rounds_secret():

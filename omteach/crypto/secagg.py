@@ -149,12 +149,14 @@ def _box_stream(pair_seed: bytes, context: bytes, length: int) -> tuple[bytes, b
 def seal(pair_seed: bytes, context: bytes, plain: bytes) -> str:
     """Encrypt and authenticate ``plain`` for the one peer who shares ``pair_seed`` (hex out).
 
-    A one-time key stream (SHAKE-256 of the pair seed and a context naming spec, round, sender
-    and recipient, so no key stream is used twice) and an HMAC-SHA256 tag.
+    A one-time key stream (SHAKE-256 of the pair seed, a context naming spec, round, sender and
+    recipient, and a fresh random nonce, so no key stream is ever used twice, even when a round
+    is opened again and the shares are dealt anew) and an HMAC-SHA256 tag.
     """
-    stream, mac_key = _box_stream(pair_seed, context, len(plain))
+    nonce = secrets.token_bytes(16)
+    stream, mac_key = _box_stream(pair_seed, context + nonce, len(plain))
     body = bytes(a ^ b for a, b in zip(plain, stream, strict=True))
-    return (body + hmac.new(mac_key, body, hashlib.sha256).digest()).hex()
+    return (nonce + body + hmac.new(mac_key, nonce + body, hashlib.sha256).digest()).hex()
 
 
 def unseal(pair_seed: bytes, context: bytes, sealed: str) -> bytes:
@@ -163,11 +165,11 @@ def unseal(pair_seed: bytes, context: bytes, sealed: str) -> bytes:
         raw = bytes.fromhex(sealed)
     except (TypeError, ValueError):
         raise InvalidValueError("a sealed share is not hex") from None
-    if len(raw) < 32:
-        raise InvalidValueError("a sealed share is too short to carry its tag")
-    body, tag = raw[:-32], raw[-32:]
-    stream, mac_key = _box_stream(pair_seed, context, len(body))
-    if not hmac.compare_digest(tag, hmac.new(mac_key, body, hashlib.sha256).digest()):
+    if len(raw) < 48:
+        raise InvalidValueError("a sealed share is too short to carry its nonce and tag")
+    nonce, body, tag = raw[:16], raw[16:-32], raw[-32:]
+    stream, mac_key = _box_stream(pair_seed, context + nonce, len(body))
+    if not hmac.compare_digest(tag, hmac.new(mac_key, nonce + body, hashlib.sha256).digest()):
         raise InvalidValueError("a sealed share does not open with this key: it was altered, "
                                 "or it is not for this recipient")
     return bytes(a ^ b for a, b in zip(body, stream, strict=True))

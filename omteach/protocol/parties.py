@@ -252,8 +252,12 @@ class AICompany:
                 recovered: bool) -> np.ndarray:
         """Unpack and dequantize, refusing plaintexts that cannot be a sum of packed updates."""
         public = self.keys.public
-        used = codec.slots_per_ciphertext(public) * codec.slot_bits
-        q = codec.unpack(plain, length, public) if all(p >> used == 0 for p in plain) else None
+        per = codec.slots_per_ciphertext(public)
+        # An honest sum fills only the slots of its values: every higher bit is zero. Leftover
+        # masks make uniformly random numbers mod n, whose high bits are not.
+        used = [min(per, length - i * per) * codec.slot_bits for i in range(len(plain))]
+        fits = all(p >> bits == 0 for p, bits in zip(plain, used, strict=True))
+        q = codec.unpack(plain, length, public) if fits else None
         if q is None or q.max(initial=0) > contributions * codec.levels:
             why = ("the dropped owners' masks were not all removed (a wrong revealed share?)"
                    if recovered else "some masks did not cancel, or an update was not packed "
@@ -413,12 +417,18 @@ class DataOwner:
         pair = self._pair_seeds(spec_id, peers)
         return pair, {p: secagg.round_seed(pair[p], spec_id, round_no) for p in peers}
 
-    def post_shares(self, spec_id: int, round_no: int) -> tuple[str, TxResult]:
-        """Deal Shamir shares of this round's mask seeds to the other participants, sealed."""
+    def post_shares(self, spec_id: int, round_no: int, *,
+                    masked: bool = True) -> tuple[str, TxResult]:
+        """Deal Shamir shares of this round's mask seeds to the other participants, sealed.
+
+        ``masked=False`` (the plain comparison run, no masks): an empty shares blob.
+        """
         spec, participants = self._participants(spec_id, round_no)
-        pair, seeds = self._round_seeds(spec_id, round_no, participants)
-        sealed = secagg.deal_shares(self.address, participants, seeds, pair, spec.min_owners,
-                                    spec_id=spec_id, round_no=round_no)
+        sealed: dict[str, str] = {}
+        if masked:
+            pair, seeds = self._round_seeds(spec_id, round_no, participants)
+            sealed = secagg.deal_shares(self.address, participants, seeds, pair,
+                                        spec.min_owners, spec_id=spec_id, round_no=round_no)
         blob = self.market.blobs.put_json({
             "kind": "omteach.KeyShares", "spec_id": spec_id, "round": round_no,
             "owner": self.address, "threshold": spec.min_owners, "shares": sealed})
@@ -461,17 +471,19 @@ class DataOwner:
             self.market.blobs.put(data)
         return blob, tx
 
-    def reveal_shares(self, spec_id: int, round_no: int) -> tuple[str, TxResult]:
+    def reveal_shares(self, spec_id: int, round_no: int, *,
+                      masked: bool = True) -> tuple[str, TxResult]:
         """Reveal the shares this owner holds of the round's dropped owners' seeds.
 
         Only for owners who did not submit (read from chain, after the company declared the
         dropouts): revealing the shares of an owner who submitted would unmask its update.
+        ``masked=False`` (the plain comparison run): nothing to reveal, an empty blob.
         """
         spec, participants = self._participants(spec_id, round_no)
         if not spec.recovering:
             raise ProtocolError("the company has not declared any dropouts in this round")
         subs = self.market.submissions(spec_id, round_no)
-        dropped = [p for p in participants if p not in subs]
+        dropped = [p for p in participants if p not in subs] if masked else []
         pair = self._pair_seeds(spec_id, dropped)
         out = {}
         for d in dropped:

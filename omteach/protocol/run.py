@@ -123,7 +123,8 @@ class TrainingRun:
         with timed(timings, "shares"):
             for address in participants:
                 if self.market.shares_blob(self.spec_id, spec.round, address) is None:
-                    self._owner_at(address).post_shares(self.spec_id, spec.round)
+                    self._owner_at(address).post_shares(self.spec_id, spec.round,
+                                                        masked=self.encrypted)
         return [self._owner_at(a).name for a in participants]
 
     def run_round(self, *, drop: Iterable[str] = ()) -> RoundReport:
@@ -178,7 +179,7 @@ class TrainingRun:
                 for name in contributors:
                     owner = self.owners[name]
                     if self.market.reveal(self.spec_id, rnd, owner.address) is None:
-                        owner.reveal_shares(self.spec_id, rnd)
+                        owner.reveal_shares(self.spec_id, rnd, masked=self.encrypted)
         mean, _ = self.company.aggregate(self.spec_id, rnd, encrypted=self.encrypted,
                                          timings=timings)
         with timed(timings, "chain"):
