@@ -472,6 +472,25 @@ def test_an_owner_that_refuses_ether_blocks_nobody(chain, market):
     assert chain.balance("ModelMarket") == 0
 
 
+def test_an_owner_that_reenters_withdraw_gets_paid_once_or_not_at_all(chain, market):
+    greedy = deploy_helper(chain, "GreedyOwner", market, "Jack")
+    sid = post(market, chain, rounds=1, min_owners=2, places=2)
+    accept(market, sid, ["Joe"])
+    greedy.transact("accept", sid, h("mask-greedy"), sender="Jack")
+    market.transact("open_round", sid, [chain.address("Joe"), greedy.address], sender="AI Inc.")
+    market.transact("post_shares", sid, 0, h("s-joe"), sender="Joe")
+    greedy.transact("post_shares", sid, 0, h("s-greedy"), sender="Jack")
+    submit(market, sid, ["Joe"])
+    greedy.transact("submit", sid, 0, h("u-greedy"), sender="Jack")
+    market.transact("close_round", sid, h("m"), sender="AI Inc.")
+    with refused("the recipient refused the ether"):
+        greedy.transact("withdraw", sender="Jack")
+    assert market.call("balance_of", greedy.address) == BOUNTY
+    assert chain.balance("ModelMarket") == 2 * BOUNTY
+    market.transact("withdraw", sender="Joe")
+    assert chain.balance("ModelMarket") == BOUNTY  # the greedy owner's bounty, still its own
+
+
 def test_a_company_that_cannot_receive_ether_locks_nothing(chain, market):
     company = deploy_helper(chain, "MuteCompany", market, "AI Inc.")
     company.transact("post_spec", MODEL_BLOB, KEY_BLOB, 2, 1, 2, BOUNTY,
