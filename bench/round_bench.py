@@ -7,7 +7,9 @@ Both runs use the same chain (eth-tester), blob store, model, data split, local 
 contract calls; the only difference is what an owner sends: a clipped update packed, masked and
 encrypted under AI Inc.'s key (and summed and decrypted by AI Inc.), or the clipped update in
 the clear. Each round is timed end to end; the first round of each run is a warm-up (imports,
-torch's first call) and is not counted. Times are medians over the counted rounds.
+torch's first call) and is not counted. Times are medians over the counted rounds. A third run
+drops one owner in every counted round (after the masks are fixed) and reports what the dropout
+recovery costs.
 
 The last line is exactly ``encrypted_over_plain=<x> encrypted_round_s=<t>``.
 """

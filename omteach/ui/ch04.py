@@ -16,6 +16,7 @@ from omteach.ui.toolkit import MessagePanel, html_table
 STEP_COLOURS = {
     "training": "#4c78a8", "masking": "#f58518", "encryption": "#e45756", "blobs": "#72b7b2",
     "chain": "#54a24b", "aggregation": "#b279a2", "decryption": "#ff9da6",
+    "shares": "#9d755d", "recovery": "#eeca3b",
 }
 
 
