@@ -269,6 +269,25 @@ def test_a_lie_among_exactly_t_reveals_is_refused_not_decoded(keys):
             r.company.aggregate(r.spec_id, 0)
 
 
+def test_bad_key_shares_are_refused_before_masking_and_the_round_reopens(keys):
+    """Jack deals shares that do not open: Joe will not submit; AI Inc. reopens without Jack."""
+    with TrainingRun(keys=keys, workers=1, rounds=1) as r:
+        joe, jane, jack = (r.owners[n] for n in ("Joe", "Jane", "Jack"))
+        r.company.open_round(r.spec_id)
+        joe.post_shares(r.spec_id, 0)
+        jane.post_shares(r.spec_id, 0)
+        bad = r.market.blobs.put_json({"kind": "omteach.KeyShares",
+                                       "shares": {joe.address: "00" * 60}})
+        r.market.post_shares(r.spec_id, 0, bad, sender=jack.address)
+        with pytest.raises(ProtocolError, match="Jack's key shares hold no usable share for Joe"):
+            joe.submit(r.spec_id, 0, joe.train(r.spec_id, 0))
+        with pytest.raises(ProtocolError, match="Jack's key shares hold no usable share for Jane"):
+            jane.check_shares(r.spec_id, 0)
+        r.company.open_round(r.spec_id, [joe.address, jane.address])
+        report = r.run_round()
+        assert report.closed and report.contributors == ["Jane", "Joe"] and not report.dropped
+
+
 def test_an_address_outside_the_cast_takes_part(keys):
     chain = Chain()
     outsider = chain.w3.eth.accounts[6]

@@ -421,11 +421,12 @@ class DataOwner:
                     masked: bool = True) -> tuple[str, TxResult]:
         """Deal Shamir shares of this round's mask seeds to the other participants, sealed.
 
-        ``masked=False`` (the plain comparison run, no masks): an empty shares blob.
+        ``masked=False`` (the plain comparison run, no masks), or a round in which no dropout can
+        be recovered (fewer than ``min_owners`` others): an empty shares blob.
         """
         spec, participants = self._participants(spec_id, round_no)
         sealed: dict[str, str] = {}
-        if masked:
+        if masked and len(participants) - 1 >= spec.min_owners:
             pair, seeds = self._round_seeds(spec_id, round_no, participants)
             sealed = secagg.deal_shares(self.address, participants, seeds, pair,
                                         spec.min_owners, spec_id=spec_id, round_no=round_no)
@@ -433,6 +434,36 @@ class DataOwner:
             "kind": "omteach.KeyShares", "spec_id": spec_id, "round": round_no,
             "owner": self.address, "threshold": spec.min_owners, "shares": sealed})
         return blob, self.market.post_shares(spec_id, round_no, blob, sender=self.address)
+
+    def _share_from(self, spec_id: int, round_no: int, participants: list[str], sender: str,
+                    pair_seed: bytes) -> dict[str, int]:
+        """The share ``sender`` dealt to this owner, opened; a clear error if there is none."""
+        who = self.market.name(sender)
+        try:
+            blob = self.market.shares_blob(spec_id, round_no, sender)
+            doc = self.market.blobs.get_json(blob) if blob else None
+            return secagg.open_shares(sender, self.address, participants,
+                                      doc["shares"][self.address], pair_seed, spec_id=spec_id,
+                                      round_no=round_no)
+        except (OmteachError, KeyError, TypeError) as exc:
+            raise ProtocolError(
+                f"{who}'s key shares hold no usable share for {self.name} ({exc}): if {who} "
+                f"dropped out, its masks could not be removed. Ask the company to open the round "
+                f"again without {who}") from None
+
+    def check_shares(self, spec_id: int, round_no: int) -> None:
+        """Open the share every other participant dealt this owner, before masking anything.
+
+        An owner whose shares are missing or do not open could drop out and leave the round
+        unrecoverable; the time to refuse is before submitting (the company may then open the
+        round again without it).
+        """
+        spec, participants = self._participants(spec_id, round_no)
+        if len(participants) - 1 < spec.min_owners:
+            return  # nobody can drop out and leave min_owners survivors: no shares were dealt
+        peers = [p for p in participants if p != self.address]
+        for peer, seed in self._pair_seeds(spec_id, peers).items():
+            self._share_from(spec_id, round_no, participants, peer, seed)
 
     def train(self, spec_id: int, round_no: int) -> np.ndarray:
         """Train the spec's current model on this owner's data; the clipped update."""
@@ -452,6 +483,7 @@ class DataOwner:
         self.last_update = update  # stays on this owner's machine (the notebook compares)
         if encrypted:
             with timed(timings, "masking"):
+                self.check_shares(spec_id, round_no)
                 _, participants = self._participants(spec_id, round_no)
                 public, codec = self.public_key(spec_id)
                 count = codec.n_ciphertexts(len(update), public)
@@ -487,13 +519,7 @@ class DataOwner:
         pair = self._pair_seeds(spec_id, dropped)
         out = {}
         for d in dropped:
-            doc = self.market.blobs.get_json(self.market.shares_blob(spec_id, round_no, d))
-            try:
-                sealed = doc["shares"][self.address]
-            except (KeyError, TypeError):
-                raise BlobError(f"{self.market.name(d)} dealt no share to {self.name}") from None
-            points = secagg.open_shares(d, self.address, participants, sealed, pair[d],
-                                        spec_id=spec_id, round_no=round_no)
+            points = self._share_from(spec_id, round_no, participants, d, pair[d])
             out[d] = {peer: format(y, "x") for peer, y in points.items()}
         blob = self.market.blobs.put_json({
             "kind": "omteach.RevealedShares", "spec_id": spec_id, "round": round_no,
