@@ -96,6 +96,13 @@ class Market:
         """A readable name for an address (a cast member, or the shortened address)."""
         return self.chain.name_of(address)
 
+    def _transact(self, fn: str, *args: object, sender: str, value: int = 0) -> TxResult:
+        # Parties act by address; receipts and refusals read better with the cast's names.
+        address = self.address(sender)
+        name = self.name(address)
+        return self.contract.transact(fn, *args, sender=name if name in self.chain.accounts
+                                      else address, value=value)
+
     # -- reading ---------------------------------------------------------------------------------
 
     def spec(self, spec_id: int) -> MarketSpec:
@@ -178,7 +185,7 @@ class Market:
                 isinstance(v, int) for v in (bounty, places, rounds)) else 0
         # The contract's String[200] counts bytes: cut the UTF-8 text, not the characters.
         summary = str(summary).encode()[:200].decode(errors="ignore")
-        result = self.contract.transact(
+        result = self._transact(
             "post_spec", to_bytes32(model_blob), to_bytes32(key_blob), summary,
             batch_size, rounds, min_owners, places, int(round(noise * 1000)), bounty,
             self.chain.now() + days * DAY, sender=sender, value=escrow)
@@ -190,7 +197,7 @@ class Market:
         if value is None:
             spec = self.spec(spec_id)
             value = spec.bounty * extra * (spec.rounds - spec.round)
-        return self.contract.transact("add_places", spec_id, extra, sender=sender, value=value)
+        return self._transact("add_places", spec_id, extra, sender=sender, value=value)
 
     def open_round(self, spec_id: int, participants: list[str], *,
                    sender: str = COMPANY) -> TxResult:
@@ -198,53 +205,53 @@ class Market:
         if len(participants) > MAX_OWNERS:  # the contract's list holds 16: say so, not an ABI error
             raise InvalidValueError(f"a round takes at most {MAX_OWNERS} participants, "
                                     f"got {len(participants)}")
-        return self.contract.transact("open_round", spec_id,
+        return self._transact("open_round", spec_id,
                                       [self.address(p) for p in participants], sender=sender)
 
     def declare_dropouts(self, spec_id: int, *, sender: str = COMPANY) -> TxResult:
         """End the round's submissions: participants who have not submitted are dropped."""
-        return self.contract.transact("declare_dropouts", spec_id, sender=sender)
+        return self._transact("declare_dropouts", spec_id, sender=sender)
 
     def close_round(self, spec_id: int, next_model_blob: str, *,
                     sender: str = COMPANY) -> TxResult:
         """Close the current round with the updated model's blob; bounties are credited."""
-        return self.contract.transact("close_round", spec_id, to_bytes32(next_model_blob),
+        return self._transact("close_round", spec_id, to_bytes32(next_model_blob),
                                       sender=sender)
 
     def reclaim_escrow(self, spec_id: int, *, sender: str = COMPANY) -> TxResult:
         """After the deadline, credit what is left of the escrow to the company; the spec ends."""
-        return self.contract.transact("reclaim_escrow", spec_id, sender=sender)
+        return self._transact("reclaim_escrow", spec_id, sender=sender)
 
     # -- the owners' verbs ------------------------------------------------------------------------
 
     def accept(self, spec_id: int, mask_key_blob: str, *, sender: str) -> TxResult:
         """Consent to the spec, publishing the id of the sender's masking key."""
-        return self.contract.transact("accept", spec_id, to_bytes32(mask_key_blob),
+        return self._transact("accept", spec_id, to_bytes32(mask_key_blob),
                                       sender=sender)
 
     def post_shares(self, spec_id: int, round_no: int, shares_blob: str, *,
                     sender: str) -> TxResult:
         """Post the id of the sender's sealed key shares for a round."""
-        return self.contract.transact("post_shares", spec_id, round_no, to_bytes32(shares_blob),
+        return self._transact("post_shares", spec_id, round_no, to_bytes32(shares_blob),
                                       sender=sender)
 
     def submit(self, spec_id: int, round_no: int, update_blob: str, *, sender: str) -> TxResult:
         """Post the id of the sender's encrypted update for a round."""
-        return self.contract.transact("submit", spec_id, round_no, to_bytes32(update_blob),
+        return self._transact("submit", spec_id, round_no, to_bytes32(update_blob),
                                       sender=sender)
 
     def reveal_shares(self, spec_id: int, round_no: int, reveal_blob: str, *,
                       sender: str) -> TxResult:
         """Post the id of the shares the sender holds of the round's dropped owners."""
-        return self.contract.transact("reveal_shares", spec_id, round_no,
+        return self._transact("reveal_shares", spec_id, round_no,
                                       to_bytes32(reveal_blob), sender=sender)
 
     # -- everyone's money -------------------------------------------------------------------------
 
     def withdraw(self, *, sender: str) -> TxResult:
         """Send the sender's whole balance in the market to the sender."""
-        return self.contract.transact("withdraw", sender=sender)
+        return self._transact("withdraw", sender=sender)
 
     def withdraw_to(self, recipient: str, *, sender: str) -> TxResult:
         """Send the sender's whole balance to ``recipient`` (for a sender that cannot receive)."""
-        return self.contract.transact("withdraw_to", self.address(recipient), sender=sender)
+        return self._transact("withdraw_to", self.address(recipient), sender=sender)
