@@ -402,14 +402,23 @@ def close_round(spec_id: uint256, next_model_blob: bytes32):
 @external
 def reclaim_escrow(spec_id: uint256):
     """
-    @notice After the deadline, what is left of the escrow is credited to the company and the
-            spec ends. Anyone may call it, so the money never stays locked (it is credited to
-            the company's balance, whoever asks).
+    @notice After the deadline the spec ends: the owners who submitted in a round the company
+            never closed are credited their bounty (the company holds their updates, it must
+            not be able to use them for free by stalling), and what is left of the escrow is
+            credited to the company. Anyone may call it, so the money never stays locked.
     """
     assert spec_id < self.spec_count, "there is no spec with this id"
     spec: Spec = self.specs[spec_id]
     assert not spec.finished, "this spec is finished"
     assert block.timestamp > spec.deadline, "the deadline has not passed yet"
+    rnd: uint256 = spec.round
+    if spec.opened and spec.bounty > 0:
+        for owner: address in self.participants[spec_id][rnd]:
+            if self.submission[spec_id][rnd][owner] != empty(bytes32):
+                # Cannot underflow: the escrow holds the bounty for every place this round.
+                spec.escrow -= spec.bounty
+                self.balance_of[owner] += spec.bounty
+                log BountyCredited(spec_id=spec_id, round=rnd, owner=owner, amount=spec.bounty)
     refund: uint256 = spec.escrow
     spec.finished = True
     spec.escrow = 0

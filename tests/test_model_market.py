@@ -438,6 +438,23 @@ def test_anyone_can_end_a_stalled_spec_after_its_deadline(chain, market):
         market.transact("close_round", sid, h("x"), sender="AI Inc.")
 
 
+def test_a_company_that_stalls_a_round_still_pays_its_submitters(chain, market):
+    """AI Inc. has every update of round 1 (it could decrypt the sum) but never closes it."""
+    sid = post(market, chain, rounds=3, min_owners=2, places=3, days=2)
+    accept(market, sid, ["Joe", "Jane", "Jack"])
+    full_round(market, sid, ["Joe", "Jane", "Jack"])
+    open_and_share(market, sid, ["Joe", "Jane", "Jack"], rnd=1)
+    submit(market, sid, ["Joe", "Jane"], rnd=1)
+    chain.advance_time(3 * DAY)
+    result = market.transact("reclaim_escrow", sid, sender="Jack")
+    assert [(e.name, e.args.get("owner"), e.args["amount"]) for e in result.events] == [
+        ("BountyCredited", "Joe", BOUNTY), ("BountyCredited", "Jane", BOUNTY),
+        ("EscrowReturned", None, 9 * BOUNTY - 3 * BOUNTY - 2 * BOUNTY)]
+    assert [market.call("balance_of", o) for o in ("Joe", "Jane", "Jack")] == [
+        2 * BOUNTY, 2 * BOUNTY, BOUNTY]
+    assert market.call("balance_of", "AI Inc.") == 4 * BOUNTY
+
+
 # -- hostile accounts: an owner that refuses ether, a company that cannot receive it ------------
 
 
