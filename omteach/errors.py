@@ -70,3 +70,19 @@ class SetupError(OmteachError):
 class NonRandomCiphertextError(OmteachError, ValueError):
     """Ciphertexts that are visibly not random (randomness r = ±1, or repeated): a sender who
     chose the randomness could read the receiver's data through it, so they are refused."""
+
+
+class ProtocolError(OmteachError):
+    """A step of the training round cannot be done as asked (wrong round, not a participant)."""
+
+
+class AggregationError(ProtocolError):
+    """The round's submissions do not add up to a sum that can be decrypted: refused, not decoded.
+
+    Raised when a blob's fields disagree with the spec on chain, when a participant is missing
+    and no dropout recovery was done, or when the decrypted sum does not decode.
+    """
+
+
+class DropoutRecoveryError(AggregationError):
+    """The dropped owners' masks cannot be removed: too few survivors, or wrong revealed shares."""

@@ -5,14 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from omteach.chain import Chain
 from omteach.crypto.paillier import generate_keypair
 from omteach.exercises import ch05
 from omteach.learning.data import split_digits
 from omteach.learning.defences import DEFENCES
 from omteach.learning.model import ModelSpec, build_model, get_weights
 from omteach.protocol import AICompany, DataOwner, Market
-from omteach.protocol.blobs import BlobStore
 from omteach.ui.ch05 import AuditPanel, InversionLab, png_size
 from tests.answer_key import answer
 
@@ -70,7 +68,7 @@ def test_inversion_lab_shows_errors_in_the_widget(lab):
 
 def test_audit_panel():
     shares, _ = split_digits(seed=0)
-    market = Market(Chain(), BlobStore())
+    market = Market.create()
     keys = generate_keypair(2048)
     AICompany(market, ModelSpec(batch_size=2), keys=keys).post(rounds=1, min_owners=3, bounty=1)
     panel = AuditPanel(DataOwner("Joe", market, shares["Joe"]))
@@ -82,7 +80,7 @@ def test_audit_panel():
 
 def test_audit_panel_names_the_spec_and_never_cuts_its_label():
     shares, _ = split_digits(seed=0)
-    market = Market(Chain(), BlobStore())
+    market = Market.create()
     keys = generate_keypair(2048)
     AICompany(market, ModelSpec(batch_size=2), keys=keys).post(rounds=1, min_owners=3, bounty=1)
     AICompany(market, ModelSpec(batch_size=32), keys=keys).post(rounds=1, min_owners=3, bounty=1)

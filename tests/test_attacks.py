@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from omteach.chain import Chain
 from omteach.crypto.paillier import generate_keypair
 from omteach.errors import InvalidValueError
 from omteach.learning.attacks import (
@@ -29,7 +28,6 @@ from omteach.learning.defences import (
 )
 from omteach.learning.model import ModelSpec, build_model, get_weights
 from omteach.protocol import AICompany, DataOwner, Market
-from omteach.protocol.blobs import BlobStore
 
 EXACT_DB = 60.0      # a reconstruction this close is a copy
 BLURRED_DB = 15.0    # below this a digit is not recognisable
@@ -120,7 +118,7 @@ def test_accuracy_falls_with_heavy_noise(setting):
 def test_audit_flags_the_crafted_spec_and_passes_the_honest_one(setting):
     shares, _, model, _ = setting
     keys = generate_keypair(2048)
-    market = Market(Chain(), BlobStore())
+    market = Market.create()
     AICompany(market, model, keys=keys).post(rounds=1, min_owners=3, bounty=1)
     AICompany(market, ModelSpec(batch_size=1), keys=keys).post(rounds=1, min_owners=1, bounty=1)
     crafted = crafted_model(256)

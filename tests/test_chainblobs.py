@@ -232,22 +232,16 @@ def _shared_store() -> ChainBlobStore:
 
 
 @pytest.mark.slow
-def test_chapter_fours_round_runs_over_the_node_unchanged(anvil_node, keys, monkeypatch):
+def test_chapter_fours_round_runs_over_the_node_unchanged(anvil_node, keys):
     """TrainingRun's parties, with every blob (model, key, encrypted updates) on the board."""
-    from omteach.protocol import run as run_module
+    from omteach.protocol import TrainingRun
 
     chain = Chain(anvil_node.url)
     board = deploy_board(chain, sender="AI Inc.")
-    stores: list[ChainBlobStore] = []
-
-    def on_the_node() -> ChainBlobStore:
-        stores.append(ChainBlobStore(chain, board, sender="AI Inc."))
-        return stores[-1]
-
-    monkeypatch.setattr(run_module, "BlobStore", on_the_node)
-    with run_module.TrainingRun(chain=chain, keys=keys, rounds=1, workers=1) as run:
+    store = ChainBlobStore(chain, board, sender="AI Inc.")
+    with TrainingRun(chain=chain, keys=keys, rounds=1, workers=1, blobs=store) as run:
         report = run.run_round()
-    assert len(stores) == 1, "TrainingRun no longer builds its store here: adapt this test"
+    assert run.market.blobs is store
     assert report.closed and report.accuracy > run.initial_accuracy
     # model + weights + key + 3 mask keys + 3 updates + the next model and its weights
     assert board.call("count") >= 9

@@ -1,8 +1,14 @@
-"""Every rule, revert reason and event of contracts/ModelMarket.vy, on eth-tester and anvil."""
+"""Every rule, revert reason and event of contracts/ModelMarket.vy, on eth-tester and anvil.
+
+The tests call the contract directly (as a hostile participant would, bypassing the Python
+client), including through two small contracts: an owner that refuses ether and a company that
+cannot receive it (tests/contracts/*.vy, compiled in-process).
+"""
 
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pytest
 
@@ -11,26 +17,30 @@ from omteach.errors import ContractRevertError
 from .chain_fixtures import DAY
 
 BOUNTY = 100
+ZERO = b"\0" * 32
+MAX_UINT = 2**256 - 1
+HELPERS = Path(__file__).parent / "contracts"
 
 
 def h(text: str) -> bytes:
     return hashlib.sha256(text.encode()).digest()
 
 
-MODEL_BLOB = hashlib.sha256(b"model").digest()
-KEY_BLOB = hashlib.sha256(b"key").digest()
+MODEL_BLOB = h("model")
+KEY_BLOB = h("key")
 
 
 def refused(reason: str):
     return pytest.raises(ContractRevertError, match=reason)
 
 
-def post(market, chain, *, rounds=2, min_owners=2, bounty=BOUNTY, value=None, days=7,
-         batch=32, noise_milli=0, model=MODEL_BLOB, key=KEY_BLOB):
-    value = bounty * min_owners * rounds if value is None else value
+def post(market, chain, *, rounds=2, min_owners=2, places=None, bounty=BOUNTY, value=None,
+         days=7, batch=32, noise_milli=0, model=MODEL_BLOB, key=KEY_BLOB, sender="AI Inc."):
+    places = min_owners if places is None else places
+    value = bounty * places * rounds if value is None else value
     result = market.transact("post_spec", model, key, "MLP 64-32-10", batch, rounds, min_owners,
-                             noise_milli, bounty, chain.now() + days * DAY, sender="AI Inc.",
-                             value=value)
+                             places, noise_milli, bounty, chain.now() + days * DAY,
+                             sender=sender, value=value)
     return result.events[0].args["spec_id"]
 
 
@@ -46,37 +56,85 @@ def spec(market, spec_id):
     return dict(zip([o["name"] for o in outputs], market.call("specs", spec_id), strict=True))
 
 
-# -- posting ----------------------------------------------------------------------------------
+def accept(market, sid, owners):
+    for o in owners:
+        market.transact("accept", sid, h(f"mask-{o}"), sender=o)
+
+
+def open_and_share(market, sid, owners, rnd=0, company="AI Inc."):
+    market.transact("open_round", sid, [market.chain.address(o) for o in owners],
+                    sender=company)
+    for o in owners:
+        market.transact("post_shares", sid, rnd, h(f"shares-{o}-{rnd}"), sender=o)
+
+
+def submit(market, sid, owners, rnd=0):
+    for o in owners:
+        market.transact("submit", sid, rnd, h(f"{o}-{rnd}"), sender=o)
+
+
+def full_round(market, sid, owners, rnd=0, next_model="next"):
+    open_and_share(market, sid, owners, rnd)
+    submit(market, sid, owners, rnd)
+    return market.transact("close_round", sid, h(f"{next_model}-{rnd}"), sender="AI Inc.")
+
+
+# -- posting and places -----------------------------------------------------------------------
 
 
 def test_post_escrows_the_bounty_and_logs_it(chain, market):
-    result = market.transact("post_spec", h("model"), h("key"), "MLP", 32, 3, 2, 500, BOUNTY,
+    result = market.transact("post_spec", h("model"), h("key"), "MLP", 32, 3, 2, 2, 500, BOUNTY,
                              chain.now() + DAY, sender="AI Inc.", value=700)
     [event] = result.events
     assert event.name == "SpecPosted"
     assert event.args == {"spec_id": 0, "company": "AI Inc.", "model_blob": "0x" + h("model").hex(),
-                          "rounds": 3, "min_owners": 2, "bounty": BOUNTY, "escrow": 700}
+                          "rounds": 3, "min_owners": 2, "places": 2, "bounty": BOUNTY,
+                          "escrow": 700}
     s = spec(market, 0)
-    assert (s["escrow"], s["round"], s["finished"], s["noise_milli"]) == (700, 0, False, 500)
+    assert (s["escrow"], s["round"], s["finished"], s["noise_milli"], s["places"]) == (
+        700, 0, False, 500, 2)
     assert market.call("spec_count") == 1
     assert chain.balance("ModelMarket") == 700
     assert post(market, chain) == 1
 
 
 @pytest.mark.parametrize(("change", "reason"), [
-    ({"model": b"\0" * 32}, "the spec must name a model blob"),
-    ({"key": b"\0" * 32}, "the spec must name the company's public key blob"),
+    ({"model": ZERO}, "the spec must name a model blob"),
+    ({"key": ZERO}, "the spec must name the company's public key blob"),
     ({"batch": 0}, "the batch size must be at least 1"),
     ({"rounds": 0, "value": 0}, "the spec must have at least one round"),
     ({"min_owners": 0, "value": 0}, "min_owners must be between 1 and 16"),
-    ({"min_owners": 17}, "min_owners must be between 1 and 16"),
+    ({"min_owners": 17, "places": 17, "value": 0}, "min_owners must be between 1 and 16"),
+    ({"min_owners": 3, "places": 2}, "places must be between min_owners and 16"),
+    ({"places": 17, "value": 0}, "places must be between min_owners and 16"),
     ({"days": -1}, "the deadline must be in the future"),
-    ({"value": 2 * 2 * BOUNTY - 1}, "the escrow must cover the bounty for min_owners"),
+    ({"value": 2 * 2 * BOUNTY - 1}, "the escrow must cover the bounty for every place"),
+    ({"bounty": MAX_UINT // 3, "value": 0}, "bounty x places x rounds is too large"),
+    ({"rounds": MAX_UINT, "value": 0}, "bounty x places x rounds is too large"),
 ])
 def test_post_refuses_bad_specs(chain, market, change, reason):
     with refused(reason):
         post(market, chain, **change)
     assert market.call("spec_count") == 0
+
+
+def test_acceptance_stops_at_the_places_the_escrow_pays_for_until_a_top_up(chain, market):
+    sid = post(market, chain, rounds=2, min_owners=1, places=2)
+    accept(market, sid, ["Joe", "Jane"])
+    with refused("every place the escrow pays for is taken"):
+        market.transact("accept", sid, h("m"), sender="Jack")
+    with refused("only the spec's company can do this"):
+        market.transact("add_places", sid, 1, sender="Jack", value=2 * BOUNTY)
+    with refused("add at least one place"):
+        market.transact("add_places", sid, 0, sender="AI Inc.")
+    with refused("a spec has at most 16 places"):
+        market.transact("add_places", sid, 15, sender="AI Inc.", value=10**6)
+    with refused("the top-up must cover the bounty for the extra places"):
+        market.transact("add_places", sid, 1, sender="AI Inc.", value=2 * BOUNTY - 1)
+    result = market.transact("add_places", sid, 1, sender="AI Inc.", value=2 * BOUNTY)
+    assert [(e.name, e.args) for e in result.events] == [
+        ("PlacesAdded", {"spec_id": sid, "places": 3, "escrow": 6 * BOUNTY})]
+    accept(market, sid, ["Jack"])
 
 
 # -- accepting --------------------------------------------------------------------------------
@@ -101,7 +159,7 @@ def test_accept_rules(chain, market):
     with refused("the company cannot accept its own spec"):
         market.transact("accept", sid, h("m"), sender="AI Inc.")
     with refused("publish the id of your masking key"):
-        market.transact("accept", sid, b"\0" * 32, sender="Joe")
+        market.transact("accept", sid, ZERO, sender="Joe")
     market.transact("accept", sid, h("m"), sender="Joe")
     with refused("you already accepted this spec"):
         market.transact("accept", sid, h("m"), sender="Joe")
@@ -111,7 +169,7 @@ def test_accept_rules(chain, market):
 
 
 def test_a_spec_takes_at_most_sixteen_owners(chain, market):
-    sid = post(market, chain, min_owners=1, rounds=1)
+    sid = post(market, chain, min_owners=1, places=16, rounds=1)
     w3 = chain.w3
     funder = chain.address("AI Inc.")
     extra = []
@@ -128,97 +186,235 @@ def test_a_spec_takes_at_most_sixteen_owners(chain, market):
         txs.append(w3.eth.send_raw_transaction(signed.raw_transaction))
     for tx in txs:
         assert w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
-    with refused("this spec has the most owners it can take"):
+    with refused("every place the escrow pays for is taken"):
         market.transact("accept", sid, h("late"), sender="Joe")
 
 
-# -- submitting -------------------------------------------------------------------------------
+# -- opening a round: the participant set is fixed on chain --------------------------------------
 
 
-def test_submissions_are_recorded_and_logged(chain, market):
-    sid = post(market, chain)
-    market.transact("accept", sid, h("m"), sender="Joe")
+def test_open_round_fixes_the_participants(chain, market):
+    sid = post(market, chain, min_owners=2, places=3)
+    accept(market, sid, ["Joe", "Jane"])
+    with refused("only the spec's company can do this"):
+        market.transact("open_round", sid, [chain.address("Joe")], sender="Joe")
+    with refused("a round needs at least min_owners participants"):
+        market.transact("open_round", sid, [chain.address("Joe")], sender="AI Inc.")
+    with refused("every participant must have accepted the spec"):
+        market.transact("open_round", sid, [chain.address("Joe"), chain.address("Jack")],
+                        sender="AI Inc.")
+    with refused("a participant is listed twice"):
+        market.transact("open_round", sid, [chain.address("Joe")] * 2, sender="AI Inc.")
+    result = market.transact("open_round", sid, [chain.address("Joe"), chain.address("Jane")],
+                             sender="AI Inc.")
+    assert [(e.name, e.args) for e in result.events] == [
+        ("RoundOpened", {"spec_id": sid, "round": 0, "participants": 2})]
+    assert [chain.name_of(a) for a in market.call("participants_of", sid, 0)] == ["Joe", "Jane"]
+    assert spec(market, sid)["opened"] is True
+    # A latecomer accepts during the round: it takes part from the next round, not this one.
+    accept(market, sid, ["Jack"])
+    with refused("only this round's participants can do this"):
+        market.transact("post_shares", sid, 0, h("s"), sender="Jack")
+    # Before anyone submits, the company may open the round again with another set.
+    market.transact("post_shares", sid, 0, h("s-joe"), sender="Joe")
+    market.transact("open_round", sid, [chain.address("Jane"), chain.address("Jack")],
+                    sender="AI Inc.")
+    assert market.call("is_participant", sid, 0, "Joe") is False
+    assert market.call("shares", sid, 0, "Joe") == ZERO
+    assert market.call("shares_count", sid, 0) == 0
+    for o in ("Jane", "Jack"):
+        market.transact("post_shares", sid, 0, h(f"s-{o}"), sender=o)
+    market.transact("submit", sid, 0, h("u"), sender="Jane")
+    with refused("owners have submitted: this round's participants are fixed"):
+        market.transact("open_round", sid, [chain.address("Joe"), chain.address("Jane")],
+                        sender="AI Inc.")
+
+
+def test_a_latecomer_joins_at_the_next_round(chain, market):
+    sid = post(market, chain, rounds=2, min_owners=2, places=3)
+    accept(market, sid, ["Joe", "Jane"])
+    open_and_share(market, sid, ["Joe", "Jane"])
+    accept(market, sid, ["Jack"])
+    submit(market, sid, ["Joe", "Jane"])
+    market.transact("close_round", sid, h("m1"), sender="AI Inc.")
+    full_round(market, sid, ["Joe", "Jane", "Jack"], rnd=1)
+    assert market.call("balance_of", "Jack") == BOUNTY
+    assert market.call("balance_of", "Joe") == 2 * BOUNTY
+
+
+# -- shares, submissions ----------------------------------------------------------------------
+
+
+def test_shares_and_submissions_are_recorded_and_logged(chain, market):
+    sid = post(market, chain, min_owners=1, places=1)
+    accept(market, sid, ["Joe"])
+    market.transact("open_round", sid, [chain.address("Joe")], sender="AI Inc.")
+    result = market.transact("post_shares", sid, 0, h("joe-shares"), sender="Joe")
+    assert [(e.name, e.args) for e in result.events] == [
+        ("SharesPosted", {"spec_id": sid, "round": 0, "owner": "Joe",
+                          "shares_blob": "0x" + h("joe-shares").hex()})]
     result = market.transact("submit", sid, 0, h("joe-update"), sender="Joe")
     assert [(e.name, e.args) for e in result.events] == [
         ("Submitted", {"spec_id": sid, "round": 0, "owner": "Joe",
                        "update_blob": "0x" + h("joe-update").hex()})]
     assert market.call("submission", sid, 0, "Joe") == h("joe-update")
     assert market.call("submission_count", sid, 0) == 1
+    assert market.call("shares", sid, 0, "Joe") == h("joe-shares")
 
 
-def test_submit_rules(chain, market):
-    sid = post(market, chain)
-    with refused("only owners who accepted the spec can submit"):
+def test_share_and_submit_rules(chain, market):
+    sid = post(market, chain, min_owners=2, places=3)
+    accept(market, sid, ["Joe", "Jane", "Jack"])
+    with refused("the company has not opened this round yet"):
+        market.transact("post_shares", sid, 0, h("s"), sender="Joe")
+    with refused("the company has not opened this round yet"):
+        market.transact("submit", sid, 0, h("u"), sender="Joe")
+    market.transact("open_round", sid, [chain.address("Joe"), chain.address("Jane")],
+                    sender="AI Inc.")
+    with refused("only this round's participants can do this"):
         market.transact("submit", sid, 0, h("u"), sender="Jack")
-    market.transact("accept", sid, h("m"), sender="Joe")
+    with refused("this round is not open"):
+        market.transact("post_shares", sid, 1, h("s"), sender="Joe")
+    with refused("the shares blob id is empty"):
+        market.transact("post_shares", sid, 0, ZERO, sender="Joe")
+    market.transact("post_shares", sid, 0, h("s"), sender="Joe")
+    with refused("you already posted your shares for this round"):
+        market.transact("post_shares", sid, 0, h("s2"), sender="Joe")
+    with refused("wait until every participant has posted its key shares"):
+        market.transact("submit", sid, 0, h("u"), sender="Joe")
+    market.transact("post_shares", sid, 0, h("s"), sender="Jane")
     with refused("this round is not open"):
         market.transact("submit", sid, 1, h("u"), sender="Joe")
     with refused("the update blob id is empty"):
-        market.transact("submit", sid, 0, b"\0" * 32, sender="Joe")
+        market.transact("submit", sid, 0, ZERO, sender="Joe")
     market.transact("submit", sid, 0, h("u"), sender="Joe")
     with refused("you already submitted in this round"):
         market.transact("submit", sid, 0, h("u2"), sender="Joe")
     chain.advance_time(8 * DAY)
     with refused("the spec's deadline has passed"):
-        market.transact("submit", sid, 0, h("u3"), sender="Joe")
+        market.transact("submit", sid, 0, h("u3"), sender="Jane")
 
 
-# -- closing rounds, bounties and escrow ----------------------------------------------------------
+# -- dropouts and recovery --------------------------------------------------------------------
 
 
-def accept_and_submit(market, sid, owners, rnd=0):
-    for o in owners:
-        if not market.call("accepted", sid, o):
-            market.transact("accept", sid, h(f"mask-{o}"), sender=o)
-        market.transact("submit", sid, rnd, h(f"{o}-{rnd}"), sender=o)
+def test_a_dropout_is_recovered_by_enough_survivors(chain, market):
+    sid = post(market, chain, rounds=1, min_owners=2, places=3)
+    accept(market, sid, ["Joe", "Jane", "Jack"])
+    open_and_share(market, sid, ["Joe", "Jane", "Jack"])
+    submit(market, sid, ["Joe"])
+    with refused("not every participant submitted: declare the dropouts"):
+        market.transact("close_round", sid, h("m"), sender="AI Inc.")
+    with refused("the company has not declared any dropouts in this round"):
+        market.transact("reveal_shares", sid, 0, h("r"), sender="Joe")
+    with refused("only the spec's company can do this"):
+        market.transact("declare_dropouts", sid, sender="Joe")
+    with refused("too few owners submitted to recover the others"):
+        market.transact("declare_dropouts", sid, sender="AI Inc.")
+    submit(market, sid, ["Jane"])
+    result = market.transact("declare_dropouts", sid, sender="AI Inc.")
+    assert [(e.name, e.args) for e in result.events] == [
+        ("DropoutsDeclared", {"spec_id": sid, "round": 0, "survivors": 2, "dropped": 1})]
+    with refused("the dropouts of this round are already declared"):
+        market.transact("declare_dropouts", sid, sender="AI Inc.")
+    # The dropped owner can no longer submit: its masks are about to be revealed.
+    with refused("submissions are closed: the company declared the dropouts"):
+        market.transact("submit", sid, 0, h("late"), sender="Jack")
+    with refused("only owners who submitted in this round can reveal shares"):
+        market.transact("reveal_shares", sid, 0, h("r"), sender="Jack")
+    with refused("the reveal blob id is empty"):
+        market.transact("reveal_shares", sid, 0, ZERO, sender="Joe")
+    result = market.transact("reveal_shares", sid, 0, h("r-joe"), sender="Joe")
+    assert [(e.name, e.args) for e in result.events] == [
+        ("SharesRevealed", {"spec_id": sid, "round": 0, "owner": "Joe",
+                            "reveal_blob": "0x" + h("r-joe").hex()})]
+    with refused("you already revealed your shares for this round"):
+        market.transact("reveal_shares", sid, 0, h("r2"), sender="Joe")
+    with refused("fewer than min_owners survivors revealed their shares"):
+        market.transact("close_round", sid, h("m"), sender="AI Inc.")
+    market.transact("reveal_shares", sid, 0, h("r-jane"), sender="Jane")
+    assert market.call("reveal", sid, 0, "Jane") == h("r-jane")
+    assert market.call("reveal_count", sid, 0) == 2
+    result = market.transact("close_round", sid, h("m"), sender="AI Inc.")
+    assert [e.name for e in result.events] == ["RoundClosed"] + ["BountyCredited"] * 2 + [
+        "EscrowReturned"]
+    assert result.events[0].args["contributors"] == 2
+    assert market.call("balance_of", "Jack") == 0
+    assert market.call("balance_of", "AI Inc.") == BOUNTY  # Jack's unused place comes back
 
 
-def test_close_needs_the_company_and_enough_owners(chain, market):
-    sid = post(market, chain, min_owners=2)
-    accept_and_submit(market, sid, ["Joe"])
-    with refused("only the spec's company can close a round"):
+def test_nothing_to_recover_when_everyone_submitted(chain, market):
+    sid = post(market, chain, rounds=1, min_owners=1, places=2)
+    with refused("the company has not opened this round yet"):
+        market.transact("declare_dropouts", sid, sender="AI Inc.")
+    with refused("the company has not opened this round yet"):
+        market.transact("close_round", sid, h("m"), sender="AI Inc.")
+    accept(market, sid, ["Joe", "Jane"])
+    open_and_share(market, sid, ["Joe", "Jane"])
+    submit(market, sid, ["Joe", "Jane"])
+    with refused("every participant submitted: there is nothing to recover"):
+        market.transact("declare_dropouts", sid, sender="AI Inc.")
+
+
+# -- closing rounds: credits, not transfers ---------------------------------------------------
+
+
+def test_close_credits_each_contributor_and_opens_the_next_round(chain, market):
+    sid = post(market, chain, rounds=2, min_owners=2, places=3, value=1_000)
+    accept(market, sid, ["Joe", "Jane", "Jack"])
+    with refused("only the spec's company can do this"):
         market.transact("close_round", sid, h("next"), sender="Joe")
-    with refused("not enough data owners submitted in this round"):
-        market.transact("close_round", sid, h("next"), sender="AI Inc.")
-    accept_and_submit(market, sid, ["Jane"])
+    open_and_share(market, sid, ["Joe", "Jane", "Jack"])
+    submit(market, sid, ["Joe", "Jane", "Jack"])
     with refused("name the blob of the updated model"):
-        market.transact("close_round", sid, b"\0" * 32, sender="AI Inc.")
-
-
-def test_close_pays_each_contributor_and_opens_the_next_round(chain, market):
-    sid = post(market, chain, rounds=2, min_owners=2, value=1_000)
-    accept_and_submit(market, sid, ["Joe", "Jane", "Jack"])
+        market.transact("close_round", sid, ZERO, sender="AI Inc.")
     before = {o: chain.balance(o) for o in ("Joe", "Jane", "Jack")}
     result = market.transact("close_round", sid, h("model-1"), sender="AI Inc.")
-    assert [e.name for e in result.events] == ["RoundClosed"] + ["BountyPaid"] * 3
+    assert [e.name for e in result.events] == ["RoundClosed"] + ["BountyCredited"] * 3
     assert result.events[0].args == {"spec_id": sid, "round": 0, "contributors": 3,
                                      "next_model_blob": "0x" + h("model-1").hex()}
     assert {e.args["owner"] for e in result.events[1:]} == {"Joe", "Jane", "Jack"}
     assert all(e.args["amount"] == BOUNTY for e in result.events[1:])
-    for o, b in before.items():
-        assert chain.balance(o) == b + BOUNTY
+    for o, b in before.items():  # credited, not sent: balances on chain are unchanged
+        assert chain.balance(o) == b
+        assert market.call("balance_of", o) == BOUNTY
     s = spec(market, sid)
-    assert (s["round"], s["escrow"], s["model_blob"], s["finished"]) == (
-        1, 1_000 - 3 * BOUNTY, h("model-1"), False)
+    assert (s["round"], s["escrow"], s["model_blob"], s["finished"], s["opened"]) == (
+        1, 1_000 - 3 * BOUNTY, h("model-1"), False, False)
     with refused("this round is not open"):
         market.transact("submit", sid, 0, h("late"), sender="Joe")
 
 
-def test_close_refuses_when_the_escrow_cannot_pay(chain, market):
-    sid = post(market, chain, rounds=1, min_owners=1, value=BOUNTY)
-    accept_and_submit(market, sid, ["Joe", "Jane"])
-    with refused("the escrow cannot pay every contributor"):
-        market.transact("close_round", sid, h("next"), sender="AI Inc.")
+def test_owners_withdraw_their_own_balance(chain, market):
+    sid = post(market, chain, rounds=1, min_owners=1, places=1)
+    accept(market, sid, ["Joe"])
+    full_round(market, sid, ["Joe"])
+    with refused("you have nothing to withdraw"):
+        market.transact("withdraw", sender="Jane")
+    with refused("name an address to withdraw to"):
+        market.transact("withdraw_to", "0x" + "0" * 40, sender="Joe")
+    before = chain.balance("Jane")
+    result = market.transact("withdraw_to", "Jane", sender="Joe")
+    assert [(e.name, e.args) for e in result.events] == [
+        ("Withdrawn", {"account": "Joe", "recipient": "Jane", "amount": BOUNTY})]
+    assert chain.balance("Jane") == before + BOUNTY
+    assert market.call("balance_of", "Joe") == 0
+    with refused("you have nothing to withdraw"):
+        market.transact("withdraw", sender="Joe")
 
 
-def test_last_round_returns_the_rest_of_the_escrow(chain, market):
-    sid = post(market, chain, rounds=1, min_owners=1, value=1_000)
-    accept_and_submit(market, sid, ["Joe"])
-    result = market.transact("close_round", sid, h("final"), sender="AI Inc.")
-    assert [e.name for e in result.events] == ["RoundClosed", "BountyPaid", "EscrowReturned"]
+def test_last_round_credits_the_rest_of_the_escrow_to_the_company(chain, market):
+    sid = post(market, chain, rounds=1, min_owners=1, places=1, value=1_000)
+    accept(market, sid, ["Joe"])
+    result = full_round(market, sid, ["Joe"])
+    assert [e.name for e in result.events] == ["RoundClosed", "BountyCredited",
+                                               "EscrowReturned"]
     assert result.events[-1].args == {"spec_id": sid, "company": "AI Inc.", "amount": 900}
     s = spec(market, sid)
     assert (s["finished"], s["escrow"]) == (True, 0)
+    assert market.call("balance_of", "AI Inc.") == 900
+    market.transact("withdraw", sender="AI Inc.")
+    market.transact("withdraw", sender="Joe")
     assert chain.balance("ModelMarket") == 0
     with refused("this spec is finished"):
         market.transact("submit", sid, 1, h("more"), sender="Joe")
@@ -226,27 +422,134 @@ def test_last_round_returns_the_rest_of_the_escrow(chain, market):
         market.transact("accept", sid, h("m"), sender="Jane")
 
 
-def test_reclaim_after_the_deadline(chain, market):
+def test_anyone_can_end_a_stalled_spec_after_its_deadline(chain, market):
     sid = post(market, chain, rounds=2, min_owners=2, value=1_000, days=1)
-    with refused("only the spec's company can reclaim its escrow"):
-        market.transact("reclaim_escrow", sid, sender="Joe")
     with refused("the deadline has not passed yet"):
         market.transact("reclaim_escrow", sid, sender="AI Inc.")
     with refused("there is no spec with this id"):
         market.transact("reclaim_escrow", 9, sender="AI Inc.")
     chain.advance_time(2 * DAY)
-    result = market.transact("reclaim_escrow", sid, sender="AI Inc.")
+    result = market.transact("reclaim_escrow", sid, sender="Joe")
     assert [(e.name, e.args["amount"]) for e in result.events] == [("EscrowReturned", 1_000)]
+    assert market.call("balance_of", "AI Inc.") == 1_000
     with refused("this spec is finished"):
         market.transact("reclaim_escrow", sid, sender="AI Inc.")
     with refused("this spec is finished"):
         market.transact("close_round", sid, h("x"), sender="AI Inc.")
 
 
+def test_a_company_that_stalls_a_round_still_pays_its_submitters(chain, market):
+    """AI Inc. has every update of round 1 (it could decrypt the sum) but never closes it."""
+    sid = post(market, chain, rounds=3, min_owners=2, places=3, days=2)
+    accept(market, sid, ["Joe", "Jane", "Jack"])
+    full_round(market, sid, ["Joe", "Jane", "Jack"])
+    open_and_share(market, sid, ["Joe", "Jane", "Jack"], rnd=1)
+    submit(market, sid, ["Joe", "Jane"], rnd=1)
+    chain.advance_time(3 * DAY)
+    result = market.transact("reclaim_escrow", sid, sender="Jack")
+    assert [(e.name, e.args.get("owner"), e.args["amount"]) for e in result.events] == [
+        ("BountyCredited", "Joe", BOUNTY), ("BountyCredited", "Jane", BOUNTY),
+        ("EscrowReturned", None, 9 * BOUNTY - 3 * BOUNTY - 2 * BOUNTY)]
+    assert [market.call("balance_of", o) for o in ("Joe", "Jane", "Jack")] == [
+        2 * BOUNTY, 2 * BOUNTY, BOUNTY]
+    assert market.call("balance_of", "AI Inc.") == 4 * BOUNTY
+
+
+# -- hostile accounts: an owner that refuses ether, a company that cannot receive it ------------
+
+
+def deploy_helper(chain, name, market, sender):
+    return chain.deploy(name, market.address, source=(HELPERS / f"{name}.vy").read_text(),
+                        sender=sender)
+
+
+def test_an_owner_that_refuses_ether_blocks_nobody(chain, market):
+    refuser = deploy_helper(chain, "RefusingOwner", market, "Jack")
+    sid = post(market, chain, rounds=1, min_owners=3, places=3)
+    accept(market, sid, ["Joe", "Jane"])
+    refuser.transact("accept", sid, h("mask-refuser"), sender="Jack")
+    market.transact("open_round", sid, [chain.address("Joe"), chain.address("Jane"),
+                                        refuser.address], sender="AI Inc.")
+    for o in ("Joe", "Jane"):
+        market.transact("post_shares", sid, 0, h(f"s-{o}"), sender=o)
+    refuser.transact("post_shares", sid, 0, h("s-refuser"), sender="Jack")
+    submit(market, sid, ["Joe", "Jane"])
+    refuser.transact("submit", sid, 0, h("u-refuser"), sender="Jack")
+    result = market.transact("close_round", sid, h("m"), sender="AI Inc.")
+    assert [e.name for e in result.events].count("BountyCredited") == 3
+    for o in ("Joe", "Jane"):
+        [event] = market.transact("withdraw", sender=o).events
+        assert event.args == {"account": o, "recipient": o, "amount": BOUNTY}
+    with refused("the recipient refused the ether: withdraw to another address"):
+        refuser.transact("withdraw", sender="Jack")
+    assert market.call("balance_of", refuser.address) == BOUNTY  # nothing lost
+    refuser.transact("withdraw_to", chain.address("Jack"), sender="Jack")
+    assert market.events()[-1].args == {"account": refuser.name, "recipient": "Jack",
+                                        "amount": BOUNTY}
+    assert chain.balance("ModelMarket") == 0
+
+
+def test_an_owner_that_reenters_withdraw_gets_paid_once_or_not_at_all(chain, market):
+    greedy = deploy_helper(chain, "GreedyOwner", market, "Jack")
+    sid = post(market, chain, rounds=1, min_owners=2, places=2)
+    accept(market, sid, ["Joe"])
+    greedy.transact("accept", sid, h("mask-greedy"), sender="Jack")
+    market.transact("open_round", sid, [chain.address("Joe"), greedy.address], sender="AI Inc.")
+    market.transact("post_shares", sid, 0, h("s-joe"), sender="Joe")
+    greedy.transact("post_shares", sid, 0, h("s-greedy"), sender="Jack")
+    submit(market, sid, ["Joe"])
+    greedy.transact("submit", sid, 0, h("u-greedy"), sender="Jack")
+    market.transact("close_round", sid, h("m"), sender="AI Inc.")
+    with refused("the recipient refused the ether"):
+        greedy.transact("withdraw", sender="Jack")
+    assert market.call("balance_of", greedy.address) == BOUNTY
+    assert chain.balance("ModelMarket") == 2 * BOUNTY
+    market.transact("withdraw", sender="Joe")
+    assert chain.balance("ModelMarket") == BOUNTY  # the greedy owner's bounty, still its own
+
+
+def test_a_company_that_cannot_receive_ether_locks_nothing(chain, market):
+    company = deploy_helper(chain, "MuteCompany", market, "AI Inc.")
+    company.transact("post_spec", MODEL_BLOB, KEY_BLOB, 2, 1, 2, BOUNTY,
+                     chain.now() + 7 * DAY, sender="AI Inc.", value=5 * BOUNTY)
+    sid = 0
+    assert spec(market, sid)["company"] == company.address
+    accept(market, sid, ["Joe", "Jane"])
+    company.transact("open_round", sid, [chain.address("Joe")], sender="AI Inc.")
+    market.transact("post_shares", sid, 0, h("s"), sender="Joe")
+    submit(market, sid, ["Joe"])
+    company.transact("close_round", sid, h("m1"), sender="AI Inc.")
+    company.transact("open_round", sid, [chain.address("Joe"), chain.address("Jane")],
+                     sender="AI Inc.")
+    for o in ("Joe", "Jane"):
+        market.transact("post_shares", sid, 1, h(f"s-{o}"), sender=o)
+    submit(market, sid, ["Joe", "Jane"], rnd=1)
+    company.transact("close_round", sid, h("m2"), sender="AI Inc.")  # the last round
+    events = [e.name for e in market.events()][-4:]
+    assert events == ["RoundClosed", "BountyCredited", "BountyCredited", "EscrowReturned"]
+    market.transact("withdraw", sender="Joe")
+    market.transact("withdraw", sender="Jane")
+    assert market.call("balance_of", company.address) == 2 * BOUNTY
+    with refused("the recipient refused the ether"):
+        company.transact("withdraw", sender="AI Inc.")
+    company.transact("withdraw_to", chain.address("AI Inc."), sender="AI Inc.")
+    assert chain.balance("ModelMarket") == 0
+
+
+def test_a_mute_company_spec_can_be_ended_after_its_deadline_by_anyone(chain, market):
+    company = deploy_helper(chain, "MuteCompany", market, "AI Inc.")
+    company.transact("post_spec", MODEL_BLOB, KEY_BLOB, 1, 1, 1, BOUNTY,
+                     chain.now() + DAY, sender="AI Inc.", value=BOUNTY)
+    chain.advance_time(2 * DAY)
+    market.transact("reclaim_escrow", 0, sender="Jane")
+    assert market.call("balance_of", company.address) == BOUNTY
+    company.transact("withdraw_to", chain.address("AI Inc."), sender="AI Inc.")
+    assert chain.balance("ModelMarket") == 0
+
+
 def test_every_event_and_reason_is_covered():
     """Guard: each event and each revert reason of the contract appears in these tests."""
     import re
-    from pathlib import Path
 
     from omteach.chain import compile_contract, contract_source
 

@@ -9,12 +9,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from omteach.chain import Chain
 from omteach.crypto.packing import PackedCiphertext, PackingCodec
 from omteach.crypto.paillier import generate_keypair
 from omteach.crypto.parallel import ParallelEncryptor
-from omteach.crypto.secagg import MaskKey, apply_mask, expand_mask, pairwise_mask
-from omteach.errors import BlobIntegrityError, InvalidValueError, KeyMismatchError
+from omteach.crypto.secagg import MaskKey, apply_mask, expand_mask, pairwise_mask, round_seed
+from omteach.errors import (
+    AggregationError,
+    BlobIntegrityError,
+    ContractRevertError,
+    DropoutRecoveryError,
+    InvalidValueError,
+    KeyMismatchError,
+    ProtocolError,
+)
 from omteach.protocol import TrainingRun, baseline_curves
+from omteach.protocol.parties import canonical_json
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +60,8 @@ def test_both_sides_of_a_pair_derive_the_same_seed_and_rounds_differ():
     assert a.shared_seed(b.public) == b.shared_seed(a.public)
     assert a.shared_seed(b.public) != a.shared_seed(MaskKey.generate().public)
     seed = a.shared_seed(b.public)
-    assert expand_mask(seed, 0, 3, 2**61 - 1) != expand_mask(seed, 1, 3, 2**61 - 1)
+    assert (expand_mask(round_seed(seed, 0, 0), 3, 2**61 - 1)
+            != expand_mask(round_seed(seed, 0, 1), 3, 2**61 - 1))
 
 
 def test_mask_errors_are_clear():
@@ -128,13 +139,17 @@ def test_a_three_owner_three_round_run_learns(run):
     assert spec.finished and spec.escrow == 0
     assert all(r.ciphertexts_per_owner == 22 for r in reports)
     events = [e.name for e in run.market.contract.events()]
-    assert events.count("BountyPaid") == 9 and events.count("EscrowReturned") == 1
+    assert events.count("BountyCredited") == 9 and events.count("EscrowReturned") == 1
+    assert run.market.balance("Joe") == 3 * 1_000
+    run.owners["Joe"].withdraw()
+    assert run.market.balance("Joe") == 0
     with pytest.raises(InvalidValueError, match="finished"):
         run.run_round()
 
 
 def test_the_decrypted_aggregate_is_the_mean_of_the_plain_updates(keys):
     with TrainingRun(keys=keys, workers=1, rounds=1) as r:
+        r.open_round()
         updates = {n: o.train(r.spec_id, 0) for n, o in r.owners.items()}
         for name, owner in r.owners.items():
             owner.submit(r.spec_id, 0, updates[name])
@@ -146,25 +161,220 @@ def test_the_decrypted_aggregate_is_the_mean_of_the_plain_updates(keys):
 
 def test_a_single_submission_tells_ai_inc_nothing(keys):
     with TrainingRun(keys=keys, workers=1, rounds=1) as r:
-        update = r.owners["Joe"].train(r.spec_id, 0)
-        blob, _ = r.owners["Joe"].submit(r.spec_id, 0, update)
-        packed = r.company.fetch_submissions(r.spec_id, 0)["Joe"]
+        r.open_round()
+        joe = r.owners["Joe"]
+        update = joe.train(r.spec_id, 0)
+        joe.submit(r.spec_id, 0, update)
+        packed = r.company.fetch_submissions(r.spec_id, 0)[joe.address]
         seen = r.company.decrypt_one(packed)
     assert abs(np.corrcoef(seen, update)[0, 1]) < 0.2
 
 
-def test_dropping_an_owner_stops_the_round_until_everyone_submits(keys):
-    with TrainingRun(keys=keys, workers=1, rounds=1) as r:
+def test_an_owner_drops_after_the_masks_are_fixed_and_the_round_completes(keys):
+    """Jack posts his shares, then never submits: Joe and Jane's shares remove his masks."""
+    with TrainingRun(keys=keys, workers=1, rounds=2) as r:
+        r.open_round()
+        updates = {n: r.owners[n].train(r.spec_id, 0) for n in ("Joe", "Jane")}
+        for name, update in updates.items():
+            r.owners[name].submit(r.spec_id, 0, update)
+        with pytest.raises(AggregationError, match="Jack did not submit: their masks"):
+            r.company.aggregate(r.spec_id, 0)
         report = r.run_round(drop=["Jack"])
-        assert not report.closed
-        assert report.contributors == ["Jane", "Joe"]
-        assert report.refusal.startswith("not enough data owners submitted in this round")
+        assert report.closed and report.contributors == ["Jane", "Joe"]
+        assert report.dropped == ["Jack"] and "recovery" in report.timings
+        events = [e.name for e in r.market.contract.events()]
+        assert events.count("SharesRevealed") == 2 and "DropoutsDeclared" in events
+        assert report.accuracy > r.initial_accuracy + 0.1  # the recovered mean is no noise
+        assert r.market.balance("Jack") == 0 and r.market.balance("Joe") == 1_000
+        # The dropped owner cannot submit late into the recovered round (it is closed), and
+        # takes part in the next round as before.
+        again = r.run_round()
+        assert again.closed and again.contributors == ["Jack", "Jane", "Joe"]
+
+
+def test_the_recovered_sum_is_exact(keys):
+    with TrainingRun(keys=keys, workers=1, rounds=1) as r:
+        r.open_round()
+        updates = {n: r.owners[n].train(r.spec_id, 0) for n in ("Joe", "Jane")}
+        for name, update in updates.items():
+            r.owners[name].submit(r.spec_id, 0, update)
+        r.company.declare_dropouts(r.spec_id)
+        with pytest.raises(ContractRevertError, match="submissions are closed"):
+            r.owners["Jack"].submit(r.spec_id, 0, r.owners["Jack"].train(r.spec_id, 0))
+        assert r.owners["Jack"].last_update is not None
+        r.owners["Joe"].reveal_shares(r.spec_id, 0)
+        with pytest.raises(DropoutRecoveryError, match="1 survivor"):
+            r.company.aggregate(r.spec_id, 0)
+        r.owners["Jane"].reveal_shares(r.spec_id, 0)
+        mean, count = r.company.aggregate(r.spec_id, 0)
+    assert count == 2
+    plain_mean = np.mean(list(updates.values()), axis=0)
+    assert np.max(np.abs(mean - plain_mean)) <= r.company.codec.error_bound(2) / 2 + 1e-12
+
+
+def test_too_few_survivors_leave_the_round_open(keys):
+    with TrainingRun(keys=keys, workers=1, rounds=1) as r:
+        report = r.run_round(drop=["Jack", "Jane"])
+        assert not report.closed and report.contributors == ["Joe"]
+        assert "needs the shares of at least 2" in report.refusal
         assert r.round_no == 0
         again = r.run_round()
         assert again.closed and again.contributors == ["Jack", "Jane", "Joe"]
-        assert set(again.blob_bytes) == {"Jack"}  # the others had already submitted
+        assert set(again.blob_bytes) == {"Jack", "Jane"}  # Joe had already submitted
         with pytest.raises(InvalidValueError, match="unknown owner"):
             r.run_round(drop=["Zed"])
+
+
+def test_a_wrong_revealed_share_is_refused_not_decoded(keys):
+    chain = Chain()
+    fourth = chain.w3.eth.accounts[5]
+    with TrainingRun(keys=keys, workers=1, rounds=1, owners=("Joe", "Jane", "Jack", fourth),
+                     min_owners=2, chain=chain) as r:
+        r.open_round()
+        for name in ("Joe", "Jane", "Jack"):
+            r.owners[name].submit(r.spec_id, 0, r.owners[name].train(r.spec_id, 0))
+        r.company.declare_dropouts(r.spec_id)
+        r.owners["Joe"].reveal_shares(r.spec_id, 0)
+        r.owners["Jane"].reveal_shares(r.spec_id, 0)
+        # Jack lies: his revealed shares are shifted by one.
+        jack = r.owners["Jack"]
+        participants = r.market.participants(r.spec_id, 0)
+        honest_blob = r.market.reveal(r.spec_id, 0, r.owners["Joe"].address)
+        doc = r.market.blobs.get_json(honest_blob)
+        jill = r.owners[fourth].address
+        lie = {peer: format(int(y, 16) + 1, "x") for peer, y in doc["dropped"][jill].items()}
+        blob = r.market.blobs.put_json({**doc, "owner": jack.address, "dropped": {jill: lie},
+                                        "x": participants.index(jack.address) + 1})
+        r.market.reveal_shares(r.spec_id, 0, blob, sender=jack.address)
+        with pytest.raises(DropoutRecoveryError, match="at least one share is wrong"):
+            r.company.aggregate(r.spec_id, 0)
+
+
+def test_a_lie_among_exactly_t_reveals_is_refused_not_decoded(keys):
+    """With exactly t reveals a wrong share cannot be pinned down, but the sum will not decode."""
+    with TrainingRun(keys=keys, workers=1, rounds=1) as r:
+        r.open_round()
+        for name in ("Joe", "Jane"):
+            r.owners[name].submit(r.spec_id, 0, r.owners[name].train(r.spec_id, 0))
+        r.company.declare_dropouts(r.spec_id)
+        blob, _ = r.owners["Joe"].reveal_shares(r.spec_id, 0)
+        doc = r.market.blobs.get_json(blob)
+        jane, jack = r.owners["Jane"].address, r.owners["Jack"].address
+        lie = {peer: format(int(y, 16) ^ 1, "x") for peer, y in doc["dropped"][jack].items()}
+        participants = r.market.participants(r.spec_id, 0)
+        lying = r.market.blobs.put_json({**doc, "owner": jane, "dropped": {jack: lie},
+                                         "x": participants.index(jane) + 1})
+        r.market.reveal_shares(r.spec_id, 0, lying, sender=jane)
+        with pytest.raises(AggregationError, match="not a seed|does not decode"):
+            r.company.aggregate(r.spec_id, 0)
+
+
+def test_bad_key_shares_are_refused_before_masking_and_the_round_reopens(keys):
+    """Jack deals shares that do not open: Joe will not submit; AI Inc. reopens without Jack."""
+    with TrainingRun(keys=keys, workers=1, rounds=1) as r:
+        joe, jane, jack = (r.owners[n] for n in ("Joe", "Jane", "Jack"))
+        r.company.open_round(r.spec_id)
+        joe.post_shares(r.spec_id, 0)
+        jane.post_shares(r.spec_id, 0)
+        bad = r.market.blobs.put_json({"kind": "omteach.KeyShares",
+                                       "shares": {joe.address: "00" * 60}})
+        r.market.post_shares(r.spec_id, 0, bad, sender=jack.address)
+        with pytest.raises(ProtocolError, match="Jack's key shares hold no usable share for Joe"):
+            joe.submit(r.spec_id, 0, joe.train(r.spec_id, 0))
+        with pytest.raises(ProtocolError, match="Jack's key shares hold no usable share for Jane"):
+            jane.check_shares(r.spec_id, 0)
+        r.company.open_round(r.spec_id, [joe.address, jane.address])
+        report = r.run_round()
+        assert report.closed and report.contributors == ["Jane", "Joe"] and not report.dropped
+
+
+def test_an_address_outside_the_cast_takes_part(keys):
+    chain = Chain()
+    outsider = chain.w3.eth.accounts[6]
+    with TrainingRun(keys=keys, workers=1, rounds=2, chain=chain,
+                     owners=("Joe", "Jane", outsider)) as r:
+        first = r.run_round()
+        assert first.closed and outsider in first.contributors
+        second = r.run_round(drop=[outsider])
+        assert second.closed and second.dropped == [outsider]
+        assert r.market.balance(outsider) == 1_000
+
+
+def test_owners_refuse_to_work_outside_their_round(keys):
+    with TrainingRun(keys=keys, workers=1, rounds=1, owners=("Joe", "Jane", "Jack"),
+                     accept=False) as r:
+        for name in ("Joe", "Jane"):
+            r.owners[name].accept(r.spec_id)
+        with pytest.raises(ProtocolError, match="not open"):
+            r.owners["Joe"].post_shares(r.spec_id, 0)
+        r.company.open_round(r.spec_id)
+        r.owners["Jack"].accept(r.spec_id)  # a latecomer: not in this round's set
+        with pytest.raises(ProtocolError, match="Jack is not a participant of round 0"):
+            r.owners["Jack"].post_shares(r.spec_id, 0)
+        with pytest.raises(ProtocolError, match="has not declared any dropouts"):
+            r.owners["Joe"].reveal_shares(r.spec_id, 0)
+
+
+# -- AI Inc. checks every blob against the spec on chain ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def submitted(keys):
+    """A round in which everyone submitted, and Jack's honest update blob as JSON."""
+    with TrainingRun(keys=keys, workers=1, rounds=1) as r:
+        r.open_round()
+        for owner in r.owners.values():
+            owner.submit(r.spec_id, 0, owner.train(r.spec_id, 0))
+        jack = r.owners["Jack"].address
+        yield r, jack, r.market.blobs.get_json(r.market.submission(r.spec_id, 0, jack))
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"contributions": 0}, "contributions = 0"),
+    ({"contributions": 2}, "contributions = 2"),
+    ({"contributions": True}, "contributions = True"),
+    ({"length": 2000}, "length = 2000"),
+    ({"codec": {"clip": 0.5, "bits": 8, "max_contributions": 3}}, "says codec"),
+    ({"key_fingerprint": "0" * 16}, "key_fingerprint"),
+    ({"kind": "pickle"}, "is not a packed ciphertext"),
+    ({"ciphertexts": ["1"] * 21}, "has 21 ciphertexts; 2410 values pack into 22"),
+    ({"ciphertexts": "ff"}, "has 0 ciphertexts"),
+    ({"ciphertexts": ["0"] * 22}, "is malformed"),
+    ({"ciphertexts": ["zz"] * 22}, "is malformed"),
+])
+def test_a_blob_that_disagrees_with_the_spec_is_refused(submitted, change, reason):
+    r, jack, doc = submitted
+    blob = r.market.blobs.put(canonical_json({**doc, **change}))
+    with pytest.raises(AggregationError, match=reason):
+        r.company.load_update(r.spec_id, jack, blob)
+
+
+def test_aggregate_refuses_a_round_with_a_lying_blob(keys):
+    with TrainingRun(keys=keys, workers=1, rounds=1) as r:
+        r.open_round()
+        for name in ("Joe", "Jane"):
+            r.owners[name].submit(r.spec_id, 0, r.owners[name].train(r.spec_id, 0))
+        jack = r.owners["Jack"]
+        joe = r.owners["Joe"].address
+        honest = r.market.blobs.get_json(r.market.submission(r.spec_id, 0, joe))
+        blob = r.market.blobs.put(canonical_json({**honest, "contributions": 0}))
+        r.market.submit(r.spec_id, 0, blob, sender=jack.address)
+        with pytest.raises(AggregationError, match="Jack's update says contributions = 0"):
+            r.company.aggregate(r.spec_id, 0)
+        with pytest.raises(AggregationError, match="round 1 is not the open round"):
+            r.company.aggregate(r.spec_id, 1)
+
+
+def test_a_copied_update_does_not_decode(keys):
+    """Jack resubmits Joe's ciphertexts as his own: the masks no longer cancel."""
+    with TrainingRun(keys=keys, workers=1, rounds=1) as r:
+        r.open_round()
+        for name in ("Joe", "Jane"):
+            r.owners[name].submit(r.spec_id, 0, r.owners[name].train(r.spec_id, 0))
+        joe_blob = r.market.submission(r.spec_id, 0, r.owners["Joe"].address)
+        r.market.submit(r.spec_id, 0, joe_blob, sender=r.owners["Jack"].address)
+        with pytest.raises(AggregationError, match="the decrypted sum does not decode"):
+            r.company.aggregate(r.spec_id, 0)
 
 
 def test_tampered_blobs_are_refused_by_their_id(keys):
@@ -175,6 +385,7 @@ def test_tampered_blobs_are_refused_by_their_id(keys):
         with pytest.raises(BlobIntegrityError):
             r.owners["Joe"].inspect(r.spec_id)
         r.market.blobs.tamper(spec.model_blob, good)
+        r.open_round()
         update = r.owners["Joe"].train(r.spec_id, 0)
         blob, _ = r.owners["Joe"].submit(r.spec_id, 0, update)
         r.market.blobs.tamper(blob, r.market.blobs.get(blob).replace(b"1", b"2", 1))
@@ -184,11 +395,15 @@ def test_tampered_blobs_are_refused_by_their_id(keys):
 
 def test_plain_and_encrypted_runs_reach_the_same_model(keys):
     with TrainingRun(keys=keys, workers=1, rounds=1, encrypted=True) as enc, \
-            TrainingRun(keys=keys, workers=1, rounds=1, encrypted=False) as plain:
+            TrainingRun(keys=keys, workers=1, rounds=2, encrypted=False) as plain:
         enc.run_round()
         plain.run_round()
         diff = np.max(np.abs(enc.company.weights - plain.company.weights))
-    assert diff <= enc.company.codec.error_bound(3) / 3 + 1e-6
+        assert diff <= enc.company.codec.error_bound(3) / 3 + 1e-6
+        # Without masks there is nothing to recover, but the same protocol steps run.
+        dropped = plain.run_round(drop=["Jack"])
+        assert dropped.closed and dropped.contributors == ["Jane", "Joe"]
+        assert "shares" in dropped.timings
 
 
 def test_baselines_bracket_the_federated_model(run):

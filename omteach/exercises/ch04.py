@@ -61,17 +61,18 @@ def check_missing_mask(answer: int | None, n: int = 101,
 
 
 def check_earnings(answer: int | None, run: Any, owner: str = "Joe") -> Feedback:
-    """Exercise 3: how much ``owner`` has been paid by the contract so far (in wei)."""
+    """Exercise 3: how much the contract has credited ``owner`` so far (in wei)."""
     paid = sum(e.args["amount"] for e in run.market.contract.events()
-               if e.name == "BountyPaid" and e.args["owner"] == owner)
-    hint = ("Every payment the contract makes leaves an event in its public log "
-            f"(run.market.contract.events()). Which events are payments to {owner}, and what "
-            "do they say?")
+               if e.name == "BountyCredited" and e.args["owner"] == owner)
+    hint = ("Every bounty the contract owes leaves an event in its public log "
+            f"(run.market.contract.events()). Which events credit {owner}, and what do they "
+            "say?")
     if (verdict := not_yet_a_whole_number(answer, hint, unit="wei")) is not None:
         return verdict
     if answer == paid:
         return correct(f"{owner} earned {paid:,} wei: a bounty for each round they contributed "
-                       "to, paid by the contract when the round closed.")
+                       "to, credited by the contract when the round closed (withdraw it with "
+                       "market.withdraw: the contract never pushes money to anyone).")
     bounty = run.market.spec(run.spec_id).bounty
     if bounty and answer % bounty == 0:
         return wrong(f"that is {plural(answer // bounty, 'bounty')}; count the rounds that "

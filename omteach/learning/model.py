@@ -129,23 +129,34 @@ def train_locally(spec: ModelSpec, weights: np.ndarray, data: Dataset, seed: int
     import torch
     from torch import nn
 
-    if len(data) == 0:
-        raise InvalidValueError("no training data: an owner needs at least one example")
     model = build_model(spec)
+    return sgd_update(model, weights, torch.from_numpy(data.x), torch.from_numpy(data.y),
+                      nn.CrossEntropyLoss(), spec, seed)
+
+
+def sgd_update(model: Any, weights: np.ndarray, x: Any, y: Any, loss_fn: Any, terms: Any,
+               seed: int) -> np.ndarray:
+    """Local SGD from ``weights`` (minibatches of ``terms.batch_size``, ``terms.local_epochs``
+    passes, rate ``terms.learning_rate``); the update (new - old) clipped to ``terms.update_clip``.
+
+    Shared by the digits MLP and any torch model (:mod:`omteach.learning.tasks`).
+    """
+    import torch
+
+    if len(y) == 0:
+        raise InvalidValueError("no training data: an owner needs at least one example")
     set_weights(model, weights)
     gen = torch.Generator().manual_seed(seed)
-    x, y = torch.from_numpy(data.x), torch.from_numpy(data.y)
-    opt = torch.optim.SGD(model.parameters(), lr=spec.learning_rate)
-    loss_fn = nn.CrossEntropyLoss()
-    for _ in range(spec.local_epochs):
+    opt = torch.optim.SGD(model.parameters(), lr=terms.learning_rate)
+    for _ in range(terms.local_epochs):
         order = torch.randperm(len(y), generator=gen)
-        for start in range(0, len(y), spec.batch_size):
-            idx = order[start:start + spec.batch_size]
+        for start in range(0, len(y), terms.batch_size):
+            idx = order[start:start + terms.batch_size]
             opt.zero_grad()
             loss_fn(model(x[idx]), y[idx]).backward()
             opt.step()
     update = get_weights(model) - np.asarray(weights, dtype=np.float64)
-    return np.clip(update, -spec.update_clip, spec.update_clip)
+    return np.clip(update, -terms.update_clip, terms.update_clip)
 
 
 def accuracy(spec: ModelSpec, weights: np.ndarray, data: Dataset) -> float:

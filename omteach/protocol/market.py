@@ -1,22 +1,35 @@
-"""The ModelMarket contract, read and written in the course's terms: names, blob ids, verbs.
+"""The ModelMarket contract, read and written in the course's terms: addresses, blob ids, verbs.
 
-The contract (``contracts/ModelMarket.vy``) decides who accepted, who submitted, when a round may
-close and who gets paid; the blob store holds everything else by hash. :class:`Market` is the
-one place that turns Python values into the contract's arguments (``bytes32`` ids, wei, days).
+The contract (``contracts/ModelMarket.vy``) decides who accepted, who takes part in a round, who
+submitted, when a round may close and who is owed what; the blob store holds everything else by
+hash. :class:`Market` is the one place that turns Python values into the contract's arguments
+(``bytes32`` ids, wei, days): every contract function has a verb here (``post``, ``accept``,
+``open_round``, ``post_shares``, ``submit``, ``declare_dropouts``, ``reveal_shares``,
+``close_round``, ``reclaim_escrow``, ``add_places``, ``withdraw``, ``withdraw_to``).
+
+Parties are identified by **address** (any account, inside the story's cast or not); names are
+for display only (:meth:`Market.name`).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from omteach.chain import Chain, DeployedContract
+from omteach.chain import Chain, DeployedContract, TxResult
 from omteach.errors import InvalidValueError
 from omteach.protocol.blobs import BlobStore
-from omteach.story import COMPANY
+from omteach.story import COMPANY, DAY
+
+_BLOB_ID = re.compile(r"(0x)?[0-9a-f]{64}")
+MAX_OWNERS = 16
+"""The most owners a spec (and a round) can take: the contract's MAX_OWNERS."""
 
 
 def to_bytes32(blob: str) -> bytes:
-    """A blob id (64 hex digits) as the contract's bytes32."""
+    """A blob id (64 lower-case hex digits) as the contract's bytes32."""
+    if not isinstance(blob, str) or not _BLOB_ID.fullmatch(blob):
+        raise InvalidValueError(f"{blob!r} is not a blob id (64 lower-case hex digits of SHA-256)")
     return bytes.fromhex(blob.removeprefix("0x"))
 
 
@@ -25,12 +38,20 @@ def from_bytes32(value: bytes | str) -> str:
     return value.hex() if isinstance(value, bytes | bytearray) else value.removeprefix("0x")
 
 
+def _blob_or_none(value: bytes | str) -> str | None:
+    blob = from_bytes32(value)
+    return None if int(blob, 16) == 0 else blob
+
+
 # -- the market on chain ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class MarketSpec:
-    """A spec as the contract holds it: what every data owner can read before consenting."""
+    """A spec as the contract holds it: what every data owner can read before consenting.
+
+    ``company`` is a readable name; ``company_address`` the address the contract knows.
+    """
 
     spec_id: int
     company: str
@@ -40,31 +61,62 @@ class MarketSpec:
     batch_size: int
     rounds: int
     min_owners: int
+    places: int
     noise: float
     bounty: int
     deadline: int
     escrow: int
     round: int
+    opened: bool
+    recovering: bool
     finished: bool
+    company_address: str = ""
 
 
 class Market:
-    """The ModelMarket contract, read and written in the course's terms (names, blob ids)."""
+    """The ModelMarket contract, read and written in the course's terms (addresses, blob ids)."""
 
     def __init__(self, chain: Chain, blobs: BlobStore, contract: DeployedContract | None = None):
         self.chain = chain
         self.blobs = blobs
         self.contract = contract or chain.deploy("ModelMarket", sender=COMPANY)
 
+    @classmethod
+    def create(cls, chain: Chain | None = None, blobs: BlobStore | None = None) -> Market:
+        """A market on a fresh in-process chain and blob store (or the ones given)."""
+        return cls(chain or Chain(), blobs if blobs is not None else BlobStore())
+
+    # -- people ----------------------------------------------------------------------------------
+
+    def address(self, who: str) -> str:
+        """The address of a cast member ("Joe") or of a hex address (checksummed)."""
+        return self.chain.address(who)
+
+    def name(self, address: str) -> str:
+        """A readable name for an address (a cast member, or the shortened address)."""
+        return self.chain.name_of(address)
+
+    def _transact(self, fn: str, *args: object, sender: str, value: int = 0) -> TxResult:
+        # Parties act by address; receipts and refusals read better with the cast's names.
+        address = self.address(sender)
+        name = self.name(address)
+        return self.contract.transact(fn, *args, sender=name if name in self.chain.accounts
+                                      else address, value=value)
+
+    # -- reading ---------------------------------------------------------------------------------
+
     def spec(self, spec_id: int) -> MarketSpec:
         """Read one spec from the chain."""
-        if not isinstance(spec_id, int) or not 0 <= spec_id < self.contract.call("spec_count"):
+        if (isinstance(spec_id, bool) or not isinstance(spec_id, int)
+                or not 0 <= spec_id < self.contract.call("spec_count")):
             raise InvalidValueError(f"there is no spec {spec_id!r} on the market")
-        (company, model_blob, key_blob, summary, batch, rounds, min_owners, noise_milli, bounty,
-         deadline, escrow, rnd, finished) = self.contract.call("specs", spec_id)
-        return MarketSpec(spec_id, self.chain.name_of(company), from_bytes32(model_blob),
-                          from_bytes32(key_blob), summary, batch, rounds, min_owners,
-                          noise_milli / 1000, bounty, deadline, escrow, rnd, finished)
+        (company, model_blob, key_blob, summary, batch, rounds, min_owners, places, noise_milli,
+         bounty, deadline, escrow, rnd, opened, recovering, finished
+         ) = self.contract.call("specs", spec_id)
+        return MarketSpec(spec_id, self.name(company), from_bytes32(model_blob),
+                          from_bytes32(key_blob), summary, batch, rounds, min_owners, places,
+                          noise_milli / 1000, bounty, deadline, escrow, rnd, opened, recovering,
+                          finished, company)
 
     def open_specs(self) -> list[MarketSpec]:
         """Specs still running (not finished, deadline not passed)."""
@@ -73,23 +125,133 @@ class Market:
         return [s for s in specs if not s.finished and s.deadline >= now]
 
     def owners(self, spec_id: int) -> list[str]:
-        """Names of the owners who accepted, in order of acceptance."""
-        return [self.chain.name_of(a) for a in self.contract.call("owners_of", spec_id)]
+        """Addresses of the owners who accepted, in order of acceptance."""
+        return list(self.contract.call("owners_of", spec_id))
 
-    def mask_key_blob(self, spec_id: int, owner: str) -> str:
+    def participants(self, spec_id: int, round_no: int) -> list[str]:
+        """Addresses of a round's participants, fixed on chain when the round opened."""
+        return list(self.contract.call("participants_of", spec_id, round_no))
+
+    def mask_key_blob(self, spec_id: int, owner: str) -> str | None:
         """The blob id of ``owner``'s masking public key, as published when accepting."""
-        return from_bytes32(self.contract.call("mask_key", spec_id, owner))
+        return _blob_or_none(self.contract.call("mask_key", spec_id, self.address(owner)))
+
+    def shares_blob(self, spec_id: int, round_no: int, owner: str) -> str | None:
+        """The blob id of the key shares ``owner`` posted for a round, or None."""
+        return _blob_or_none(self.contract.call("shares", spec_id, round_no,
+                                                self.address(owner)))
 
     def submission(self, spec_id: int, round_no: int, owner: str) -> str | None:
         """The blob id ``owner`` submitted in a round, or None."""
-        value = from_bytes32(self.contract.call("submission", spec_id, round_no, owner))
-        return None if int(value, 16) == 0 else value
+        return _blob_or_none(self.contract.call("submission", spec_id, round_no,
+                                                self.address(owner)))
 
-    def submissions(self, spec_id: int, round_no: int) -> dict[str, str]:
-        """Owner name → submitted blob id, for a round."""
+    def reveal(self, spec_id: int, round_no: int, owner: str) -> str | None:
+        """The blob id of the shares ``owner`` revealed to recover a round's dropouts, or None."""
+        return _blob_or_none(self.contract.call("reveal", spec_id, round_no,
+                                                self.address(owner)))
+
+    def _by_participant(self, spec_id: int, round_no: int, read) -> dict[str, str]:
         out = {}
-        for owner in self.owners(spec_id):
-            blob = self.submission(spec_id, round_no, owner)
+        for owner in self.participants(spec_id, round_no):
+            blob = read(spec_id, round_no, owner)
             if blob is not None:
                 out[owner] = blob
         return out
+
+    def submissions(self, spec_id: int, round_no: int) -> dict[str, str]:
+        """Participant address → submitted blob id, for a round."""
+        return self._by_participant(spec_id, round_no, self.submission)
+
+    def reveals(self, spec_id: int, round_no: int) -> dict[str, str]:
+        """Survivor address → revealed-shares blob id, for a round."""
+        return self._by_participant(spec_id, round_no, self.reveal)
+
+    def balance(self, who: str) -> int:
+        """What ``who`` may withdraw from the market (credited bounties and refunds), in wei."""
+        return int(self.contract.call("balance_of", self.address(who)))
+
+    # -- the company's verbs ----------------------------------------------------------------------
+
+    def post(self, *, model_blob: str, key_blob: str, summary: str, batch_size: int, rounds: int,
+             min_owners: int, places: int | None = None, noise: float = 0.0, bounty: int,
+             days: int = 30, escrow: int | None = None, sender: str = COMPANY) -> int:
+        """Post a spec with the bounty for every place in every round in escrow; its id."""
+        places = min_owners if places is None else places
+        if isinstance(noise, bool) or not isinstance(noise, int | float) or not noise >= 0:
+            raise InvalidValueError(f"noise must be a number >= 0, got {noise!r}")
+        if escrow is None:
+            escrow = bounty * places * rounds if all(
+                isinstance(v, int) for v in (bounty, places, rounds)) else 0
+        # The contract's String[200] counts bytes: cut the UTF-8 text, not the characters.
+        summary = str(summary).encode()[:200].decode(errors="ignore")
+        result = self._transact(
+            "post_spec", to_bytes32(model_blob), to_bytes32(key_blob), summary,
+            batch_size, rounds, min_owners, places, int(round(noise * 1000)), bounty,
+            self.chain.now() + days * DAY, sender=sender, value=escrow)
+        return int(result.events[0].args["spec_id"])
+
+    def add_places(self, spec_id: int, extra: int, *, value: int | None = None,
+                   sender: str = COMPANY) -> TxResult:
+        """Top up the escrow so ``extra`` more owners can accept (default: exactly enough)."""
+        if value is None:
+            spec = self.spec(spec_id)
+            value = spec.bounty * extra * (spec.rounds - spec.round)
+        return self._transact("add_places", spec_id, extra, sender=sender, value=value)
+
+    def open_round(self, spec_id: int, participants: list[str], *,
+                   sender: str = COMPANY) -> TxResult:
+        """Fix the current round's participants (names or addresses) on chain."""
+        if len(participants) > MAX_OWNERS:  # the contract's list holds 16: say so, not an ABI error
+            raise InvalidValueError(f"a round takes at most {MAX_OWNERS} participants, "
+                                    f"got {len(participants)}")
+        return self._transact("open_round", spec_id,
+                                      [self.address(p) for p in participants], sender=sender)
+
+    def declare_dropouts(self, spec_id: int, *, sender: str = COMPANY) -> TxResult:
+        """End the round's submissions: participants who have not submitted are dropped."""
+        return self._transact("declare_dropouts", spec_id, sender=sender)
+
+    def close_round(self, spec_id: int, next_model_blob: str, *,
+                    sender: str = COMPANY) -> TxResult:
+        """Close the current round with the updated model's blob; bounties are credited."""
+        return self._transact("close_round", spec_id, to_bytes32(next_model_blob),
+                                      sender=sender)
+
+    def reclaim_escrow(self, spec_id: int, *, sender: str = COMPANY) -> TxResult:
+        """After the deadline, credit what is left of the escrow to the company; the spec ends."""
+        return self._transact("reclaim_escrow", spec_id, sender=sender)
+
+    # -- the owners' verbs ------------------------------------------------------------------------
+
+    def accept(self, spec_id: int, mask_key_blob: str, *, sender: str) -> TxResult:
+        """Consent to the spec, publishing the id of the sender's masking key."""
+        return self._transact("accept", spec_id, to_bytes32(mask_key_blob),
+                                      sender=sender)
+
+    def post_shares(self, spec_id: int, round_no: int, shares_blob: str, *,
+                    sender: str) -> TxResult:
+        """Post the id of the sender's sealed key shares for a round."""
+        return self._transact("post_shares", spec_id, round_no, to_bytes32(shares_blob),
+                                      sender=sender)
+
+    def submit(self, spec_id: int, round_no: int, update_blob: str, *, sender: str) -> TxResult:
+        """Post the id of the sender's encrypted update for a round."""
+        return self._transact("submit", spec_id, round_no, to_bytes32(update_blob),
+                                      sender=sender)
+
+    def reveal_shares(self, spec_id: int, round_no: int, reveal_blob: str, *,
+                      sender: str) -> TxResult:
+        """Post the id of the shares the sender holds of the round's dropped owners."""
+        return self._transact("reveal_shares", spec_id, round_no,
+                                      to_bytes32(reveal_blob), sender=sender)
+
+    # -- everyone's money -------------------------------------------------------------------------
+
+    def withdraw(self, *, sender: str) -> TxResult:
+        """Send the sender's whole balance in the market to the sender."""
+        return self._transact("withdraw", sender=sender)
+
+    def withdraw_to(self, recipient: str, *, sender: str) -> TxResult:
+        """Send the sender's whole balance to ``recipient`` (for a sender that cannot receive)."""
+        return self._transact("withdraw_to", self.address(recipient), sender=sender)

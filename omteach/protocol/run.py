@@ -15,18 +15,23 @@ from omteach.chain import Chain
 from omteach.crypto.packing import PackingCodec
 from omteach.crypto.paillier import KeyPair, generate_keypair
 from omteach.crypto.parallel import ParallelEncryptor
-from omteach.errors import ContractRevertError, InvalidValueError
+from omteach.errors import InvalidValueError
+from omteach.learning import tasks
 from omteach.learning.data import Dataset, split_digits
 from omteach.learning.model import ModelSpec, accuracy, build_model, get_weights, train_locally
 from omteach.protocol.blobs import BlobStore
-from omteach.protocol.market import Market, to_bytes32
+from omteach.protocol.market import Market
 from omteach.protocol.parties import AICompany, DataOwner, timed
-from omteach.story import COMPANY, OWNERS
+from omteach.story import OWNERS
 
 
 @dataclass
 class RoundReport:
-    """What one round did: who contributed, how long each step took, what it cost, the result."""
+    """What one round did: who contributed, who dropped, how long each step took, the result.
+
+    ``accuracy`` is the model's score on the held-out data (accuracy for the digits, R² for a
+    regression task).
+    """
 
     round: int
     contributors: list[str]
@@ -36,6 +41,7 @@ class RoundReport:
     ciphertexts_per_owner: int = 0
     blob_bytes: dict[str, int] = field(default_factory=dict)
     refusal: str = ""
+    dropped: list[str] = field(default_factory=list)
 
     @property
     def seconds(self) -> float:
@@ -43,69 +49,114 @@ class RoundReport:
         return sum(self.timings.values())
 
 
+def default_threshold(n_owners: int) -> int:
+    """The default ``min_owners`` (t) for n owners: a majority, so one owner may drop out."""
+    return n_owners // 2 + 1
+
+
 class TrainingRun:
     """AI Inc. and the owners on one chain and blob store, running rounds of federated training.
 
     ``encrypted=False`` runs the same protocol with plain updates (for the comparison in the
     benchmark and the notebook). ``workers`` processes encrypt (default: every core).
+    ``model``: the digits :class:`ModelSpec` by default, or any
+    :class:`~omteach.learning.tasks.TorchTask` with ``data`` = (owner → Dataset, test Dataset).
+    ``owners`` are names of the cast or any addresses of the chain. ``min_owners`` (t): the
+    fewest submissions a round closes with (default: a majority of the owners). ``blobs``: where
+    blobs go (default: an in-process store; the classroom passes one that posts through the node).
     """
 
     def __init__(self, *, owners: Sequence[str] = OWNERS, split: str = "even", rounds: int = 3,
-                 encrypted: bool = True, model: ModelSpec | None = None, bounty: int = 1_000,
+                 encrypted: bool = True, model: tasks.Model | None = None, bounty: int = 1_000,
                  keys: KeyPair | None = None, workers: int | None = None, seed: int = 0,
-                 chain: Chain | None = None, accept: bool = True):
+                 chain: Chain | None = None, accept: bool = True,
+                 data: tuple[dict[str, Dataset], Dataset] | None = None,
+                 min_owners: int | None = None, blobs: BlobStore | None = None):
         if not owners:
             raise InvalidValueError("a training run needs at least one data owner")
         self.model = model or ModelSpec(local_epochs=3)
         self.encrypted = encrypted
         self.rounds = rounds
         self.chain = chain or Chain()
-        self.market = Market(self.chain, BlobStore())
-        self.shares, self.test = split_digits(owners, mode=split, seed=seed)
+        self.market = Market.create(self.chain, blobs)
+        if data is None:
+            self.shares, self.test = split_digits(owners, mode=split, seed=seed)
+        else:
+            self.shares, self.test = data
+            if set(self.shares) != set(owners):
+                raise InvalidValueError("data must give one dataset to each owner")
         codec = PackingCodec(clip=self.model.update_clip, bits=16,
                              max_contributions=max(3, len(owners)))
         # A fast (DJN) key by default: every owner's encryption then costs ~0.5 ms, not ~8 ms.
         keys = keys if keys is not None else generate_keypair(2048, fast=True)
         self.company = AICompany(self.market, self.model, keys=keys, codec=codec, seed=seed)
-        self.owners = {name: DataOwner(name, self.market, self.shares[name], seed=seed + i)
+        task = self.model if isinstance(self.model, tasks.TorchTask) else None
+        self.owners = {name: DataOwner(name, self.market, self.shares[name], seed=seed + i,
+                                       task=task)
                        for i, name in enumerate(owners)}
         self._encryptor = (ParallelEncryptor(self.company.keys.public, workers)
                            if encrypted else None)
-        self.spec_id = self.company.post(rounds=rounds, min_owners=len(owners), bounty=bounty)
+        t = default_threshold(len(owners)) if min_owners is None else min_owners
+        self.spec_id = self.company.post(rounds=rounds, min_owners=t, places=len(owners),
+                                         bounty=bounty)
         if accept:  # accept=False leaves browsing, checking and accepting to the notebook
             for owner in self.owners.values():
                 owner.accept(self.spec_id)
         self.history: list[RoundReport] = []
-        self.initial_accuracy = accuracy(self.model, self.company.weights, self.test)
+        self.initial_accuracy = self._accuracy()
 
     @property
     def round_no(self) -> int:
         """The round open on chain."""
         return self.market.spec(self.spec_id).round
 
+    def _owner_at(self, address: str) -> DataOwner:
+        return next(o for o in self.owners.values() if o.address == address)
+
+    def open_round(self, timings: dict[str, float] | None = None) -> list[str]:
+        """AI Inc. fixes the round's participants (every owner who accepted) on chain; each posts
+        its key shares. Returns the participants' names. Does nothing if the round is open."""
+        timings = {} if timings is None else timings
+        spec = self.market.spec(self.spec_id)
+        if spec.finished:
+            raise InvalidValueError(f"all {spec.rounds} rounds are done: the spec is finished")
+        with timed(timings, "chain"):
+            if not spec.opened:
+                self.company.open_round(self.spec_id)
+            participants = self.market.participants(self.spec_id, spec.round)
+        with timed(timings, "shares"):
+            for address in participants:
+                if self.market.shares_blob(self.spec_id, spec.round, address) is None:
+                    self._owner_at(address).post_shares(self.spec_id, spec.round,
+                                                        masked=self.encrypted)
+        return [self._owner_at(a).name for a in participants]
+
     def run_round(self, *, drop: Iterable[str] = (),
                   progress: Callable[[int, int, str], None] | None = None) -> RoundReport:
-        """Every owner not in ``drop`` trains and submits; then AI Inc. tries to close the round.
+        """Every participant not in ``drop`` trains and submits; then AI Inc. closes the round.
 
-        If too few owners submitted, the contract refuses to close: the report says why, and the
-        round stays open (run it again without dropping anyone to finish it). ``progress`` is
-        called with (steps done, steps in all, what was done) after each owner and at the end.
+        Owners in ``drop`` drop out *after* the masks are fixed (they posted their key shares,
+        then never submit). If at least ``min_owners`` submitted, AI Inc. declares the dropouts,
+        the survivors reveal their shares of the dropped owners' seeds, and the round completes
+        without them. With fewer, the report says why and the round stays open (run it again
+        without dropping anyone to finish it). ``progress`` is called with (steps done, steps in
+        all, what was done) after each owner and at the end.
         """
         drop = set(drop)
         unknown = drop - set(self.owners)
         if unknown:
             raise InvalidValueError(f"unknown owner(s) {sorted(unknown)}; the owners are "
                                     f"{', '.join(self.owners)}")
-        spec = self.market.spec(self.spec_id)
-        if spec.finished:
-            raise InvalidValueError(f"all {spec.rounds} rounds are done: the spec is finished")
-        rnd = spec.round
         timings: dict[str, float] = {}
+        names = self.open_round(timings)
+        spec = self.market.spec(self.spec_id)
+        rnd = spec.round
         sizes: dict[str, int] = {}
-        todo = [name for name in self.owners if name not in drop
-                and self.market.submission(self.spec_id, rnd, name) is None]
+        todo = [name for name in names if name not in drop and not spec.recovering
+                and self.market.submission(self.spec_id, rnd, self.owners[name].address) is None]
         steps = len(todo) + 1
-        for name, owner in self.owners.items():
+        for name in names:
+            owner = self.owners[name]
             if name not in todo:
                 continue
             if progress:
@@ -117,27 +168,34 @@ class TrainingRun:
             sizes[name] = self.market.blobs.size(blob)
             if progress:
                 progress(todo.index(name) + 1, steps, f"{name} submitted")
-        contributors = sorted(self.market.submissions(self.spec_id, rnd))
+        submitted = self.market.submissions(self.spec_id, rnd)
+        contributors = sorted(self._owner_at(a).name for a in submitted)
+        dropped = sorted(n for n in names if self.owners[n].address not in submitted)
         n_ct = 0
         if self.encrypted:
-            public = self.company.keys.public
-            n_ct = self.company.codec.n_ciphertexts(self.model.n_params, public)
-        report = RoundReport(rnd, contributors, False, self._accuracy(), timings, n_ct, sizes)
-        if len(contributors) < spec.min_owners:
-            report.refusal = (f"only {len(contributors)} of {spec.min_owners} owners submitted: "
-                              "the contract will not close the round, and the masks of the "
-                              "missing owners would not cancel in the sum")
-            try:
-                self.company.market.contract.transact("close_round", self.spec_id,
-                                                      to_bytes32("11" * 32), sender=COMPANY)
-            except ContractRevertError as exc:
-                report.refusal = f"{exc.reason}: {report.refusal}"
+            n_ct = self.company.codec.n_ciphertexts(tasks.n_params(self.model),
+                                                    self.company.keys.public)
+        report = RoundReport(rnd, contributors, False, self._accuracy(), timings, n_ct, sizes,
+                             dropped=dropped)
+        if dropped and len(contributors) < spec.min_owners:
+            report.refusal = (
+                f"only {len(contributors)} of {len(names)} participants submitted, and "
+                f"removing the masks of {', '.join(dropped)} needs the shares of at least "
+                f"{spec.min_owners} (min_owners): the round stays open until more submit")
             self.history.append(report)
             if progress:
                 progress(steps, steps, "the contract refused to close the round")
             return report
         if progress:
             progress(steps - 1, steps, "AI Inc. decrypts the sum and closes the round…")
+        if dropped:
+            with timed(timings, "recovery"):
+                if not spec.recovering:
+                    self.company.declare_dropouts(self.spec_id)
+                for name in contributors:
+                    owner = self.owners[name]
+                    if self.market.reveal(self.spec_id, rnd, owner.address) is None:
+                        owner.reveal_shares(self.spec_id, rnd, masked=self.encrypted)
         mean, _ = self.company.aggregate(self.spec_id, rnd, encrypted=self.encrypted,
                                          timings=timings)
         with timed(timings, "chain"):
@@ -150,7 +208,7 @@ class TrainingRun:
         return report
 
     def _accuracy(self) -> float:
-        return accuracy(self.model, self.company.weights, self.test)
+        return tasks.score(self.model, self.company.weights, self.test)
 
     def close(self) -> None:
         """Stop the encryption worker processes."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping, Sequence
 
 import ipywidgets as widgets
@@ -23,6 +22,7 @@ SHOWN = 6
 STEP_COLOURS = {
     "training": "#4c78a8", "masking": "#f58518", "encryption": "#e45756", "blobs": "#72b7b2",
     "chain": "#54a24b", "aggregation": "#b279a2", "decryption": "#ff9da6",
+    "shares": "#9d755d", "recovery": "#eeca3b",
 }
 
 
@@ -49,7 +49,8 @@ class RoundDashboard(widgets.VBox):
 
     Shows the contract's event timeline, the blobs and their sizes, ciphertext counts, time per
     step, and accuracy so far. "Run next round" runs one; choosing an owner to drop first makes
-    that owner skip the round, which the contract then refuses to close.
+    that owner drop out after the masks are fixed: the survivors reveal their shares of its mask
+    seeds and the round completes without it.
     """
 
     def __init__(self, run: TrainingRun):
@@ -72,7 +73,7 @@ class RoundDashboard(widgets.VBox):
         super().__init__(children=[widgets.HBox([self._button, self._drop]), self.progress,
                                    self._status, self._accuracy, tabs])
         self._status.show("Press “Run next round”. Pick an owner to drop first to see "
-                          "what happens when someone does not submit.")
+                          "the round recover when someone does not submit.")
         self._refresh()
 
     def run_round(self, drop: str = "nobody") -> None:
@@ -92,10 +93,18 @@ class RoundDashboard(widgets.VBox):
         finally:
             self._button.disabled = False
         self.progress.set(self.progress.bar.max, "done")
-        if report.closed:
+        if report.closed and report.dropped:
+            self._status.show(
+                f"round {report.round} closed without {', '.join(report.dropped)}: "
+                f"{', '.join(report.contributors)} revealed their shares of the dropped "
+                f"owner's mask seeds, AI Inc. removed its masks from the sum; "
+                f"{', '.join(report.contributors)} were credited their bounty; test accuracy "
+                f"now {report.accuracy:.3f}", kind="ok")
+        elif report.closed:
             self._status.show(
                 f"round {report.round} closed: {', '.join(report.contributors)} contributed and "
-                f"were paid; test accuracy now {report.accuracy:.3f}", kind="ok")
+                f"were credited their bounty; test accuracy now {report.accuracy:.3f}",
+                kind="ok")
         else:
             self._status.show(f"round {report.round} could not close: {report.refusal}",
                               kind="error")
@@ -107,12 +116,7 @@ class RoundDashboard(widgets.VBox):
         self.progress.set(done, message)
 
     def _run_round(self, dropped: list[str]):
-        # TrainingRun.run_round reports each owner's step through ``progress`` where it can; a
-        # run without that parameter still runs, showing only the start and the end.
-        params = inspect.signature(self._run.run_round).parameters
-        if "progress" in params:
-            return self._run.run_round(drop=dropped, progress=self._on_progress)
-        return self._run.run_round(drop=dropped)
+        return self._run.run_round(drop=dropped, progress=self._on_progress)
 
     def _refresh(self) -> None:
         run = self._run
@@ -180,9 +184,10 @@ class WhatAISees(widgets.VBox):
         try:
             run = self._run
             subs = run.company.fetch_submissions(run.spec_id, self._round())
-            if owner not in subs:
+            address = run.owners[owner].address
+            if address not in subs:
                 raise OmteachError(f"{owner} did not submit in that round")
-            seen = run.company.decrypt_one(subs[owner])
+            seen = run.company.decrypt_one(subs[address])
             true = run.owners[owner].last_update
             corr = float(np.corrcoef(seen, true)[0, 1])
             idx = self._shown()
@@ -203,14 +208,16 @@ class WhatAISees(widgets.VBox):
             run = self._run
             rnd = self._round()
             subs = run.company.fetch_submissions(run.spec_id, rnd)
-            if set(subs) != set(run.owners):
-                raise OmteachError("not everyone submitted in that round: the masks of the "
-                                   "missing owners do not cancel, the sum is noise")
+            if set(subs) != set(run.market.participants(run.spec_id, rnd)):
+                raise OmteachError("not every participant submitted in that round: the masks of "
+                                   "the missing owners do not cancel, the plain sum is noise "
+                                   "(the round's dropout recovery removes them)")
             total = None
             for packed in subs.values():
                 total = packed if total is None else total + packed
             mean = run.company.decrypt_one(total) / len(subs)
-            true = np.mean([o.last_update for o in run.owners.values()], axis=0)
+            true = np.mean([o.last_update for o in run.owners.values()
+                            if o.address in subs], axis=0)
             err = float(np.max(np.abs(mean - true)))
             idx = self._shown()
             self._out.show(

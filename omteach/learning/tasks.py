@@ -1,0 +1,135 @@
+"""Any model, any data: what the protocol needs from a model, for the digits MLP and beyond.
+
+The round only moves flat vectors of numbers (weights, updates), so it can train any
+``torch.nn.Module``. Two kinds of model go through the same functions here:
+
+- :class:`~omteach.learning.model.ModelSpec`, the course's digits MLP, described entirely by
+  JSON, so an owner rebuilds it from the posted blob;
+- :class:`TorchTask`, any ``torch.nn.Module`` with a loss and training terms. Its *code* (the
+  function that builds the module) is agreed beforehand, as in every federated-learning framework
+  where the client application ships the model class: never unpickled from a blob. What is
+  posted is its public description (parameter shapes, terms), which each owner checks against
+  the module its own code builds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from omteach.errors import InvalidValueError
+from omteach.learning import model as mlp
+from omteach.learning.data import Dataset
+from omteach.learning.model import ModelSpec
+
+LOSSES = ("mse", "cross_entropy")
+METRICS = ("r2", "accuracy")
+
+
+@dataclass(frozen=True)
+class TorchTask:
+    """Any torch module, its loss, local-training terms and score: one federated task.
+
+    ``build`` makes a fresh module (called with the seed set); ``loss``: ``"mse"`` (targets are
+    floats, one per output) or ``"cross_entropy"`` (targets are class numbers); ``metric``:
+    ``"r2"`` or ``"accuracy"`` on held-out data.
+    """
+
+    name: str
+    build: Callable[[], Any]
+    loss: str = "mse"
+    metric: str = "r2"
+    batch_size: int = 32
+    local_epochs: int = 1
+    learning_rate: float = 0.1
+    update_clip: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise InvalidValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if self.metric not in METRICS:
+            raise InvalidValueError(f"metric must be one of {METRICS}, got {self.metric!r}")
+        if self.batch_size < 1 or self.local_epochs < 1 or not self.learning_rate > 0:
+            raise InvalidValueError("batch_size, local_epochs and learning_rate must be positive")
+        if not self.update_clip > 0:
+            raise InvalidValueError("update_clip must be positive")
+
+    def module(self, seed: int = 0) -> Any:
+        """A fresh module, initialised from ``seed``."""
+        import torch
+
+        torch.manual_seed(seed)
+        return self.build()
+
+    @property
+    def n_params(self) -> int:
+        """Number of trainable numbers."""
+        return sum(p.numel() for p in self.module().parameters())
+
+    def describe(self) -> dict[str, Any]:
+        """The public description posted with the weights (JSON): shapes and terms."""
+        return {"name": self.name, "loss": self.loss, "metric": self.metric,
+                "batch_size": self.batch_size, "local_epochs": self.local_epochs,
+                "learning_rate": self.learning_rate, "update_clip": self.update_clip,
+                "shapes": [list(p.shape) for p in self.module().parameters()]}
+
+    def summary(self) -> str:
+        """One line: the model and its terms."""
+        return (f"{self.name}, {self.n_params:,} parameters; {self.loss} loss, batch "
+                f"{self.batch_size}, {self.local_epochs} local epoch(s), lr {self.learning_rate}")
+
+
+Model = ModelSpec | TorchTask
+
+
+def n_params(model: Model) -> int:
+    """Number of weights of a model of either kind."""
+    return model.n_params
+
+
+def initial_weights(model: Model, seed: int = 0) -> np.ndarray:
+    """The model's starting weights, as one flat float64 vector."""
+    if isinstance(model, ModelSpec):
+        return mlp.get_weights(mlp.build_model(model, seed=seed))
+    return mlp.get_weights(model.module(seed))
+
+
+def train(model: Model, weights: np.ndarray, data: Dataset, seed: int) -> np.ndarray:
+    """Local training from ``weights`` on ``data``; the clipped update (new - old)."""
+    if isinstance(model, ModelSpec):
+        return mlp.train_locally(model, weights, data, seed)
+    import torch
+    from torch import nn
+
+    x = torch.as_tensor(np.asarray(data.x, dtype=np.float32))
+    if model.loss == "mse":
+        y = torch.as_tensor(np.asarray(data.y, dtype=np.float32)).reshape(len(data), -1)
+        loss_fn: Any = nn.MSELoss()
+    else:
+        y = torch.as_tensor(np.asarray(data.y, dtype=np.int64))
+        loss_fn = nn.CrossEntropyLoss()
+    return mlp.sgd_update(model.module(), weights, x, y, loss_fn, model, seed)
+
+
+def score(model: Model, weights: np.ndarray, data: Dataset) -> float:
+    """The model's score on held-out data: accuracy for the digits MLP, else its metric."""
+    if isinstance(model, ModelSpec):
+        return mlp.accuracy(model, weights, data)
+    import torch
+
+    module = model.module()
+    mlp.set_weights(module, weights)
+    with torch.no_grad():
+        out = module(torch.as_tensor(np.asarray(data.x, dtype=np.float32))).numpy()
+    if model.metric == "accuracy":
+        return float((out.argmax(axis=1) == np.asarray(data.y)).mean())
+    y = np.asarray(data.y, dtype=np.float64).reshape(out.shape)
+    return float(1 - np.sum((y - out) ** 2) / np.sum((y - y.mean()) ** 2))
+
+
+def summary(model: Model) -> str:
+    """One line about the model."""
+    return model.summary()

@@ -1,0 +1,46 @@
+# pragma version ~=0.4.3
+"""
+@title A data owner that tries to withdraw twice (for the tests)
+@notice When the market sends it ether, it calls `withdraw` again from inside the transfer
+        (re-entrancy). The market zeroes the balance before sending and locks re-entry, so the
+        second call fails, the transfer fails, and nothing is paid twice.
+"""
+
+interface Market:
+    def accept(spec_id: uint256, mask_key: bytes32): nonpayable
+    def post_shares(spec_id: uint256, round: uint256, shares_blob: bytes32): nonpayable
+    def submit(spec_id: uint256, round: uint256, update_blob: bytes32): nonpayable
+    def withdraw(): nonpayable
+
+market: public(address)
+
+
+@deploy
+def __init__(market: address):
+    self.market = market
+
+
+@external
+def accept(spec_id: uint256, mask_key: bytes32):
+    extcall Market(self.market).accept(spec_id, mask_key)
+
+
+@external
+def post_shares(spec_id: uint256, round: uint256, shares_blob: bytes32):
+    extcall Market(self.market).post_shares(spec_id, round, shares_blob)
+
+
+@external
+def submit(spec_id: uint256, round: uint256, update_blob: bytes32):
+    extcall Market(self.market).submit(spec_id, round, update_blob)
+
+
+@external
+def withdraw():
+    extcall Market(self.market).withdraw()
+
+
+@external
+@payable
+def __default__():
+    extcall Market(self.market).withdraw()  # again, while the first withdraw is running

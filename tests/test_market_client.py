@@ -1,0 +1,72 @@
+"""The Market client: a verb for every contract function, clear errors before the chain."""
+
+from __future__ import annotations
+
+import pytest
+
+from omteach.errors import ContractRevertError, InvalidValueError
+from omteach.protocol import Market
+from omteach.protocol.market import to_bytes32
+
+
+@pytest.fixture(scope="module")
+def market():
+    return Market.create()
+
+
+def blob(market: Market, text: str) -> str:
+    return market.blobs.put_json({"kind": "test", "text": text})
+
+
+def test_every_contract_function_has_a_verb(market):
+    transactions = {f for f in market.contract.functions if not market.contract.is_view(f)}
+    verbs = {"post_spec": "post"}
+    assert {f for f in transactions if not hasattr(market, verbs.get(f, f))} == set()
+
+
+def test_a_round_through_the_verbs(market):
+    sid = market.post(model_blob=blob(market, "model"), key_blob=blob(market, "key"),
+                      summary="é" * 150, batch_size=32, rounds=1, min_owners=2, places=2,
+                      bounty=100)
+    spec = market.spec(sid)
+    assert len(spec.summary.encode()) == 200 and spec.places == 2 and spec.escrow == 200
+    for who in ("Joe", "Jane"):
+        market.accept(sid, blob(market, f"mask-{who}"), sender=who)
+    with pytest.raises(ContractRevertError, match="every place the escrow pays for is taken"):
+        market.accept(sid, blob(market, "mask-Jack"), sender="Jack")
+    market.add_places(sid, 1)
+    market.accept(sid, blob(market, "mask-Jack"), sender="Jack")
+    market.open_round(sid, ["Joe", "Jane", "Jack"])
+    assert [market.name(a) for a in market.participants(sid, 0)] == ["Joe", "Jane", "Jack"]
+    for who in ("Joe", "Jane", "Jack"):
+        market.post_shares(sid, 0, blob(market, f"shares-{who}"), sender=who)
+    for who in ("Joe", "Jane"):
+        market.submit(sid, 0, blob(market, f"update-{who}"), sender=who)
+    market.declare_dropouts(sid)
+    for who in ("Joe", "Jane"):
+        market.reveal_shares(sid, 0, blob(market, f"reveal-{who}"), sender=who)
+    assert set(map(market.name, market.reveals(sid, 0))) == {"Joe", "Jane"}
+    assert set(map(market.name, market.submissions(sid, 0))) == {"Joe", "Jane"}
+    assert market.shares_blob(sid, 0, "Jack") == blob(market, "shares-Jack")
+    market.close_round(sid, blob(market, "model-1"))
+    assert market.balance("Joe") == 100 and market.balance("AI Inc.") == 100
+    market.withdraw(sender="Joe")
+    market.withdraw_to("Joe", sender="Jane")
+    assert market.balance("Joe") == market.balance("Jane") == 0
+    with pytest.raises(ContractRevertError, match="the deadline has not passed yet"):
+        market.reclaim_escrow(market.post(
+            model_blob=blob(market, "m"), key_blob=blob(market, "k"), summary="s",
+            batch_size=1, rounds=1, min_owners=1, bounty=0))
+
+
+def test_bad_arguments_are_refused_before_the_chain(market):
+    for bad in ("../../etc/passwd", "AB" * 32, "ab" * 31, 7, None):
+        with pytest.raises(InvalidValueError, match="is not a blob id"):
+            to_bytes32(bad)
+    with pytest.raises(InvalidValueError, match="at most 16 participants"):
+        market.open_round(0, ["Joe"] * 17)
+    with pytest.raises(InvalidValueError, match="noise must be a number"):
+        market.post(model_blob=blob(market, "m"), key_blob=blob(market, "k"), summary="s",
+                    batch_size=1, rounds=1, min_owners=1, bounty=0, noise=-1)
+    with pytest.raises(InvalidValueError, match="there is no spec"):
+        market.spec(99)
