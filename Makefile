@@ -68,9 +68,11 @@ browser-deps:
 		echo "browser test needs Chromium: run 'sudo apt-get install chromium' (Debian/Ubuntu)"; \
 	fi
 
+# Every core: with --dist loadscope a notebook's cells (nbval) and the browser test's one
+# JupyterLab stay together in one worker.
 test: setup setup-anvil browser-deps
 	$(VENV)/bin/ruff check omteach tests bench
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadscope
 
 doctor: setup
 	$(PY) -m omteach doctor --here
