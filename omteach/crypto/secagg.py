@@ -37,7 +37,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from omteach.crypto import shamir
 from omteach.errors import InvalidValueError
@@ -53,8 +53,7 @@ MODP_P = int(
 MODP_G = 2
 
 
-@dataclass(frozen=True)
-class MaskKey:
+class MaskKey(NamedTuple):
     """An owner's Diffie-Hellman key for agreeing masks: ``public`` is shared, ``private`` kept."""
 
     private: int

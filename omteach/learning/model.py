@@ -39,10 +39,7 @@ class ModelSpec:
             )
         if self.activation not in ACTIVATIONS:
             raise InvalidValueError(f"activation must be one of {ACTIVATIONS}")
-        if self.batch_size < 1 or self.local_epochs < 1 or not self.learning_rate > 0:
-            raise InvalidValueError("batch_size, local_epochs and learning_rate must be positive")
-        if not self.update_clip > 0:
-            raise InvalidValueError("update_clip must be positive")
+        check_training_terms(self)
 
     def to_json(self) -> dict[str, Any]:
         """The spec as JSON-encodable data."""
@@ -87,6 +84,15 @@ def one_thread() -> None:
 
         torch.set_num_threads(1)
         _ONE_THREAD = True
+
+
+def check_training_terms(spec: Any) -> None:
+    """Refuse training terms no round can use: ``batch_size``, ``local_epochs``,
+    ``learning_rate`` and ``update_clip`` must all be positive (any model's spec has them)."""
+    if spec.batch_size < 1 or spec.local_epochs < 1 or not spec.learning_rate > 0:
+        raise InvalidValueError("batch_size, local_epochs and learning_rate must be positive")
+    if not spec.update_clip > 0:
+        raise InvalidValueError("update_clip must be positive")
 
 
 def build_model(spec: ModelSpec, seed: int = 0):

@@ -23,7 +23,7 @@ import numpy as np
 from omteach.errors import InvalidValueError
 from omteach.learning import model as mlp
 from omteach.learning.data import Dataset
-from omteach.learning.model import ModelSpec
+from omteach.learning.model import ModelSpec, check_training_terms
 
 LOSSES = ("mse", "cross_entropy")
 METRICS = ("r2", "accuracy")
@@ -52,10 +52,7 @@ class TorchTask:
             raise InvalidValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         if self.metric not in METRICS:
             raise InvalidValueError(f"metric must be one of {METRICS}, got {self.metric!r}")
-        if self.batch_size < 1 or self.local_epochs < 1 or not self.learning_rate > 0:
-            raise InvalidValueError("batch_size, local_epochs and learning_rate must be positive")
-        if not self.update_clip > 0:
-            raise InvalidValueError("update_clip must be positive")
+        check_training_terms(self)
 
     def module(self, seed: int = 0) -> Any:
         """A fresh module, initialised from ``seed``."""

@@ -10,7 +10,7 @@ import ipywidgets as widgets
 from omteach.chain import BlockRecord, DeployedContract, EventLog, StateTable, TxResult
 from omteach.errors import ContractRevertError, InvalidValueError, OmteachError
 from omteach.text import short_hex
-from omteach.ui.toolkit import MessagePanel, html_table
+from omteach.ui.toolkit import MessagePanel, html_table, panel_text
 
 
 def parse_argument(kind: str, text: str) -> Any:
@@ -54,15 +54,9 @@ class StateViewer(widgets.VBox):
         except OmteachError as exc:
             self._state.show_error(exc)
 
-    @property
-    def state_text(self) -> str:
-        """The state table as text (for tests)."""
-        return self._state.text
+    state_text = panel_text("_state", "The state table as text (for tests).")
 
-    @property
-    def events_text(self) -> str:
-        """The event log as text (for tests)."""
-        return self._events.text
+    events_text = panel_text("_events", "The event log as text (for tests).")
 
     def __repr__(self) -> str:
         return f"StateViewer({self._contract.name})"
@@ -146,10 +140,7 @@ class ContractConsole(widgets.VBox):
             return name if name.startswith("0x") else f"{name} ({short_hex(out, 6)})"
         return str(out)
 
-    @property
-    def result_text(self) -> str:
-        """The text of the last result panel (for tests and exercises)."""
-        return self._result.text
+    result_text = panel_text("_result", "The last result as text (for tests and exercises).")
 
     def __repr__(self) -> str:
         return f"ContractConsole({self._contract.name})"

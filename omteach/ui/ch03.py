@@ -23,7 +23,7 @@ from omteach.ledger import (
     example_network,
 )
 from omteach.text import plural, short_hex
-from omteach.ui.toolkit import MONO, PALETTE, MessagePanel, ProgressBar, html_table
+from omteach.ui.toolkit import MONO, PALETTE, MessagePanel, ProgressBar, html_table, panel_text
 
 WIDGET_MAX_DIFFICULTY = 20  # ~1 million attempts, about a second: the slider stops there
 
@@ -150,10 +150,7 @@ class LedgerExplorer(widgets.VBox):
         self._result.show("Every replica holds the original ledger again.\n"
                                           f"{self.network.consensus()!r}", kind="ok")
 
-    @property
-    def result_text(self) -> str:
-        """The text of the result panel."""
-        return self._result.text
+    result_text = panel_text("_result", "The text of the result panel.")
 
     def __repr__(self) -> str:
         return f"LedgerExplorer({len(self.network.participants)} replicas)"
@@ -225,10 +222,7 @@ class MiningLab(widgets.VBox):
         self._table.value = ledger_html(self.ledger)
         return result
 
-    @property
-    def result_text(self) -> str:
-        """The text of the result panel."""
-        return self._result.text
+    result_text = panel_text("_result", "The text of the result panel.")
 
     def __repr__(self) -> str:
         return f"MiningLab(difficulty={self._difficulty.value}, blocks={len(self.ledger)})"

@@ -11,7 +11,7 @@ from omteach.chain import EventLog
 from omteach.errors import OmteachError
 from omteach.learning.data import Dataset
 from omteach.protocol import TrainingRun
-from omteach.ui.toolkit import MessagePanel, ProgressBar, html_table
+from omteach.ui.toolkit import MessagePanel, ProgressBar, html_table, panel_text
 
 FIT = widgets.Layout(width="auto")
 """A button as wide as its label (the default 148 px cuts longer labels)."""
@@ -136,10 +136,7 @@ class RoundDashboard(widgets.VBox):
         events = EventLog(run.market.contract.events()[-12:])
         self._events.value = html_table(events.header, events.rows())
 
-    @property
-    def status_text(self) -> str:
-        """The status line as text (for tests)."""
-        return self._status.text
+    status_text = panel_text("_status", "The status line as text (for tests).")
 
     def __repr__(self) -> str:
         return f"RoundDashboard({len(self._run.owners)} owners)"
@@ -190,17 +187,13 @@ class WhatAISees(widgets.VBox):
             seen = run.company.decrypt_one(subs[address])
             true = run.owners[owner].last_update
             corr = float(np.corrcoef(seen, true)[0, 1])
-            idx = self._shown()
-            self._out.show(
-                f"weights {', '.join(map(str, idx))} (where the update is largest):\n"
-                f"AI Inc. decrypts {owner}'s submission alone:\n  {np.round(seen[idx], 3)}\n"
-                f"{owner}'s true update (only {owner} knows it):\n  {np.round(true[idx], 3)}\n"
-                f"correlation {corr:+.3f} over all {len(true):,} weights: the masks make it "
-                "noise.", kind="info")
+            self._compare(f"AI Inc. decrypts {owner}'s submission alone", seen,
+                          f"{owner}'s true update (only {owner} knows it)", true, 3,
+                          f"correlation {corr:+.3f} over all {len(true):,} weights: the masks "
+                          "make it noise.", "info")
             return corr
         except OmteachError as exc:
-            self._out.show_error(exc)
-            return None
+            return self._refused(exc)
 
     def decrypt_sum(self) -> float | None:
         """AI Inc. decrypts the sum of all submissions; returns the largest error vs the truth."""
@@ -212,24 +205,29 @@ class WhatAISees(widgets.VBox):
                 raise OmteachError("not every participant submitted in that round: the masks of "
                                    "the missing owners do not cancel, the plain sum is noise "
                                    "(the round's dropout recovery removes them)")
-            total = None
-            for packed in subs.values():
-                total = packed if total is None else total + packed
-            mean = run.company.decrypt_one(total) / len(subs)
+            mean = run.company.decrypt_one(sum(subs.values())) / len(subs)
             true = np.mean([o.last_update for o in run.owners.values()
                             if o.address in subs], axis=0)
             err = float(np.max(np.abs(mean - true)))
-            idx = self._shown()
-            self._out.show(
-                f"weights {', '.join(map(str, idx))} (where the update is largest):\n"
-                f"AI Inc. decrypts the sum of {len(subs)} submissions (÷{len(subs)}):\n"
-                f"  {np.round(mean[idx], 4)}\ntrue mean update:\n  {np.round(true[idx], 4)}\n"
-                f"largest difference over all {len(true):,} weights {err:.1e} (quantization "
-                "only): the masks cancelled.", kind="ok")
+            self._compare(f"AI Inc. decrypts the sum of {len(subs)} submissions (÷{len(subs)})",
+                          mean, "true mean update", true, 4,
+                          f"largest difference over all {len(true):,} weights {err:.1e} "
+                          "(quantization only): the masks cancelled.", "ok")
             return err
         except OmteachError as exc:
-            self._out.show_error(exc)
-            return None
+            return self._refused(exc)
+
+    def _compare(self, seen_label: str, seen: np.ndarray, true_label: str, true: np.ndarray,
+                 digits: int, verdict: str, kind: str) -> None:
+        """Show what AI Inc. decrypted beside the truth, at the weights that moved most."""
+        idx = self._shown()
+        self._out.show(f"weights {', '.join(map(str, idx))} (where the update is largest):\n"
+                       f"{seen_label}:\n  {np.round(seen[idx], digits)}\n"
+                       f"{true_label}:\n  {np.round(true[idx], digits)}\n{verdict}", kind=kind)
+
+    def _refused(self, exc: OmteachError) -> None:
+        """Show why a decryption cannot be done, in the panel."""
+        self._out.show_error(exc)
 
     def __repr__(self) -> str:
         return "WhatAISees()"

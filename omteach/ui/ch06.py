@@ -18,7 +18,7 @@ import numpy as np
 from omteach.errors import OmteachError
 from omteach.learning.data import Dataset, dataset_from_drawings, digit_from_strokes
 from omteach.text import plural
-from omteach.ui.toolkit import MessagePanel
+from omteach.ui.toolkit import MessagePanel, panel_text
 
 PAD_SIZE = 200  # pixels: big enough to draw on with a touchpad, small enough to sit beside text
 BRUSH = 9  # pixels on the pad
@@ -136,10 +136,7 @@ class DigitPad(widgets.VBox):
         """The kept drawings as a dataset (raises if none has been kept yet)."""
         return dataset_from_drawings(self._images, self._labels)
 
-    @property
-    def status_text(self) -> str:
-        """The status line as text."""
-        return self._status.text
+    status_text = panel_text("_status", "The status line as text.")
 
     def __len__(self) -> int:
         return len(self._labels)

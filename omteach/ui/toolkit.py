@@ -86,6 +86,12 @@ class MessagePanel(widgets.HTML):
         self.value = markup
 
 
+def panel_text(panel: str, doc: str) -> property:
+    """A read-only property: the plain text of the widget's :class:`MessagePanel` ``panel``
+    (what tests and exercises read instead of the HTML)."""
+    return property(lambda self: getattr(self, panel).text, doc=doc)
+
+
 class ProgressBar(widgets.VBox):
     """A progress bar with a status line, for long steps (key generation, training, mining)."""
 
@@ -115,4 +121,4 @@ class ProgressBar(widgets.VBox):
 
 
 __all__ = ["MONO", "PALETTE", "MessagePanel", "ProgressBar", "error_html", "error_text",
-           "html_table", "message_html", "short_hex"]
+           "html_table", "message_html", "panel_text", "short_hex"]
