@@ -507,6 +507,102 @@ def test_notebook_runs_in_jupyterlab(browser, lab_server, notebook):
                     f"was found in the browser (screenshot: {result.screenshot})", pytrace=False)
 
 
+CLASSROOM_PAIR = ("notebooks/06_classroom_teacher.ipynb", "notebooks/06_classroom_round.ipynb")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not all((ROOT / p).exists() for p in CLASSROOM_PAIR),
+                    reason="the classroom chapter's notebooks are not in this checkout")
+def test_teacher_and_student_notebooks_side_by_side(browser, lab_server):
+    """The teacher's dashboard and a student's notebook open side by side in one JupyterLab
+    (the student's in a split to the right), each runs all its cells, and both render."""
+    teacher_nb, student_nb = CLASSROOM_PAIR
+    result = RunResult(f"{teacher_nb} | {student_nb}")
+    start = time.monotonic()
+    deadline = start + 2 * NOTEBOOK_TIMEOUT_S
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.on("console", lambda m: result.console_errors.append(_short(m.text, 300))
+            if m.type == "error" else None)
+
+    def wait_until(what, predicate, poll_ms=250):
+        while not (value := predicate()):
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out waiting for {what}; {result.report()}", pytrace=False)
+            page.wait_for_timeout(poll_ms)
+        return value
+
+    def idle(rel: str) -> bool:
+        try:
+            s = lab_server.session_for(rel)
+        except (OSError, urllib.error.URLError, ValueError):
+            return False
+        return bool(s and s.get("kernel") and s["kernel"].get("execution_state") == "idle")
+
+    def panel_id(rel: str) -> str | None:
+        return page.evaluate("""(path) => {
+          const w = [...window.jupyterapp.shell.widgets('main')]
+            .find(w => w.context && w.context.path === path);
+          return w ? w.id : null; }""", rel)
+
+    def run_all(rel: str) -> str:
+        pid = wait_until(f"{rel} to open", lambda: panel_id(rel))
+        page.evaluate("(id) => window.jupyterapp.shell.activateById(id)", pid)
+        wait_until(f"{rel}'s kernel to be idle", lambda: idle(rel))
+        sel = f"#{pid}"
+        wait_until(f"{rel} to connect to its kernel",
+                   lambda: page.locator(f"{sel} .jp-Notebook-ExecutionIndicator"
+                                        "[data-status='idle']").count() > 0)
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+        def settled() -> bool:
+            texts = [t.strip() for t in page.locator(
+                f"{sel} .jp-CodeCell .jp-InputArea-prompt").all_text_contents()]
+            return (bool(texts) and not any(_BUSY_RE.match(t) for t in texts)
+                    and any(_COUNT_RE.match(t) for t in texts) and idle(rel))
+
+        wait_until(f"{rel} to finish running", settled, poll_ms=500)
+        page.wait_for_timeout(750)
+        wait_until(f"{rel} to settle", settled)
+        return pid
+
+    try:
+        lab_server.opened += 1
+        workspace = f"browser-pair-{os.getpid()}-{lab_server.opened}"
+        page.goto(f"{lab_server.url}/lab/workspaces/{workspace}/tree/{teacher_nb}",
+                  wait_until="domcontentloaded")
+        page.locator(".jp-Notebook .jp-Cell").first.wait_for(state="attached")
+        left = run_all(teacher_nb)
+        page.evaluate("""(path) => window.jupyterapp.commands.execute('docmanager:open',
+                          {path, options: {mode: 'split-right'}})""", student_nb)
+        right = run_all(student_nb)
+        boxes = {}
+        for rel, pid in ((teacher_nb, left), (student_nb, right)):
+            page.evaluate("(id) => window.jupyterapp.shell.activateById(id)", pid)
+            page.wait_for_timeout(300)
+            cells = page.evaluate(_READ_CELLS_JS, [WIDGET_MIME, f"#{pid}"])
+            result.problems.extend(f"{rel}: {p}" for p in find_problems(cells))
+            rendered = sum(bool(o["widget"] and o["widgetView"]) for c in cells
+                           for o in c["outputs"])
+            if not rendered:
+                result.problems.append(f"{rel}: no widget rendered")
+            boxes[rel] = page.locator(f"#{pid}").bounding_box()
+        lbox, rbox = boxes[teacher_nb], boxes[student_nb]
+        if not (lbox and rbox and lbox["x"] + lbox["width"] <= rbox["x"] + 1
+                and min(lbox["width"], rbox["width"]) > 400):
+            result.problems.append(f"the notebooks are not side by side: {lbox} {rbox}")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "06_side_by_side.png"))
+    finally:
+        result.seconds = time.monotonic() - start
+        context.close()
+        for rel in CLASSROOM_PAIR:
+            lab_server.delete_session(rel)
+    if result.problems:
+        pytest.fail(result.report(), pytrace=False)
+
+
 def _fixture(name: str) -> str:
     return (FIXTURES / name).relative_to(ROOT).as_posix()
 
