@@ -143,7 +143,15 @@ class ClassOwner:
             if market.contract.call("shares_count", spec_id, rnd) < len(parts):
                 return self._say(f"round {rnd}: waiting for every participant's key shares")
             update = self.update_fn(self.owner, spec_id, rnd)
-            self.owner.submit(spec_id, rnd, update)
+            try:
+                self.owner.submit(spec_id, rnd, update)
+            except ContractRevertError as exc:
+                if "submissions are closed" not in exc.reason:
+                    raise
+                # AI Inc. declared the dropouts while we trained: the id was refused, so the
+                # update was never published (its masks are about to be removed)
+                self.rounds[rnd] = "dropped"
+                return self._say(f"round {rnd}: too late, AI Inc. declared the dropouts")
             self.submitted_at[rnd] = time.time()
             self.rounds[rnd] = "submitted"
             return self._say(f"round {rnd}: trained, masked, encrypted and submitted")

@@ -220,6 +220,9 @@ def _round_student(gate_url: str, classroom: str, seat: int, n: int, plan: dict[
             owner = ClassOwner(me, data, seed=seat, update=update, leave_at=plan.get("leave_at"),
                                timeout=timeout)
         else:
+            from omteach.learning.model import one_thread
+
+            one_thread()  # imports torch now, not in the middle of the first round
             data, _ = seat_shard(seat, n)  # this seat's digits: computed here, never sent
             owner = ClassOwner(me, data, seed=seat, leave_at=plan.get("leave_at"),
                                timeout=timeout)

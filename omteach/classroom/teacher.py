@@ -178,23 +178,27 @@ class ClassTeacher:
         return chosen
 
     def wait_for_shares(self, *, timeout: float = 60.0) -> list[str]:
-        """Wait for every participant's key shares; reopen without those who posted none.
+        """Wait for every participant's key shares; if some posted none within ``timeout`` s,
+        open the round again without them (the others post their shares again).
 
-        Returns who was left out (they take part again from the next round they post shares in).
+        Returns who was left out (empty: every share is in). They are not chosen again.
         """
         sid = self._spec_id()
-        rnd = self.market.spec(sid).round
-        left_out: list[str] = []
-        while True:
-            parts = self.market.participants(sid, rnd)
-            if _poll(self._all_shares_in(sid, rnd, len(parts)), timeout):
-                return left_out
-            missing = [p for p in parts if self.market.shares_blob(sid, rnd, p) is None]
-            left_out += missing
-            self.dropped_out.update(missing)
-            if self.market.contract.call("submission_count", sid, rnd):
-                return left_out  # too late to reopen: they are dropouts of this round
-            self.company.open_round(sid, [p for p in parts if p not in missing])
+        spec = self.market.spec(sid)
+        parts = self.market.participants(sid, spec.round)
+        if _poll(self._all_shares_in(sid, spec.round, len(parts)), timeout):
+            return []
+        missing = [p for p in parts if self.market.shares_blob(sid, spec.round, p) is None]
+        self.dropped_out.update(missing)
+        if self.market.contract.call("submission_count", sid, spec.round):
+            return []  # too late to reopen: they are dropouts of this round
+        rest = [p for p in parts if p not in missing]
+        if len(rest) < spec.min_owners:
+            raise ProtocolError(f"only {len(rest)} participant(s) posted their key shares, a "
+                                f"round needs {spec.min_owners}: wait longer, or open the round "
+                                "again when more students are back")
+        self.company.open_round(sid, rest)
+        return missing
 
     def _all_shares_in(self, sid: int, rnd: int, size: int) -> Callable[[], bool]:
         return lambda: self.market.contract.call("shares_count", sid, rnd) == size
@@ -267,7 +271,10 @@ class ClassTeacher:
             else f"round {rnd}: opening…")
         parts = self.open_round(wait_for=wait_for, timeout=timeout)
         say(f"round {rnd}: {len(parts)} participant(s); waiting for their key shares…")
-        left_out = self.wait_for_shares(timeout=timeout)
+        left_out: list[str] = []
+        while missing := self.wait_for_shares(timeout=timeout):
+            left_out += missing
+            say(f"round {rnd}: opened again without {len(missing)} who posted no shares…")
         parts = self.market.participants(self._spec_id(), rnd)
         record = RoundRecord(rnd, [self.name(p) for p in parts],
                              left_out=[self.name(p) for p in left_out])
