@@ -55,7 +55,8 @@ STUDENTS ?= 8
 classroom: setup setup-anvil
 	$(PY) -m omteach.classroom.node --host $(CLASS_HOST) --port $(CLASS_PORT) --lab
 
-# The skeleton of a rehearsal: STUDENTS simulated students as separate processes, on this machine.
+# A rehearsal: the live round with STUDENTS simulated students as separate processes on this
+# machine (one a latecomer, one a dropout); the teacher (AI Inc.) in this process.
 rehearsal: setup setup-anvil
 	$(PY) -m omteach.classroom.rehearsal --students $(STUDENTS)
 

@@ -155,6 +155,22 @@ def test_a_forged_or_malformed_update_is_refused_and_never_paid(klass):
     assert teacher.market.spec(spec_id).round == 0
 
 
+def test_an_id_whose_blob_never_arrives_is_named_not_waited_for_forever(klass):
+    """s0 posts the id of an update and never publishes its bytes."""
+    teacher, spec_id, owners = klass
+    teacher.open_round()
+    for owner in owners:
+        owner.step(spec_id)
+    cheat = owners[0]
+    cheat.market.submit(spec_id, 0, "cd" * 32, sender=cheat.address)
+    for owner in owners[1:]:
+        owner.step(spec_id)
+    with pytest.raises(AggregationError, match="s0 named a blob on chain that is not on the "
+                                               "board after 1 s"):
+        teacher.close(teacher_record(teacher, spec_id), blob_timeout=1.0)
+    assert [o.balance() for o in owners] == [0, 0, 0, 0]
+
+
 def test_reading_anothers_update_gives_noise(klass):
     """Every blob is public on the node, but an update is masked and encrypted: even AI Inc.,
     who holds the private key, decrypts one update to noise; only the sum is signal."""

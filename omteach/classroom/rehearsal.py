@@ -229,7 +229,7 @@ def _round_student(gate_url: str, classroom: str, seat: int, n: int, plan: dict[
         spec_id = owner.find_spec(timeout=timeout)
         report.extra["audit_passed"] = owner.audit(spec_id).passed
         owner.accept(spec_id, timeout=timeout)
-        line = owner.take_part(spec_id, timeout=timeout)
+        line = owner.take_part(spec_id, timeout=timeout, interval=plan.get("interval", 0.2))
         report.left = line == "left"
         report.extra.update(rounds=dict(owner.rounds), submitted_at=dict(owner.submitted_at),
                             withdrawn=owner.withdrawn, balance=owner.balance(),
@@ -237,6 +237,92 @@ def _round_student(gate_url: str, classroom: str, seat: int, n: int, plan: dict[
     except Exception as exc:  # reported to the teacher's process, not lost in a child
         report.error = f"{type(exc).__name__}: {exc}"
     out.put(report)
+
+
+def spawn_students(node: ClassroomNode, plans: Mapping[int, dict[str, Any]],
+                   seats: int) -> tuple[Any, list[Any]]:
+    """Start one process per seat in ``plans`` (seat -> its plan); (report queue, processes)."""
+    from omteach.chain.evm import compile_contract
+
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    compiled = [compile_contract(n) for n in ("Classroom", "BlobBoard", "ModelMarket")]
+    procs = []
+    for seat, plan in plans.items():
+        procs.append(ctx.Process(target=_round_student, name=_name(seat), args=(
+            node.gate.url, node.classroom.address, seat, seats, {**plan, "compiled": compiled},
+            out)))
+        procs[-1].start()
+    return out, procs
+
+
+class LocalClass:
+    """A class on this machine for a notebook to play along with (no teacher needed).
+
+    The node on loopback, ``simulated`` light student processes, and (``teacher=True``) AI Inc.
+    running ``rounds`` rounds in a background thread, each waiting for ``simulated + 1`` owners:
+    the notebook's own student is the one more. With ``teacher=False`` the notebook is the
+    teacher (:attr:`node` is there to build a :class:`ClassTeacher` on).
+    """
+
+    def __init__(self, simulated: int = 3, *, rounds: int = 2, teacher: bool = True,
+                 timeout: float = 120.0):
+        import threading
+
+        from omteach.classroom.teacher import ClassTeacher
+
+        self.node = ClassroomNode(per_client=simulated + 4)
+        self.rounds = rounds
+        self.error: BaseException | None = None
+        self.records: list[RoundRecord] = []
+        self.teacher: ClassTeacher | None = None
+        self._procs: list[Any] = []
+        try:
+            if teacher:
+                self.teacher = ClassTeacher.from_node(self.node)
+                self.teacher.post(rounds=rounds, places=simulated + 1, min_owners=3)
+            plans = {seat: {"light": True, "timeout": timeout, "interval": 0.2}
+                     for seat in range(1, simulated + 1)}  # seat 0 is the notebook's
+            self._out, self._procs = spawn_students(self.node, plans, simulated + 1)
+        except BaseException:
+            self.stop()
+            raise
+        self._thread = None
+        if teacher:
+            self._thread = threading.Thread(target=self._teach, args=(simulated + 1, timeout),
+                                            daemon=True)
+            self._thread.start()
+
+    def _teach(self, expected: int, timeout: float) -> None:
+        try:
+            for _ in range(self.rounds):
+                self.records.append(self.teacher.run_round(wait_for=expected, grace=5.0,
+                                                           timeout=timeout))
+        except BaseException as exc:  # shown by the notebook, not lost in a thread
+            self.error = exc
+
+    @property
+    def url(self) -> str:
+        """The gate's URL: what a student types."""
+        return self.node.gate.url
+
+    @property
+    def classroom(self) -> str:
+        """The Classroom contract's address: what a student types too."""
+        return self.node.classroom.address
+
+    def wait(self, timeout: float = 120.0) -> None:
+        """Wait for the background teacher to finish its rounds."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def stop(self) -> None:
+        """Stop the student processes and the node."""
+        for p in self._procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.terminate()
+        self.node.stop()
 
 
 @dataclass
@@ -252,6 +338,7 @@ class RoundRehearsal:
 def rehearse_round(n_students: int = 8, *, rounds: int = 3, late: Mapping[int, int] | None = None,
                    leave: Mapping[int, int] | None = None, light: bool = False,
                    min_owners: int = 3, grace: float = 5.0, timeout: float = 120.0,
+                   interval: float = 0.2,
                    node: ClassroomNode | None = None, keys: Any = None,
                    progress: Callable[[str], None] | None = None,
                    on_teacher: Callable[[ClassTeacher], None] | None = None) -> RoundRehearsal:
@@ -260,10 +347,10 @@ def rehearse_round(n_students: int = 8, *, rounds: int = 3, late: Mapping[int, i
     ``late``: seat -> the round it takes part from (it joins once the round before is open);
     ``leave``: seat -> the round in which it posts its key shares and then leaves (a dropout).
     ``grace``: seconds without a new submission after which the teacher declares the dropouts.
-    ``light``: students submit precomputed updates (no torch, no accuracy). ``on_teacher`` is
+    ``light``: students submit precomputed updates (no torch, no accuracy); ``interval``: seconds
+    between a student's polls of the chain. ``on_teacher`` is
     called with the teacher once the spec is posted (the dashboard attaches there).
     """
-    from omteach.chain.evm import compile_contract
     from omteach.classroom.teacher import ClassTeacher
     from omteach.learning.data import seat_shard
 
@@ -277,15 +364,10 @@ def rehearse_round(n_students: int = 8, *, rounds: int = 3, late: Mapping[int, i
         teacher.post(rounds=rounds, places=n_students - len(late), min_owners=min_owners)
         if on_teacher is not None:
             on_teacher(teacher)
-        ctx = multiprocessing.get_context("spawn")
-        out = ctx.Queue()
-        compiled = [compile_contract(n) for n in ("Classroom", "BlobBoard", "ModelMarket")]
-        for seat in range(n_students):
-            plan = {"late_round": late.get(seat, 0), "leave_at": leave.get(seat),
-                    "light": light, "timeout": timeout, "compiled": compiled}
-            procs.append(ctx.Process(target=_round_student, name=_name(seat), args=(
-                node.gate.url, node.classroom.address, seat, n_students, plan, out)))
-            procs[-1].start()
+        plans = {seat: {"late_round": late.get(seat, 0), "leave_at": leave.get(seat),
+                        "light": light, "timeout": timeout, "interval": interval}
+                 for seat in range(n_students)}
+        out, procs = spawn_students(node, plans, n_students)
         records = []
         for rnd in range(rounds):
             expected = sum(late.get(seat, 0) <= rnd for seat in range(n_students))

@@ -44,7 +44,7 @@ from omteach.classroom.node import DEFAULT_STATE, ClassroomNode, teacher_chain
 from omteach.classroom.roster import read_roster
 from omteach.crypto.packing import PackingCodec
 from omteach.crypto.paillier import KeyPair, generate_keypair
-from omteach.errors import ProtocolError
+from omteach.errors import AggregationError, ProtocolError
 from omteach.learning import tasks
 from omteach.learning.data import Dataset
 from omteach.learning.model import ModelSpec
@@ -121,6 +121,8 @@ class ClassTeacher:
         self.spec_id: int | None = None
         self.history: list[RoundRecord] = []
         self.dropped_out: set[str] = set()
+        self.open_gas: list[int] = []
+        """Gas of each open_round (it grows with the participants: the cost table's figure)."""
         self.initial_accuracy = self.accuracy()
 
     @classmethod
@@ -174,7 +176,7 @@ class ClassTeacher:
         if len(chosen) < need:
             raise ProtocolError(f"{len(chosen)} owner(s) accepted the spec, a round needs "
                                 f"{need} (min_owners): wait for more students to accept")
-        self.company.open_round(sid, chosen)
+        self.open_gas.append(self.company.open_round(sid, chosen).gas_used)
         return chosen
 
     def wait_for_shares(self, *, timeout: float = 60.0) -> list[str]:
@@ -241,7 +243,7 @@ class ClassTeacher:
                                 f"{timeout:.0f} s; {spec.min_owners} are needed to remove the "
                                 "dropouts' masks. Wait longer (teacher.recover again)")
 
-    def close(self, record: RoundRecord) -> RoundRecord:
+    def close(self, record: RoundRecord, *, blob_timeout: float = 10.0) -> RoundRecord:
         """Fetch the round's blobs at once, check and sum them, decrypt once, post the model."""
         sid = self._spec_id()
         spec = self.market.spec(sid)
@@ -249,7 +251,18 @@ class ClassTeacher:
         with timed(record.timings, "blobs"):
             subs = self.market.submissions(sid, rnd)
             reveals = self.market.reveals(sid, rnd) if spec.recovering else {}
-            self.blobs.prefetch([*subs.values(), *reveals.values()])
+            # A student posts the id, then the bytes (so a refused id never publishes an
+            # update): give the last bytes a moment to land before reading them.
+            named = [*subs.items(), *reveals.items()]
+
+            def missing() -> list[str]:
+                self.blobs.prefetch([b for _, b in named])  # one eth_getLogs per 100 ids
+                return [o for o, b in named if b not in self.blobs._mem]
+            if not _poll(lambda: not missing(), blob_timeout):
+                late = sorted({self.name(o) for o in missing()})
+                raise AggregationError(
+                    f"{', '.join(late)} named a blob on chain that is not on the board after "
+                    f"{blob_timeout:.0f} s: the round cannot be summed without it")
         mean, _ = self.company.aggregate(sid, rnd, timings=record.timings)
         first = next(iter(subs.items()))
         one = self.company.decrypt_one(self.company.load_update(sid, *first))
