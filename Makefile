@@ -55,7 +55,8 @@ STUDENTS ?= 8
 classroom: setup setup-anvil
 	$(PY) -m omteach.classroom.node --host $(CLASS_HOST) --port $(CLASS_PORT) --lab
 
-# The skeleton of a rehearsal: STUDENTS simulated students as separate processes, on this machine.
+# A rehearsal: the live round with STUDENTS simulated students as separate processes on this
+# machine (one a latecomer, one a dropout); the teacher (AI Inc.) in this process.
 rehearsal: setup setup-anvil
 	$(PY) -m omteach.classroom.rehearsal --students $(STUDENTS)
 
@@ -84,6 +85,8 @@ bench: setup
 	$(PY) bench/he_bench.py
 	$(PY) bench/round_bench.py
 	$(PY) bench/encrypted_model_bench.py
+	$(PY) bench/torch_threads_bench.py
+	$(PY) bench/classroom_bench.py
 
 # Editions (nbgrader, settings in nbgrader_config.py). The instructor sources, with solutions and
 # hidden tests, are source/course/*.ipynb. nbgrader finds alembic on PATH, hence the venv's bin.

@@ -63,8 +63,8 @@ def test_bad_arguments_are_refused_before_the_chain(market):
     for bad in ("../../etc/passwd", "AB" * 32, "ab" * 31, 7, None):
         with pytest.raises(InvalidValueError, match="is not a blob id"):
             to_bytes32(bad)
-    with pytest.raises(InvalidValueError, match="at most 16 participants"):
-        market.open_round(0, ["Joe"] * 17)
+    with pytest.raises(InvalidValueError, match="at most 128 participants"):
+        market.open_round(0, ["Joe"] * 129)
     with pytest.raises(InvalidValueError, match="noise must be a number"):
         market.post(model_blob=blob(market, "m"), key_blob=blob(market, "k"), summary="s",
                     batch_size=1, rounds=1, min_owners=1, bounty=0, noise=-1)

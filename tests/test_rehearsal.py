@@ -44,7 +44,7 @@ def test_a_student_who_cannot_join_is_reported_not_lost():
 
 
 def test_the_command_line_prints_a_summary(capsys):
-    main(["--students", "2"])
+    main(["--students", "2", "--skeleton"])
     assert "students=2 read_ok=2" in capsys.readouterr().out
 
 
@@ -59,3 +59,11 @@ def test_a_latecomer_and_a_dropout_at_the_process_level():
     assert second.error.startswith("TimeoutError: student-02 published nothing")
     assert third.left and third.error == "" and not third.read_ok
     assert "left after joining" in report_table(reports)
+
+
+def test_the_command_line_rehearses_the_round(capsys):
+    """`make rehearsal`: the live round, seat 4 a latecomer, seat 1 a dropout."""
+    main(["--students", "5", "--rounds", "2"])
+    out = capsys.readouterr().out
+    assert "every student finished" in out, out
+    assert "students=5 rounds=2 accuracy=" in out

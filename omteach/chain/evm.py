@@ -86,6 +86,21 @@ def compile_contract(name: str, source: str | None = None) -> CompiledContract:
     return compiled
 
 
+def share_compiled(compiled: CompiledContract) -> None:
+    """Use a contract another process compiled (a spawned rehearsal student: no recompiling).
+
+    Kept under the hash of ``vyper``'s version and the source, so it only stands for the same
+    source compiled by the same compiler.
+    """
+    import vyper
+
+    key = hashlib.sha256(f"{vyper.__version__}\n{compiled.source}".encode()).hexdigest()
+    if key != compiled.source_hash:
+        raise ContractCompileError(f"{compiled.name} was compiled by another Vyper version or "
+                                   "from another source: compile it here")
+    _COMPILED[key] = compiled
+
+
 def _vyper_message(exc: Exception) -> str:
     # Vyper's own text names the line and shows the source around it: keep all of it.
     return str(exc).strip() or type(exc).__name__

@@ -4,8 +4,11 @@
   (``make classroom``); :func:`~omteach.classroom.node.teacher_chain` for the teacher's notebook;
 - :mod:`omteach.classroom.gate`: the JSON-RPC gate students reach the node through;
 - :mod:`omteach.classroom.student`: a student's side (own key, faucet, roster, blobs);
+- :mod:`omteach.classroom.owner`: a student as a data owner in the round (polls the chain);
+- :mod:`omteach.classroom.teacher`: AI Inc. on the node, the rounds, the dashboard's state;
 - :mod:`omteach.classroom.roster`: the roster from the Classroom contract, names alike everywhere;
-- :mod:`omteach.classroom.rehearsal`: the skeleton of a rehearsal with student processes.
+- :mod:`omteach.classroom.rehearsal`: the round with simulated student processes
+  (``make rehearsal``), and :class:`~omteach.classroom.rehearsal.LocalClass` for the notebooks.
 
 Blobs travel through the node with :mod:`omteach.protocol.chainblobs`.
 """

@@ -1,7 +1,15 @@
-"""The SKELETON of a rehearsal: simulated students as separate processes against one class node.
+"""A rehearsal: simulated students as separate processes against one class node.
 
-This is not the classroom round yet. It is the part of a rehearsal that does not depend on the
-market protocol (being rewritten): a :class:`~omteach.classroom.node.ClassroomNode` on loopback,
+:func:`rehearse_round` is the live round with N simulated students: the teacher
+(:class:`~omteach.classroom.teacher.ClassTeacher`, AI Inc., in this process) and each student
+(:class:`~omteach.classroom.owner.ClassOwner`, in its own spawned process with its own key and
+its own seat's digits) meet only on the node. ``late`` makes latecomers (they join once a round
+is open and take part from the next), ``leave`` dropouts (they post their key shares in a round,
+then leave), ``light`` students submit precomputed updates (no torch in their processes: the
+benchmark's students).
+
+:func:`rehearse` is the part of a rehearsal that does not depend on the market protocol: a
+:class:`~omteach.classroom.node.ClassroomNode` on loopback,
 and ``n`` student processes (``multiprocessing``, spawned: nothing shared with the teacher's
 process but the gate's URL and the classroom's address), each of which
 
@@ -12,9 +20,7 @@ process but the gate's URL and the classroom's address), each of which
    the gate and reports the errors it got,
 
 and reports what happened and how long it took. ``late`` and ``leave`` make latecomers and
-dropouts at the process level. The full round (the spec, audit, accept, local training, packed
-masked encrypted submissions, 3 rounds, accuracy, payouts) replaces steps 2 and 3 once the
-hardened protocol lands: it is a ``task`` (:data:`StudentTask`) passed to :func:`rehearse`.
+dropouts at the process level; ``task`` replaces steps 2 and 3.
 """
 
 from __future__ import annotations
@@ -24,10 +30,13 @@ import multiprocessing
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omteach.classroom.node import ClassroomNode
 from omteach.text import text_table
+
+if TYPE_CHECKING:  # the teacher imports the protocol (and, for accuracy, torch)
+    from omteach.classroom.teacher import ClassTeacher, RoundRecord
 
 CHEATS = (("anvil_setStorageAt", ["0x" + "00" * 20, "0x0", "0x" + "00" * 32]),
           ("anvil_impersonateAccount", ["0x" + "00" * 20]),
@@ -153,17 +162,266 @@ def report_table(reports: list[StudentReport]) -> str:
                        "cheats refused", "note"], rows)
 
 
+# -- the live round with simulated students ----------------------------------------------------
+
+
+def _wait_for_round(gate_url: str, classroom: str, round_no: int, timeout: float) -> None:
+    """Read the chain (no key, no join) until round ``round_no - 1`` of the spec is open."""
+    from omteach.chain.evm import Chain
+
+    chain = Chain(gate_url, cast=())
+    room = chain.attach("Classroom", classroom)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        market = room.call("market")
+        if int(market, 16):
+            contract = chain.attach("ModelMarket", market)
+            if contract.call("spec_count"):
+                spec = contract.call("specs", contract.call("spec_count") - 1)
+                rnd, opened = spec[12], spec[13]
+                if rnd >= round_no or (rnd == round_no - 1 and opened):
+                    return
+        time.sleep(0.2)
+    raise TimeoutError(f"round {round_no - 1} did not open within {timeout:.0f} s")
+
+
+def light_update(owner: Any, spec_id: int, round_no: int) -> Any:
+    """A precomputed update (seeded noise within the clip): a student process without torch."""
+    import numpy as np
+
+    _, weights = owner.inspect(spec_id)
+    rng = np.random.default_rng(owner.seed * 1000 + round_no)
+    return rng.uniform(-0.05, 0.05, size=weights.shape)
+
+
+def _round_student(gate_url: str, classroom: str, seat: int, n: int, plan: dict[str, Any],
+                   out: Any) -> None:
+    """One student's process in the live round: join, audit, accept, take part, withdraw."""
+    report = StudentReport(_name(seat))
+    start = time.monotonic()
+    try:
+        from omteach.chain.evm import share_compiled
+        from omteach.classroom.owner import ClassOwner
+        from omteach.classroom.student import Student
+        from omteach.learning.data import Dataset, seat_shard
+
+        for compiled in plan.get("compiled", ()):
+            share_compiled(compiled)  # the teacher's process compiled them already
+        timeout = plan.get("timeout", 120.0)
+        if plan.get("late_round"):
+            _wait_for_round(gate_url, classroom, plan["late_round"], timeout)
+        me = Student.join(gate_url, classroom, report.name)
+        report.address, report.joined_s = me.address, time.monotonic() - start
+        if plan.get("light"):
+            import numpy as np
+
+            data, update = Dataset(np.zeros((1, 64), np.float32), np.zeros(1, np.int64)), \
+                light_update
+            owner = ClassOwner(me, data, seed=seat, update=update, leave_at=plan.get("leave_at"),
+                               timeout=timeout)
+        else:
+            from omteach.learning.model import one_thread
+
+            one_thread()  # imports torch now, not in the middle of the first round
+            data, _ = seat_shard(seat, n)  # this seat's digits: computed here, never sent
+            owner = ClassOwner(me, data, seed=seat, leave_at=plan.get("leave_at"),
+                               timeout=timeout)
+        spec_id = owner.find_spec(timeout=timeout)
+        report.extra["audit_passed"] = owner.audit(spec_id).passed
+        owner.accept(spec_id, timeout=timeout)
+        line = owner.take_part(spec_id, timeout=timeout, interval=plan.get("interval", 0.2))
+        report.left = line == "left"
+        report.extra.update(rounds=dict(owner.rounds), submitted_at=dict(owner.submitted_at),
+                            withdrawn=owner.withdrawn, balance=owner.balance(),
+                            ether=me.chain.balance(me.name))
+    except Exception as exc:  # reported to the teacher's process, not lost in a child
+        report.error = f"{type(exc).__name__}: {exc}"
+    out.put(report)
+
+
+def spawn_students(node: ClassroomNode, plans: Mapping[int, dict[str, Any]],
+                   seats: int) -> tuple[Any, list[Any]]:
+    """Start one process per seat in ``plans`` (seat -> its plan); (report queue, processes)."""
+    from omteach.chain.evm import compile_contract
+
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    compiled = [compile_contract(n) for n in ("Classroom", "BlobBoard", "ModelMarket")]
+    procs = []
+    for seat, plan in plans.items():
+        procs.append(ctx.Process(target=_round_student, name=_name(seat), args=(
+            node.gate.url, node.classroom.address, seat, seats, {**plan, "compiled": compiled},
+            out)))
+        procs[-1].start()
+    return out, procs
+
+
+class LocalClass:
+    """A class on this machine for a notebook to play along with (no teacher needed).
+
+    The node on loopback, ``simulated`` light student processes, and (``teacher=True``) AI Inc.
+    running ``rounds`` rounds in a background thread, each waiting for ``simulated + 1`` owners:
+    the notebook's own student is the one more. With ``teacher=False`` the notebook is the
+    teacher (:attr:`node` is there to build a :class:`ClassTeacher` on).
+    """
+
+    def __init__(self, simulated: int = 3, *, rounds: int = 2, teacher: bool = True,
+                 timeout: float = 120.0):
+        import threading
+
+        from omteach.classroom.teacher import ClassTeacher
+
+        self.node = ClassroomNode(per_client=simulated + 4)
+        self.rounds = rounds
+        self.error: BaseException | None = None
+        self.records: list[RoundRecord] = []
+        self.teacher: ClassTeacher | None = None
+        self._procs: list[Any] = []
+        try:
+            if teacher:
+                self.teacher = ClassTeacher.from_node(self.node)
+                self.teacher.post(rounds=rounds, places=simulated + 1, min_owners=3)
+            plans = {seat: {"light": True, "timeout": timeout, "interval": 0.2}
+                     for seat in range(1, simulated + 1)}  # seat 0 is the notebook's
+            self._out, self._procs = spawn_students(self.node, plans, simulated + 1)
+        except BaseException:
+            self.stop()
+            raise
+        self._thread = None
+        if teacher:
+            self._thread = threading.Thread(target=self._teach, args=(simulated + 1, timeout),
+                                            daemon=True)
+            self._thread.start()
+
+    def _teach(self, expected: int, timeout: float) -> None:
+        try:
+            for _ in range(self.rounds):
+                self.records.append(self.teacher.run_round(wait_for=expected, grace=5.0,
+                                                           timeout=timeout))
+        except BaseException as exc:  # shown by the notebook, not lost in a thread
+            self.error = exc
+
+    @property
+    def url(self) -> str:
+        """The gate's URL: what a student types."""
+        return self.node.gate.url
+
+    @property
+    def classroom(self) -> str:
+        """The Classroom contract's address: what a student types too."""
+        return self.node.classroom.address
+
+    def wait(self, timeout: float = 120.0) -> None:
+        """Wait for the background teacher to finish its rounds."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def stop(self) -> None:
+        """Stop the student processes and the node."""
+        for p in self._procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.terminate()
+        self.node.stop()
+
+
+@dataclass
+class RoundRehearsal:
+    """What a rehearsed round did: the teacher's records and each student's report."""
+
+    records: list[RoundRecord]
+    reports: list[StudentReport]
+    teacher: ClassTeacher
+    initial_accuracy: float | None = None
+
+
+def rehearse_round(n_students: int = 8, *, rounds: int = 3, late: Mapping[int, int] | None = None,
+                   leave: Mapping[int, int] | None = None, light: bool = False,
+                   min_owners: int = 3, grace: float = 5.0, timeout: float = 120.0,
+                   interval: float = 0.2,
+                   node: ClassroomNode | None = None, keys: Any = None,
+                   progress: Callable[[str], None] | None = None,
+                   on_teacher: Callable[[ClassTeacher], None] | None = None) -> RoundRehearsal:
+    """The live round: a teacher here, ``n_students`` student processes, ``rounds`` rounds.
+
+    ``late``: seat -> the round it takes part from (it joins once the round before is open);
+    ``leave``: seat -> the round in which it posts its key shares and then leaves (a dropout).
+    ``grace``: seconds without a new submission after which the teacher declares the dropouts.
+    ``light``: students submit precomputed updates (no torch, no accuracy); ``interval``: seconds
+    between a student's polls of the chain. ``on_teacher`` is
+    called with the teacher once the spec is posted (the dashboard attaches there).
+    """
+    from omteach.classroom.teacher import ClassTeacher
+    from omteach.learning.data import seat_shard
+
+    late, leave = dict(late or {}), dict(leave or {})
+    own = node is None
+    node = node or ClassroomNode(per_client=n_students + 1)
+    procs: list[Any] = []
+    try:
+        test = None if light else seat_shard(0, n_students)[1]
+        teacher = ClassTeacher.from_node(node, test=test, keys=keys)
+        teacher.post(rounds=rounds, places=n_students - len(late), min_owners=min_owners)
+        if on_teacher is not None:
+            on_teacher(teacher)
+        plans = {seat: {"late_round": late.get(seat, 0), "leave_at": leave.get(seat),
+                        "light": light, "timeout": timeout, "interval": interval}
+                 for seat in range(n_students)}
+        out, procs = spawn_students(node, plans, n_students)
+        records = []
+        for rnd in range(rounds):
+            expected = sum(late.get(seat, 0) <= rnd for seat in range(n_students))
+            records.append(teacher.run_round(wait_for=expected, grace=grace, timeout=timeout,
+                                             progress=progress))
+        reports = [out.get(timeout=timeout + 60) for _ in procs]
+        for p in procs:
+            p.join(timeout=10)
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+        if own:
+            node.stop()
+    return RoundRehearsal(records, sorted(reports, key=lambda r: r.name), teacher,
+                          teacher.initial_accuracy)
+
+
+def round_table(rehearsal: RoundRehearsal) -> str:
+    """The rounds of a rehearsal as a plain-text table."""
+    rows = [(r.round, len(r.participants), len(r.submitted), ", ".join(r.dropped) or "-",
+             "-" if r.accuracy is None else f"{r.accuracy:.1%}",
+             f"{sum(r.timings.values()):.2f}") for r in rehearsal.records]
+    return text_table(["round", "participants", "submitted", "dropped", "accuracy",
+                       "AI Inc. s"], rows)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """``python -m omteach.classroom.rehearsal --students N``."""
+    """``python -m omteach.classroom.rehearsal --students N [--rounds R] [--skeleton]``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--students", type=int, default=8)
-    parser.add_argument("--cheater", action="store_true", help="seat 0 also tries anvil's methods")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cheater", action="store_true", help="seat 0 also tries anvil's methods "
+                        "(with --skeleton)")
+    parser.add_argument("--skeleton", action="store_true",
+                        help="only join and exchange blobs (no market round)")
     args = parser.parse_args(argv)
     start = time.monotonic()
-    reports = rehearse(args.students, cheater=args.cheater)
-    print(report_table(reports))
-    ok = sum(r.read_ok for r in reports)
-    print(f"students={args.students} read_ok={ok} wall_s={time.monotonic() - start:.1f}")
+    if args.skeleton:
+        reports = rehearse(args.students, cheater=args.cheater)
+        print(report_table(reports))
+        ok = sum(r.read_ok for r in reports)
+        print(f"students={args.students} read_ok={ok} wall_s={time.monotonic() - start:.1f}")
+        return
+    n = args.students
+    late = {n - 1: 1} if n >= 5 and args.rounds >= 2 else {}
+    leave = {1: 1} if n >= 5 and args.rounds >= 2 else {}
+    result = rehearse_round(n, rounds=args.rounds, late=late, leave=leave, progress=print)
+    print(round_table(result))
+    errors = [f"{r.name}: {r.error}" for r in result.reports if r.error]
+    print("\n".join(errors) or "every student finished")
+    last = result.records[-1].accuracy if result.records else None
+    print(f"students={n} rounds={len(result.records)} accuracy="
+          f"{'-' if last is None else f'{last:.3f}'} wall_s={time.monotonic() - start:.1f}")
 
 
 if __name__ == "__main__":

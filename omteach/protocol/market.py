@@ -22,7 +22,7 @@ from omteach.protocol.blobs import BlobStore
 from omteach.story import COMPANY, DAY
 
 _BLOB_ID = re.compile(r"(0x)?[0-9a-f]{64}")
-MAX_OWNERS = 16
+MAX_OWNERS = 128
 """The most owners a spec (and a round) can take: the contract's MAX_OWNERS."""
 
 
@@ -202,7 +202,7 @@ class Market:
     def open_round(self, spec_id: int, participants: list[str], *,
                    sender: str = COMPANY) -> TxResult:
         """Fix the current round's participants (names or addresses) on chain."""
-        if len(participants) > MAX_OWNERS:  # the contract's list holds 16: say so, not an ABI error
+        if len(participants) > MAX_OWNERS:  # the contract holds 128: say so, not an ABI error
             raise InvalidValueError(f"a round takes at most {MAX_OWNERS} participants, "
                                     f"got {len(participants)}")
         return self._transact("open_round", spec_id,

@@ -18,7 +18,7 @@ import numpy as np
 from omteach.errors import OmteachError
 from omteach.learning.data import Dataset, dataset_from_drawings, digit_from_strokes
 from omteach.text import plural
-from omteach.ui.toolkit import MessagePanel, panel_text
+from omteach.ui.toolkit import MessagePanel, html_table, panel_text
 
 PAD_SIZE = 200  # pixels: big enough to draw on with a touchpad, small enough to sit beside text
 BRUSH = 9  # pixels on the pad
@@ -143,3 +143,140 @@ class DigitPad(widgets.VBox):
 
     def __repr__(self) -> str:
         return f"DigitPad({plural(len(self._labels), 'drawing')} kept)"
+
+
+# -- the live round: the student's panel and the teacher's dashboard ---------------------------
+
+ROUND_STATES = {"participant": "·", "shares": "shares", "submitted": "✔ submitted",
+                "revealed": "✔ submitted + revealed", "dropped": "✘ dropped", "left": "left"}
+
+
+class StudentPanel(widgets.VBox):
+    """A student's side of the round: audit, accept, take part; status per round, with progress.
+
+    ``owner`` is a :class:`~omteach.classroom.owner.ClassOwner` (joined, with its private data).
+    Each button does one thing and answers at once; "Take part" steps the round until the spec
+    is finished (the same :meth:`run` code uses). Errors show in the panel.
+    """
+
+    def __init__(self, owner, spec_id: int):
+        self.owner = owner
+        self.spec_id = spec_id
+        rounds = owner.market.spec(spec_id).rounds
+        self._audit = widgets.Button(description="Audit the spec")
+        self._accept = widgets.Button(description="Accept", button_style="primary")
+        self._run = widgets.Button(description="Take part", button_style="success")
+        self.progress = widgets.IntProgress(value=0, min=0, max=rounds,
+                                            description="rounds done")
+        self.message = MessagePanel(f"Joined as {owner.name}. Audit the spec, accept it, then "
+                                    "take part: your data stays in this kernel.")
+        self.table = MessagePanel("")
+        self._audit.on_click(lambda _: self._guard(self.audit))
+        self._accept.on_click(lambda _: self._guard(self.accept))
+        self._run.on_click(lambda _: self._guard(self.run))
+        super().__init__(children=[widgets.HBox([self._audit, self._accept, self._run]),
+                                   self.progress, self.message, self.table])
+
+    def _guard(self, action) -> None:
+        try:
+            action()
+        except OmteachError as exc:
+            self.message.show_error(exc)
+
+    def audit(self) -> bool:
+        """Run chapter 5's audit on the spec; show each finding. Whether it passed."""
+        report = self.owner.audit(self.spec_id)
+        lines = [f"{'✔' if f.passed else '✘'} {f.check}: {f.detail}" for f in report.findings]
+        self.message.show("\n".join(lines), kind="ok" if report.passed else "warn")
+        return report.passed
+
+    def accept(self) -> str:
+        """Consent on chain."""
+        line = self.owner.accept(self.spec_id)
+        self.message.show(line, kind="ok")
+        return line
+
+    def run(self, *, timeout: float = 300.0) -> str:
+        """Take part in every round until the spec is finished; show each step."""
+        def on_step(line: str) -> None:
+            self.message.show(line)
+            self.refresh()
+        line = self.owner.take_part(self.spec_id, timeout=timeout, on_step=on_step)
+        self.refresh()
+        paid = self.owner.withdrawn
+        self.message.show(f"{line}: {plural(len(self.owner.submitted_at), 'round')} "
+                          f"contributed, {paid / 10**18:.3f} ether withdrawn to your key",
+                          kind="ok")
+        return line
+
+    def __repr__(self) -> str:
+        return f"StudentPanel({self.owner.name}, spec {self.spec_id})"
+
+    def refresh(self) -> None:
+        """Redraw the per-round table and the progress bar from this student's state."""
+        spec = self.owner.market.spec(self.spec_id)
+        self.progress.value = min(spec.round, self.progress.max)
+        rows = [(r, ROUND_STATES.get(s, s)) for r, s in sorted(self.owner.rounds.items())]
+        text = "\n".join(f"round {r}: {s}" for r, s in rows)
+        self.table.show_html(text, html_table(["round", "me"], rows))
+
+
+class TeacherDashboard(widgets.VBox):
+    """The teacher's live view of the class, read from the chain (:meth:`refresh`).
+
+    ``teacher`` is a :class:`~omteach.classroom.teacher.ClassTeacher`. Shows every student's
+    state per round, accuracy per round, what AI Inc. sees of one update and of the sum, and
+    each student's credited bounty. :meth:`say` is the progress line a round reports to.
+    """
+
+    def __init__(self, teacher):
+        self.teacher = teacher
+        self.line = MessagePanel("")
+        self.students = MessagePanel("")
+        self.rounds = MessagePanel("")
+        self.seen = MessagePanel("")
+        refresh = widgets.Button(description="Refresh")
+        refresh.on_click(lambda _: self.refresh())
+        super().__init__(children=[refresh, self.line, self.students, self.rounds, self.seen])
+
+    def __repr__(self) -> str:
+        return f"TeacherDashboard(spec {self.teacher.spec_id})"
+
+    def say(self, line: str) -> None:
+        """Show what the round is doing now, then redraw."""
+        self.line.show(line)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Read the class's state from the chain and redraw every table."""
+        try:
+            status = self.teacher.status()
+        except OmteachError as exc:
+            self.line.show_error(exc)
+            return
+        spec = status["spec"]
+        n_rounds = spec.rounds if spec is not None else 0
+        header = ["student", "accepted", *[f"round {r}" for r in range(n_rounds)], "credited"]
+        rows = []
+        for name, s in status["students"].items():
+            rows.append([name, "yes" if s["accepted"] else "no",
+                         *[ROUND_STATES.get(s["rounds"].get(r, ""), "")
+                           for r in range(n_rounds)],
+                         f"{s['balance'] / 10**18:.2f} ETH"])
+        self.students.show_html(f"{len(rows)} students", html_table(header, rows))
+        records = status["rounds"]
+        acc = [("start", "-", "-", _pct(self.teacher.initial_accuracy))] + [
+            (r.round, len(r.submitted), ", ".join(r.dropped) or "-", _pct(r.accuracy))
+            for r in records]
+        self.rounds.show_html(f"{len(records)} rounds closed",
+                              html_table(["round", "submitted", "dropped", "accuracy"], acc))
+        if records and records[-1].one_update:
+            last = records[-1]
+            seen = [("one update (masked)", *(f"{v:+.3f}" for v in last.one_update)),
+                    ("the mean of all", *(f"{v:+.3f}" for v in last.mean_update))]
+            self.seen.show_html("what AI Inc. sees", html_table(
+                ["AI Inc. decrypts", *[f"w{i}" for i in range(len(last.one_update))]], seen))
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"

@@ -1,0 +1,212 @@
+"""A student as a data owner in the live round: their data never leaves their process.
+
+::
+
+    me = Student.join(url, classroom, "Ana")               # own key, faucet, roster
+    owner = ClassOwner(me, data)                            # a seat's shard, or DigitPad drawings
+    spec = owner.find_spec()                                # the spec AI Inc. posted
+    print(owner.audit(spec).summary())                      # chapter 5's audit, before consenting
+    owner.accept(spec)
+    owner.take_part(spec)                                   # every round: shares, train, submit…
+
+The student reacts to the chain: :meth:`ClassOwner.step` reads the spec and the round on chain
+and does whatever is due now (post the round's key shares, train and submit once every
+participant's shares are in, reveal its shares of the dropouts when AI Inc. declares them), then
+returns a line saying what it did or waits for. :meth:`ClassOwner.take_part` calls it until the
+spec is finished, with a timeout; the notebook's panel calls it from a button or a loop. Nothing
+but the chain connects the student to AI Inc.: no second server.
+
+Masks, shares and sums are keyed by **address** (names are only labels, and differ nowhere: the
+roster names everyone alike on every machine).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from omteach.classroom.student import Student
+from omteach.errors import ContractRevertError, ProtocolError
+from omteach.learning.data import Dataset
+from omteach.learning.defences import AuditReport
+from omteach.protocol.market import Market
+from omteach.protocol.parties import DataOwner
+
+UpdateFn = Callable[[DataOwner, int, int], np.ndarray]
+"""How an owner computes its update: (owner, spec id, round) -> update. Default: local training."""
+
+FINISHED = "finished"
+LEFT = "left"
+
+
+def _train(owner: DataOwner, spec_id: int, round_no: int) -> np.ndarray:
+    return owner.train(spec_id, round_no)
+
+
+class ClassOwner:
+    """A student (:class:`Student`, own key) as a :class:`DataOwner` of the class's market.
+
+    ``data`` stays in this process. ``update``: how the update is computed (default: train the
+    spec's model on ``data``; the benchmark passes precomputed updates so its students need no
+    torch). ``leave_at``: a round in which this student posts its key shares and then leaves
+    (the rehearsal's dropout).
+    """
+
+    def __init__(self, student: Student, data: Dataset, *, seed: int = 0,
+                 update: UpdateFn = _train, leave_at: int | None = None,
+                 timeout: float = 60.0):
+        self.student = student
+        address = _poll_value(lambda: _nonzero(student.classroom.call("market")), timeout,
+                              "the teacher has not opened the market yet: wait, then try again")
+        self.market = Market(student.chain, student.blobs,
+                             student.chain.attach("ModelMarket", address))
+        self.owner = DataOwner(student.name, self.market, data, seed=seed)
+        self.address = self.owner.address
+        self.update_fn = update
+        self.leave_at = leave_at
+        self.log: list[tuple[float, str]] = []
+        """(time, what happened), oldest first."""
+        self.rounds: dict[int, str] = {}
+        """Round -> this student's state in it ("shares", "submitted", "revealed", ...)."""
+        self.submitted_at: dict[int, float] = {}
+        self.withdrawn = 0
+
+    @property
+    def name(self) -> str:
+        """The student's display name."""
+        return self.student.name
+
+    def _say(self, line: str) -> str:
+        if not self.log or self.log[-1][1] != line:
+            self.log.append((time.time(), line))
+        return line
+
+    # -- before the rounds ------------------------------------------------------------------------
+
+    def find_spec(self, *, timeout: float = 60.0) -> int:
+        """The id of the open spec the class's teacher posted (waiting up to ``timeout`` s)."""
+        teacher = self.student.classroom.call("teacher").lower()
+
+        def open_spec() -> Any:
+            specs = [s for s in self.market.open_specs()
+                     if s.company_address.lower() == teacher]
+            return specs[-1] if specs else None
+        return _poll_value(open_spec, timeout, "the teacher has not posted a spec yet").spec_id
+
+    def audit(self, spec_id: int) -> AuditReport:
+        """Chapter 5's audit of the spec: its terms on chain and the model blob."""
+        return self.owner.audit(spec_id)
+
+    def accept(self, spec_id: int, *, timeout: float = 60.0) -> str:
+        """Consent on chain (publishing the masking key); waits for a place if all are taken."""
+        if self.address in self.market.owners(spec_id):
+            return self._say("already accepted")
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.owner.accept(spec_id)
+                return self._say("accepted: I take part from the next round AI Inc. opens")
+            except ContractRevertError as exc:
+                if "every place" not in exc.reason or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.3)  # the teacher adds places for the class as it grows
+
+    # -- the rounds -------------------------------------------------------------------------------
+
+    def step(self, spec_id: int) -> str:
+        """Do what is due now in the open round; a line saying what was done or awaited."""
+        market, me = self.market, self.address
+        spec = market.spec(spec_id)
+        if spec.finished:
+            return self._say(FINISHED)
+        rnd = spec.round
+        if not spec.opened:
+            return self._say(f"round {rnd}: waiting for AI Inc. to open it")
+        parts = market.participants(spec_id, rnd)
+        if me not in parts:
+            return self._say(f"round {rnd}: not a participant (joined late: from the next round)")
+        if market.shares_blob(spec_id, rnd, me) is None:
+            self.owner.post_shares(spec_id, rnd)
+            self.rounds[rnd] = "shares"
+            return self._say(f"round {rnd}: posted my key shares for {len(parts) - 1} peers")
+        if self.leave_at == rnd:
+            self.rounds[rnd] = "left"
+            return self._say(LEFT)
+        submitted = market.submission(spec_id, rnd, me) is not None
+        if not submitted and spec.recovering:
+            self.rounds[rnd] = "dropped"
+            return self._say(f"round {rnd}: too late, AI Inc. declared the dropouts")
+        if not submitted:
+            if market.contract.call("shares_count", spec_id, rnd) < len(parts):
+                return self._say(f"round {rnd}: waiting for every participant's key shares")
+            update = self.update_fn(self.owner, spec_id, rnd)
+            try:
+                self.owner.submit(spec_id, rnd, update)
+            except ContractRevertError as exc:
+                if "submissions are closed" not in exc.reason:
+                    raise
+                # AI Inc. declared the dropouts while we trained: the id was refused, so the
+                # update was never published (its masks are about to be removed)
+                self.rounds[rnd] = "dropped"
+                return self._say(f"round {rnd}: too late, AI Inc. declared the dropouts")
+            self.submitted_at[rnd] = time.time()
+            self.rounds[rnd] = "submitted"
+            return self._say(f"round {rnd}: trained, masked, encrypted and submitted")
+        if spec.recovering and market.reveal(spec_id, rnd, me) is None:
+            self.owner.reveal_shares(spec_id, rnd)
+            self.rounds[rnd] = "revealed"
+            return self._say(f"round {rnd}: revealed my shares of the dropouts' masks")
+        return self._say(f"round {rnd}: waiting for AI Inc. to close the round")
+
+    def take_part(self, spec_id: int, *, timeout: float = 300.0, interval: float = 0.2,
+                  on_step: Callable[[str], None] | None = None) -> str:
+        """Step until the spec is finished (or this student leaves); then withdraw the bounties.
+
+        ``timeout``: seconds without anything new happening before giving up (ProtocolError).
+        """
+        last, quiet_since = "", time.monotonic()
+        while True:
+            line = self.step(spec_id)
+            if line != last:
+                last, quiet_since = line, time.monotonic()
+                if on_step:
+                    on_step(line)
+            if line in (FINISHED, LEFT):
+                break
+            if time.monotonic() - quiet_since > timeout:
+                raise ProtocolError(f"nothing happened for {timeout:.0f} s ({line}): is the "
+                                    "teacher still running the class?")
+            time.sleep(interval)
+        if line == FINISHED:
+            self.withdraw()
+        return line
+
+    def balance(self) -> int:
+        """Bounties credited to this student and not withdrawn yet, in wei."""
+        return self.market.balance(self.address)
+
+    def withdraw(self) -> int:
+        """Take the credited bounties out of the market (to this student's key); how much."""
+        amount = self.balance()
+        if amount:
+            self.owner.withdraw()
+            self.withdrawn += amount
+        return amount
+
+
+def _poll_value(read: Callable[[], Any], timeout: float, why: str, interval: float = 0.3) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise ProtocolError(f"{why} (waited {timeout:.0f} s)")
+        time.sleep(interval)
+
+
+def _nonzero(address: str) -> str | None:
+    return address if int(address, 16) else None

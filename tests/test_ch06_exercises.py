@@ -1,0 +1,60 @@
+"""Chapter 6 checkers: the answer key passes, wrong answers get a hint, nothing raises."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from omteach.exercises import ch06
+from tests.answer_key import graded_cells
+
+SOURCES = Path(__file__).resolve().parents[1] / "source" / "course"
+
+
+def key(grade_id: str, name: str):
+    """Run the answer cell ``grade_id`` of chapter 6's two sources; the variable ``name``."""
+    cells = {}
+    for path in sorted(SOURCES.glob("06_*.ipynb")):
+        cells.update(graded_cells(nbformat.read(path, as_version=4)))
+    namespace: dict = {}
+    exec(compile(cells[grade_id].source, f"<{grade_id}>", "exec"), namespace)
+    return namespace[name]
+
+
+def test_the_answer_key_passes_and_agrees_with_the_contracts_rule():
+    top_up = key("ch06_ex1_top_up_answer", "top_up")
+    assert ch06.check_top_up(top_up)
+    assert ch06.check_largest_class(key("ch06_ex2_shares_answer", "largest_class"))
+    # the contract's add_places asks for bounty x extra x (rounds - round): Market computes it so
+    assert top_up(10, 2, 3, 1) == 40
+
+
+@pytest.mark.parametrize("wrong", [
+    lambda b, e, r, c: b * e * r,               # forgets the rounds already closed
+    lambda b, e, r, c: b * e * (r - c - 1),     # forgets the current round
+    lambda b, e, r, c: b * (r - c),             # one place only
+    lambda b, e, r, c: 1 / 0,                   # raises
+    None,
+])
+def test_wrong_top_ups_get_a_hint(wrong):
+    feedback = ch06.check_top_up(wrong)
+    assert not feedback and "round" in str(feedback)
+
+
+@pytest.mark.parametrize("wrong", [
+    lambda limit, y: int((limit / y) ** 0.5),      # n - 1 is the square root, not n
+    lambda limit, y: limit // y,                   # linear, not quadratic
+    lambda limit, y: "32",
+    None,
+])
+def test_wrong_class_sizes_get_a_hint(wrong):
+    feedback = ch06.check_largest_class(wrong)
+    assert not feedback and "n - 1" in str(feedback)
+
+
+def test_the_checker_matches_the_encoding_limit():
+    """The board's 64 KiB and 66-byte points allow 32 raw; the course's hex JSON about 20."""
+    assert ch06._largest_class(65536, 66) == 32
+    assert ch06._largest_class(65536, 2 * 66) == 23  # hex alone; the JSON around it: ~20
