@@ -216,3 +216,29 @@ def test_a_student_cannot_block_the_round(klass):
     teacher.close(teacher_record(teacher, spec_id))
     assert [o.balance() for o in owners] == [BOUNTY, BOUNTY, 0, 0]
     assert owners[0].withdraw() == BOUNTY and owners[0].balance() == 0
+
+
+def test_the_student_panel_and_the_teacher_dashboard_read_the_chain(klass):
+    from omteach.ui.ch06 import StudentPanel, TeacherDashboard
+
+    teacher, spec_id, owners = klass
+    panel = StudentPanel(owners[0], spec_id)
+    # this class's spec has t = 2: the audit (chapter 5's policy asks for 3) says so
+    assert panel.audit() is False and panel.message.kind == "warn"
+    assert "✘ owners per round" in panel.message.text and "✔ model hash" in panel.message.text
+    panel._accept.click()
+    assert panel.message.text == "already accepted"
+    teacher.open_round()
+    _play(teacher, spec_id, owners)
+    panel.refresh()
+    assert panel.table.text == "round 0: ✔ submitted"
+    board = TeacherDashboard(teacher)
+    board.refresh()
+    assert board.students.text == "4 students"
+    assert board.students.value.count("submitted") == 4
+    teacher.history.append(teacher.close(teacher_record(teacher, spec_id)))  # as run_round does
+    board.say("round 0 closed")
+    assert "round 0 closed" in board.line.text and "w0" in board.seen.value
+    panel.spec_id = 99  # a spec that is not there: the error shows in the panel, not raised
+    panel._accept.click()
+    assert panel.message.kind == "error" and "no spec 99" in panel.message.text
