@@ -548,13 +548,18 @@ def test_teacher_and_student_notebooks_side_by_side(browser, lab_server):
 
     def run_all(rel: str) -> str:
         pid = wait_until(f"{rel} to open", lambda: panel_id(rel))
-        page.evaluate("(id) => window.jupyterapp.shell.activateById(id)", pid)
+        page.evaluate("(id) => { window.jupyterapp.shell.activateById(id); }", pid)
         wait_until(f"{rel}'s kernel to be idle", lambda: idle(rel))
         sel = f"#{pid}"
-        wait_until(f"{rel} to connect to its kernel",
-                   lambda: page.locator(f"{sel} .jp-Notebook-ExecutionIndicator"
-                                        "[data-status='idle']").count() > 0)
-        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        # The panel's own session: connected once its kernel reports idle to the page.
+        wait_until(f"{rel} to connect to its kernel", lambda: page.evaluate(
+            """(id) => { const w = window.jupyterapp.shell.widgets('main');
+                 for (const x of w) { if (x.id === id) {
+                   const k = x.sessionContext && x.sessionContext.session
+                     && x.sessionContext.session.kernel;
+                   return !!k && k.status === 'idle'; } }
+                 return false; }""", pid))
+        page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
 
         def settled() -> bool:
             texts = [t.strip() for t in page.locator(
@@ -574,12 +579,12 @@ def test_teacher_and_student_notebooks_side_by_side(browser, lab_server):
                   wait_until="domcontentloaded")
         page.locator(".jp-Notebook .jp-Cell").first.wait_for(state="attached")
         left = run_all(teacher_nb)
-        page.evaluate("""(path) => window.jupyterapp.commands.execute('docmanager:open',
-                          {path, options: {mode: 'split-right'}})""", student_nb)
+        page.evaluate("""(path) => { window.jupyterapp.commands.execute('docmanager:open',
+                          {path, options: {mode: 'split-right'}}); }""", student_nb)
         right = run_all(student_nb)
         boxes = {}
         for rel, pid in ((teacher_nb, left), (student_nb, right)):
-            page.evaluate("(id) => window.jupyterapp.shell.activateById(id)", pid)
+            page.evaluate("(id) => { window.jupyterapp.shell.activateById(id); }", pid)
             page.wait_for_timeout(300)
             cells = page.evaluate(_READ_CELLS_JS, [WIDGET_MIME, f"#{pid}"])
             result.problems.extend(f"{rel}: {p}" for p in find_problems(cells))
@@ -596,6 +601,11 @@ def test_teacher_and_student_notebooks_side_by_side(browser, lab_server):
         page.screenshot(path=str(ARTIFACTS / "06_side_by_side.png"))
     finally:
         result.seconds = time.monotonic() - start
+        if result.problems or time.monotonic() > deadline:
+            try:
+                page.screenshot(path=str(ARTIFACTS / "06_side_by_side_failed.png"))
+            except Exception:  # a screenshot must not hide the real failure
+                pass
         context.close()
         for rel in CLASSROOM_PAIR:
             lab_server.delete_session(rel)
