@@ -27,8 +27,9 @@ def test_the_answer_key_passes_and_agrees_with_the_contracts_rule():
     top_up = key("ch06_ex1_top_up_answer", "top_up")
     assert ch06.check_top_up(top_up)
     assert ch06.check_largest_class(key("ch06_ex2_shares_answer", "largest_class"))
-    # the contract's add_places asks for bounty x extra x (rounds - round): Market computes it so
-    assert top_up(10, 2, 3, 1) == 40
+    # the contract's add_places asks for bounty x extra x (rounds - round): the key agrees with it
+    bounty, extra, rounds, current = 10, 2, 3, 1
+    assert top_up(bounty, extra, rounds, current) == bounty * extra * (rounds - current)
 
 
 @pytest.mark.parametrize("wrong", [

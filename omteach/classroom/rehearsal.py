@@ -139,16 +139,9 @@ def rehearse(n_students: int = 8, *, node: ClassroomNode | None = None, cheater:
     try:
         for p in procs:
             p.start()
-        wait = timeout + 60 + max(late.values(), default=0.0)
-        reports = [out.get(timeout=wait) for _ in procs]
-        for p in procs:
-            p.join(timeout=10)
+        reports = _collect(out, procs, timeout + 60 + max(late.values(), default=0.0))
     finally:
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-        if own:
-            node.stop()
+        _end(procs, node, own)
     return sorted(reports, key=lambda r: r.name)
 
 
@@ -373,15 +366,9 @@ def rehearse_round(n_students: int = 8, *, rounds: int = 3, late: Mapping[int, i
             expected = sum(late.get(seat, 0) <= rnd for seat in range(n_students))
             records.append(teacher.run_round(wait_for=expected, grace=grace, timeout=timeout,
                                              progress=progress))
-        reports = [out.get(timeout=timeout + 60) for _ in procs]
-        for p in procs:
-            p.join(timeout=10)
+        reports = _collect(out, procs, timeout + 60)
     finally:
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-        if own:
-            node.stop()
+        _end(procs, node, own)
     return RoundRehearsal(records, sorted(reports, key=lambda r: r.name), teacher,
                           teacher.initial_accuracy)
 
@@ -426,3 +413,20 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _collect(out: Any, procs: list, wait: float) -> list:
+    """Each student process's report (waiting at most ``wait`` s for each), then join them."""
+    reports = [out.get(timeout=wait) for _ in procs]
+    for p in procs:
+        p.join(timeout=10)
+    return reports
+
+
+def _end(procs: list, node: Any, own: bool) -> None:
+    """Stop the student processes still running, and the node if this rehearsal started it."""
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    if own:
+        node.stop()
