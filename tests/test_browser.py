@@ -127,6 +127,14 @@ class LabServer:
                 return s
         return None
 
+    def kernel_state(self, path: str) -> str | None:
+        """The execution state of ``path``'s kernel as the server sees it (None: no kernel yet)."""
+        try:
+            s = self.session_for(path)
+        except (OSError, urllib.error.URLError, ValueError):
+            return None
+        return s["kernel"].get("execution_state") if s and s.get("kernel") else None
+
     def delete_session(self, path: str) -> None:
         try:
             s = self.session_for(path)
@@ -371,21 +379,13 @@ def run_notebook_in_browser(browser, server: LabServer, rel_path: str,
     page.on("console", lambda m: result.console_errors.append(_short(m.text, 300))
             if m.type == "error" else None)
 
-    def wait_until(what: str, predicate, poll_ms: int = 250):
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise NotebookTimeout(f"timed out after {timeout_s:.0f} s waiting for {what}")
-            page.wait_for_timeout(poll_ms)
+    def timed_out(what: str):
+        raise NotebookTimeout(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+    wait_until = _waiter(page, deadline, timed_out)
 
     def kernel_state() -> str | None:
-        try:
-            s = server.session_for(rel_path)
-        except (OSError, urllib.error.URLError, ValueError):
-            return None
-        return s["kernel"].get("execution_state") if s and s.get("kernel") else None
+        return server.kernel_state(rel_path)
 
     try:
         # A workspace of its own: the default one would reopen the notebooks of earlier tests.
@@ -451,6 +451,20 @@ def run_notebook_in_browser(browser, server: LabServer, rel_path: str,
         context.close()
         server.delete_session(rel_path)
     return result
+
+
+def _waiter(page, deadline: float, timed_out):
+    """``wait_until(what, predicate, poll_ms)``: poll ``predicate`` on the page's clock until it
+    returns something true (returned), or call ``timed_out(what)`` once ``deadline`` passes."""
+    def wait_until(what: str, predicate, poll_ms: int = 250):
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                timed_out(what)
+            page.wait_for_timeout(poll_ms)
+    return wait_until
 
 
 def _menu(page, menu: str, command: str) -> None:
@@ -526,19 +540,11 @@ def test_teacher_and_student_notebooks_side_by_side(browser, lab_server):
     page.on("console", lambda m: result.console_errors.append(_short(m.text, 300))
             if m.type == "error" else None)
 
-    def wait_until(what, predicate, poll_ms=250):
-        while not (value := predicate()):
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out waiting for {what}; {result.report()}", pytrace=False)
-            page.wait_for_timeout(poll_ms)
-        return value
+    wait_until = _waiter(page, deadline, lambda what: pytest.fail(
+        f"timed out waiting for {what}; {result.report()}", pytrace=False))
 
     def idle(rel: str) -> bool:
-        try:
-            s = lab_server.session_for(rel)
-        except (OSError, urllib.error.URLError, ValueError):
-            return False
-        return bool(s and s.get("kernel") and s["kernel"].get("execution_state") == "idle")
+        return lab_server.kernel_state(rel) == "idle"
 
     def panel_id(rel: str) -> str | None:
         return page.evaluate("""(path) => {

@@ -85,7 +85,7 @@ class RoundDashboard(widgets.VBox):
         self.progress.set(0, "starting…")
         self.progress.layout.display = ""
         try:
-            report = self._run_round(dropped)
+            report = self._run.run_round(drop=dropped, progress=self._on_progress)
         except OmteachError as exc:
             self._status.show_error(exc)
             self._refresh()
@@ -114,9 +114,6 @@ class RoundDashboard(widgets.VBox):
         """Per-owner progress from the run: who has trained and submitted so far."""
         self.progress.bar.max = max(total, 1)
         self.progress.set(done, message)
-
-    def _run_round(self, dropped: list[str]):
-        return self._run.run_round(drop=dropped, progress=self._on_progress)
 
     def _refresh(self) -> None:
         run = self._run
