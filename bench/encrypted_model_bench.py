@@ -1,23 +1,27 @@
-"""The encrypted linear model's round, with and without re-randomization, vs the plain round.
+"""The encrypted linear model's round: packed, unpacked, without re-randomization, and plain.
 
     .venv/bin/python bench/encrypted_model_bench.py              # 5 rounds (about half a minute)
     .venv/bin/python bench/encrypted_model_bench.py --rounds 3
 
-All three train chapter 5's even/odd logistic regression (Taylor-approximated sigmoid) on the three
-owners' digits with the same learning rate and rounds, interleaved round by round:
-  rerandomized  the protocol as it is: AI Inc. encrypts the 65 weights, each owner computes a
-                masked encrypted gradient from encrypted weights and plain pixels and
-                rerandomizes all 65 ciphertexts it sends (one exponentiation each), AI Inc.
-                decrypts the sum;
-  bare          the same without re-randomization (the old, leaking owner), to show its cost;
+All four train chapter 5's even/odd logistic regression (Taylor-approximated sigmoid) on the
+three owners' digits with the same learning rate and rounds, interleaved round by round:
+  packed        the protocol as it is: AI Inc. encrypts the 65 weights, each owner computes a
+                masked encrypted gradient from encrypted weights and plain pixels, packs its 65
+                gradient ciphertexts into two (Horner's rule in slots of a width AI Inc. sets),
+                masks and rerandomizes the two, AI Inc. decrypts two sums;
+  unpacked      the protocol before packing (the baseline): all 65 ciphertexts masked and
+                rerandomized (one exponentiation each), 65 decrypted;
+  bare          unpacked without re-randomization (the old, leaking owner): the floor for any
+                safe variant, which must do at least this much;
   plain         the same arithmetic on floats.
-floor: one bare ``gmpy2.powmod(s, n, n^2)``, timed between rounds: the cost a rerandomization
-cannot go below without a faster method (e.g. fixed-base tables). Times are medians over rounds.
-The owners run one after another here; on their own machines they would run side by side, so
-the per-owner figures are what one owner adds to a round's wall time.
+A second floor: one bare ``gmpy2.powmod(s, n, n^2)``, timed between rounds: the cost a
+rerandomization cannot go below. Times are medians over rounds. The owners run one after
+another here; on their own machines they would run side by side, so the per-owner figures are
+what one owner adds to a round's wall time.
 
 The last line is exactly
-``encrypted_over_plain=<x> encrypted_round_s=<t> bare_round_s=<t> rerandomize_ms=<t>``.
+``packed_speedup=<x> packed_over_bare=<x> encrypted_over_plain=<x> encrypted_round_s=<t>
+unpacked_round_s=<t> bare_round_s=<t> rerandomize_ms=<t>`` (on one line).
 """
 
 from __future__ import annotations
@@ -57,14 +61,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     shares, test = split_digits(seed=0)
     keys = generate_keypair(2048)
-    print(f"machine: {os.cpu_count()} cores, {cpu_model()}; python {sys.version.split()[0]}")
+    print(f"machine: {os.cpu_count()} cores, {cpu_model()}; python {sys.version.split()[0]}; "
+          f"load average {os.getloadavg()[0]:.1f}")
 
-    rerand = EncryptedModelRun.create(keys, shares)
-    bare = EncryptedModelRun.create(keys, shares, rerandomize=False)
-    times: dict[str, list[float]] = {"rerandomized": [], "bare": [], "plain": []}
+    runs = {"packed": EncryptedModelRun.create(keys, shares),
+            "unpacked": EncryptedModelRun.create(keys, shares, pack=False),
+            "bare": EncryptedModelRun.create(keys, shares, rerandomize=False, pack=False)}
+    times: dict[str, list[float]] = {name: [] for name in (*runs, "plain")}
     floors = []
     for r in range(args.rounds):
-        for name, run in (("rerandomized", rerand), ("bare", bare)):
+        for name, run in runs.items():
             t0 = time.perf_counter()
             run.run_round(r)
             times[name].append(time.perf_counter() - t0)
@@ -73,27 +79,28 @@ def main(argv: list[str] | None = None) -> int:
         times["plain"].append((time.perf_counter() - t0) / (r + 1))
         floors.append(_floor_ms(keys.public))
     med = {k: statistics.median(v) for k, v in times.items()}
-    owners = len(rerand.owners)
-    sent = owners * len(rerand.weights)
-    for name, run in (("rerandomized", rerand), ("bare", bare)):
+    for name, run in runs.items():
         steps = {k: statistics.median(t[k] for t in run.timings) for k in run.timings[0]}
-        print(f"{name:12}: median {med[name]:.3f} s per round; "
+        print(f"{name:9}: median {med[name]:.3f} s per round; "
               + ", ".join(f"{k} {v:.3f} s" for k, v in steps.items()))
-    print(f"{'plain':12}: median {med['plain'] * 1e3:.3f} ms per round")
-    rr_s = statistics.median(t[RERANDOMIZE] for t in rerand.timings)
-    per_ct_ms = rr_s / sent * 1e3
+    print(f"{'plain':9}: median {med['plain'] * 1e3:.3f} ms per round")
+    owners = len(runs["packed"].owners)
     floor_ms = statistics.median(floors)
-    print(f"re-randomization: {rr_s:.3f} s per round for {sent} ciphertexts ({owners} owners x "
-          f"{sent // owners}), {rr_s / owners:.3f} s per owner, {per_ct_ms:.2f} ms per ciphertext "
-          f"(floor: powmod(s, n, n^2) {floor_ms:.2f} ms, ratio {per_ct_ms / floor_ms:.2f})")
-    print(f"rerandomized / bare round: {med['rerandomized'] / med['bare']:.2f}x "
-          f"(+{med['rerandomized'] - med['bare']:.3f} s)")
-    accs = [linear_accuracy(w, test) for w in (rerand.weights, bare.weights, plain[-1])]
-    print(f"accuracy after {args.rounds} rounds: rerandomized {accs[0]:.3f}, bare {accs[1]:.3f}, "
-          f"plain {accs[2]:.3f}")
-    print(f"encrypted_over_plain={med['rerandomized'] / med['plain']:.0f} "
-          f"encrypted_round_s={med['rerandomized']:.3f} bare_round_s={med['bare']:.3f} "
-          f"rerandomize_ms={per_ct_ms:.2f}")
+    for name, sent in (("packed", 2), ("unpacked", 65)):
+        rr_s = statistics.median(t[RERANDOMIZE] for t in runs[name].timings)
+        per_ct_ms = rr_s / (owners * sent) * 1e3
+        print(f"re-randomization, {name}: {rr_s:.3f} s per round for {owners * sent} "
+              f"ciphertexts ({owners} owners x {sent}), {per_ct_ms:.2f} ms per ciphertext "
+              f"(floor: powmod(s, n, n^2) {floor_ms:.2f} ms, ratio {per_ct_ms / floor_ms:.2f})")
+    accs = {name: linear_accuracy(run.weights, test) for name, run in runs.items()}
+    accs["plain"] = linear_accuracy(plain[-1], test)
+    print(f"accuracy after {args.rounds} rounds: "
+          + ", ".join(f"{k} {v:.3f}" for k, v in accs.items()))
+    print(f"packed_speedup={med['unpacked'] / med['packed']:.2f} "
+          f"packed_over_bare={med['packed'] / med['bare']:.2f} "
+          f"encrypted_over_plain={med['packed'] / med['plain']:.0f} "
+          f"encrypted_round_s={med['packed']:.3f} unpacked_round_s={med['unpacked']:.3f} "
+          f"bare_round_s={med['bare']:.3f} rerandomize_ms={per_ct_ms:.2f}")
     return 0
 
 

@@ -8,7 +8,7 @@ import pytest
 from phe import paillier
 
 from omteach.crypto.paillier import generate_keypair
-from omteach.errors import InvalidValueError, NonRandomCiphertextError
+from omteach.errors import InvalidValueError, NonRandomCiphertextError, PlaintextOverflowError
 from omteach.learning import encrypted_model
 from omteach.learning.data import split_digits
 from omteach.learning.encrypted_model import (
@@ -59,7 +59,7 @@ def test_owners_never_decrypt_and_hold_no_private_key(setting, monkeypatch):
         owner.encrypted_gradient(enc, {k: v for k, v in publics.items() if k != name}, 0)
     assert calls == []  # no decryption while the owners computed
     assert all(isinstance(c, int) for c in enc.ciphertexts)
-    assert set(vars(enc)) == {"ciphertexts", "public"}
+    assert set(vars(enc)) == {"ciphertexts", "public", "slot_bits"}
 
 
 def test_one_owners_masked_gradient_is_noise(setting):
@@ -69,6 +69,12 @@ def test_one_owners_masked_gradient_is_noise(setting):
     run.weights = np.random.default_rng(2).normal(0, 0.1, 65)
     enc = run.encrypt_weights()
     publics = {n: o.mask_key.public for n, o in owners.items()}
+    joe = owners["Joe"].encrypted_gradient(
+        enc, {k: v for k, v in publics.items() if k != "Joe"}, 0)
+    with pytest.raises(PlaintextOverflowError, match="masks did not cancel"):
+        run.decrypt_sum(joe, enc.slot_bits)  # packed: the leftover mask is detected
+    run.pack = False
+    enc = run.encrypt_weights()
     joe = owners["Joe"].encrypted_gradient(
         enc, {k: v for k, v in publics.items() if k != "Joe"}, 0)
     seen = run.decrypt_sum(joe)
@@ -152,5 +158,56 @@ def test_round_rerandomizes_every_ciphertext_sent_unless_told_not_to(setting, mo
         keys, shares, rerandomize=False)
     on.weights = off.weights = np.random.default_rng(4).normal(0, 0.1, 65)
     assert np.array_equal(off.run_round(0), on.run_round(0))  # the same step either way
-    assert len(calls) == 3 * 65  # every ciphertext of every owner, in the rerandomizing run only
+    # 65 gradient entries packed into two ciphertexts (2048-bit key); every ciphertext of every
+    # owner is rerandomized, in the rerandomizing run only
+    assert len(calls) == 3 * 2
     assert set(on.timings[0]) == set(off.timings[0]) >= {"owners' rerandomization"}
+
+
+def test_packed_and_unpacked_rounds_take_the_same_step(setting):
+    """Packing changes how many ciphertexts travel (2 instead of 65), not the arithmetic."""
+    shares, _, keys = setting
+    packed, single = EncryptedModelRun.create(keys, shares), EncryptedModelRun.create(
+        keys, shares, pack=False)
+    packed.weights = single.weights = np.random.default_rng(5).normal(0, 0.3, 65)
+    assert packed.encrypt_weights().slot_bits is not None
+    assert single.encrypt_weights().slot_bits is None
+    assert np.array_equal(packed.run_round(0), single.run_round(0))
+    assert (packed.sent_per_owner, single.sent_per_owner) == (2, 65)
+    assert packed.slot_bits is not None and single.slot_bits is None
+
+
+def test_owner_refuses_a_slot_width_no_key_can_hold(setting):
+    shares, _, keys = setting
+    honest = EncryptedModelRun.create(keys, shares).encrypt_weights()
+    for bad in (0, 1, 2047, True, 2.5, "64"):
+        with pytest.raises(InvalidValueError, match="slot_bits"):
+            _joes_submission(setting, EncryptedWeights(honest.ciphertexts, keys.public, bad))
+
+
+def test_slot_width_bounds_the_largest_gradient():
+    """The bound behind gradient_slot_bits: all-16 pixels and all-same-sign weights, the worst
+    case, still fit a slot; a bound one bit narrower would not hold it."""
+    n_images = 300
+    for scale in (0.0, 0.01, 1.0, 50.0):
+        w = np.full(65, scale)
+        bits = encrypted_model.gradient_slot_bits(w, n_images)
+        w_int = int(np.rint(scale * 2**20))
+        worst = n_images * 16 * (16 * 65 * w_int + encrypted_model.ERROR_SCALE // 2)
+        assert worst < 2 ** (bits - 1) <= 2 * worst
+    with pytest.raises(InvalidValueError):
+        encrypted_model.gradient_slot_bits(np.zeros(64), 10)
+    with pytest.raises(InvalidValueError):
+        encrypted_model.gradient_slot_bits(np.full(65, np.nan), 10)
+    with pytest.raises(InvalidValueError):
+        encrypted_model.gradient_slot_bits(np.zeros(65), 0)
+
+
+def test_training_reports_progress_round_by_round(setting):
+    shares, _, keys = setting
+    seen = []
+    EncryptedModelRun.create(keys, shares).train(2, progress=lambda d, t, m: seen.append((d, t)))
+    assert seen == [(0, 2), (1, 2), (2, 2)]
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(InvalidValueError, match="at least one round"):
+            EncryptedModelRun.create(keys, shares).train(bad)

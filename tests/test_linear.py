@@ -21,7 +21,7 @@ from omteach.crypto.linear import (
     refuse_visibly_non_random,
 )
 from omteach.crypto.paillier import rerandomize
-from omteach.errors import InvalidValueError, NonRandomCiphertextError
+from omteach.errors import InvalidValueError, NonRandomCiphertextError, PlaintextOverflowError
 
 SMALL = st.integers(-2**20, 2**20)
 PIXELS = st.integers(-16, 16)
@@ -197,3 +197,63 @@ def test_randomness_log_reads_a_chosen_exponent_and_nothing_after_rerandomizing(
     if e > 0:
         assert randomness_log(pk, c, r, e - 1) is None
     assert randomness_log(pk, rerandomize(pk, c), r, 10**6) is None
+
+
+# -- packing computed results ------------------------------------------------------------------
+
+
+@settings(max_examples=30, deadline=None)
+@given(slot_bits=st.integers(2, 120), owners=st.integers(1, 4), data=st.data())
+def test_packed_sums_unpack_to_the_sums_of_the_slots(keys, slot_bits, owners, data):
+    """Any width, any number of values and contributions: as long as each summed slot lies
+    strictly within ±2^(slot_bits − 1), unpacking the decrypted product gives every sum."""
+    pk = keys.public
+    count = data.draw(st.integers(0, 3 * linear.slots_per_ciphertext(pk, slot_bits) + 1))
+    limit = (1 << (slot_bits - 1)) - 1
+    each = limit // owners  # so that the sum over owners stays inside the slot
+    rows = [data.draw(st.lists(st.integers(-each, each), min_size=count, max_size=count))
+            for _ in range(owners)]
+    packed = [linear.pack_ciphertexts(pk, [enc(pk, v) for v in row], slot_bits) for row in rows]
+    total = [math.prod(cs) % pk.nsquare for cs in zip(*packed, strict=True)]
+    plain = [keys.private.raw_decrypt(c) for c in total]
+    sums = [sum(column) for column in zip(*rows, strict=True)]
+    assert linear.unpack_signed(pk, plain, count, slot_bits) == sums
+    assert len(total) == -(-count // linear.slots_per_ciphertext(pk, slot_bits))
+
+
+def test_packing_sixty_five_values_of_fifty_bits_takes_two_ciphertexts(keys):
+    pk = keys.public
+    assert linear.slots_per_ciphertext(pk, 50) == (pk.n.bit_length() - 2) // 50
+    values = [(-1) ** i * (2**49 - 1 - i) for i in range(65)]
+    packed = linear.pack_ciphertexts(pk, [enc(pk, v) for v in values], 50)
+    assert len(packed) == -(-65 // linear.slots_per_ciphertext(pk, 50))
+    plain = [keys.private.raw_decrypt(c) for c in packed]
+    assert linear.unpack_signed(pk, plain, 65, 50) == values
+
+
+def test_unpacking_detects_a_mask_that_did_not_cancel(keys):
+    pk = keys.public
+    packed = linear.pack_ciphertexts(pk, [enc(pk, v) for v in range(10)], 40)
+    masked = add_plain(pk, packed, [12345678901234567890123456789 ** 5])
+    with pytest.raises(PlaintextOverflowError, match="masks did not cancel"):
+        linear.unpack_signed(pk, [keys.private.raw_decrypt(c) for c in masked], 10, 40)
+
+
+def test_packing_refuses_bad_widths_and_plaintexts(keys):
+    pk = keys.public
+    top = pk.n.bit_length() - 2
+    for bad in (0, 1, top + 1, True, 3.0, "8", None):
+        with pytest.raises(InvalidValueError, match="slot_bits"):
+            linear.pack_ciphertexts(pk, [enc(pk, 1)], bad)
+        with pytest.raises(InvalidValueError, match="slot_bits"):
+            linear.unpack_signed(pk, [1], 1, bad)
+    with pytest.raises(InvalidValueError, match="fill 1 packed plaintexts, got 2"):
+        linear.unpack_signed(pk, [1, 2], 3, 40)
+    for bad_m in (-1, pk.n, 1.5, True):
+        with pytest.raises(InvalidValueError, match=r"plaintexts\[0\]"):
+            linear.unpack_signed(pk, [bad_m], 1, 40)
+    for bad_count in (-1, 1.0, True):
+        with pytest.raises(InvalidValueError, match="count"):
+            linear.unpack_signed(pk, [1], bad_count, 40)
+    with pytest.raises(InvalidValueError, match="ciphertext"):
+        linear.pack_ciphertexts(pk, [pk.nsquare], 40)

@@ -10,6 +10,12 @@ So ``Π_j Enc(w_j)^{x_j}`` encrypts the dot product ``w · x`` of encrypted weig
 integers (:func:`encrypted_dot`, :func:`encrypted_matvec`), and multiplying by ``1 + n·v`` adds a
 plain ``v`` (:func:`add_plain`).
 
+Many small signed results can share one ciphertext (:func:`pack_ciphertexts`): ``Enc(v_0)·
+Enc(v_1)^(2^b)·Enc(v_2)^(2^2b)…`` encrypts ``Σ_k v_k·2^(k·b)``, one *slot* of ``b`` bits per value,
+computed by Horner's rule for about one exponentiation's worth of squarings per packed ciphertext.
+Whoever sends results then re-randomizes a few packed ciphertexts instead of every value, and the
+key's owner decrypts a few; :func:`unpack_signed` reads the slots back, sign included.
+
 **The randomness of such a result is a function of the inputs**: ``Π_j r_j^{x_j}``, fixed by the
 sender's ``r_j`` and the receiver's plain ``x_j``. A sender who *chose* the ``r_j`` (say ``r = 1``
 for all weights but one) can read the ``x_j`` back from that randomness, with no decryption at all
@@ -31,7 +37,7 @@ import gmpy2
 import numpy as np
 
 from omteach.crypto.paillier import PublicKey
-from omteach.errors import InvalidValueError, NonRandomCiphertextError
+from omteach.errors import InvalidValueError, NonRandomCiphertextError, PlaintextOverflowError
 
 SINGLE_DIGIT_MAX = 32
 """Coefficients up to this size are bucketed as they are (one level); larger ones digit by digit."""
@@ -254,6 +260,88 @@ def add_plain(public: PublicKey, ciphertexts: Sequence[int], values: Any) -> lis
     n, nsq = gmpy2.mpz(public.n), gmpy2.mpz(public.nsquare)
     return [int(c * (1 + n * (int(v) % public.n)) % nsq)
             for c, v in zip(cts, vs.tolist(), strict=True)]
+
+
+def _check_slot_bits(public: PublicKey, slot_bits: Any) -> int:
+    top = public.n.bit_length() - 2
+    if isinstance(slot_bits, bool) or not isinstance(slot_bits, numbers.Integral) \
+            or not 2 <= slot_bits <= top:
+        raise InvalidValueError(
+            f"slot_bits must be a whole number from 2 to {top} (the key's n has "
+            f"{public.n.bit_length()} bits), got {slot_bits!r}")
+    return int(slot_bits)
+
+
+def slots_per_ciphertext(public: PublicKey, slot_bits: int) -> int:
+    """How many signed slots of ``slot_bits`` bits one packed ciphertext holds.
+
+    The packed value must stay within ``±n/2`` (the signed range of a plaintext), so slots fill
+    at most ``bits(n) − 2`` bits.
+    """
+    public = _check_key(public)
+    return (public.n.bit_length() - 2) // _check_slot_bits(public, slot_bits)
+
+
+def pack_ciphertexts(public: PublicKey, ciphertexts: Sequence[int], slot_bits: int) -> list[int]:
+    """Pack ciphertexts of small signed integers into few: ``Enc(Σ_k v_k · 2^(k·slot_bits))``.
+
+    Value ``k`` goes to slot ``k mod S`` of packed ciphertext ``k // S``, with ``S`` from
+    :func:`slots_per_ciphertext`. Decrypted sums of such packed ciphertexts unpack exactly with
+    :func:`unpack_signed` as long as every slot's (summed) value lies strictly within
+    ``±2^(slot_bits − 1)``: choose ``slot_bits`` from a bound on the values. The result's
+    randomness is a function of the inputs' (as for every computed ciphertext): rerandomize
+    before sending.
+    """
+    public = _check_key(public)
+    cts = _check_ciphertexts(public, ciphertexts, "ciphertexts")
+    per = slots_per_ciphertext(public, slot_bits)
+    nsq, shift = gmpy2.mpz(public.nsquare), gmpy2.mpz(1) << slot_bits
+    out = []
+    for start in range(0, len(cts), per):
+        group = cts[start:start + per]
+        acc = group[-1]
+        for c in reversed(group[:-1]):  # Horner: acc = acc^(2^b) · c, highest slot first
+            acc = gmpy2.powmod(acc, shift, nsq) * c % nsq
+        out.append(int(acc))
+    return out
+
+
+def unpack_signed(public: PublicKey, plaintexts: Sequence[int], count: int,
+                  slot_bits: int) -> list[int]:
+    """The ``count`` signed slot values of decrypted packed plaintexts (inverse of
+    :func:`pack_ciphertexts` after decryption; plaintexts are integers in ``[0, n)``).
+
+    Raises :class:`PlaintextOverflowError` when a plaintext holds more than its slots can: a slot
+    sum outgrew ``slot_bits``, or a mask that should have cancelled did not.
+    """
+    public = _check_key(public)
+    per = slots_per_ciphertext(public, slot_bits)
+    if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 0:
+        raise InvalidValueError(f"count must be a non-negative whole number, got {count!r}")
+    if isinstance(plaintexts, str | bytes) or not isinstance(plaintexts, Sequence | np.ndarray):
+        raise InvalidValueError("plaintexts must be a list of integers")
+    if len(plaintexts) != -(-count // per):
+        raise InvalidValueError(
+            f"{count} values of {slot_bits} bits fill {-(-count // per)} packed plaintexts, "
+            f"got {len(plaintexts)}")
+    n, half, mask = public.n, public.n // 2, (1 << slot_bits) - 1
+    out: list[int] = []
+    for i, m in enumerate(plaintexts):
+        if isinstance(m, bool) or not isinstance(m, numbers.Integral) or not 0 <= m < n:
+            raise InvalidValueError(f"plaintexts[{i}] is not a plaintext of this key (0 ≤ m < n)")
+        v = int(m) - n if m > half else int(m)
+        for _ in range(min(per, count - len(out))):
+            s = v & mask
+            if s >> (slot_bits - 1):
+                s -= 1 << slot_bits  # the slot's sign: balanced digits
+            out.append(s)
+            v = (v - s) >> slot_bits
+        if v != 0:
+            raise PlaintextOverflowError(
+                f"packed plaintext {i} holds more than its slots of {slot_bits} bits: a slot "
+                "sum overflowed, or masks did not cancel (was every owner's share added?). "
+                "Choose wider slots or check the aggregate")
+    return out
 
 
 def refuse_visibly_non_random(public: PublicKey, ciphertexts: Sequence[int]) -> None:
