@@ -257,3 +257,15 @@ def test_packing_refuses_bad_widths_and_plaintexts(keys):
             linear.unpack_signed(pk, [1], bad_count, 40)
     with pytest.raises(InvalidValueError, match="ciphertext"):
         linear.pack_ciphertexts(pk, [pk.nsquare], 40)
+
+
+@settings(max_examples=15, deadline=None)
+@given(es=st.lists(st.one_of(st.none(), st.integers(0, 10**5)), max_size=6), r=st.integers(2, 99))
+def test_randomness_logs_answers_each_ciphertext_as_randomness_log_does(keys, es, r):
+    """One baby-step table for many ciphertexts: the same answers, None for rerandomized ones."""
+    pk = keys.public
+    cts = [rerandomize(pk, enc(pk, 5)) if e is None else encrypt_with_randomness(
+        pk, 5, pow(r, e, pk.n)) for e in es]
+    assert linear.randomness_logs(pk, cts, r, 10**5) == es
+    assert linear.randomness_logs(pk, cts, r, 10**5) == [randomness_log(pk, c, r, 10**5)
+                                                          for c in cts]

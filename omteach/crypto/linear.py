@@ -400,8 +400,14 @@ def randomness_log(public: PublicKey, c: int, r: int, bound: int) -> int | None:
     coefficient the receiver applied to that one ciphertext. Against a rerandomized result no
     ``e`` exists (the randomness is ``r^e·s`` for an unknown random ``s``) and the answer is None.
     """
+    return randomness_logs(public, [c], r, bound)[0]
+
+
+def randomness_logs(public: PublicKey, ciphertexts: Sequence[int], r: int,
+                    bound: int) -> list[int | None]:
+    """:func:`randomness_log` of each ciphertext, with one table of baby steps for all."""
     public = _check_key(public)
-    (cc,) = _check_ciphertexts(public, [c], "the ciphertext")
+    cts = _check_ciphertexts(public, ciphertexts, "the ciphertexts")
     if isinstance(bound, bool) or not isinstance(bound, numbers.Integral) or bound < 0:
         raise InvalidValueError(f"the bound must be a non-negative integer, got {bound!r}")
     n = gmpy2.mpz(public.n)
@@ -415,10 +421,14 @@ def randomness_log(public: PublicKey, c: int, r: int, bound: int) -> int | None:
         baby.setdefault(x, j)
         x = x * g % n
     giant = gmpy2.invert(gmpy2.powmod(g, step, n), n)
-    y = cc % n
-    for i in range(step + 1):
-        if y in baby:
-            e = i * step + baby[y]
-            return e if e <= bound else None
-        y = y * giant % n
-    return None
+    out: list[int | None] = []
+    for cc in cts:
+        y, found = cc % n, None
+        for i in range(step + 1):
+            if y in baby:
+                e = i * step + baby[y]
+                found = e if e <= bound else None
+                break
+            y = y * giant % n
+        out.append(found)
+    return out

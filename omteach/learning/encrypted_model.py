@@ -37,7 +37,7 @@ from omteach.crypto.linear import (
     encrypt_with_randomness,
     encrypted_matvec,
     pack_ciphertexts,
-    randomness_log,
+    randomness_logs,
     refuse_visibly_non_random,
     slots_per_ciphertext,
     unpack_signed,
@@ -316,7 +316,7 @@ def recover_summed_image(public: PublicKey, submission: Sequence[int], r: int) -
     Gradient ciphertext ``k`` is ``Π_i Enc(e_i)^{x_ik}`` and ``Enc(e_i)`` has randomness
     ``r^{x_i,bias} = r^16``, so its randomness is ``r^{16 · Σ_i x_ik}`` (the mask and the
     constants add randomness 1): a discrete logarithm in a small range, solved without
-    decrypting anything (:func:`randomness_log`). Entry 64, the bias column (input 16 on every
+    decrypting anything (:func:`randomness_logs`). Entry 64, the bias column (input 16 on every
     image), comes out as the number of images. A column whose randomness is no such power (a
     rerandomized submission) comes back as NaN: nothing recovered.
     """
@@ -324,8 +324,7 @@ def recover_summed_image(public: PublicKey, submission: Sequence[int], r: int) -
         raise InvalidValueError(f"expected {N_WEIGHTS} ciphertexts, got {len(submission)}")
     bound = PIXEL_MAX * PIXEL_MAX * MAX_IMAGES
     out = np.full(N_WEIGHTS, np.nan)
-    for k, c in enumerate(submission):
-        e = randomness_log(public, c, r, bound)
+    for k, e in enumerate(randomness_logs(public, submission, r, bound)):
         if e is not None:
             out[k] = e / (PIXEL_MAX * (PIXEL_MAX if k == BIAS else 1))
     return out
