@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -41,61 +40,6 @@ def test_compile_is_cached_by_source_hash():
     edited = compile_contract("DataUseAgreement", a.source + "\n# a comment\n")
     assert edited is not a and edited.source_hash != a.source_hash
     assert edited.abi == a.abi
-
-
-def _fresh_process(monkeypatch, folder):
-    """As a new kernel would be: nothing compiled in memory, the cache folder at ``folder``."""
-    from omteach.chain import evm
-
-    monkeypatch.setattr(evm, "_COMPILED", {})
-    monkeypatch.setenv(evm.CACHE_ENV, str(folder))
-    return evm
-
-
-def _vyper_must_not_run(monkeypatch):
-    import vyper.compiler
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("compiled although the cache holds this source")
-
-    monkeypatch.setattr(vyper.compiler, "compile_code", refuse)
-
-
-def test_a_fresh_kernel_reads_the_compiled_contract_from_the_cache(monkeypatch, tmp_path):
-    evm = _fresh_process(monkeypatch, tmp_path)
-    first = compile_contract("DataUseAgreement")
-    files = list((tmp_path / "contracts").glob("DataUseAgreement-*.json"))
-    assert [f.name for f in files] == [f"DataUseAgreement-{first.source_hash}.json"]
-    monkeypatch.setattr(evm, "_COMPILED", {})
-    _vyper_must_not_run(monkeypatch)
-    again = compile_contract("DataUseAgreement")
-    assert again is not first and again == first  # the same ABI, bytecode, layout, source
-
-
-def test_a_damaged_or_edited_cache_file_is_compiled_afresh(monkeypatch, tmp_path):
-    evm = _fresh_process(monkeypatch, tmp_path)
-    good = compile_contract("DataUseAgreement")
-    path = tmp_path / "contracts" / f"DataUseAgreement-{good.source_hash}.json"
-    entry = json.loads(path.read_text())
-    damaged = [path.read_text()[:100], "[]", json.dumps({**entry, "bytecode": "0xzz"}),
-               json.dumps({**entry, "name": "ModelMarket"}), json.dumps({**entry, "abi": "x"}),
-               json.dumps({**entry, "source_hash": "0" * 64})]
-    for text in damaged:
-        path.write_text(text)
-        monkeypatch.setattr(evm, "_COMPILED", {})
-        assert compile_contract("DataUseAgreement") == good
-        assert json.loads(path.read_text()) == entry  # rewritten whole
-
-
-def test_no_cache_when_turned_off_or_unwritable(monkeypatch, tmp_path):
-    evm = _fresh_process(monkeypatch, "off")
-    assert evm.cache_dir() is None
-    compile_contract("DataUseAgreement")
-    blocked = tmp_path / "file"
-    blocked.write_text("a file where the cache folder would go")
-    _fresh_process(monkeypatch, blocked)
-    assert compile_contract("DataUseAgreement").bytecode.startswith("0x")  # compiled anyway
-    assert list(tmp_path.iterdir()) == [blocked]
 
 
 def test_compile_error_names_the_line():

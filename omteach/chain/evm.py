@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
-import json
-import os
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -63,74 +61,10 @@ def contract_source(name: str) -> str:
     return path.read_text()
 
 
-CACHE_ENV = "OMTEACH_CACHE"
-"""Environment variable naming the folder for compiled contracts; ``off`` turns the cache off."""
-
-_BYTECODE = re.compile(r"0x(?:[0-9a-f]{2})+")
-
-
-def cache_dir() -> Path | None:
-    """Where compiled contracts are kept between kernels (None: not kept).
-
-    ``$OMTEACH_CACHE`` if set (``off`` or empty: no cache), else the user's cache folder
-    (``%LOCALAPPDATA%\\omteach`` on Windows, ``$XDG_CACHE_HOME/omteach`` or ``~/.cache/omteach``
-    elsewhere). Compiling the market contract takes seconds; a fresh kernel reads it in
-    milliseconds.
-    """
-    chosen = os.environ.get(CACHE_ENV)
-    if chosen is not None:
-        return None if chosen.strip().lower() in ("", "off") else Path(chosen) / "contracts"
-    if os.name == "nt" and os.environ.get("LOCALAPPDATA"):
-        base = Path(os.environ["LOCALAPPDATA"])
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "omteach" / "contracts"
-
-
-def _cached(name: str, source: str, key: str) -> CompiledContract | None:
-    """The compiled contract from the cache folder, or None if absent or not well formed (a
-    damaged or edited file is ignored and compiled afresh)."""
-    folder = cache_dir()
-    if folder is None:
-        return None
-    try:
-        d = json.loads((folder / f"{name}-{key}.json").read_text())
-    except (OSError, ValueError):
-        return None
-    ok = (isinstance(d, dict) and d.get("name") == name and d.get("source_hash") == key
-          and isinstance(d.get("abi"), list) and all(isinstance(e, dict) for e in d["abi"])
-          and isinstance(d.get("bytecode"), str) and _BYTECODE.fullmatch(d["bytecode"])
-          and isinstance(d.get("layout"), dict))
-    return CompiledContract(name, source, d["abi"], d["bytecode"], d["layout"], key) if ok else None
-
-
-def _keep(compiled: CompiledContract) -> None:
-    """Write a compiled contract to the cache folder, atomically; a cache that cannot be written
-    (read-only home, full disk) only costs the next kernel a compile."""
-    folder = cache_dir()
-    if folder is None:
-        return
-    path = folder / f"{compiled.name}-{compiled.source_hash}.json"
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps({"name": compiled.name, "source_hash": compiled.source_hash,
-                                   "abi": compiled.abi, "bytecode": compiled.bytecode,
-                                   "layout": compiled.layout}))
-        os.replace(tmp, path)
-    except OSError:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass  # the folder itself is not usable: nothing was written
-
-
 def compile_contract(name: str, source: str | None = None) -> CompiledContract:
     """Compile a contract with the in-process Vyper compiler, cached by the source's SHA-256.
 
     ``source`` defaults to ``contracts/<name>.vy``; pass your own text to compile an edited copy.
-    Compiled contracts are also kept on disk (:func:`cache_dir`), keyed by Vyper's version and
-    the source, so a fresh kernel does not compile the same source again.
     """
     import vyper
     from vyper.compiler import compile_code
@@ -141,10 +75,6 @@ def compile_contract(name: str, source: str | None = None) -> CompiledContract:
     key = hashlib.sha256(f"{vyper.__version__}\n{source}".encode()).hexdigest()
     if key in _COMPILED and _COMPILED[key].name == name:
         return _COMPILED[key]
-    cached = _cached(name, source, key)
-    if cached is not None:
-        _COMPILED[key] = cached
-        return cached
     try:
         out = compile_code(source, contract_path=f"{name}.vy",
                            output_formats=["abi", "bytecode", "layout"])
@@ -153,7 +83,6 @@ def compile_contract(name: str, source: str | None = None) -> CompiledContract:
     layout = dict(out["layout"].get("storage_layout", {}))
     compiled = CompiledContract(name, source, out["abi"], out["bytecode"], layout, key)
     _COMPILED[key] = compiled
-    _keep(compiled)
     return compiled
 
 
