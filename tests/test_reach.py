@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from omteach import __main__ as cli
-from omteach import doctor, setup_tools
-from omteach.errors import SetupError
+from omteach import doctor, links, setup_tools
+from omteach.errors import RepositoryAddressError, SetupError
 from omteach.setup_tools import CPU_INDEX, KERNEL_NAME, TORCH_VERSION, setup_plan
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -222,6 +222,7 @@ def test_readme_has_binder_badge_and_a_colab_link_per_chapter():
     binder = re.search(r"https://mybinder\.org/v2/gh/([\w.-]+/[\w.-]+)/HEAD\?urlpath=lab/tree/"
                        r"notebooks", readme)
     assert binder and "mybinder.org/badge_logo.svg" in readme
+    assert binder.group(1) == links.recorded_slug(ROOT), "run python -m omteach links"
     for chapter in CHAPTERS:
         link = (f"https://colab.research.google.com/github/{binder.group(1)}/blob/main/notebooks/"
                 f"{chapter.name}")
@@ -229,6 +230,145 @@ def test_readme_has_binder_badge_and_a_colab_link_per_chapter():
     for route in ("python -m omteach setup", "python -m omteach lab", "python -m omteach doctor",
                   "make doctor"):
         assert route in readme
+
+
+# -- the repository's address and the launch links ----------------------------------------------
+
+LINK = re.compile(r"(?:https://github\.com/|https://mybinder\.org/v2/gh/|"
+                  r"https://colab\.research\.google\.com/github/)([\w-]+/[\w.-]+?)(?:\.git)?"
+                  r"(?=[/\"')\s\\]|$)")
+
+
+def _all_links(root: Path) -> dict[str, list[str]]:
+    """Every GitHub, Binder and Colab link's OWNER/NAME, per file that has any."""
+    found = {}
+    for path in links.linked_files(root):
+        names = LINK.findall(path.read_text(encoding="utf-8"))
+        if names:
+            found[path.relative_to(root).as_posix()] = names
+    return found
+
+
+def test_every_link_names_the_recorded_repository():
+    """One fact: pyproject's [project.urls] Repository; every launch link is made from it."""
+    slug = links.recorded_slug(ROOT)
+    found = _all_links(ROOT)
+    assert {"pyproject.toml", "README.md"} <= set(found), found
+    assert sum(map(len, found.values())) >= 2 + len(CHAPTERS), found  # badge, pip, chapters
+    wrong = {f: n for f, n in found.items() if set(n) != {slug}}
+    assert not wrong, f"links not made from {slug}: {wrong} (run python -m omteach links)"
+
+
+def _checkout_copy(dest: Path, first_cell: str) -> Path:
+    """The files the command rewrites, copied, with one notebook whose first cell installs from
+    the repository (as a Colab first cell would), next to a fork's address that must stay."""
+    for pattern in links.LINKED_FILES:
+        for path in ROOT.glob(pattern):
+            if path.is_file():
+                target = dest / path.relative_to(ROOT)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target)
+    nb = json.loads((dest / CHAPTERS[0].relative_to(ROOT)).read_text())
+    nb["cells"][0:0] = [{"cell_type": "code", "id": "colab-install", "metadata": {},
+                         "execution_count": None, "outputs": [], "source": first_cell}]
+    (dest / CHAPTERS[0].relative_to(ROOT)).write_text(json.dumps(nb, indent=1))
+    return dest
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+def test_links_rewrites_every_link_and_nothing_else(tmp_path):
+    old = links.recorded_slug(ROOT)
+    fork = f"https://github.com/{old}-fork"
+    first = f'%pip install "omteach @ git+https://github.com/{old}.git"  # see {fork}\n'
+    root = _checkout_copy(tmp_path, first)
+    before = _snapshot(root)
+    before_links = _all_links(root)
+    counts = {f: len(n) for f, n in before_links.items()}
+    lines = []
+    assert links.run_links("ada-l/omteach.course", root, out=lines.append) == 0
+
+    assert links.recorded_slug(root) == "ada-l/omteach.course"
+    after = _all_links(root)
+    fork_name = fork.split("github.com/")[1]
+    assert {f: len(n) for f, n in after.items()} == counts
+    for f, names in after.items():
+        assert set(names) <= {"ada-l/omteach.course", fork_name}, (f, names)
+    assert sum(n.count(fork_name) for n in after.values()) == 1, "a longer name is not the repo"
+    nb_path = CHAPTERS[0].relative_to(ROOT).as_posix()
+    cell = json.loads((root / nb_path).read_text())["cells"][0]["source"]
+    assert cell == first.replace(f"/{old}.git", "/ada-l/omteach.course.git")
+    report = "\n".join(lines)
+    assert f"{nb_path}: 1 link (cells: colab-install)" in report, report
+    assert "README.md: " in report and "pyproject.toml: 1 link" in report
+    changed = {f for f, data in _snapshot(root).items() if data != before[f]}
+    assert changed == {f for f, names in before_links.items() if old in names}
+    assert {"pyproject.toml", "README.md", nb_path} <= changed
+
+    # idempotent: the same address again changes nothing, byte for byte
+    again = _snapshot(root)
+    lines.clear()
+    assert links.run_links("https://github.com/ada-l/omteach.course.git", root,
+                           out=lines.append) == 0
+    assert _snapshot(root) == again and "nothing to change" in lines[0]
+    # and back: every file is as it was, so nothing but the links was touched
+    assert links.rewrite_links(old, root)
+    assert _snapshot(root) == before
+
+
+@pytest.mark.parametrize("given, slug", [
+    ("ada/omteach", "ada/omteach"), (" ada/omteach\n", "ada/omteach"),
+    ("https://github.com/ada/omteach", "ada/omteach"),
+    ("https://github.com/ada/omteach.git", "ada/omteach"),
+    ("git@github.com:Ada-L/om_teach.git", "Ada-L/om_teach"),
+    ("ssh://git@github.com/ada/omteach.v2", "ada/omteach.v2"),
+])
+def test_addresses_are_read_in_every_form_git_gives(given, slug):
+    assert links.parse_slug(given) == slug
+
+
+@pytest.mark.parametrize("bad", [
+    "", "ada", "ada/", "/omteach", "ada/omteach/extra", "-ada/omteach", "ada-/omteach",
+    "a--da/omteach", "ada/..", "ada/om teach", "ada/om$", "a" * 40 + "/omteach",
+    "ada/" + "o" * 101, "https://gitlab.com/ada/omteach", "git@gitlab.com:ada/omteach.git",
+    "https://github.com/ada/omteach/tree/main", "github.com/ada",
+])
+def test_links_refuses_a_bad_address_and_touches_nothing(bad, tmp_path):
+    root = _checkout_copy(tmp_path, "import omteach\n")
+    before = _snapshot(root)
+    with pytest.raises(RepositoryAddressError, match="OWNER/NAME"):
+        links.rewrite_links(bad, root)
+    assert _snapshot(root) == before
+
+
+def test_links_command(tmp_path, capsys):
+    readme = (ROOT / "README.md").read_bytes()
+    assert cli.main(["links", "ada/not a repo"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("omteach: ") and "OWNER/NAME" in err and "Traceback" not in err
+    assert cli.main(["links", "--dry-run", "ada/omteach"]) == 0
+    out = capsys.readouterr().out
+    assert "would point at github.com/ada/omteach" in out and "README.md: " in out
+    assert (ROOT / "README.md").read_bytes() == readme, "a dry run writes nothing"
+
+
+def test_links_reads_the_origin_remote(tmp_path):
+    root = _checkout_copy(tmp_path, "import omteach\n")
+    git = ["git", "-C", str(root)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    with pytest.raises(RepositoryAddressError, match="no 'origin' remote"):
+        links.run_links(None, root)
+    subprocess.run([*git, "remote", "add", "origin", "git@github.com:ada/omteach.git"],
+                   check=True)
+    assert links.run_links(None, root, out=lambda line: None) == 0
+    assert links.recorded_slug(root) == "ada/omteach"
+    subprocess.run([*git, "remote", "set-url", "origin", "https://gitlab.com/ada/omteach"],
+                   check=True)
+    with pytest.raises(RepositoryAddressError, match="not the address of a GitHub"):
+        links.run_links(None, root)
 
 
 # -- the newest Python, without torch -------------------------------------------------------------
