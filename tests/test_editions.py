@@ -218,15 +218,15 @@ def _points(chapters: list[Path]) -> float:
 
 
 class _Autograde:
-    """nbgrader's own autograde on one chapter: the answer key scores full marks, an empty
-    notebook zero. One course and gradebook per chapter, and one `nbgrader autograde` for both
-    submissions, so each notebook runs exactly twice (once per submission)."""
+    """nbgrader's own autograde on one chapter notebook: the answer key scores full marks, an
+    empty notebook zero. One course and gradebook per notebook, and one `nbgrader autograde` for
+    both submissions, so the notebook runs exactly twice (once per submission)."""
 
-    chapter = ""  # the notebooks' number prefix, set per class below
+    notebook = ""  # the source's file name, set per class below
 
     @pytest.mark.slow
     def test_full_marks_for_the_key_and_zero_for_an_empty_notebook(self, tmp_path):
-        chapters = [p for p in SOURCES if p.name.startswith(f"{self.chapter}_")]
+        chapters = [p for p in SOURCES if p.name == self.notebook]
         course = make_course(tmp_path, chapters)
         for student in ("filled", "empty"):
             _submit(course, student, chapters)
@@ -236,12 +236,13 @@ class _Autograde:
         assert _scores(course, "empty") == (0, max_score)
 
 
-# One class per chapter rather than one parametrised function: `make test` distributes with
-# `--dist loadscope`, which keeps a module's functions (parameters included) in one worker but
-# sends each class to whichever worker is free, so the chapters autograde side by side.
-for _chapter in sorted({p.name[:2] for p in SOURCES}):
-    globals()[f"TestAutogradeChapter{_chapter}"] = type(
-        f"TestAutogradeChapter{_chapter}", (_Autograde,), {"chapter": _chapter})
+# One class per notebook (chapter 6 has two) rather than one parametrised function: `make test`
+# distributes with `--dist loadscope`, which keeps a module's functions (parameters included) in
+# one worker but sends each class to whichever worker is free, so the chapters autograde side by
+# side. Every source notebook has graded cells (_points > 0 above), so each gets a class.
+for _source in SOURCES:
+    _name = "TestAutograde" + "".join(w.capitalize() for w in _source.stem.split("_"))
+    globals()[_name] = type(_name, (_Autograde,), {"notebook": _source.name})
 
 
 def test_sync_adopts_lesson_edits_and_keeps_the_solutions(tmp_path):

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 try:
     import torch
-except ImportError:  # the torch-free run on the newest Python (tests/test_reach.py)
+except ImportError:  # the torch-free runs on Python 3.12+ (tests/test_reach.py)
     torch = None
 
 from omteach.crypto.packing import PackedCiphertext, PackingCodec, key_fingerprint

@@ -1,5 +1,5 @@
 """Reach: the make-free route (`python -m omteach setup | lab | doctor`), Binder, Colab links, and
-the package on the newest Python the machine has (installed without torch)."""
+the package on every Python 3.12+ the machine has (installed without torch)."""
 
 from __future__ import annotations
 
@@ -371,24 +371,26 @@ def test_links_reads_the_origin_remote(tmp_path):
         links.run_links(None, root)
 
 
-# -- the newest Python, without torch -------------------------------------------------------------
+# -- every Python 3.12+ the machine has, without torch ------------------------------------------
 
 
-def _newest_python() -> Path | None:
-    """The newest CPython 3.12+ on this machine (pyenv's, or on PATH), or None."""
+def _newer_pythons() -> dict[str, Path]:
+    """Every CPython 3.12 or newer on this machine (pyenv's, or on PATH), one per minor version:
+    "3.12" -> its python3."""
     found: dict[tuple[int, int], Path] = {}
     for base in {Path.home() / ".pyenv" / "versions", Path("/root/.pyenv/versions")}:
-        for exe in base.glob("3.1[2-9]*/bin/python3"):
-            match = re.match(r"3\.(\d+)", exe.parent.parent.name)
-            if match:
+        for exe in sorted(base.glob("3.*/bin/python3")):
+            match = re.fullmatch(r"3\.(\d+)\.\d+", exe.parent.parent.name)  # no -dev, no t
+            if match and int(match.group(1)) >= 12:
                 found.setdefault((3, int(match.group(1))), exe)
     for minor in range(12, 20):
         exe = shutil.which(f"python3.{minor}")
         if exe:
             found.setdefault((3, minor), Path(exe))
-    return found[max(found)] if found else None
+    return {f"{major}.{minor}": found[(major, minor)] for major, minor in sorted(found)}
 
 
+NEWER_PYTHONS = _newer_pythons()
 TORCH_FREE_TESTS = ["test_chain.py", "test_data_use_agreement.py", "test_model_market.py",
                     "test_ledger.py", "test_he.py", "test_packing.py", "test_blobs.py"]
 
@@ -404,46 +406,62 @@ def _copy_of_the_package(dest: Path) -> Path:
     return dest
 
 
-@pytest.mark.slow
-def test_torch_free_tests_pass_on_the_newest_python_without_torch(tmp_path):
+class _TorchFree:
     """The Colab-style install (the package on a Python newer than 3.11) with torch excluded: a
     constraint no torch release satisfies makes any request for torch fail instead of
-    downloading a CUDA build."""
-    python = _newest_python()
-    if python is None:
-        pytest.skip("no Python 3.12 or newer on this machine (pyenv or PATH)")
-    venv = tmp_path / "venv"
-    subprocess.run([str(python), "-m", "venv", str(venv)], check=True, timeout=300)
-    py = str(setup_tools.venv_python(venv))
-    no_torch = tmp_path / "no-torch.txt"
-    no_torch.write_text("torch===0+omteach.no.torch.here\n")
-    deps = [d for d in _project_dependencies() if not d.startswith("torch")]
-    (tmp_path / "src").mkdir()
-    src = _copy_of_the_package(tmp_path / "src")
-    pip = [py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-c",
-           str(no_torch)]
-    for args in ([*deps, "pytest>=8", "hypothesis>=6.100"], ["--no-deps", str(src)]):
-        out = subprocess.run([*pip, *args], capture_output=True, text=True, timeout=1500)
-        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    check = subprocess.run([py, "-c", "import importlib.util as u, sys; "
-                            "print(sys.version_info[:2], u.find_spec('torch') is None)"],
-                           capture_output=True, text=True, timeout=60)
-    assert check.stdout.strip().endswith("True"), f"torch got installed: {check.stdout}"
-    refused = subprocess.run([*pip, "--dry-run", "torch"], capture_output=True, text=True,
-                             timeout=300)
-    assert refused.returncode != 0, "the constraint must make any torch request fail"
-    run = tmp_path / "run"  # tests only: the installed package is what they import
-    shutil.copytree(ROOT / "tests", run / "tests", ignore=shutil.ignore_patterns(
-        "__pycache__", "browser_fixtures"))
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "CI")}
-    result = subprocess.run(
-        [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "not wheel",
-         *[f"tests/{t}" for t in TORCH_FREE_TESTS]],
-        cwd=run, env=env, capture_output=True, text=True, timeout=1500)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    print(f"{python}: {result.stdout.strip().splitlines()[-1]}")  # shown with pytest -s
-    passed = re.search(r"(\d+) passed", result.stdout)
-    assert passed and int(passed.group(1)) >= 50, result.stdout[-1500:]
+    downloading a CUDA build. pip's cache is left on, so the versions share every wheel that is
+    not tied to one Python (and a second run downloads nothing); --no-compile skips writing
+    bytecode for the whole dependency tree, most of which the tests never import."""
+
+    version = ""  # "3.12", "3.13", ...: set per class below
+
+    @pytest.mark.slow
+    def test_torch_free_tests_pass_without_torch(self, tmp_path):
+        if self.version not in NEWER_PYTHONS:
+            pytest.skip("no Python 3.12 or newer on this machine (pyenv or PATH)")
+        python = NEWER_PYTHONS[self.version]
+        venv = tmp_path / "venv"
+        subprocess.run([str(python), "-m", "venv", str(venv)], check=True, timeout=300)
+        py = str(setup_tools.venv_python(venv))
+        no_torch = tmp_path / "no-torch.txt"
+        no_torch.write_text("torch===0+omteach.no.torch.here\n")
+        deps = [d for d in _project_dependencies() if not d.startswith("torch")]
+        (tmp_path / "src").mkdir()
+        src = _copy_of_the_package(tmp_path / "src")
+        pip = [py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+               "--no-compile", "-c", str(no_torch)]
+        for args in ([*deps, "pytest>=8", "hypothesis>=6.100"], ["--no-deps", str(src)]):
+            out = subprocess.run([*pip, *args], capture_output=True, text=True, timeout=1500)
+            assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+        check = subprocess.run([py, "-c", "import importlib.util as u, sys; "
+                                "print(sys.version_info[:2], u.find_spec('torch') is None)"],
+                               capture_output=True, text=True, timeout=60)
+        major, minor = self.version.split(".")
+        assert check.stdout.strip() == f"({major}, {minor}) True", (
+            f"wrong Python, or torch got installed: {check.stdout}{check.stderr}")
+        refused = subprocess.run([*pip, "--dry-run", "torch"], capture_output=True, text=True,
+                                 timeout=300)
+        assert refused.returncode != 0, "the constraint must make any torch request fail"
+        run = tmp_path / "run"  # tests only: the installed package is what they import
+        shutil.copytree(ROOT / "tests", run / "tests", ignore=shutil.ignore_patterns(
+            "__pycache__", "browser_fixtures"))
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "CI")}
+        result = subprocess.run(
+            [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "not wheel",
+             *[f"tests/{t}" for t in TORCH_FREE_TESTS]],
+            cwd=run, env=env, capture_output=True, text=True, timeout=1500)
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+        print(f"{python}: {result.stdout.strip().splitlines()[-1]}")  # shown with pytest -s
+        passed = re.search(r"(\d+) passed", result.stdout)
+        assert passed and int(passed.group(1)) >= 50, result.stdout[-1500:]
+
+
+# One class per Python rather than one parametrised function: `make test` distributes with
+# `--dist loadscope`, which would keep every version in this module's worker, one after another.
+# With none found, one class remains and skips with the reason.
+for _version in NEWER_PYTHONS or {"3.12": None}:
+    _name = f"TestTorchFreePython{_version.replace('.', '')}"
+    globals()[_name] = type(_name, (_TorchFree,), {"version": _version})
 
 
 def _project_dependencies() -> list[str]:
