@@ -26,7 +26,7 @@ CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
 @pytest.mark.parametrize("argv", [[], ["teach"], ["setup", "--torch"], ["lab", "extra"],
-                                  ["doctor", "--timeout", "soon"]])
+                                  ["doctor", "--timeout", "soon"], ["links", "a/b", "c/d"]])
 def test_bad_arguments_exit_with_usage(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(argv)
@@ -374,20 +374,35 @@ def test_links_reads_the_origin_remote(tmp_path):
 # -- every Python 3.12+ the machine has, without torch ------------------------------------------
 
 
-def _newer_pythons() -> dict[str, Path]:
-    """Every CPython 3.12 or newer on this machine (pyenv's, or on PATH), one per minor version:
-    "3.12" -> its python3."""
-    found: dict[tuple[int, int], Path] = {}
-    for base in {Path.home() / ".pyenv" / "versions", Path("/root/.pyenv/versions")}:
+PYENV_DIRS = (Path.home() / ".pyenv" / "versions", Path("/root/.pyenv/versions"))
+
+
+def _newer_pythons(pyenv_dirs=PYENV_DIRS, which=shutil.which) -> dict[str, Path]:
+    """Every CPython 3.12 or newer on this machine (pyenv's released versions, or python3.N on
+    PATH), one per minor version, in order: "3.12" -> its python3."""
+    found: dict[int, Path] = {}
+    for base in dict.fromkeys(pyenv_dirs):
         for exe in sorted(base.glob("3.*/bin/python3")):
-            match = re.fullmatch(r"3\.(\d+)\.\d+", exe.parent.parent.name)  # no -dev, no t
+            match = re.fullmatch(r"3\.(\d+)\.\d+", exe.parent.parent.name)  # no -dev, no 3.13t
             if match and int(match.group(1)) >= 12:
-                found.setdefault((3, int(match.group(1))), exe)
+                found.setdefault(int(match.group(1)), exe)
     for minor in range(12, 20):
-        exe = shutil.which(f"python3.{minor}")
+        exe = which(f"python3.{minor}")
         if exe:
-            found.setdefault((3, minor), Path(exe))
-    return {f"{major}.{minor}": found[(major, minor)] for major, minor in sorted(found)}
+            found.setdefault(minor, Path(exe))
+    return {f"3.{minor}": found[minor] for minor in sorted(found)}
+
+
+def test_every_python_from_3_12_is_found_once(tmp_path):
+    for name in ("3.11.7", "3.12.1", "3.13.0", "3.13.0t", "3.14-dev", "3.12.0", "2.7.18"):
+        (tmp_path / name / "bin").mkdir(parents=True)
+        (tmp_path / name / "bin" / "python3").touch()
+    on_path = {"python3.15": "/usr/bin/python3.15", "python3.13": "/usr/bin/python3.13"}
+    found = _newer_pythons([tmp_path], which=on_path.get)
+    assert found == {"3.12": tmp_path / "3.12.0" / "bin" / "python3",
+                     "3.13": tmp_path / "3.13.0" / "bin" / "python3",
+                     "3.15": Path("/usr/bin/python3.15")}
+    assert _newer_pythons([tmp_path / "none"], which=lambda name: None) == {}
 
 
 NEWER_PYTHONS = _newer_pythons()
