@@ -143,24 +143,28 @@ def rewrite_links(new: str, root: Path = ROOT, *, dry_run: bool = False) -> list
     """
     new = parse_slug(new)
     old = recorded_slug(root)
-    changes = []
+    changes, updates = [], {}
     for path in linked_files(root):
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")  # bytes: line endings stay as they are
         count = len(find_links(text, old)) if old != new else 0
         if not count:
             continue
         updated = _replace(text, old, new)
         cells = _changed_cells(text, updated) if path.suffix == ".ipynb" else ()
         changes.append(Change(path.relative_to(root).as_posix(), count, cells))
-        if not dry_run:
-            path.write_text(updated, encoding="utf-8")
+        updates[path] = updated
+    if not dry_run:
+        # pyproject.toml last: were a write to fail, the recorded address is still the old one,
+        # so running the command again finds and rewrites the links left behind.
+        for path in sorted(updates, key=lambda p: p.name == "pyproject.toml"):
+            path.write_bytes(updates[path].encode("utf-8"))
     return changes
 
 
 def run_links(address: str | None, root: Path = ROOT, *, dry_run: bool = False,
               out=print) -> int:
     """``python -m omteach links [OWNER/NAME]``: rewrite the links and say what changed."""
-    new = parse_slug(address) if address else origin_slug(root)
+    new = parse_slug(address) if address is not None else origin_slug(root)
     old = recorded_slug(root)
     changes = rewrite_links(new, root, dry_run=dry_run)
     if not changes:
