@@ -319,6 +319,27 @@ def test_links_rewrites_every_link_and_nothing_else(tmp_path):
     assert _snapshot(root) == before
 
 
+def test_an_interrupted_rewrite_can_be_repeated(tmp_path, monkeypatch):
+    """The address is recorded last: if writing a file fails, the links left behind still name
+    the recorded address, so the same command run again completes the rewrite."""
+    root = _checkout_copy(tmp_path, "import omteach\n")
+    old = links.recorded_slug(root)
+    write = Path.write_bytes
+
+    def failing(path, data):
+        if path.name == "README.md":
+            raise OSError("disk full")
+        return write(path, data)
+
+    monkeypatch.setattr(Path, "write_bytes", failing)
+    with pytest.raises(OSError, match="disk full"):
+        links.rewrite_links("ada/omteach", root)
+    assert links.recorded_slug(root) == old
+    monkeypatch.setattr(Path, "write_bytes", write)
+    links.rewrite_links("ada/omteach", root)
+    assert {n for names in _all_links(root).values() for n in names} == {"ada/omteach"}
+
+
 @pytest.mark.parametrize("given, slug", [
     ("ada/omteach", "ada/omteach"), (" ada/omteach\n", "ada/omteach"),
     ("https://github.com/ada/omteach", "ada/omteach"),
