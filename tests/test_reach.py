@@ -445,9 +445,11 @@ def _copy_of_the_package(dest: Path) -> Path:
 class _TorchFree:
     """The Colab-style install (the package on a Python newer than 3.11) with torch excluded: a
     constraint no torch release satisfies makes any request for torch fail instead of
-    downloading a CUDA build. pip's cache is left on, so the versions share every wheel that is
-    not tied to one Python (and a second run downloads nothing); --no-compile skips writing
-    bytecode for the whole dependency tree, most of which the tests never import."""
+    downloading a CUDA build. Cost: pip's cache is left on, so where the index sends caching
+    headers (PyPI does) the versions share every wheel not tied to one Python (48 of the 152 MB)
+    and a second run downloads nothing; behind a proxy that strips them nothing is cached (about
+    27 s of download per version). --no-compile skips writing bytecode for the whole dependency
+    tree, most of which the tests never import (installing took 12 s instead of 31 s)."""
 
     version = ""  # "3.12", "3.13", ...: set per class below
 
