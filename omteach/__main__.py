@@ -1,4 +1,5 @@
-"""``python -m omteach setup | lab | doctor``: the course without ``make`` (Windows included).
+"""``python -m omteach setup | lab | doctor | links``: the course without ``make`` (Windows
+included), and the launch links of a published copy.
 
 Only the standard library is imported up front: ``setup`` runs before any dependency exists.
 """
@@ -11,7 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from omteach.errors import SetupError
+from omteach.errors import RepositoryAddressError, SetupError
+from omteach.links import run_links
 from omteach.setup_tools import ROOT, TORCH_VERSION, run_lab, run_setup, venv_python
 
 
@@ -44,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seconds a chapter's first cell may take (default: 300)")
     doctor.add_argument("--here", action="store_true", help="check this Python even when the "
                         "checkout has a .venv (by default the doctor checks .venv's Python)")
+    links = commands.add_parser("links", help="point the Binder badge, the Colab links and the "
+                                "install line at your published copy (OWNER/NAME on GitHub)")
+    links.add_argument("repository", nargs="?", help="OWNER/NAME or a GitHub address (default: "
+                       "the checkout's 'origin' remote)")
+    links.add_argument("--dry-run", action="store_true", help="say what would change, write "
+                       "nothing")
     return parser
 
 
@@ -61,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                              torch_version=args.torch_version, dry_run=args.dry_run)
         if args.command == "lab":
             return run_lab(args.venv.absolute(), dry_run=args.dry_run)
+        if args.command == "links":
+            return run_links(args.repository, dry_run=args.dry_run)
         course_python = venv_python(ROOT / ".venv")
         if not args.here and course_python.exists() and not _is_running(course_python):
             # `python -m omteach doctor` from any Python checks the course's own environment.
@@ -70,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from omteach.doctor import run_doctor  # imports jupyter_client: only after set-up
 
         return run_doctor(args.notebooks, timeout=args.timeout)
-    except SetupError as exc:
+    except (SetupError, RepositoryAddressError) as exc:
         print(f"omteach: {exc}", file=sys.stderr)
         return 1
 

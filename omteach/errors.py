@@ -86,3 +86,8 @@ class AggregationError(ProtocolError):
 
 class DropoutRecoveryError(AggregationError):
     """The dropped owners' masks cannot be removed: too few survivors, or wrong revealed shares."""
+
+
+class RepositoryAddressError(OmteachError, ValueError):
+    """Not a GitHub repository address (``OWNER/NAME``) the launch links can point at, or no
+    address to be found (no argument and no ``origin`` remote)."""

@@ -13,7 +13,7 @@ from phe import paillier as phe_paillier
 
 try:
     import torch
-except ImportError:  # the torch-free run on the newest Python (tests/test_reach.py)
+except ImportError:  # the torch-free runs on Python 3.12+ (tests/test_reach.py)
     torch = None
 
 from omteach.crypto.paillier import (

@@ -1,5 +1,5 @@
 """Reach: the make-free route (`python -m omteach setup | lab | doctor`), Binder, Colab links, and
-the package on the newest Python the machine has (installed without torch)."""
+the package on every Python 3.12+ the machine has (installed without torch)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from omteach import __main__ as cli
-from omteach import doctor, setup_tools
-from omteach.errors import SetupError
+from omteach import doctor, links, setup_tools
+from omteach.errors import RepositoryAddressError, SetupError
 from omteach.setup_tools import CPU_INDEX, KERNEL_NAME, TORCH_VERSION, setup_plan
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +26,7 @@ CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
 @pytest.mark.parametrize("argv", [[], ["teach"], ["setup", "--torch"], ["lab", "extra"],
-                                  ["doctor", "--timeout", "soon"]])
+                                  ["doctor", "--timeout", "soon"], ["links", "a/b", "c/d"]])
 def test_bad_arguments_exit_with_usage(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(argv)
@@ -222,6 +222,7 @@ def test_readme_has_binder_badge_and_a_colab_link_per_chapter():
     binder = re.search(r"https://mybinder\.org/v2/gh/([\w.-]+/[\w.-]+)/HEAD\?urlpath=lab/tree/"
                        r"notebooks", readme)
     assert binder and "mybinder.org/badge_logo.svg" in readme
+    assert binder.group(1) == links.recorded_slug(ROOT), "run python -m omteach links"
     for chapter in CHAPTERS:
         link = (f"https://colab.research.google.com/github/{binder.group(1)}/blob/main/notebooks/"
                 f"{chapter.name}")
@@ -231,24 +232,201 @@ def test_readme_has_binder_badge_and_a_colab_link_per_chapter():
         assert route in readme
 
 
-# -- the newest Python, without torch -------------------------------------------------------------
+# -- the repository's address and the launch links ----------------------------------------------
+
+LINK = re.compile(r"(?:https://github\.com/|https://mybinder\.org/v2/gh/|"
+                  r"https://colab\.research\.google\.com/github/)([\w-]+/[\w.-]+?)(?:\.git)?"
+                  r"(?=[/\"')\s\\]|$)")
 
 
-def _newest_python() -> Path | None:
-    """The newest CPython 3.12+ on this machine (pyenv's, or on PATH), or None."""
-    found: dict[tuple[int, int], Path] = {}
-    for base in {Path.home() / ".pyenv" / "versions", Path("/root/.pyenv/versions")}:
-        for exe in base.glob("3.1[2-9]*/bin/python3"):
-            match = re.match(r"3\.(\d+)", exe.parent.parent.name)
-            if match:
-                found.setdefault((3, int(match.group(1))), exe)
+def _all_links(root: Path) -> dict[str, list[str]]:
+    """Every GitHub, Binder and Colab link's OWNER/NAME, per file that has any."""
+    found = {}
+    for path in links.linked_files(root):
+        names = LINK.findall(path.read_text(encoding="utf-8"))
+        if names:
+            found[path.relative_to(root).as_posix()] = names
+    return found
+
+
+def test_every_link_names_the_recorded_repository():
+    """One fact: pyproject's [project.urls] Repository; every launch link is made from it."""
+    slug = links.recorded_slug(ROOT)
+    found = _all_links(ROOT)
+    assert {"pyproject.toml", "README.md"} <= set(found), found
+    assert sum(map(len, found.values())) >= 2 + len(CHAPTERS), found  # badge, pip, chapters
+    wrong = {f: n for f, n in found.items() if set(n) != {slug}}
+    assert not wrong, f"links not made from {slug}: {wrong} (run python -m omteach links)"
+
+
+def _checkout_copy(dest: Path, first_cell: str) -> Path:
+    """The files the command rewrites, copied, with one notebook whose first cell installs from
+    the repository (as a Colab first cell would), next to a fork's address that must stay."""
+    for pattern in links.LINKED_FILES:
+        for path in ROOT.glob(pattern):
+            if path.is_file():
+                target = dest / path.relative_to(ROOT)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target)
+    nb = json.loads((dest / CHAPTERS[0].relative_to(ROOT)).read_text())
+    nb["cells"][0:0] = [{"cell_type": "code", "id": "colab-install", "metadata": {},
+                         "execution_count": None, "outputs": [], "source": first_cell}]
+    (dest / CHAPTERS[0].relative_to(ROOT)).write_text(json.dumps(nb, indent=1))
+    return dest
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+def test_links_rewrites_every_link_and_nothing_else(tmp_path):
+    old = links.recorded_slug(ROOT)
+    fork = f"https://github.com/{old}-fork"
+    first = f'%pip install "omteach @ git+https://github.com/{old}.git"  # see {fork}\n'
+    root = _checkout_copy(tmp_path, first)
+    before = _snapshot(root)
+    before_links = _all_links(root)
+    counts = {f: len(n) for f, n in before_links.items()}
+    lines = []
+    assert links.run_links("ada-l/omteach.course", root, out=lines.append) == 0
+
+    assert links.recorded_slug(root) == "ada-l/omteach.course"
+    after = _all_links(root)
+    fork_name = fork.split("github.com/")[1]
+    assert {f: len(n) for f, n in after.items()} == counts
+    for f, names in after.items():
+        assert set(names) <= {"ada-l/omteach.course", fork_name}, (f, names)
+    assert sum(n.count(fork_name) for n in after.values()) == 1, "a longer name is not the repo"
+    nb_path = CHAPTERS[0].relative_to(ROOT).as_posix()
+    cell = json.loads((root / nb_path).read_text())["cells"][0]["source"]
+    assert cell == first.replace(f"/{old}.git", "/ada-l/omteach.course.git")
+    report = "\n".join(lines)
+    assert f"{nb_path}: 1 link (cells: colab-install)" in report, report
+    assert "README.md: " in report and "pyproject.toml: 1 link" in report
+    changed = {f for f, data in _snapshot(root).items() if data != before[f]}
+    assert changed == {f for f, names in before_links.items() if old in names}
+    assert {"pyproject.toml", "README.md", nb_path} <= changed
+
+    # idempotent: the same address again changes nothing, byte for byte
+    again = _snapshot(root)
+    lines.clear()
+    assert links.run_links("https://github.com/ada-l/omteach.course.git", root,
+                           out=lines.append) == 0
+    assert _snapshot(root) == again and "nothing to change" in lines[0]
+    # and back: every file is as it was, so nothing but the links was touched
+    assert links.rewrite_links(old, root)
+    assert _snapshot(root) == before
+
+
+def test_an_interrupted_rewrite_can_be_repeated(tmp_path, monkeypatch):
+    """The address is recorded last: if writing a file fails, the links left behind still name
+    the recorded address, so the same command run again completes the rewrite."""
+    root = _checkout_copy(tmp_path, "import omteach\n")
+    old = links.recorded_slug(root)
+    write = Path.write_bytes
+
+    def failing(path, data):
+        if path.name == "README.md":
+            raise OSError("disk full")
+        return write(path, data)
+
+    monkeypatch.setattr(Path, "write_bytes", failing)
+    with pytest.raises(OSError, match="disk full"):
+        links.rewrite_links("ada/omteach", root)
+    assert links.recorded_slug(root) == old
+    monkeypatch.setattr(Path, "write_bytes", write)
+    links.rewrite_links("ada/omteach", root)
+    assert {n for names in _all_links(root).values() for n in names} == {"ada/omteach"}
+
+
+@pytest.mark.parametrize("given, slug", [
+    ("ada/omteach", "ada/omteach"), (" ada/omteach\n", "ada/omteach"),
+    ("https://github.com/ada/omteach", "ada/omteach"),
+    ("https://github.com/ada/omteach.git", "ada/omteach"),
+    ("git@github.com:Ada-L/om_teach.git", "Ada-L/om_teach"),
+    ("ssh://git@github.com/ada/omteach.v2", "ada/omteach.v2"),
+])
+def test_addresses_are_read_in_every_form_git_gives(given, slug):
+    assert links.parse_slug(given) == slug
+
+
+@pytest.mark.parametrize("bad", [
+    "", "ada", "ada/", "/omteach", "ada/omteach/extra", "-ada/omteach", "ada-/omteach",
+    "a--da/omteach", "ada/..", "ada/om teach", "ada/om$", "a" * 40 + "/omteach",
+    "ada/" + "o" * 101, "https://gitlab.com/ada/omteach", "git@gitlab.com:ada/omteach.git",
+    "https://github.com/ada/omteach/tree/main", "github.com/ada",
+])
+def test_links_refuses_a_bad_address_and_touches_nothing(bad, tmp_path):
+    root = _checkout_copy(tmp_path, "import omteach\n")
+    before = _snapshot(root)
+    with pytest.raises(RepositoryAddressError, match="OWNER/NAME"):
+        links.rewrite_links(bad, root)
+    assert _snapshot(root) == before
+
+
+def test_links_command(tmp_path, capsys):
+    readme = (ROOT / "README.md").read_bytes()
+    assert cli.main(["links", "ada/not a repo"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("omteach: ") and "OWNER/NAME" in err and "Traceback" not in err
+    assert cli.main(["links", "--dry-run", "ada/omteach"]) == 0
+    out = capsys.readouterr().out
+    assert "would point at github.com/ada/omteach" in out and "README.md: " in out
+    assert (ROOT / "README.md").read_bytes() == readme, "a dry run writes nothing"
+
+
+def test_links_reads_the_origin_remote(tmp_path):
+    root = _checkout_copy(tmp_path, "import omteach\n")
+    git = ["git", "-C", str(root)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    with pytest.raises(RepositoryAddressError, match="no 'origin' remote"):
+        links.run_links(None, root)
+    subprocess.run([*git, "remote", "add", "origin", "git@github.com:ada/omteach.git"],
+                   check=True)
+    assert links.run_links(None, root, out=lambda line: None) == 0
+    assert links.recorded_slug(root) == "ada/omteach"
+    subprocess.run([*git, "remote", "set-url", "origin", "https://gitlab.com/ada/omteach"],
+                   check=True)
+    with pytest.raises(RepositoryAddressError, match="not the address of a GitHub"):
+        links.run_links(None, root)
+
+
+# -- every Python 3.12+ the machine has, without torch ------------------------------------------
+
+
+PYENV_DIRS = (Path.home() / ".pyenv" / "versions", Path("/root/.pyenv/versions"))
+
+
+def _newer_pythons(pyenv_dirs=PYENV_DIRS, which=shutil.which) -> dict[str, Path]:
+    """Every CPython 3.12 or newer on this machine (pyenv's released versions, or python3.N on
+    PATH), one per minor version, in order: "3.12" -> its python3."""
+    found: dict[int, Path] = {}
+    for base in dict.fromkeys(pyenv_dirs):
+        for exe in sorted(base.glob("3.*/bin/python3")):
+            match = re.fullmatch(r"3\.(\d+)\.\d+", exe.parent.parent.name)  # no -dev, no 3.13t
+            if match and int(match.group(1)) >= 12:
+                found.setdefault(int(match.group(1)), exe)
     for minor in range(12, 20):
-        exe = shutil.which(f"python3.{minor}")
+        exe = which(f"python3.{minor}")
         if exe:
-            found.setdefault((3, minor), Path(exe))
-    return found[max(found)] if found else None
+            found.setdefault(minor, Path(exe))
+    return {f"3.{minor}": found[minor] for minor in sorted(found)}
 
 
+def test_every_python_from_3_12_is_found_once(tmp_path):
+    for name in ("3.11.7", "3.12.1", "3.13.0", "3.13.0t", "3.14-dev", "3.12.0", "2.7.18"):
+        (tmp_path / name / "bin").mkdir(parents=True)
+        (tmp_path / name / "bin" / "python3").touch()
+    on_path = {"python3.15": "/usr/bin/python3.15", "python3.13": "/usr/bin/python3.13"}
+    found = _newer_pythons([tmp_path], which=on_path.get)
+    assert found == {"3.12": tmp_path / "3.12.0" / "bin" / "python3",
+                     "3.13": tmp_path / "3.13.0" / "bin" / "python3",
+                     "3.15": Path("/usr/bin/python3.15")}
+    assert _newer_pythons([tmp_path / "none"], which=lambda name: None) == {}
+
+
+NEWER_PYTHONS = _newer_pythons()
 TORCH_FREE_TESTS = ["test_chain.py", "test_data_use_agreement.py", "test_model_market.py",
                     "test_ledger.py", "test_he.py", "test_packing.py", "test_blobs.py"]
 
@@ -264,46 +442,64 @@ def _copy_of_the_package(dest: Path) -> Path:
     return dest
 
 
-@pytest.mark.slow
-def test_torch_free_tests_pass_on_the_newest_python_without_torch(tmp_path):
+class _TorchFree:
     """The Colab-style install (the package on a Python newer than 3.11) with torch excluded: a
     constraint no torch release satisfies makes any request for torch fail instead of
-    downloading a CUDA build."""
-    python = _newest_python()
-    if python is None:
-        pytest.skip("no Python 3.12 or newer on this machine (pyenv or PATH)")
-    venv = tmp_path / "venv"
-    subprocess.run([str(python), "-m", "venv", str(venv)], check=True, timeout=300)
-    py = str(setup_tools.venv_python(venv))
-    no_torch = tmp_path / "no-torch.txt"
-    no_torch.write_text("torch===0+omteach.no.torch.here\n")
-    deps = [d for d in _project_dependencies() if not d.startswith("torch")]
-    (tmp_path / "src").mkdir()
-    src = _copy_of_the_package(tmp_path / "src")
-    pip = [py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-c",
-           str(no_torch)]
-    for args in ([*deps, "pytest>=8", "hypothesis>=6.100"], ["--no-deps", str(src)]):
-        out = subprocess.run([*pip, *args], capture_output=True, text=True, timeout=1500)
-        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    check = subprocess.run([py, "-c", "import importlib.util as u, sys; "
-                            "print(sys.version_info[:2], u.find_spec('torch') is None)"],
-                           capture_output=True, text=True, timeout=60)
-    assert check.stdout.strip().endswith("True"), f"torch got installed: {check.stdout}"
-    refused = subprocess.run([*pip, "--dry-run", "torch"], capture_output=True, text=True,
-                             timeout=300)
-    assert refused.returncode != 0, "the constraint must make any torch request fail"
-    run = tmp_path / "run"  # tests only: the installed package is what they import
-    shutil.copytree(ROOT / "tests", run / "tests", ignore=shutil.ignore_patterns(
-        "__pycache__", "browser_fixtures"))
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "CI")}
-    result = subprocess.run(
-        [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "not wheel",
-         *[f"tests/{t}" for t in TORCH_FREE_TESTS]],
-        cwd=run, env=env, capture_output=True, text=True, timeout=1500)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    print(f"{python}: {result.stdout.strip().splitlines()[-1]}")  # shown with pytest -s
-    passed = re.search(r"(\d+) passed", result.stdout)
-    assert passed and int(passed.group(1)) >= 50, result.stdout[-1500:]
+    downloading a CUDA build. Cost: pip's cache is left on, so where the index sends caching
+    headers (PyPI does) the versions share every wheel not tied to one Python (48 of the 152 MB)
+    and a second run downloads nothing; behind a proxy that strips them nothing is cached (about
+    27 s of download per version). --no-compile skips writing bytecode for the whole dependency
+    tree, most of which the tests never import (installing took 12 s instead of 31 s)."""
+
+    version = ""  # "3.12", "3.13", ...: set per class below
+
+    @pytest.mark.slow
+    def test_torch_free_tests_pass_without_torch(self, tmp_path):
+        if self.version not in NEWER_PYTHONS:
+            pytest.skip("no Python 3.12 or newer on this machine (pyenv or PATH)")
+        python = NEWER_PYTHONS[self.version]
+        venv = tmp_path / "venv"
+        subprocess.run([str(python), "-m", "venv", str(venv)], check=True, timeout=300)
+        py = str(setup_tools.venv_python(venv))
+        no_torch = tmp_path / "no-torch.txt"
+        no_torch.write_text("torch===0+omteach.no.torch.here\n")
+        deps = [d for d in _project_dependencies() if not d.startswith("torch")]
+        (tmp_path / "src").mkdir()
+        src = _copy_of_the_package(tmp_path / "src")
+        pip = [py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+               "--no-compile", "-c", str(no_torch)]
+        for args in ([*deps, "pytest>=8", "hypothesis>=6.100"], ["--no-deps", str(src)]):
+            out = subprocess.run([*pip, *args], capture_output=True, text=True, timeout=1500)
+            assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+        check = subprocess.run([py, "-c", "import importlib.util as u, sys; "
+                                "print(sys.version_info[:2], u.find_spec('torch') is None)"],
+                               capture_output=True, text=True, timeout=60)
+        major, minor = self.version.split(".")
+        assert check.stdout.strip() == f"({major}, {minor}) True", (
+            f"wrong Python, or torch got installed: {check.stdout}{check.stderr}")
+        refused = subprocess.run([*pip, "--dry-run", "torch"], capture_output=True, text=True,
+                                 timeout=300)
+        assert refused.returncode != 0, "the constraint must make any torch request fail"
+        run = tmp_path / "run"  # tests only: the installed package is what they import
+        shutil.copytree(ROOT / "tests", run / "tests", ignore=shutil.ignore_patterns(
+            "__pycache__", "browser_fixtures"))
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "CI")}
+        result = subprocess.run(
+            [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "not wheel",
+             *[f"tests/{t}" for t in TORCH_FREE_TESTS]],
+            cwd=run, env=env, capture_output=True, text=True, timeout=1500)
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+        print(f"{python}: {result.stdout.strip().splitlines()[-1]}")  # shown with pytest -s
+        passed = re.search(r"(\d+) passed", result.stdout)
+        assert passed and int(passed.group(1)) >= 50, result.stdout[-1500:]
+
+
+# One class per Python rather than one parametrised function: `make test` distributes with
+# `--dist loadscope`, which would keep every version in this module's worker, one after another.
+# With none found, one class remains and skips with the reason.
+for _version in NEWER_PYTHONS or {"3.12": None}:
+    _name = f"TestTorchFreePython{_version.replace('.', '')}"
+    globals()[_name] = type(_name, (_TorchFree,), {"version": _version})
 
 
 def _project_dependencies() -> list[str]:
