@@ -4,10 +4,11 @@
     .venv/bin/python bench/chapter_bench.py --pieces          # only the in-process comparisons
 
 Run All: the notebook runs in a fresh ``omteach`` kernel (nbclient, as Jupyter's Run All does),
-once with the code of git revision ``--baseline`` (exported to a temporary folder) and once with
-this checkout, taking turns (A, B, A, B, ...) so a busy machine slows both alike. One unrecorded
-run of each goes first (Python's bytecode caches); the compiled-contract cache is a fresh
-temporary folder, so the checkout's warm-up run is the cold-cache case and is printed as such.
+once as git revision ``--baseline`` has it, on that revision's code (exported to a temporary
+folder), and once as this checkout has it, taking turns (A, B, A, B, ...) so a busy machine
+slows both alike. One unrecorded run of each goes first (Python's bytecode caches); the
+compiled-contract cache is a fresh temporary folder, so the checkout's warm-up run is the
+cold-cache case and is printed as such.
 Per run: wall seconds, CPU seconds of the kernel and its workers (``RUSAGE_CHILDREN``), and each
 cell's wall time; medians and the after/before ratio at the end.
 
@@ -88,15 +89,17 @@ def run_all(path: Path, baseline: str, runs: int) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         base = export_revision(baseline, Path(tmp) / "before")
         codes = {"before": base, "after": ROOT}
+        # Each side runs its own revision's notebook (a change may edit cells too).
+        books = {k: code / path.relative_to(ROOT) for k, code in codes.items()}
         caches = {k: Path(tmp) / f"cache-{k}" for k in codes}
         for label, code in codes.items():
-            wall, cpu, _ = run_notebook(path, code, caches[label])
+            wall, cpu, _ = run_notebook(books[label], code, caches[label])
             note = " (cold compiled-contract cache)" if label == "after" else ""
             print(f"warm-up {label:6}: wall {wall:5.1f} s, cpu {cpu:5.1f} s{note}", flush=True)
         results: dict[str, list[tuple[float, float, list[float]]]] = {k: [] for k in codes}
         for i in range(runs):
             for label, code in codes.items():
-                wall, cpu, cells = run_notebook(path, code, caches[label])
+                wall, cpu, cells = run_notebook(books[label], code, caches[label])
                 results[label].append((wall, cpu, cells))
                 print(f"run {i + 1} {label:6}: wall {wall:5.1f} s, cpu {cpu:5.1f} s, "
                       f"load {os.getloadavg()[0]:.2f}", flush=True)

@@ -319,3 +319,19 @@ def test_a_refusal_still_comes_back_with_its_reason_on_eth_tester():
     with pytest.raises(ContractRevertError, match="you have nothing to withdraw"):
         market.withdraw(sender="Joe")
     assert market.chain.block_number == 1  # the deployment; the refusal mined nothing
+
+
+def test_the_set_up_compiles_every_contract_into_the_cache(fresh_compile, tmp_path, monkeypatch):
+    from omteach.chain import evm
+    from omteach.setup_tools import setup_plan
+
+    folder = tmp_path / "contracts"
+    folder.mkdir()
+    shutil.copy(contracts_dir() / "DataUseAgreement.vy", folder)
+    monkeypatch.setattr(evm, "contracts_dir", lambda: folder)
+    step = setup_plan(Path("v"), cpu_index_reachable=False)[-1]
+    assert step.argv[1] == "-c" and "compile" in step.what
+    exec(step.argv[2], {})
+    assert fresh_compile == ["DataUseAgreement.vy"]
+    cached = [p.name.split("-")[0] for p in evm.compile_cache_dir().glob("*.json")]
+    assert cached == ["DataUseAgreement"]

@@ -166,6 +166,12 @@ def compile_contract(name: str, source: str | None = None) -> CompiledContract:
     return compiled
 
 
+def compile_all() -> list[CompiledContract]:
+    """Compile every contract of ``contracts/`` (the set-up does it once, so that no chapter's
+    first run waits for the compiler)."""
+    return [compile_contract(path.stem) for path in sorted(contracts_dir().glob("*.vy"))]
+
+
 def _compile(name: str, source: str, key: str) -> CompiledContract:
     from vyper.compiler import compile_code
     from vyper.exceptions import VyperException
