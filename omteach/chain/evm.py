@@ -129,6 +129,7 @@ def _write_cached(compiled: CompiledContract) -> None:
         return
     doc = {"name": compiled.name, "source_hash": compiled.source_hash, "abi": compiled.abi,
            "bytecode": compiled.bytecode, "layout": compiled.layout}
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written aside, then renamed: a kernel reading meanwhile sees the old file or the new.
@@ -136,8 +137,9 @@ def _write_cached(compiled: CompiledContract) -> None:
         with os.fdopen(fd, "w") as f:
             json.dump(doc, f)
         os.replace(tmp, path)
-    except OSError:
-        return
+    except (OSError, TypeError, ValueError):
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
 
 def compile_contract(name: str, source: str | None = None) -> CompiledContract:
