@@ -12,7 +12,12 @@ from pathlib import Path
 import pytest
 
 from omteach.chain import CAST, Chain, compile_contract, contract_source, contracts_dir
-from omteach.errors import ChainError, ContractCompileError, InvalidValueError
+from omteach.errors import (
+    ChainError,
+    ContractCompileError,
+    ContractRevertError,
+    InvalidValueError,
+)
 from omteach.ui.formatters import render_html
 
 from .chain_fixtures import DAY, MODEL, deploy_agreement
@@ -143,3 +148,190 @@ def test_contracts_ship_in_the_wheel(tmp_path):
     found, size = out.stdout.split()
     assert Path(found).resolve().is_relative_to(site.resolve()), found
     assert int(size) == len((ROOT / "contracts" / "ModelMarket.vy").read_text())
+
+
+# -- the compiled-contract cache on disk --------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_compile(tmp_path, monkeypatch):
+    """An empty disk cache in tmp_path, an empty in-process cache, and a count of real compiles."""
+    import vyper.compiler
+
+    from omteach.chain import evm
+
+    monkeypatch.setenv("OMTEACH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(evm, "_COMPILED", {})
+    calls = []
+    real = vyper.compiler.compile_code
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("contract_path"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(vyper.compiler, "compile_code", counting)
+    return calls
+
+
+def test_a_compiled_contract_is_kept_on_disk_for_the_next_session(fresh_compile, monkeypatch):
+    from omteach.chain import evm
+
+    first = compile_contract("DataUseAgreement")
+    assert fresh_compile == ["DataUseAgreement.vy"]
+    assert list((evm.compile_cache_dir()).glob("DataUseAgreement-*.json"))
+    monkeypatch.setattr(evm, "_COMPILED", {})  # a new kernel: nothing compiled in this process
+    again = compile_contract("DataUseAgreement")
+    assert fresh_compile == ["DataUseAgreement.vy"]  # read back, not compiled again
+    assert again is not first
+    assert (again.abi, again.bytecode, again.layout, again.source_hash, again.source) == (
+        first.abi, first.bytecode, first.layout, first.source_hash, first.source)
+
+
+def test_an_edited_contract_file_is_compiled_again(fresh_compile, tmp_path, monkeypatch):
+    from omteach.chain import evm
+
+    folder = tmp_path / "contracts"
+    folder.mkdir()
+    shutil.copy(contracts_dir() / "DataUseAgreement.vy", folder)
+    monkeypatch.setattr(evm, "contracts_dir", lambda: folder)
+    first = compile_contract("DataUseAgreement")
+    path = folder / "DataUseAgreement.vy"
+    source = path.read_text()
+    assert "only the data owner" in source  # a revert reason: it is in the bytecode
+    path.write_text(source.replace("only the data owner", "only the owner of the data"))
+    monkeypatch.setattr(evm, "_COMPILED", {})
+    second = compile_contract("DataUseAgreement")
+    assert fresh_compile == ["DataUseAgreement.vy"] * 2
+    assert second.source_hash != first.source_hash and second.bytecode != first.bytecode
+    assert len(list(evm.compile_cache_dir().glob("DataUseAgreement-*.json"))) == 2
+
+
+def test_a_damaged_cache_file_is_compiled_again_and_repaired(fresh_compile, monkeypatch):
+    from omteach.chain import evm
+
+    good = compile_contract("DataUseAgreement")
+    (path,) = evm.compile_cache_dir().glob("DataUseAgreement-*.json")
+    for damage in ("{not json", '{"name": "DataUseAgreement"}',
+                   path.read_text().replace('"bytecode": "0x', '"bytecode": "0xzz')):
+        path.write_text(damage)
+        monkeypatch.setattr(evm, "_COMPILED", {})
+        assert compile_contract("DataUseAgreement").bytecode == good.bytecode
+    assert len(fresh_compile) == 4
+    monkeypatch.setattr(evm, "_COMPILED", {})
+    compile_contract("DataUseAgreement")  # the last compile rewrote the file
+    assert len(fresh_compile) == 4
+
+
+def test_only_the_course_files_go_to_disk_and_a_cache_we_cannot_write_is_no_error(
+        fresh_compile, tmp_path, monkeypatch):
+    from omteach.chain import evm
+
+    edited = contract_source("DataUseAgreement") + "\n# a student's copy\n"
+    compile_contract("DataUseAgreement", edited)
+    assert not evm.compile_cache_dir().exists()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("OMTEACH_CACHE_DIR", str(blocker))
+    assert compile_contract("DataUseAgreement").bytecode.startswith("0x")
+    monkeypatch.setenv("OMTEACH_CACHE_DIR", "")
+    assert evm.compile_cache_dir() is None
+
+
+# -- gas estimates on eth-tester ----------------------------------------------------------------
+
+
+def _estimate_with(chain, estimator, tx):
+    tester_chain = chain._provider.ethereum_tester.backend.chain
+    saved = tester_chain.gas_estimator
+    tester_chain.gas_estimator = estimator
+    try:
+        return chain.w3.eth.estimate_gas(tx)
+    finally:
+        tester_chain.gas_estimator = saved
+
+
+def test_the_quick_gas_estimate_is_enough_and_close_to_the_bisection():
+    from eth.estimators.gas import binary_gas_search_intrinsic_tolerance
+
+    from omteach.chain.evm import quick_gas_estimate
+    from omteach.protocol import Market
+
+    market = Market.create()
+    chain = market.chain
+    assert chain._provider.ethereum_tester.backend.chain.gas_estimator is quick_gas_estimate
+    fns = market.contract._contract.functions
+    now = chain.now()
+    steps = [("AI Inc.", fns.post_spec(b"\1" * 32, b"\2" * 32, "s", 8, 1, 2, 3, 0, 100,
+                                       now + 10**6), 300)]
+    steps += [(who, fns.accept(0, bytes([i + 1]) * 32), 0)
+              for i, who in enumerate(("Joe", "Jane", "Jack"))]
+    steps += [("AI Inc.", fns.open_round(0, [chain.address(w) for w in ("Joe", "Jane", "Jack")]),
+               0)]
+    steps += [(who, fns.post_shares(0, 0, b"\3" * 32), 0) for who in ("Joe", "Jane", "Jack")]
+    steps += [(who, fns.submit(0, 0, b"\4" * 32), 0) for who in ("Joe", "Jane", "Jack")]
+    steps += [("AI Inc.", fns.close_round(0, b"\5" * 32), 0), ("Joe", fns.withdraw(), 0)]
+    for who, fn, value in steps:
+        tx = {"from": chain.address(who), "to": market.contract.address, "value": value,
+              "data": fn._encode_transaction_data()}
+        quick = _estimate_with(chain, quick_gas_estimate, tx)
+        bisection = _estimate_with(chain, binary_gas_search_intrinsic_tolerance, tx)
+        assert quick <= bisection + bisection // 63 + 2_300, fn.fn_name
+        # Enough: the transaction succeeds with exactly the estimate (no buffer).
+        receipt = chain.w3.eth.wait_for_transaction_receipt(
+            chain.w3.eth.send_transaction({**tx, "gas": quick}))
+        assert receipt["status"] == 1, fn.fn_name
+        assert receipt["gasUsed"] <= quick
+
+
+def _post_spec_tx(market):
+    fn = market.contract._contract.functions.post_spec(
+        b"\1" * 32, b"\2" * 32, "s", 8, 1, 2, 3, 0, 100, market.chain.now() + 10**6)
+    return {"from": market.address("AI Inc."), "to": market.contract.address, "value": 300,
+            "data": fn._encode_transaction_data()}
+
+
+def test_the_quick_gas_estimate_falls_back_to_the_bisection(monkeypatch):
+    import eth.estimators.gas as gas
+    from eth.estimators.gas import binary_gas_search_intrinsic_tolerance
+
+    from omteach.chain.evm import quick_gas_estimate
+    from omteach.protocol import Market
+
+    market = Market.create()
+    tx = _post_spec_tx(market)
+    bisection = _estimate_with(market.chain, binary_gas_search_intrinsic_tolerance, tx)
+    real = gas._get_computation_error
+    seen = []
+
+    def the_guess_fails(state, transaction):
+        seen.append(transaction.gas)
+        return RuntimeError("out of gas") if len(seen) == 1 else real(state, transaction)
+
+    monkeypatch.setattr(gas, "_get_computation_error", the_guess_fails)
+    assert _estimate_with(market.chain, quick_gas_estimate, tx) == bisection
+    assert len(seen) > 5  # the guess, then the bisection's own runs
+
+
+def test_a_refusal_still_comes_back_with_its_reason_on_eth_tester():
+    from omteach.protocol import Market
+
+    market = Market.create()
+    with pytest.raises(ContractRevertError, match="you have nothing to withdraw"):
+        market.withdraw(sender="Joe")
+    assert market.chain.block_number == 1  # the deployment; the refusal mined nothing
+
+
+def test_the_set_up_compiles_every_contract_into_the_cache(fresh_compile, tmp_path, monkeypatch):
+    from omteach.chain import evm
+    from omteach.setup_tools import setup_plan
+
+    folder = tmp_path / "contracts"
+    folder.mkdir()
+    shutil.copy(contracts_dir() / "DataUseAgreement.vy", folder)
+    monkeypatch.setattr(evm, "contracts_dir", lambda: folder)
+    step = setup_plan(Path("v"), cpu_index_reachable=False)[-1]
+    assert step.argv[1] == "-c" and "compile" in step.what
+    exec(step.argv[2], {})
+    assert fresh_compile == ["DataUseAgreement.vy"]
+    cached = [p.name.split("-")[0] for p in evm.compile_cache_dir().glob("*.json")]
+    assert cached == ["DataUseAgreement"]

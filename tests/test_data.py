@@ -48,3 +48,28 @@ def test_same_seed_same_split():
 def test_bad_arguments(kwargs):
     with pytest.raises(InvalidValueError):
         split_digits(**kwargs)
+
+
+def test_the_digits_are_scikit_learns_read_without_importing_it():
+    import subprocess
+    import sys
+
+    from sklearn.datasets import load_digits
+
+    ours, theirs = load_digits_dataset(), load_digits()
+    assert ours.x.dtype == np.float32 and ours.y.dtype == np.int64
+    np.testing.assert_array_equal(ours.x, theirs.data.astype(np.float32) / 16.0)
+    np.testing.assert_array_equal(ours.y, theirs.target)
+    code = ("import sys; from omteach.learning.data import split_digits; split_digits(); "
+            "print('sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_each_call_gets_its_own_copy_of_the_digits():
+    first = load_digits_dataset()
+    first.x[:] = 0
+    first.y[:] = 0
+    again = load_digits_dataset()
+    assert again.x.max() == 1.0 and again.y.max() == 9

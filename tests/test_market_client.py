@@ -70,3 +70,27 @@ def test_bad_arguments_are_refused_before_the_chain(market):
                     batch_size=1, rounds=1, min_owners=1, bounty=0, noise=-1)
     with pytest.raises(InvalidValueError, match="there is no spec"):
         market.spec(99)
+
+
+def test_a_spec_that_was_never_posted_is_refused_whatever_its_id(market):
+    for bad in (-1, 10**6, 2**256, True, "0"):
+        with pytest.raises(InvalidValueError, match="there is no spec"):
+            market.spec(bad)
+
+
+def test_a_mask_key_is_read_from_chain_once_it_is_set_and_not_before():
+    market = Market.create()
+    sid = market.post(model_blob=blob(market, "model"), key_blob=blob(market, "key"),
+                      summary="s", batch_size=8, rounds=1, min_owners=1, places=2, bounty=1)
+    reads = []
+    real = market.contract.call
+    market.contract.call = lambda fn, *a, **k: (reads.append(fn), real(fn, *a, **k))[1]
+    assert market.mask_key_blob(sid, "Joe") is None  # not accepted yet: asked again next time
+    assert market.mask_key_blob(sid, "Joe") is None
+    market.accept(sid, blob(market, "mask-Joe"), sender="Joe")
+    for _ in range(3):
+        assert market.mask_key_blob(sid, "Joe") == blob(market, "mask-Joe")
+    assert reads.count("mask_key") == 3
+    # The contract keeps it: a second accept, which could change it, is refused.
+    with pytest.raises(ContractRevertError, match="you already accepted this spec"):
+        market.accept(sid, blob(market, "another key"), sender="Joe")

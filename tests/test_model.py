@@ -74,3 +74,43 @@ def test_the_course_trains_on_one_torch_thread():
 
     build_model(ModelSpec())
     assert torch.get_num_threads() == 1
+
+
+def test_local_training_takes_torchs_sgd_steps_without_importing_its_optimizers():
+    """The written-out step is torch.optim.SGD's on CPU, bit for bit; creating an optimizer
+    imports torch._dynamo (about a second of a chapter's first round), so the course does not."""
+    import subprocess
+    import sys
+
+    import torch
+    from torch import nn
+
+    from omteach.learning.model import sgd_update
+
+    shares, _ = split_digits(seed=0)
+    data = shares["Jane"]
+    spec = ModelSpec(local_epochs=2, update_clip=10.0)
+    w0 = get_weights(build_model(spec, seed=3))
+    x, y = torch.from_numpy(data.x), torch.from_numpy(data.y)
+    ours = sgd_update(build_model(spec), w0, x, y, nn.CrossEntropyLoss(), spec, seed=11)
+    model = build_model(spec)
+    set_weights(model, w0)
+    gen = torch.Generator().manual_seed(11)
+    opt = torch.optim.SGD(model.parameters(), lr=spec.learning_rate)
+    for _ in range(spec.local_epochs):
+        order = torch.randperm(len(y), generator=gen)
+        for start in range(0, len(y), spec.batch_size):
+            idx = order[start:start + spec.batch_size]
+            opt.zero_grad()
+            nn.CrossEntropyLoss()(model(x[idx]), y[idx]).backward()
+            opt.step()
+    np.testing.assert_array_equal(ours, get_weights(model) - w0)
+    assert np.abs(ours).max() > 0.01  # it moved
+    code = ("import sys; from omteach.learning.model import ModelSpec, train_locally, "
+            "build_model, get_weights; from omteach.learning.data import split_digits; "
+            "s, _ = split_digits(); m = ModelSpec(); "
+            "train_locally(m, get_weights(build_model(m)), s['Joe'], seed=0); "
+            "print('torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"

@@ -411,3 +411,23 @@ def test_baselines_bracket_the_federated_model(run):
     assert set(curves) == {"all data, central", "Joe alone", "Jane alone", "Jack alone"}
     assert all(len(c) == 4 for c in curves.values())
     assert curves["all data, central"][-1] > 0.8
+
+
+def test_setting_up_a_run_reports_progress_step_by_step(keys):
+    from omteach.ui.toolkit import ProgressBar
+
+    for accept in (True, False):
+        seen: list[tuple[int, int, str]] = []
+        bar = ProgressBar(1, "setting up")
+
+        def progress(done, total, message, seen=seen, bar=bar):
+            seen.append((done, total, message))
+            bar.update(done, total, message)
+
+        with TrainingRun(keys=keys, workers=1, accept=accept, progress=progress) as r:
+            pass
+        total = 6 if accept else 5
+        assert [(d, t) for d, t, _ in seen] == [(i, total) for i in range(total + 1)]
+        assert seen[-1][2] == "ready" and "chain" in seen[0][2]
+        assert (bar.bar.value, bar.bar.max, bar.status.value) == (total, total, "ready")
+        assert len(r.market.owners(r.spec_id)) == (3 if accept else 0)

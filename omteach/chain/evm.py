@@ -17,7 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
+import json
+import os
 import re
+import sys
+import tempfile
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -61,29 +65,126 @@ def contract_source(name: str) -> str:
     return path.read_text()
 
 
+def _source_key(source: str) -> str:
+    """SHA-256 of the compiler's version and the source: what a compiled contract is kept under."""
+    try:  # the installed distribution's version: what ``vyper.__version__`` reads, without
+        # importing the compiler (0.15 s) when the contract is already compiled
+        from importlib.metadata import version
+
+        vyper_version = version("vyper")
+    except ImportError:
+        import vyper
+
+        vyper_version = vyper.__version__
+    return hashlib.sha256(f"{vyper_version}\n{source}".encode()).hexdigest()
+
+
+def compile_cache_dir() -> Path | None:
+    """Where compiled contracts are kept between sessions (None: nowhere).
+
+    ``$OMTEACH_CACHE_DIR`` if set (set it empty to keep nothing), else ``omteach/contracts`` in
+    the user's cache folder (``$XDG_CACHE_HOME`` or ``~/.cache``; ``%LOCALAPPDATA%`` on Windows).
+    """
+    env = os.environ.get("OMTEACH_CACHE_DIR")
+    if env is not None:
+        return Path(env) / "contracts" if env.strip() else None
+    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
+        base = Path(os.environ["LOCALAPPDATA"])
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "omteach" / "contracts"
+
+
+def _cache_file(name: str, key: str) -> Path | None:
+    folder = compile_cache_dir()
+    return None if folder is None else folder / f"{name}-{key}.json"
+
+
+def _read_cached(name: str, source: str, key: str) -> CompiledContract | None:
+    """A contract compiled in an earlier session from the same source by the same compiler.
+
+    Anything unexpected in the file (cut short, edited, another contract's) means: compile.
+    """
+    path = _cache_file(name, key)
+    if path is None or not path.is_file():
+        return None
+    try:
+        doc = json.loads(path.read_text())
+        ok = (isinstance(doc, dict) and doc.get("name") == name and doc.get("source_hash") == key
+              and isinstance(doc.get("abi"), list) and isinstance(doc.get("layout"), dict)
+              and isinstance(doc.get("bytecode"), str)
+              and re.fullmatch(r"0x(?:[0-9a-f]{2})+", doc["bytecode"]) is not None)
+    except (OSError, ValueError):
+        return None
+    if not ok:
+        return None
+    return CompiledContract(name, source, doc["abi"], doc["bytecode"], doc["layout"], key)
+
+
+def _write_cached(compiled: CompiledContract) -> None:
+    """Keep a compiled contract for the next session; a cache folder we cannot write is no error
+    (the next session compiles again)."""
+    path = _cache_file(compiled.name, compiled.source_hash)
+    if path is None:
+        return
+    doc = {"name": compiled.name, "source_hash": compiled.source_hash, "abi": compiled.abi,
+           "bytecode": compiled.bytecode, "layout": compiled.layout}
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written aside, then renamed: a kernel reading meanwhile sees the old file or the new.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(doc, f)
+        os.replace(tmp, path)
+    except (OSError, TypeError, ValueError):
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+
+
 def compile_contract(name: str, source: str | None = None) -> CompiledContract:
     """Compile a contract with the in-process Vyper compiler, cached by the source's SHA-256.
 
     ``source`` defaults to ``contracts/<name>.vy``; pass your own text to compile an edited copy.
+    The course's own contracts are also kept on disk (:func:`compile_cache_dir`), under the hash
+    of Vyper's version and the source: compiling ModelMarket takes seconds, every chapter that
+    deploys it would pay them again in each fresh kernel.
     """
-    import vyper
+    if source is None:
+        source = contract_source(name)
+    key = _source_key(source)
+    if key in _COMPILED and _COMPILED[key].name == name:
+        return _COMPILED[key]
+    # Only the files of contracts/ go to disk: an edited copy (an exercise) is compiled afresh,
+    # so the cache holds one entry per contract and version of its source, not every attempt.
+    file = contracts_dir() / f"{name}.vy"
+    ours = file.is_file() and source == file.read_text()
+    compiled = _read_cached(name, source, key) if ours else None
+    if compiled is None:
+        compiled = _compile(name, source, key)
+        if ours:
+            _write_cached(compiled)
+    _COMPILED[key] = compiled
+    return compiled
+
+
+def compile_all() -> list[CompiledContract]:
+    """Compile every contract of ``contracts/`` (the set-up does it once, so that no chapter's
+    first run waits for the compiler)."""
+    return [compile_contract(path.stem) for path in sorted(contracts_dir().glob("*.vy"))]
+
+
+def _compile(name: str, source: str, key: str) -> CompiledContract:
     from vyper.compiler import compile_code
     from vyper.exceptions import VyperException
 
-    if source is None:
-        source = contract_source(name)
-    key = hashlib.sha256(f"{vyper.__version__}\n{source}".encode()).hexdigest()
-    if key in _COMPILED and _COMPILED[key].name == name:
-        return _COMPILED[key]
     try:
         out = compile_code(source, contract_path=f"{name}.vy",
                            output_formats=["abi", "bytecode", "layout"])
     except VyperException as exc:
         raise ContractCompileError(f"{name}.vy does not compile: {_vyper_message(exc)}") from None
     layout = dict(out["layout"].get("storage_layout", {}))
-    compiled = CompiledContract(name, source, out["abi"], out["bytecode"], layout, key)
-    _COMPILED[key] = compiled
-    return compiled
+    return CompiledContract(name, source, out["abi"], out["bytecode"], layout, key)
 
 
 def share_compiled(compiled: CompiledContract) -> None:
@@ -92,9 +193,7 @@ def share_compiled(compiled: CompiledContract) -> None:
     Kept under the hash of ``vyper``'s version and the source, so it only stands for the same
     source compiled by the same compiler.
     """
-    import vyper
-
-    key = hashlib.sha256(f"{vyper.__version__}\n{compiled.source}".encode()).hexdigest()
+    key = _source_key(compiled.source)
     if key != compiled.source_hash:
         raise ContractCompileError(f"{compiled.name} was compiled by another Vyper version or "
                                    "from another source: compile it here")
@@ -137,6 +236,48 @@ def _revert_reason(exc: Exception) -> str | None:
     return reason.strip("'\"") or "(the contract gave no reason)"
 
 
+def quick_gas_estimate(state: Any, transaction: Any) -> int:
+    """py-evm's gas estimate in two runs of the transaction instead of about fourteen.
+
+    py-evm's default estimator searches by bisection between 21,000 and the block's gas limit,
+    running the transaction about 14 times; every transaction the course sends is estimated
+    (web3 fills in ``gas``), so on eth-tester estimating cost about three times the transaction
+    itself. Here: one run with the whole block's gas (a refusal raises here, with its reason,
+    as before) gives the gas used before refunds; one run confirms that this, plus 1/63 for the
+    gas a call must keep back (EIP-150) and the 2,300 an SSTORE needs left (EIP-2200), suffices.
+    If it does not, py-evm's bisection decides. Either way the answer is a limit the
+    transaction was seen to succeed with; web3 then adds its usual 100,000 buffer.
+    """
+    from eth.estimators.gas import _get_computation_error, binary_gas_search_intrinsic_tolerance
+    from eth.vm.spoof import SpoofTransaction
+
+    snapshot = state.snapshot()
+    try:
+        computation = state.apply_transaction(
+            SpoofTransaction(transaction, gas=state.gas_limit, gas_price=0))
+        if computation.is_error:
+            raise computation.error
+        used = transaction.intrinsic_gas + computation.get_gas_used()
+    finally:
+        state.revert(snapshot)
+    guess = min(state.gas_limit, used + used // 63 + 2_300)
+    # The same check as py-evm's bisection steps: the transaction's own gas price, so a sender
+    # who cannot pay for the gas is refused here, as before.
+    if _get_computation_error(state, SpoofTransaction(transaction, gas=guess)) is None:
+        return guess
+    return binary_gas_search_intrinsic_tolerance(state, transaction)
+
+
+def _use_quick_gas_estimate(backend: Any) -> None:
+    """Make an eth-tester backend's py-evm chain estimate gas with :func:`quick_gas_estimate`."""
+    chain = getattr(backend, "chain", None)
+    if chain is None or not hasattr(chain, "gas_estimator"):
+        return  # another backend: keep its own estimator
+    # On the class too: eth-tester builds a fresh chain of the same class on a snapshot revert.
+    type(chain).gas_estimator = staticmethod(quick_gas_estimate)
+    chain.gas_estimator = quick_gas_estimate
+
+
 class Chain:
     """A chain the course can talk to: eth-tester in-process by default, or a JSON-RPC ``url``.
 
@@ -154,6 +295,7 @@ class Chain:
             from web3.providers.eth_tester import EthereumTesterProvider
 
             self._provider = EthereumTesterProvider()
+            _use_quick_gas_estimate(self._provider.ethereum_tester.backend)
             self.kind = "eth-tester (in-process py-evm)"
         else:
             self._provider = Web3.HTTPProvider(url, request_kwargs={"timeout": 30},

@@ -6,8 +6,12 @@ split among the data owners, evenly or skewed (each owner mostly holds a few dig
 
 from __future__ import annotations
 
+import functools
+import gzip
+import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -27,11 +31,29 @@ class Dataset:
 
 
 def load_digits_dataset() -> Dataset:
-    """All 1,797 digits, pixel values scaled to [0, 1]."""
-    from sklearn.datasets import load_digits
+    """All 1,797 digits, pixel values scaled to [0, 1] (a fresh copy each call)."""
+    x, y = _digits()
+    return Dataset(x.copy(), y.copy())
 
-    d = load_digits()
-    return Dataset(d.data.astype(np.float32) / 16.0, d.target.astype(np.int64))
+
+@functools.lru_cache(maxsize=1)
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    # The file scikit-learn ships and its load_digits reads, read the same way (the last column
+    # is the label), without importing scikit-learn: that import (SciPy with it) takes about a
+    # second, and nothing else in a chapter needs it. Read once per process.
+    spec = importlib.util.find_spec("sklearn")
+    folder = spec.submodule_search_locations if spec is not None else None
+    path = Path(folder[0]) / "datasets" / "data" / "digits.csv.gz" if folder else None
+    if path is not None and path.is_file():
+        with gzip.open(path, "rt") as f:
+            table = np.loadtxt(f, delimiter=",")
+        data, target = table[:, :-1], table[:, -1]
+    else:  # another layout of scikit-learn: ask it
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        data, target = digits.data, digits.target
+    return data.astype(np.float32) / 16.0, target.astype(np.int64)
 
 
 def split_digits(

@@ -80,6 +80,7 @@ class Market:
         self.chain = chain
         self.blobs = blobs
         self.contract = contract or chain.deploy("ModelMarket", sender=COMPANY)
+        self._mask_keys: dict[tuple[int, str], str] = {}  # (spec, owner) -> blob id, once set
 
     @classmethod
     def create(cls, chain: Chain | None = None, blobs: BlobStore | None = None) -> Market:
@@ -107,12 +108,16 @@ class Market:
 
     def spec(self, spec_id: int) -> MarketSpec:
         """Read one spec from the chain."""
-        if (isinstance(spec_id, bool) or not isinstance(spec_id, int)
-                or not 0 <= spec_id < self.contract.call("spec_count")):
-            raise InvalidValueError(f"there is no spec {spec_id!r} on the market")
+        missing = InvalidValueError(f"there is no spec {spec_id!r} on the market")
+        if isinstance(spec_id, bool) or not isinstance(spec_id, int) or not 0 <= spec_id < 2**256:
+            raise missing
         (company, model_blob, key_blob, summary, batch, rounds, min_owners, places, noise_milli,
          bounty, deadline, escrow, rnd, opened, recovering, finished
          ) = self.contract.call("specs", spec_id)
+        # One read, not two (spec_count, then specs): a spec that was never posted reads as
+        # zeros, and a posted one always names its company (the sender of post_spec).
+        if int(company, 16) == 0:
+            raise missing
         return MarketSpec(spec_id, self.name(company), from_bytes32(model_blob),
                           from_bytes32(key_blob), summary, batch, rounds, min_owners, places,
                           noise_milli / 1000, bounty, deadline, escrow, rnd, opened, recovering,
@@ -134,7 +139,14 @@ class Market:
 
     def mask_key_blob(self, spec_id: int, owner: str) -> str | None:
         """The blob id of ``owner``'s masking public key, as published when accepting."""
-        return _blob_or_none(self.contract.call("mask_key", spec_id, self.address(owner)))
+        key = (spec_id, self.address(owner))
+        if key not in self._mask_keys:
+            blob = _blob_or_none(self.contract.call("mask_key", *key))
+            if blob is None:
+                return None
+            # Kept: the contract sets it once, in accept, which an owner cannot call twice.
+            self._mask_keys[key] = blob
+        return self._mask_keys[key]
 
     def shares_blob(self, spec_id: int, round_no: int, owner: str) -> str | None:
         """The blob id of the key shares ``owner`` posted for a round, or None."""

@@ -374,7 +374,10 @@ class DataOwner:
 
     def public_key(self, spec_id: int) -> tuple[PublicKey, PackingCodec]:
         """AI Inc.'s Paillier public key and packing terms, from the blob the spec names."""
-        doc = self.market.blobs.get_json(self.market.spec(spec_id).key_blob)
+        return self._key_from(self.market.spec(spec_id))
+
+    def _key_from(self, spec: MarketSpec) -> tuple[PublicKey, PackingCodec]:
+        doc = self.market.blobs.get_json(spec.key_blob)
         public = public_key_from_json(doc)  # checks every field of the key
         try:
             codec = PackingCodec(**doc["codec"])
@@ -466,8 +469,14 @@ class DataOwner:
         if len(participants) - 1 < spec.min_owners:
             return  # nobody can drop out and leave min_owners survivors: no shares were dealt
         peers = [p for p in participants if p != self.address]
-        for peer, seed in self._pair_seeds(spec_id, peers).items():
-            self._share_from(spec_id, round_no, participants, peer, seed)
+        self._check_shares(spec, round_no, participants, self._pair_seeds(spec_id, peers))
+
+    def _check_shares(self, spec: MarketSpec, round_no: int, participants: list[str],
+                      pair: dict[str, bytes]) -> None:
+        if len(participants) - 1 < spec.min_owners:
+            return
+        for peer, seed in pair.items():
+            self._share_from(spec.spec_id, round_no, participants, peer, seed)
 
     def train(self, spec_id: int, round_no: int) -> np.ndarray:
         """Train the spec's current model on this owner's data; the clipped update."""
@@ -487,11 +496,12 @@ class DataOwner:
         self.last_update = update  # stays on this owner's machine (the notebook compares)
         if encrypted:
             with timed(timings, "masking"):
-                self.check_shares(spec_id, round_no)
-                _, participants = self._participants(spec_id, round_no)
-                public, codec = self.public_key(spec_id)
+                # check_shares, with the round's terms read from chain once for all the steps
+                spec, participants = self._participants(spec_id, round_no)
+                pair, seeds = self._round_seeds(spec_id, round_no, participants)
+                self._check_shares(spec, round_no, participants, pair)
+                public, codec = self._key_from(spec)
                 count = codec.n_ciphertexts(len(update), public)
-                _, seeds = self._round_seeds(spec_id, round_no, participants)
                 mask = secagg.mask_from_round_seeds(self.address, seeds, count, public.n)
             with timed(timings, "encryption"):
                 packed = codec.encrypt(public, update, mask=mask, encryptor=encryptor)

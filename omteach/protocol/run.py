@@ -64,6 +64,8 @@ class TrainingRun:
     ``owners`` are names of the cast or any addresses of the chain. ``min_owners`` (t): the
     fewest submissions a round closes with (default: a majority of the owners). ``blobs``: where
     blobs go (default: an in-process store; the classroom passes one that posts through the node).
+    ``progress`` is called with (steps done, steps in all, what happens now) before each step of
+    the set-up (starting the chain takes a few seconds in a fresh kernel) and once at the end.
     """
 
     def __init__(self, *, owners: Sequence[str] = OWNERS, split: str = "even", rounds: int = 3,
@@ -71,13 +73,23 @@ class TrainingRun:
                  keys: KeyPair | None = None, workers: int | None = None, seed: int = 0,
                  chain: Chain | None = None, accept: bool = True,
                  data: tuple[dict[str, Dataset], Dataset] | None = None,
-                 min_owners: int | None = None, blobs: BlobStore | None = None):
+                 min_owners: int | None = None, blobs: BlobStore | None = None,
+                 progress: Callable[[int, int, str], None] | None = None):
         if not owners:
             raise InvalidValueError("a training run needs at least one data owner")
+        total = 6 if accept else 5
+        steps = iter(range(total))
+
+        def step(message: str) -> None:
+            if progress:
+                progress(next(steps), total, message)
+
         self.model = model or ModelSpec(local_epochs=3)
         self.encrypted = encrypted
         self.rounds = rounds
+        step("starting the chain…" if chain is None else "connecting to the chain…")
         self.chain = chain or Chain()
+        step("AI Inc. deploys the ModelMarket contract…")
         self.market = Market.create(self.chain, blobs)
         if data is None:
             self.shares, self.test = split_digits(owners, mode=split, seed=seed)
@@ -88,6 +100,7 @@ class TrainingRun:
         codec = PackingCodec(clip=self.model.update_clip, bits=16,
                              max_contributions=max(3, len(owners)))
         # A fast (DJN) key by default: every owner's encryption then costs ~0.5 ms, not ~8 ms.
+        step("AI Inc. generates its 2048-bit Paillier key and builds the model…")
         keys = keys if keys is not None else generate_keypair(2048, fast=True)
         self.company = AICompany(self.market, self.model, keys=keys, codec=codec, seed=seed)
         task = self.model if isinstance(self.model, tasks.TorchTask) else None
@@ -97,13 +110,18 @@ class TrainingRun:
         self._encryptor = (ParallelEncryptor(self.company.keys.public, workers)
                            if encrypted else None)
         t = default_threshold(len(owners)) if min_owners is None else min_owners
+        step("AI Inc. posts the spec, with the bounty in escrow…")
         self.spec_id = self.company.post(rounds=rounds, min_owners=t, places=len(owners),
                                          bounty=bounty)
         if accept:  # accept=False leaves browsing, checking and accepting to the notebook
+            step("the owners check the model and accept…")
             for owner in self.owners.values():
                 owner.accept(self.spec_id)
         self.history: list[RoundReport] = []
+        step("scoring the untrained model…")
         self.initial_accuracy = self._accuracy()
+        if progress:
+            progress(total, total, "ready")
 
     @property
     def round_no(self) -> int:

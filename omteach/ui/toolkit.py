@@ -110,6 +110,12 @@ class ProgressBar(widgets.VBox):
         if message:
             self.status.value = message
 
+    def update(self, done: int, total: int, message: str = "") -> None:
+        """``done`` of ``total`` steps: the ``progress=`` callback of the library's long steps
+        (``TrainingRun(progress=bar.update)``)."""
+        self.bar.max = max(1, int(total))
+        self.set(done, message)
+
     def step(self, message: str = "") -> None:
         """Advance by one step."""
         self.bar.value = min(self.bar.value + 1, self.bar.max)

@@ -1,0 +1,207 @@
+"""Run All of a chapter, before and after a change, interleaved; and the pieces chapter 4 pays.
+
+    .venv/bin/python bench/chapter_bench.py notebooks/04_training_round.ipynb --baseline <rev>
+    .venv/bin/python bench/chapter_bench.py --pieces          # only the in-process comparisons
+
+Run All: the notebook runs in a fresh ``omteach`` kernel (nbclient, as Jupyter's Run All does),
+once as git revision ``--baseline`` has it, on that revision's code (exported to a temporary
+folder), and once as this checkout has it, taking turns (A, B, A, B, ...) so a busy machine
+slows both alike. One unrecorded run of each goes first (Python's bytecode caches); the
+compiled-contract cache is a fresh temporary folder, so the checkout's warm-up run is the
+cold-cache case and is printed as such.
+Per run: wall seconds, CPU seconds of the kernel and its workers (``RUSAGE_CHILDREN``), and each
+cell's wall time; medians and the after/before ratio at the end.
+
+Pieces (``--pieces``, also run after Run All): each alternative in this process, interleaved:
+
+  gas estimate   a TrainingRun round on eth-tester with py-evm's bisection vs the quick estimate;
+  compile        ModelMarket compiled by Vyper vs read from the compiled-contract cache;
+  digits         load the digits in a fresh process: scikit-learn's loader vs the direct read.
+
+The last line is exactly ``before_s=<median wall> after_s=<median wall> after_over_before=<r>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from datetime import datetime
+from io import BytesIO
+from pathlib import Path
+
+from he_bench import cpu_model
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def export_revision(rev: str, folder: Path) -> Path:
+    """The files of git revision ``rev`` in ``folder`` (with the contracts link a checkout has)."""
+    data = subprocess.run(["git", "archive", rev], cwd=ROOT, check=True,
+                          capture_output=True).stdout
+    with tarfile.open(fileobj=BytesIO(data)) as tar:
+        tar.extractall(folder, filter="data")
+    link = folder / "omteach" / "contracts"
+    if not link.exists():
+        link.symlink_to("../contracts")
+    return folder
+
+
+def run_notebook(path: Path, code: Path, cache: Path) -> tuple[float, float, list[float]]:
+    """Execute a notebook in a fresh kernel on the code in ``code``: wall s, CPU s, cell walls."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    os.environ["PYTHONPATH"] = str(code)  # the kernel inherits it
+    os.environ["OMTEACH_CACHE_DIR"] = str(cache)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    NotebookClient(nb, kernel_name="omteach", timeout=600, record_timing=True,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cells = []
+    for cell in nb.cells:
+        ex = cell.get("metadata", {}).get("execution", {})
+        if "iopub.execute_input" in ex and "shell.execute_reply" in ex:
+            a = datetime.fromisoformat(ex["iopub.execute_input"].replace("Z", "+00:00"))
+            b = datetime.fromisoformat(ex["shell.execute_reply"].replace("Z", "+00:00"))
+            cells.append((b - a).total_seconds())
+        else:
+            cells.append(0.0)
+    return wall, cpu, cells
+
+
+def run_all(path: Path, baseline: str, runs: int) -> tuple[float, float]:
+    """Interleaved Run All of ``path``, baseline revision vs this checkout; the median walls."""
+    import nbformat
+
+    heads = [c.source.splitlines()[0][:60] if c.source else "" for c in
+             nbformat.read(path, as_version=4).cells]
+    with tempfile.TemporaryDirectory() as tmp:
+        base = export_revision(baseline, Path(tmp) / "before")
+        codes = {"before": base, "after": ROOT}
+        # Each side runs its own revision's notebook (a change may edit cells too).
+        books = {k: code / path.relative_to(ROOT) for k, code in codes.items()}
+        caches = {k: Path(tmp) / f"cache-{k}" for k in codes}
+        for label, code in codes.items():
+            wall, cpu, _ = run_notebook(books[label], code, caches[label])
+            note = " (cold compiled-contract cache)" if label == "after" else ""
+            print(f"warm-up {label:6}: wall {wall:5.1f} s, cpu {cpu:5.1f} s{note}", flush=True)
+        results: dict[str, list[tuple[float, float, list[float]]]] = {k: [] for k in codes}
+        for i in range(runs):
+            for label, code in codes.items():
+                wall, cpu, cells = run_notebook(books[label], code, caches[label])
+                results[label].append((wall, cpu, cells))
+                print(f"run {i + 1} {label:6}: wall {wall:5.1f} s, cpu {cpu:5.1f} s, "
+                      f"load {os.getloadavg()[0]:.2f}", flush=True)
+    med = {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v))
+           for k, v in results.items()}
+    cell_med = {k: [statistics.median(r[2][i] for r in v) for i in range(len(heads))]
+                for k, v in results.items()}
+    print(f"{path.name}: median wall {med['before'][0]:.1f} s -> {med['after'][0]:.1f} s "
+          f"({med['after'][0] / med['before'][0]:.2f}x), median cpu {med['before'][1]:.1f} s -> "
+          f"{med['after'][1]:.1f} s ({med['after'][1] / med['before'][1]:.2f}x)")
+    print("cells over 0.5 s (median wall, before -> after):")
+    for i, head in enumerate(heads):
+        b, a = cell_med["before"][i], cell_med["after"][i]
+        if max(a, b) >= 0.5:
+            print(f"  cell {i:2d}  {b:5.2f} s -> {a:5.2f} s   {head}")
+    return med["before"][0], med["after"][0]
+
+
+def interleave(alternatives: dict, repeats: int) -> dict[str, list[float]]:
+    """Seconds of each alternative (a callable), taking turns ``repeats`` times."""
+    times: dict[str, list[float]] = {k: [] for k in alternatives}
+    for _ in range(repeats):
+        for label, fn in alternatives.items():
+            t0 = time.perf_counter()
+            fn()
+            times[label].append(time.perf_counter() - t0)
+    return times
+
+
+def report(what: str, times: dict[str, list[float]]) -> None:
+    """Median and floor of each alternative, and the ratio of the medians (first over last)."""
+    (a, ta), (b, tb) = times.items()
+    for label, t in times.items():
+        print(f"  {what} {label:12}: median {statistics.median(t) * 1000:8.1f} ms, "
+              f"floor {min(t) * 1000:8.1f} ms ({len(t)} runs)")
+    print(f"  {what}: {a} / {b} = {statistics.median(ta) / statistics.median(tb):.2f}x")
+
+
+def pieces(repeats: int) -> None:
+    """The in-process comparisons: gas estimate, compile, digits."""
+    from eth.estimators.gas import binary_gas_search_intrinsic_tolerance
+
+    from omteach.chain import Chain
+    from omteach.chain.evm import _compile, _read_cached, compile_contract, contract_source
+    from omteach.crypto.paillier import generate_keypair
+    from omteach.protocol import TrainingRun
+
+    keys = generate_keypair(2048, fast=True)
+    runs = {}
+    for label in ("bisection", "quick"):
+        chain = Chain()
+        if label == "bisection":  # put py-evm's own estimator back on this chain
+            tester_chain = chain._provider.ethereum_tester.backend.chain
+            type(tester_chain).gas_estimator = staticmethod(binary_gas_search_intrinsic_tolerance)
+            tester_chain.gas_estimator = binary_gas_search_intrinsic_tolerance
+        runs[label] = TrainingRun(keys=keys, rounds=repeats + 1, chain=chain, workers=1)
+        runs[label].run_round()  # warm-up
+    times = interleave({k: r.run_round for k, r in runs.items()}, repeats)
+    report("round (3 owners, 8 transactions)", times)
+    for r in runs.values():
+        r.close()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["OMTEACH_CACHE_DIR"] = tmp
+        compiled = compile_contract("ModelMarket")  # fills the cache
+        source = contract_source("ModelMarket")
+        times = interleave({
+            "vyper": lambda: _compile("ModelMarket", source, compiled.source_hash),
+            "cache": lambda: _read_cached("ModelMarket", source, compiled.source_hash)},
+            max(2, repeats // 2))
+        report("compile ModelMarket", times)
+
+    def fresh(code: str):
+        return lambda: subprocess.run([sys.executable, "-c", code], check=True,
+                                      env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+    times = interleave({
+        "scikit-learn": fresh("from sklearn.datasets import load_digits; load_digits()"),
+        "direct": fresh("from omteach.learning.data import load_digits_dataset; "
+                        "load_digits_dataset()")}, repeats)
+    report("digits in a fresh process", times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebook", nargs="?", type=Path,
+                        default=ROOT / "notebooks" / "04_training_round.ipynb")
+    parser.add_argument("--baseline", default="HEAD", help="git revision to compare with")
+    parser.add_argument("--runs", type=int, default=3, help="recorded Run Alls of each (3)")
+    parser.add_argument("--repeats", type=int, default=6, help="turns of each piece (6)")
+    parser.add_argument("--pieces", action="store_true", help="only the in-process pieces")
+    args = parser.parse_args(argv)
+    print(f"machine: {os.cpu_count()} cores, {cpu_model()}; python {sys.version.split()[0]}; "
+          f"load average {os.getloadavg()[0]:.2f}")
+    before = after = None
+    if not args.pieces:
+        before, after = run_all(args.notebook.resolve(), args.baseline, args.runs)
+    pieces(args.repeats)
+    if before is not None and after is not None:
+        print(f"before_s={before:.1f} after_s={after:.1f} after_over_before={after / before:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
