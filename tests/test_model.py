@@ -74,3 +74,48 @@ def test_the_course_trains_on_one_torch_thread():
 
     build_model(ModelSpec())
     assert torch.get_num_threads() == 1
+
+
+def _sgd_with_torch_optim(spec, weights, data, seed):
+    """The reference: the same loop with torch.optim.SGD (what sgd_update did before)."""
+    import torch
+    from torch import nn
+
+    model = build_model(spec)
+    set_weights(model, weights)
+    x, y = torch.from_numpy(data.x), torch.from_numpy(data.y)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.SGD(model.parameters(), lr=spec.learning_rate)
+    for _ in range(spec.local_epochs):
+        order = torch.randperm(len(y), generator=gen)
+        for start in range(0, len(y), spec.batch_size):
+            idx = order[start:start + spec.batch_size]
+            opt.zero_grad()
+            nn.CrossEntropyLoss()(model(x[idx]), y[idx]).backward()
+            opt.step()
+    update = get_weights(model) - np.asarray(weights, dtype=np.float64)
+    return np.clip(update, -spec.update_clip, spec.update_clip)
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+@pytest.mark.parametrize("spec", [ModelSpec(), ModelSpec(batch_size=5, local_epochs=2,
+                                                         learning_rate=0.3)])
+def test_local_sgd_steps_exactly_as_torch_optim_sgd(spec, seed):
+    shares, _ = split_digits(seed=seed)
+    w0 = get_weights(build_model(spec, seed=seed))
+    ours = train_locally(spec, w0, shares["Jane"], seed=seed)
+    np.testing.assert_array_equal(ours, _sgd_with_torch_optim(spec, w0, shares["Jane"], seed))
+
+
+def test_local_training_does_not_import_torch_dynamo():
+    """torch.optim imports torch._dynamo on first use (1-2 s of a fresh kernel's first round)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from omteach.learning.data import split_digits; "
+            "from omteach.learning.model import ModelSpec, build_model, get_weights, "
+            "train_locally; s = ModelSpec(); shares, _ = split_digits(); "
+            "train_locally(s, get_weights(build_model(s)), shares['Joe'], seed=0); "
+            "print('torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -10,8 +10,9 @@ benchmark's students).
 
 :func:`rehearse` is the part of a rehearsal that does not depend on the market protocol: a
 :class:`~omteach.classroom.node.ClassroomNode` on loopback,
-and ``n`` student processes (``multiprocessing``, spawned: nothing shared with the teacher's
-process but the gate's URL and the classroom's address), each of which
+and ``n`` student processes (``multiprocessing``, started fresh: nothing shared with the
+teacher's process but the gate's URL and the classroom's address; see :func:`student_context`),
+each of which
 
 1. generates its own key, asks the faucet, joins the roster (:class:`Student`),
 2. publishes a blob through the node (:class:`ChainBlobStore`): a stand-in for its update,
@@ -59,6 +60,30 @@ class StudentReport:
     extra: dict[str, Any] = field(default_factory=dict)
     """Whatever the task reports besides (the round: accuracy, payouts, ...)."""
     error: str = ""
+
+
+STUDENT_MODULES = ("omteach.classroom.owner", "omteach.classroom.student",
+                   "omteach.classroom.rehearsal", "eth_account", "web3")
+"""What every simulated student imports (about a second of CPU each): imported once, by the
+process the students are forked from."""
+
+
+def student_context() -> Any:
+    """How student processes start: forked from one clean server process (``forkserver``) that
+    imported :data:`STUDENT_MODULES` once; ``spawn`` where there is no fork (Windows).
+
+    The server is started by Python fresh, not forked from the teacher's process: a student
+    shares nothing with the teacher (no key, no chain object), only library code. Each student
+    still makes its own key (``os.urandom``) and its Paillier and masking randomness come from
+    ``secrets``, so forking one server does not give students the same random numbers. With
+    ``spawn`` each of a notebook's three simulated classmates imported web3 and eth_account
+    itself, on a two-core machine where the notebook was busy too.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(list(STUDENT_MODULES))  # no effect once the server runs
+    return ctx
 
 
 def _name(seat: int) -> str:
@@ -128,7 +153,7 @@ def rehearse(n_students: int = 8, *, node: ClassroomNode | None = None, cheater:
     own = node is None
     # Every simulated student comes from 127.0.0.1: let the faucet fund them all at once.
     node = node or ClassroomNode(per_client=n_students + 1)
-    ctx = multiprocessing.get_context("spawn")
+    ctx = student_context()
     out = ctx.Queue()
     procs = [ctx.Process(target=_student,
                          args=(node.gate.url, node.classroom.address, seat, n_students,
@@ -237,7 +262,7 @@ def spawn_students(node: ClassroomNode, plans: Mapping[int, dict[str, Any]],
     """Start one process per seat in ``plans`` (seat -> its plan); (report queue, processes)."""
     from omteach.chain.evm import compile_contract
 
-    ctx = multiprocessing.get_context("spawn")
+    ctx = student_context()
     out = ctx.Queue()
     compiled = [compile_contract(n) for n in ("Classroom", "BlobBoard", "ModelMarket")]
     procs = []
@@ -271,12 +296,15 @@ class LocalClass:
         self.teacher: ClassTeacher | None = None
         self._procs: list[Any] = []
         try:
-            if teacher:
-                self.teacher = ClassTeacher.from_node(self.node)
-                self.teacher.post(rounds=rounds, places=simulated + 1, min_owners=3)
+            # The classmates start first: their start-up (a process, imports, a key, the faucet,
+            # joining) overlaps AI Inc.'s (torch, the key pair, the market); they wait on the
+            # chain for the spec.
             plans = {seat: {"light": True, "timeout": timeout, "interval": 0.2}
                      for seat in range(1, simulated + 1)}  # seat 0 is the notebook's
             self._out, self._procs = spawn_students(self.node, plans, simulated + 1)
+            if teacher:
+                self.teacher = ClassTeacher.from_node(self.node)
+                self.teacher.post(rounds=rounds, places=simulated + 1, min_owners=3)
         except BaseException:
             self.stop()
             raise
