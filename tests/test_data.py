@@ -48,32 +48,3 @@ def test_same_seed_same_split():
 def test_bad_arguments(kwargs):
     with pytest.raises(InvalidValueError):
         split_digits(**kwargs)
-
-
-def test_digits_read_without_sklearn_are_sklearns_digits():
-    """The digits file read directly (no scikit-learn import) is exactly what load_digits gives."""
-    from sklearn.datasets import load_digits
-
-    ours = load_digits_dataset()
-    d = load_digits()
-    np.testing.assert_array_equal(ours.x, d.data.astype(np.float32) / 16.0)
-    np.testing.assert_array_equal(ours.y, d.target.astype(np.int64))
-    assert ours.x.dtype == np.float32 and ours.y.dtype == np.int64
-
-
-def test_digits_fall_back_to_sklearn_when_the_file_is_elsewhere(monkeypatch):
-    import omteach.learning.data as data
-
-    monkeypatch.setattr(data, "_read_digits_file", lambda: None)
-    d = data.load_digits_dataset()
-    assert d.x.shape == (1797, 64) and d.y.shape == (1797,) and d.x.max() == 1.0
-
-
-def test_splitting_the_digits_does_not_import_sklearn():
-    import subprocess
-    import sys
-
-    code = ("import sys; from omteach.learning.data import seat_shard; seat_shard(0, 4); "
-            "print('sklearn' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"

@@ -28,34 +28,10 @@ class Dataset:
 
 def load_digits_dataset() -> Dataset:
     """All 1,797 digits, pixel values scaled to [0, 1]."""
-    raw = _read_digits_file()
-    if raw is None:  # a scikit-learn that keeps its digits elsewhere: ask it
-        from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits
 
-        d = load_digits()
-        x, y = d.data, d.target
-    else:
-        x, y = raw[:, :-1], raw[:, -1].astype(int)
-    return Dataset(x.astype(np.float32) / 16.0, y.astype(np.int64))
-
-
-def _read_digits_file() -> np.ndarray | None:
-    """scikit-learn's digits file read as ``load_digits`` reads it (rows: 64 pixels, label),
-    without importing scikit-learn: that import (scipy with it) is about a second of every
-    fresh kernel that only wants the digits. None if the file is not where it always was."""
-    import gzip
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.find_spec("sklearn")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for folder in spec.submodule_search_locations:
-        path = Path(folder) / "datasets" / "data" / "digits.csv.gz"
-        if path.is_file():
-            with gzip.open(path, mode="rt", encoding="utf-8") as f:
-                return np.loadtxt(f, delimiter=",")
-    return None
+    d = load_digits()
+    return Dataset(d.data.astype(np.float32) / 16.0, d.target.astype(np.int64))
 
 
 def split_digits(
