@@ -242,3 +242,22 @@ def test_the_student_panel_and_the_teacher_dashboard_read_the_chain(klass):
     panel.spec_id = 99  # a spec that is not there: the error shows in the panel, not raised
     panel._accept.click()
     assert panel.message.kind == "error" and "no spec 99" in panel.message.text
+
+
+def test_a_waiting_student_reads_the_chain_again_only_after_a_new_block(klass):
+    """Between blocks a student asks only for the block number: nothing it reads can change
+    without one. Once the teacher closes the round (a new block), it steps on at once."""
+    teacher, spec_id, owners = klass
+    teacher.open_round()
+    _play(teacher, spec_id, owners)
+    me = owners[0]
+    steps = []
+    real_step = me.step
+    me.step = lambda sid: steps.append(real_step(sid)) or steps[-1]
+    with pytest.raises(ProtocolError, match="nothing happened"):
+        me.take_part(spec_id, timeout=1.0, interval=0.05)  # about 20 polls of a quiet chain
+    assert steps == ["round 0: waiting for AI Inc. to close the round"]
+    teacher.close(teacher_record(teacher, spec_id))
+    with pytest.raises(ProtocolError, match="nothing happened"):
+        me.take_part(spec_id, timeout=1.0, interval=0.05)
+    assert steps[1] == "round 1: waiting for AI Inc. to open it" and len(steps) == 2

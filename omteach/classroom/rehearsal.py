@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from omteach.classroom.node import ClassroomNode
-from omteach.text import text_table
+from omteach.text import plural, text_table
 
 if TYPE_CHECKING:  # the teacher imports the protocol (and, for accuracy, torch)
     from omteach.classroom.teacher import ClassTeacher, RoundRecord
@@ -81,8 +81,13 @@ def student_context() -> Any:
     """
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
+    from multiprocessing import forkserver
+
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(list(STUDENT_MODULES))  # no effect once the server runs
+    # Returns at once: the server imports on the other core while this process goes on (call
+    # this early; the first student waits for those imports, later ones fork in milliseconds).
+    forkserver.ensure_running()
     return ctx
 
 
@@ -281,14 +286,20 @@ class LocalClass:
     running ``rounds`` rounds in a background thread, each waiting for ``simulated + 1`` owners:
     the notebook's own student is the one more. With ``teacher=False`` the notebook is the
     teacher (:attr:`node` is there to build a :class:`ClassTeacher` on).
+
+    ``progress`` is called with a line before each step of starting the class (one call per
+    step: :meth:`steps` of them), e.g. a :class:`~omteach.ui.toolkit.ProgressBar`'s ``step``.
     """
 
     def __init__(self, simulated: int = 3, *, rounds: int = 2, teacher: bool = True,
-                 timeout: float = 120.0):
+                 timeout: float = 120.0, progress: Callable[[str], None] | None = None):
         import threading
 
         from omteach.classroom.teacher import ClassTeacher
 
+        say = progress or (lambda _line: None)
+        student_context()  # the students' server starts importing while the node starts
+        say("starting the class's node: anvil, the gate, the faucet, the class's contracts…")
         self.node = ClassroomNode(per_client=simulated + 4)
         self.rounds = rounds
         self.error: BaseException | None = None
@@ -301,8 +312,10 @@ class LocalClass:
             # chain for the spec.
             plans = {seat: {"light": True, "timeout": timeout, "interval": 0.2}
                      for seat in range(1, simulated + 1)}  # seat 0 is the notebook's
+            say(f"starting {plural(simulated, 'simulated classmate')}, each its own process…")
             self._out, self._procs = spawn_students(self.node, plans, simulated + 1)
             if teacher:
+                say("AI Inc. makes its key pair, deploys the market and posts the spec…")
                 self.teacher = ClassTeacher.from_node(self.node)
                 self.teacher.post(rounds=rounds, places=simulated + 1, min_owners=3)
         except BaseException:
@@ -313,6 +326,11 @@ class LocalClass:
             self._thread = threading.Thread(target=self._teach, args=(simulated + 1, timeout),
                                             daemon=True)
             self._thread.start()
+
+    @staticmethod
+    def steps(teacher: bool = True) -> int:
+        """How many times starting a class calls ``progress``."""
+        return 3 if teacher else 2
 
     def _teach(self, expected: int, timeout: float) -> None:
         try:
@@ -377,6 +395,7 @@ def rehearse_round(n_students: int = 8, *, rounds: int = 3, late: Mapping[int, i
 
     late, leave = dict(late or {}), dict(leave or {})
     own = node is None
+    student_context()  # the students' server starts importing while the node starts
     node = node or ClassroomNode(per_client=n_students + 1)
     procs: list[Any] = []
     try:

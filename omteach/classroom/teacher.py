@@ -167,10 +167,12 @@ class ClassTeacher:
         """Fix the round's participants: every owner who accepted (waiting up to ``timeout`` s
         for ``wait_for`` of them), except those who dropped out of an earlier round."""
         sid = self._spec_id()
-        read_roster(self.classroom)  # labels every student's address with their display name
         # Latecomers may be waiting for a place: make room while waiting for them.
         _poll(lambda: self.make_room() >= 0 and len(self.market.owners(sid)) >= wait_for,
               timeout, 0.2)
+        # After the wait: labels every student's address with their display name, those who
+        # joined while AI Inc. waited included (each owner joined before accepting).
+        read_roster(self.classroom)
         chosen = [o for o in self.market.owners(sid) if o not in self.dropped_out]
         need = self.market.spec(sid).min_owners
         if len(chosen) < need:
