@@ -2,7 +2,7 @@
 
 :func:`rehearse_round` is the live round with N simulated students: the teacher
 (:class:`~omteach.classroom.teacher.ClassTeacher`, AI Inc., in this process) and each student
-(:class:`~omteach.classroom.owner.ClassOwner`, in its own spawned process with its own key and
+(:class:`~omteach.classroom.owner.ClassOwner`, in its own process with its own key and
 its own seat's digits) meet only on the node. ``late`` makes latecomers (they join once a round
 is open and take part from the next), ``leave`` dropouts (they post their key shares in a round,
 then leave), ``light`` students submit precomputed updates (no torch in their processes: the
@@ -118,7 +118,7 @@ def exchange_blobs(me: Any, seat: int, n: int, report: StudentReport, timeout: f
 StudentTask = Callable[[Any, int, int, StudentReport, float], None]
 """What a student process does after joining: (student, seat, class size, report, timeout).
 
-A module-level function (processes are spawned: the task is pickled by name). The classroom
+A module-level function (the task is pickled by name for the student process). The classroom
 round will pass its own: audit, accept, train, submit, for each round.
 """
 
