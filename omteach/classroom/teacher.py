@@ -123,6 +123,8 @@ class ClassTeacher:
         self.dropped_out: set[str] = set()
         self.open_gas: list[int] = []
         """Gas of each open_round (it grows with the participants: the cost table's figure)."""
+        self._closed_states: dict[tuple[int, int], dict[str, str]] = {}
+        """(spec, round) -> each participant's state in a closed round: final, read once."""
         self.initial_accuracy = self.accuracy()
 
     @classmethod
@@ -334,8 +336,13 @@ class ClassTeacher:
         if spec is not None:
             last = spec.round if spec.opened else spec.round - 1
             for rnd in range(max(0, last + 1)):
+                if (spec.spec_id, rnd) in self._closed_states:
+                    per_round[rnd] = self._closed_states[spec.spec_id, rnd]
+                    continue
                 states = per_round.setdefault(rnd, {})
                 over = rnd < spec.round or spec.recovering  # submissions are closed
+                if rnd < spec.round:  # closed: the contract takes nothing more for it
+                    self._closed_states[spec.spec_id, rnd] = states
                 for p in self.market.participants(spec.spec_id, rnd):
                     if self.market.reveal(spec.spec_id, rnd, p):
                         states[p] = "revealed"
