@@ -153,21 +153,14 @@ def sgd_update(model: Any, weights: np.ndarray, x: Any, y: Any, loss_fn: Any, te
         raise InvalidValueError("no training data: an owner needs at least one example")
     set_weights(model, weights)
     gen = torch.Generator().manual_seed(seed)
-    params = list(model.parameters())
-    # Plain SGD by hand, the very step torch.optim.SGD takes without momentum or decay
-    # (p -= lr * grad): torch.optim imports torch._dynamo on first use, 1-2 s of a fresh
-    # kernel's first round (tests/test_model.py checks both give the same weights).
+    opt = torch.optim.SGD(model.parameters(), lr=terms.learning_rate)
     for _ in range(terms.local_epochs):
         order = torch.randperm(len(y), generator=gen)
         for start in range(0, len(y), terms.batch_size):
             idx = order[start:start + terms.batch_size]
-            for p in params:
-                p.grad = None
+            opt.zero_grad()
             loss_fn(model(x[idx]), y[idx]).backward()
-            with torch.no_grad():
-                for p in params:
-                    if p.grad is not None:  # a parameter the loss does not use stays put
-                        p.add_(p.grad, alpha=-terms.learning_rate)
+            opt.step()
     update = get_weights(model) - np.asarray(weights, dtype=np.float64)
     return np.clip(update, -terms.update_clip, terms.update_clip)
 
