@@ -1,4 +1,4 @@
-"""Chapter 6's rehearsal start-up and first round: the alternatives side by side (issue 12).
+"""Chapter 6's rehearsal: start-up and the cost of a chain read, alternatives side by side.
 
     .venv/bin/python bench/classroom_start_bench.py            # 3 repetitions of each
     .venv/bin/python bench/classroom_start_bench.py --repeat 5
@@ -10,15 +10,11 @@ interleaved (A B A B ...) so that the shared machine's load falls on both alike;
    simulated classmates have accepted the spec: student processes started with ``spawn`` (each
    imports web3 and eth_account itself) vs forked from a server that imported them once
    (:func:`omteach.classroom.rehearsal.student_context`). Floor: the same start with no student.
-2. **first training**: a fresh process's first local training of the class's model: the loop
-   with ``torch.optim.SGD`` (its first use imports ``torch._dynamo``) vs the hand-written step
-   of :func:`omteach.learning.model.sgd_update`. Floor: the second training in that process.
-3. **view call**: one contract read against anvil, with web3 asking the node for its chain id
+2. **view call**: one contract read against anvil, with web3 asking the node for its chain id
    before each call (its validation) vs that answer cached (:class:`omteach.chain.evm.Chain`):
    requests and milliseconds per call.
 
-The last line is ``classmates_ratio=<spawn/forkserver> first_train_ratio=<optim/ours>
-requests_per_call=<before>/<after>``.
+The last line is ``classmates_ratio=<spawn/forkserver> requests_per_call=<asked>/<cached>``.
 """
 
 from __future__ import annotations
@@ -54,43 +50,6 @@ def _classmates(method: str) -> dict[str, float]:
         local.stop()
 
 
-def _first_training(method: str) -> dict[str, float]:
-    """Seconds of a fresh process's first and second local training (the class's model)."""
-    import numpy as np
-    import torch
-    from torch import nn
-
-    from omteach.classroom.teacher import CLASS_MODEL as spec
-    from omteach.learning.data import seat_shard
-    from omteach.learning.model import build_model, get_weights, set_weights, train_locally
-
-    data, _ = seat_shard(0, 4)
-    w0 = get_weights(build_model(spec))
-
-    def with_optim() -> np.ndarray:  # what sgd_update did before
-        model = build_model(spec)
-        set_weights(model, w0)
-        x, y = torch.from_numpy(data.x), torch.from_numpy(data.y)
-        gen = torch.Generator().manual_seed(0)
-        opt = torch.optim.SGD(model.parameters(), lr=spec.learning_rate)
-        for _ in range(spec.local_epochs):
-            order = torch.randperm(len(y), generator=gen)
-            for start in range(0, len(y), spec.batch_size):
-                idx = order[start:start + spec.batch_size]
-                opt.zero_grad()
-                nn.CrossEntropyLoss()(model(x[idx]), y[idx]).backward()
-                opt.step()
-        return get_weights(model) - w0
-
-    train = with_optim if method == "optim" else (lambda: train_locally(spec, w0, data, 0))
-    times = []
-    for _ in range(2):
-        t0 = time.perf_counter()
-        train()
-        times.append(time.perf_counter() - t0)
-    return {"first": times[0], "second": times[1]}
-
-
 def _view_calls(method: str, calls: int = 200) -> dict[str, float]:
     """Requests and milliseconds per contract read, chain id asked each time or cached."""
     from omteach.chain.anvil import AnvilNode
@@ -122,7 +81,6 @@ def _view_calls(method: str, calls: int = 200) -> dict[str, float]:
 
 
 MEASURES = {"classmates": (_classmates, ("spawn", "forkserver"), "none"),
-            "first_train": (_first_training, ("optim", "ours"), None),
             "view_call": (_view_calls, ("ask", "cached"), None)}
 
 
@@ -156,9 +114,8 @@ def main() -> None:
         for method, figures in medians[measure].items():
             print(f"{measure:12} {method:10} " + "  ".join(f"{k} {v:.3f}" for k, v in
                                                             figures.items()), flush=True)
-    c, t, v = medians["classmates"], medians["first_train"], medians["view_call"]
+    c, v = medians["classmates"], medians["view_call"]
     print(f"classmates_ratio={c['spawn']['accepted'] / c['forkserver']['accepted']:.2f} "
-          f"first_train_ratio={t['optim']['first'] / t['ours']['first']:.1f} "
           f"requests_per_call={v['ask']['requests']:.0f}/{v['cached']['requests']:.0f}")
 
 
