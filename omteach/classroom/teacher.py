@@ -341,8 +341,6 @@ class ClassTeacher:
                     continue
                 states = per_round.setdefault(rnd, {})
                 over = rnd < spec.round or spec.recovering  # submissions are closed
-                if rnd < spec.round:  # closed: the contract takes nothing more for it
-                    self._closed_states[spec.spec_id, rnd] = states
                 for p in self.market.participants(spec.spec_id, rnd):
                     if self.market.reveal(spec.spec_id, rnd, p):
                         states[p] = "revealed"
@@ -354,6 +352,8 @@ class ClassTeacher:
                         states[p] = "shares"
                     else:
                         states[p] = "participant"
+                if rnd < spec.round:  # closed: the contract takes nothing more for it
+                    self._closed_states[spec.spec_id, rnd] = states
         for name, address in roster.items():
             out["students"][name] = {
                 "address": address, "accepted": address in owners,
