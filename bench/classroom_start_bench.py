@@ -37,9 +37,11 @@ def _classmates(method: str) -> dict[str, float]:
 
     if method == "spawn":
         rehearsal.student_context = lambda: multiprocessing.get_context("spawn")
+    if method == "none":  # the same class (three places), no classmate process started
+        rehearsal.spawn_students = lambda node, plans, seats: (None, [])
     n = 0 if method == "none" else 3
     t0 = time.perf_counter()
-    local = rehearsal.LocalClass(simulated=n, rounds=1)
+    local = rehearsal.LocalClass(simulated=3, rounds=1)
     started = time.perf_counter() - t0
     try:
         market, spec = local.teacher.market, local.teacher.spec_id
