@@ -3,10 +3,11 @@
     .venv/bin/python bench/classroom_bench.py               # 30 students, then 100
     .venv/bin/python bench/classroom_bench.py --students 30
 
-Each student is a spawned process with its own key, joining through the gate, accepting the
-spec, posting its key shares and submitting a packed, masked, encrypted update (a precomputed
-one: "light" students import no torch, since a torch process takes ~300 MB). The teacher
-(AI Inc.) runs in this process on loopback, as ``make classroom`` does.
+Each student is its own process (forked from a server that imported the students' modules
+once: ``student_context``), with its own key, joining through the gate, accepting the spec,
+posting its key shares and submitting a packed, masked, encrypted update (a precomputed one:
+"light" students import no torch, since a torch process takes ~300 MB). The teacher (AI Inc.)
+runs in this process on loopback, as ``make classroom`` does.
 
 ``round_close_s`` is the time from the LAST student's submission (the wall clock the student
 process records once its transaction is mined) to the next model being posted and the round

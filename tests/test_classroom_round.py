@@ -242,3 +242,42 @@ def test_the_student_panel_and_the_teacher_dashboard_read_the_chain(klass):
     panel.spec_id = 99  # a spec that is not there: the error shows in the panel, not raised
     panel._accept.click()
     assert panel.message.kind == "error" and "no spec 99" in panel.message.text
+
+
+def test_a_waiting_student_reads_the_chain_again_only_after_a_new_block(klass):
+    """Between blocks a student asks only for the block number: nothing it reads can change
+    without one. Once the teacher closes the round (a new block), it steps on at once."""
+    teacher, spec_id, owners = klass
+    teacher.open_round()
+    _play(teacher, spec_id, owners)
+    me = owners[0]
+    steps = []
+    real_step = me.step
+    me.step = lambda sid: steps.append(real_step(sid)) or steps[-1]
+    with pytest.raises(ProtocolError, match="nothing happened"):
+        me.take_part(spec_id, timeout=1.0, interval=0.05)  # about 20 polls of a quiet chain
+    assert steps == ["round 0: waiting for AI Inc. to close the round"]
+    teacher.close(teacher_record(teacher, spec_id))
+    with pytest.raises(ProtocolError, match="nothing happened"):
+        me.take_part(spec_id, timeout=1.0, interval=0.05)
+    assert steps[1] == "round 1: waiting for AI Inc. to open it" and len(steps) == 2
+
+
+def test_the_dashboard_reads_a_closed_round_once(klass):
+    """A closed round's states are final (the contract takes shares, updates and reveals only
+    for the open round): status() reads them once, then only the open round."""
+    teacher, spec_id, owners = klass
+    teacher.open_round()
+    _play(teacher, spec_id, owners)
+    teacher.close(teacher_record(teacher, spec_id))
+    teacher.open_round()
+    owners[0].step(spec_id)  # round 1: shares
+    first = teacher.status()
+    reads = []
+    real = teacher.market.submission
+    teacher.market.submission = lambda sid, rnd, who: reads.append(rnd) or real(sid, rnd, who)
+    again = teacher.status()
+    assert reads and set(reads) == {1}  # round 0 is not read again
+    assert again["students"] == first["students"]
+    assert {s["rounds"][0] for s in again["students"].values()} == {"submitted"}
+    assert again["students"]["s0"]["rounds"][1] == "shares"

@@ -67,3 +67,62 @@ def test_the_command_line_rehearses_the_round(capsys):
     out = capsys.readouterr().out
     assert "every student finished" in out, out
     assert "students=5 rounds=2 accuracy=" in out
+
+
+def test_student_processes_come_from_a_preloaded_server_and_draw_their_own_randomness():
+    """Forked from one server that imported the students' modules once (not from this process):
+    each child still draws its own secrets, and none holds this process's objects."""
+    import multiprocessing
+    import sys
+
+    from omteach.classroom.rehearsal import STUDENT_MODULES, student_context
+
+    ctx = student_context()
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        assert ctx.get_start_method() == "spawn"
+        return
+    assert ctx.get_start_method() == "forkserver"
+    sys.modules[__name__].SECRET_OF_THE_TEACHER = "not for students"  # noqa: B010
+    q = ctx.Queue()
+    code = ("import sys, secrets; q.put((secrets.token_hex(16), "
+            f"all(m in sys.modules for m in {list(STUDENT_MODULES)!r}), "
+            f"getattr(sys.modules.get({__name__!r}), 'SECRET_OF_THE_TEACHER', None)))")
+    procs = [ctx.Process(target=exec, args=(code, {"q": q})) for _ in range(3)]
+    for p in procs:
+        p.start()
+    answers = [q.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(timeout=10)
+    assert len({token for token, _, _ in answers}) == 3
+    assert all(preloaded for _, preloaded, _ in answers)
+    assert all(secret is None for _, _, secret in answers)
+
+
+def test_a_local_class_reports_its_start_and_runs_a_round_with_the_notebooks_student():
+    """What notebook 06 does: three simulated classmates, AI Inc. in a thread, and one more
+    owner here; starting the class says each step (a progress bar's steps)."""
+    import numpy as np
+
+    from omteach.classroom.owner import ClassOwner
+    from omteach.classroom.rehearsal import LocalClass, light_update
+    from omteach.classroom.student import Student
+    from omteach.learning.data import Dataset
+
+    lines: list[str] = []
+    local = LocalClass(simulated=3, rounds=1, progress=lines.append, timeout=60)
+    try:
+        assert len(lines) == LocalClass.steps() and "node" in lines[0] and "3 simulated" in lines[1]
+        me = Student.join(local.url, local.classroom, "Ana")
+        owner = ClassOwner(me, Dataset(np.zeros((1, 64), np.float32), np.zeros(1, np.int64)),
+                           update=light_update)
+        spec_id = owner.find_spec()
+        owner.accept(spec_id)
+        assert owner.take_part(spec_id, timeout=60) == "finished"
+        local.wait(60)
+        assert local.error is None
+        [record] = local.records
+        assert len(record.submitted) == 4 and "Ana" in record.submitted
+        assert owner.withdrawn > 0
+    finally:
+        local.stop()
+    assert LocalClass.steps(teacher=False) == 2

@@ -298,8 +298,13 @@ class Chain:
             _use_quick_gas_estimate(self._provider.ethereum_tester.backend)
             self.kind = "eth-tester (in-process py-evm)"
         else:
+            # web3 asks the node for its chain id before every eth_call and gas estimate (its
+            # validation): half of a classroom's requests. A node's chain id never changes, so
+            # that one answer is cached (nothing else is: every read sees the chain as it is).
             self._provider = Web3.HTTPProvider(url, request_kwargs={"timeout": 30},
-                                               exception_retry_configuration=_read_retries())
+                                               exception_retry_configuration=_read_retries(),
+                                               cache_allowed_requests=True,
+                                               cacheable_requests={"eth_chainId"})
             self.kind = f"JSON-RPC node at {url}"
         self.w3 = Web3(self._provider)
         try:

@@ -2,7 +2,7 @@
 
 :func:`rehearse_round` is the live round with N simulated students: the teacher
 (:class:`~omteach.classroom.teacher.ClassTeacher`, AI Inc., in this process) and each student
-(:class:`~omteach.classroom.owner.ClassOwner`, in its own spawned process with its own key and
+(:class:`~omteach.classroom.owner.ClassOwner`, in its own process with its own key and
 its own seat's digits) meet only on the node. ``late`` makes latecomers (they join once a round
 is open and take part from the next), ``leave`` dropouts (they post their key shares in a round,
 then leave), ``light`` students submit precomputed updates (no torch in their processes: the
@@ -10,8 +10,9 @@ benchmark's students).
 
 :func:`rehearse` is the part of a rehearsal that does not depend on the market protocol: a
 :class:`~omteach.classroom.node.ClassroomNode` on loopback,
-and ``n`` student processes (``multiprocessing``, spawned: nothing shared with the teacher's
-process but the gate's URL and the classroom's address), each of which
+and ``n`` student processes (``multiprocessing``, started fresh: nothing shared with the
+teacher's process but the gate's URL and the classroom's address; see :func:`student_context`),
+each of which
 
 1. generates its own key, asks the faucet, joins the roster (:class:`Student`),
 2. publishes a blob through the node (:class:`ChainBlobStore`): a stand-in for its update,
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from omteach.classroom.node import ClassroomNode
-from omteach.text import text_table
+from omteach.text import plural, text_table
 
 if TYPE_CHECKING:  # the teacher imports the protocol (and, for accuracy, torch)
     from omteach.classroom.teacher import ClassTeacher, RoundRecord
@@ -59,6 +60,35 @@ class StudentReport:
     extra: dict[str, Any] = field(default_factory=dict)
     """Whatever the task reports besides (the round: accuracy, payouts, ...)."""
     error: str = ""
+
+
+STUDENT_MODULES = ("omteach.classroom.owner", "omteach.classroom.student",
+                   "omteach.classroom.rehearsal", "eth_account", "web3")
+"""What every simulated student imports (about a second of CPU each): imported once, by the
+process the students are forked from."""
+
+
+def student_context() -> Any:
+    """How student processes start: forked from one clean server process (``forkserver``) that
+    imported :data:`STUDENT_MODULES` once; ``spawn`` where there is no fork (Windows).
+
+    The server is started by Python fresh, not forked from the teacher's process: a student
+    shares nothing with the teacher (no key, no chain object), only library code. Each student
+    still makes its own key (``os.urandom``) and its Paillier and masking randomness come from
+    ``secrets``, so forking one server does not give students the same random numbers. With
+    ``spawn`` each of a notebook's three simulated classmates imported web3 and eth_account
+    itself, on a two-core machine where the notebook was busy too.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    from multiprocessing import forkserver
+
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(list(STUDENT_MODULES))  # no effect once the server runs
+    # Returns at once: the server imports on the other core while this process goes on (call
+    # this early; the first student waits for those imports, later ones fork in milliseconds).
+    forkserver.ensure_running()
+    return ctx
 
 
 def _name(seat: int) -> str:
@@ -88,7 +118,7 @@ def exchange_blobs(me: Any, seat: int, n: int, report: StudentReport, timeout: f
 StudentTask = Callable[[Any, int, int, StudentReport, float], None]
 """What a student process does after joining: (student, seat, class size, report, timeout).
 
-A module-level function (processes are spawned: the task is pickled by name). The classroom
+A module-level function (the task is pickled by name for the student process). The classroom
 round will pass its own: audit, accept, train, submit, for each round.
 """
 
@@ -128,7 +158,7 @@ def rehearse(n_students: int = 8, *, node: ClassroomNode | None = None, cheater:
     own = node is None
     # Every simulated student comes from 127.0.0.1: let the faucet fund them all at once.
     node = node or ClassroomNode(per_client=n_students + 1)
-    ctx = multiprocessing.get_context("spawn")
+    ctx = student_context()
     out = ctx.Queue()
     procs = [ctx.Process(target=_student,
                          args=(node.gate.url, node.classroom.address, seat, n_students,
@@ -237,7 +267,7 @@ def spawn_students(node: ClassroomNode, plans: Mapping[int, dict[str, Any]],
     """Start one process per seat in ``plans`` (seat -> its plan); (report queue, processes)."""
     from omteach.chain.evm import compile_contract
 
-    ctx = multiprocessing.get_context("spawn")
+    ctx = student_context()
     out = ctx.Queue()
     compiled = [compile_contract(n) for n in ("Classroom", "BlobBoard", "ModelMarket")]
     procs = []
@@ -256,14 +286,20 @@ class LocalClass:
     running ``rounds`` rounds in a background thread, each waiting for ``simulated + 1`` owners:
     the notebook's own student is the one more. With ``teacher=False`` the notebook is the
     teacher (:attr:`node` is there to build a :class:`ClassTeacher` on).
+
+    ``progress`` is called with a line before each step of starting the class (one call per
+    step: :meth:`steps` of them), e.g. a :class:`~omteach.ui.toolkit.ProgressBar`'s ``step``.
     """
 
     def __init__(self, simulated: int = 3, *, rounds: int = 2, teacher: bool = True,
-                 timeout: float = 120.0):
+                 timeout: float = 120.0, progress: Callable[[str], None] | None = None):
         import threading
 
         from omteach.classroom.teacher import ClassTeacher
 
+        say = progress or (lambda _line: None)
+        student_context()  # the students' server starts importing while the node starts
+        say("starting the class's node: anvil, the gate, the faucet, the class's contracts…")
         self.node = ClassroomNode(per_client=simulated + 4)
         self.rounds = rounds
         self.error: BaseException | None = None
@@ -271,12 +307,17 @@ class LocalClass:
         self.teacher: ClassTeacher | None = None
         self._procs: list[Any] = []
         try:
-            if teacher:
-                self.teacher = ClassTeacher.from_node(self.node)
-                self.teacher.post(rounds=rounds, places=simulated + 1, min_owners=3)
+            # The classmates start first: their start-up (a process, imports, a key, the faucet,
+            # joining) overlaps AI Inc.'s (torch, the key pair, the market); they wait on the
+            # chain for the spec.
             plans = {seat: {"light": True, "timeout": timeout, "interval": 0.2}
                      for seat in range(1, simulated + 1)}  # seat 0 is the notebook's
+            say(f"starting {plural(simulated, 'simulated classmate')}, each its own process…")
             self._out, self._procs = spawn_students(self.node, plans, simulated + 1)
+            if teacher:
+                say("AI Inc. makes its key pair, deploys the market and posts the spec…")
+                self.teacher = ClassTeacher.from_node(self.node)
+                self.teacher.post(rounds=rounds, places=simulated + 1, min_owners=3)
         except BaseException:
             self.stop()
             raise
@@ -285,6 +326,11 @@ class LocalClass:
             self._thread = threading.Thread(target=self._teach, args=(simulated + 1, timeout),
                                             daemon=True)
             self._thread.start()
+
+    @staticmethod
+    def steps(teacher: bool = True) -> int:
+        """How many times starting a class calls ``progress``."""
+        return 3 if teacher else 2
 
     def _teach(self, expected: int, timeout: float) -> None:
         try:
@@ -349,6 +395,7 @@ def rehearse_round(n_students: int = 8, *, rounds: int = 3, late: Mapping[int, i
 
     late, leave = dict(late or {}), dict(leave or {})
     own = node is None
+    student_context()  # the students' server starts importing while the node starts
     node = node or ClassroomNode(per_client=n_students + 1)
     procs: list[Any] = []
     try:

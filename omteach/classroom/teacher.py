@@ -123,6 +123,8 @@ class ClassTeacher:
         self.dropped_out: set[str] = set()
         self.open_gas: list[int] = []
         """Gas of each open_round (it grows with the participants: the cost table's figure)."""
+        self._closed_states: dict[tuple[int, int], dict[str, str]] = {}
+        """(spec, round) -> each participant's state in a closed round: final, read once."""
         self.initial_accuracy = self.accuracy()
 
     @classmethod
@@ -167,10 +169,12 @@ class ClassTeacher:
         """Fix the round's participants: every owner who accepted (waiting up to ``timeout`` s
         for ``wait_for`` of them), except those who dropped out of an earlier round."""
         sid = self._spec_id()
-        read_roster(self.classroom)  # labels every student's address with their display name
         # Latecomers may be waiting for a place: make room while waiting for them.
         _poll(lambda: self.make_room() >= 0 and len(self.market.owners(sid)) >= wait_for,
               timeout, 0.2)
+        # After the wait: labels every student's address with their display name, those who
+        # joined while AI Inc. waited included (each owner joined before accepting).
+        read_roster(self.classroom)
         chosen = [o for o in self.market.owners(sid) if o not in self.dropped_out]
         need = self.market.spec(sid).min_owners
         if len(chosen) < need:
@@ -332,6 +336,9 @@ class ClassTeacher:
         if spec is not None:
             last = spec.round if spec.opened else spec.round - 1
             for rnd in range(max(0, last + 1)):
+                if (spec.spec_id, rnd) in self._closed_states:
+                    per_round[rnd] = self._closed_states[spec.spec_id, rnd]
+                    continue
                 states = per_round.setdefault(rnd, {})
                 over = rnd < spec.round or spec.recovering  # submissions are closed
                 for p in self.market.participants(spec.spec_id, rnd):
@@ -345,6 +352,8 @@ class ClassTeacher:
                         states[p] = "shares"
                     else:
                         states[p] = "participant"
+                if rnd < spec.round:  # closed: the contract takes nothing more for it
+                    self._closed_states[spec.spec_id, rnd] = states
         for name, address in roster.items():
             out["students"][name] = {
                 "address": address, "accepted": address in owners,
