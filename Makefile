@@ -88,6 +88,7 @@ bench: setup
 	$(PY) bench/torch_threads_bench.py
 	$(PY) bench/classroom_bench.py
 	$(PY) bench/chapter_bench.py --pieces
+	$(PY) bench/classroom_start_bench.py
 
 # Editions (nbgrader, settings in nbgrader_config.py). The instructor sources, with solutions and
 # hidden tests, are source/course/*.ipynb. nbgrader finds alembic on PATH, hence the venv's bin.
