@@ -277,3 +277,22 @@ def test_a_teacher_may_bring_their_own_key():
     with ClassroomNode(teacher_key=key.key.hex()) as mine:
         assert mine.chain.address(COMPANY) == key.address
         assert mine.state.teacher_key == "0x" + key.key.hex().removeprefix("0x")
+
+
+def test_the_teacher_of_a_running_class_comes_from_its_state_file(tmp_path):
+    """What notebook 06's teacher does in a real class (``ClassTeacher.from_state``): AI Inc.
+    with the teacher's own key, a market the classroom points at, and a spec students can read
+    through the gate; a wrong state file says how to start a class."""
+    from omteach.classroom.teacher import ClassTeacher
+
+    with ClassroomNode(state_file=tmp_path / "node.json") as room:
+        teacher = ClassTeacher.from_state(room.state_file)
+        assert teacher.chain.is_local(COMPANY)
+        assert teacher.chain.address(COMPANY) == room.chain.address(COMPANY)
+        assert room.classroom.call("market") == teacher.market.contract.address
+        spec_id = teacher.post(rounds=1, places=2, min_owners=1)
+        ida = Student.join(room.gate.url, room.classroom.address, "Ida")
+        market = ida.chain.attach("ModelMarket", room.classroom.call("market"))
+        assert market.call("specs", spec_id)[0] == room.chain.address(COMPANY)  # company
+    with pytest.raises(ChainError, match="make classroom"):
+        ClassTeacher.from_state(tmp_path / "node.json")  # the node removed it when it stopped
