@@ -164,8 +164,8 @@ class EncryptedModelOwner:
         y = even_labels(self.data.y)
         # g = X^T (X w + c), c = (1/2 - y) at the error's scale (the Taylor sigmoid's error),
         # computed as (X^T X) w + X^T c: the same integers, one 65x65 product on ciphertexts.
-        c = ERROR_SCALE // 2 - y * ERROR_SCALE
-        grad = add_plain(pk, encrypted_matvec(pk, weights.ciphertexts, x.T @ x), x.T @ c)
+        shift = ERROR_SCALE // 2 - y * ERROR_SCALE
+        grad = add_plain(pk, encrypted_matvec(pk, weights.ciphertexts, x.T @ x), x.T @ shift)
         t_pack = time.perf_counter()
         if weights.slot_bits is not None:
             grad = pack_ciphertexts(pk, grad, weights.slot_bits)
