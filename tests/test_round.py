@@ -127,6 +127,12 @@ def run(keys):
         yield r
 
 
+def _train_and_submit(r: TrainingRun, *names: str) -> None:
+    """The named owners train on round 0's model and submit their updates."""
+    for name in names:
+        r.owners[name].submit(r.spec_id, 0, r.owners[name].train(r.spec_id, 0))
+
+
 def test_a_three_owner_three_round_run_learns(run):
     reports = [run.run_round() for _ in range(3)]
     assert all(r.closed for r in reports)
@@ -231,8 +237,7 @@ def test_a_wrong_revealed_share_is_refused_not_decoded(keys):
     with TrainingRun(keys=keys, workers=1, rounds=1, owners=("Joe", "Jane", "Jack", fourth),
                      min_owners=2, chain=chain) as r:
         r.open_round()
-        for name in ("Joe", "Jane", "Jack"):
-            r.owners[name].submit(r.spec_id, 0, r.owners[name].train(r.spec_id, 0))
+        _train_and_submit(r, "Joe", "Jane", "Jack")
         r.company.declare_dropouts(r.spec_id)
         r.owners["Joe"].reveal_shares(r.spec_id, 0)
         r.owners["Jane"].reveal_shares(r.spec_id, 0)
@@ -254,8 +259,7 @@ def test_a_lie_among_exactly_t_reveals_is_refused_not_decoded(keys):
     """With exactly t reveals a wrong share cannot be pinned down, but the sum will not decode."""
     with TrainingRun(keys=keys, workers=1, rounds=1) as r:
         r.open_round()
-        for name in ("Joe", "Jane"):
-            r.owners[name].submit(r.spec_id, 0, r.owners[name].train(r.spec_id, 0))
+        _train_and_submit(r, "Joe", "Jane")
         r.company.declare_dropouts(r.spec_id)
         blob, _ = r.owners["Joe"].reveal_shares(r.spec_id, 0)
         doc = r.market.blobs.get_json(blob)
@@ -323,8 +327,7 @@ def submitted(keys):
     """A round in which everyone submitted, and Jack's honest update blob as JSON."""
     with TrainingRun(keys=keys, workers=1, rounds=1) as r:
         r.open_round()
-        for owner in r.owners.values():
-            owner.submit(r.spec_id, 0, owner.train(r.spec_id, 0))
+        _train_and_submit(r, *r.owners)
         jack = r.owners["Jack"].address
         yield r, jack, r.market.blobs.get_json(r.market.submission(r.spec_id, 0, jack))
 
@@ -352,8 +355,7 @@ def test_a_blob_that_disagrees_with_the_spec_is_refused(submitted, change, reaso
 def test_aggregate_refuses_a_round_with_a_lying_blob(keys):
     with TrainingRun(keys=keys, workers=1, rounds=1) as r:
         r.open_round()
-        for name in ("Joe", "Jane"):
-            r.owners[name].submit(r.spec_id, 0, r.owners[name].train(r.spec_id, 0))
+        _train_and_submit(r, "Joe", "Jane")
         jack = r.owners["Jack"]
         joe = r.owners["Joe"].address
         honest = r.market.blobs.get_json(r.market.submission(r.spec_id, 0, joe))
@@ -369,8 +371,7 @@ def test_a_copied_update_does_not_decode(keys):
     """Jack resubmits Joe's ciphertexts as his own: the masks no longer cancel."""
     with TrainingRun(keys=keys, workers=1, rounds=1) as r:
         r.open_round()
-        for name in ("Joe", "Jane"):
-            r.owners[name].submit(r.spec_id, 0, r.owners[name].train(r.spec_id, 0))
+        _train_and_submit(r, "Joe", "Jane")
         joe_blob = r.market.submission(r.spec_id, 0, r.owners["Joe"].address)
         r.market.submit(r.spec_id, 0, joe_blob, sender=r.owners["Jack"].address)
         with pytest.raises(AggregationError, match="the decrypted sum does not decode"):
