@@ -150,6 +150,7 @@ def compile_contract(name: str, source: str | None = None) -> CompiledContract:
     of Vyper's version and the source: compiling ModelMarket takes seconds, every chapter that
     deploys it would pay them again in each fresh kernel.
     """
+    given = source is not None
     if source is None:
         source = contract_source(name)
     key = _source_key(source)
@@ -158,7 +159,7 @@ def compile_contract(name: str, source: str | None = None) -> CompiledContract:
     # Only the files of contracts/ go to disk: an edited copy (an exercise) is compiled afresh,
     # so the cache holds one entry per contract and version of its source, not every attempt.
     file = contracts_dir() / f"{name}.vy"
-    ours = file.is_file() and source == file.read_text()
+    ours = not given or (file.is_file() and source == file.read_text())
     compiled = _read_cached(name, source, key) if ours else None
     if compiled is None:
         compiled = _compile(name, source, key)

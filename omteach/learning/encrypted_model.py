@@ -220,8 +220,11 @@ class EncryptedModelRun:
         pk = self.keys.public
         ints = np.rint(self.weights * (1 << WEIGHT_BITS)).astype(np.int64)
         slot_bits = gradient_slot_bits(self.weights, self.n_images) if self.pack else None
-        if slot_bits is not None and slot_bits > pk.n.bit_length() - 2:
-            slot_bits = None  # weights too large to pack: one ciphertext per entry
+        if slot_bits is not None:
+            try:
+                slots_per_ciphertext(pk, slot_bits)
+            except InvalidValueError:
+                slot_bits = None  # weights too large to pack: one ciphertext per entry
         return EncryptedWeights(tuple(self.keys.encrypt_many([int(v) % pk.n for v in ints])), pk,
                                 slot_bits)
 
