@@ -8,7 +8,12 @@ import pytest
 from phe import paillier
 
 from omteach.crypto.paillier import generate_keypair
-from omteach.errors import InvalidValueError, NonRandomCiphertextError, PlaintextOverflowError
+from omteach.errors import (
+    AggregationError,
+    InvalidValueError,
+    NonRandomCiphertextError,
+    PlaintextOverflowError,
+)
 from omteach.learning import encrypted_model
 from omteach.learning.data import split_digits
 from omteach.learning.encrypted_model import (
@@ -211,3 +216,26 @@ def test_training_reports_progress_round_by_round(setting):
     for bad in (0, -1, 1.5, True):
         with pytest.raises(InvalidValueError, match="at least one round"):
             EncryptedModelRun.create(keys, shares).train(bad)
+
+
+@pytest.mark.parametrize(("lie", "reason"), [
+    (lambda sent: sent[:1], "Jack sent 1 gradient ciphertexts; this round takes 2"),
+    (lambda sent: [*sent, sent[0]], "Jack sent 3 gradient ciphertexts; this round takes 2"),
+    (lambda sent: [0, *sent[1:]], r"Jack's gradient\[0\] is not a ciphertext of this key"),
+    (lambda sent: ["ff", *sent[1:]], r"Jack's gradient\[0\] is a str"),
+])
+def test_a_submission_that_is_not_this_rounds_ciphertexts_is_refused(setting, lie, reason):
+    """A hostile owner sends too few, too many or non-ciphertexts: AI Inc. refuses the round
+    with the owner's name instead of summing garbage (or failing deep in the arithmetic)."""
+    shares, _, keys = setting
+    run = EncryptedModelRun.create(keys, shares)
+    honest = run.owners["Jack"].encrypted_gradient
+
+    def lying(*args):
+        return lie(honest(*args))
+
+    run.owners["Jack"].encrypted_gradient = lying
+    before = run.weights.copy()
+    with pytest.raises(AggregationError, match=reason):
+        run.run_round(0)
+    assert np.array_equal(run.weights, before) and run.timings == []  # nothing taken

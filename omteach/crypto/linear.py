@@ -53,7 +53,9 @@ def _check_key(public: Any) -> PublicKey:
     return public
 
 
-def _check_ciphertexts(public: PublicKey, ciphertexts: Sequence[Any], what: str) -> list[Any]:
+def check_ciphertexts(public: PublicKey, ciphertexts: Sequence[Any], what: str) -> list[Any]:
+    """``ciphertexts`` as gmpy2 integers, after checking each is a ciphertext integer of this key
+    (between 1 and n² − 1); :class:`InvalidValueError` naming ``what`` and the index otherwise."""
     if isinstance(ciphertexts, str | bytes) or not isinstance(ciphertexts, Sequence | np.ndarray):
         raise InvalidValueError(f"{what} must be a list of ciphertext integers, "
                                 f"got {type(ciphertexts).__name__}")
@@ -200,7 +202,7 @@ def encrypted_matvec(public: PublicKey, ciphertexts: Sequence[int], matrix: Any)
     :func:`rerandomize` them before they leave your hands.
     """
     public = _check_key(public)
-    cts = _check_ciphertexts(public, ciphertexts, "ciphertexts")
+    cts = check_ciphertexts(public, ciphertexts, "ciphertexts")
     arr = _int_array(matrix, 2, "the matrix")
     if arr.shape[1] != len(cts):
         raise InvalidValueError(
@@ -252,7 +254,7 @@ def add_plain(public: PublicKey, ciphertexts: Sequence[int], values: Any) -> lis
     input's randomness, so it says nothing new about ``v`` only once rerandomized.
     """
     public = _check_key(public)
-    cts = _check_ciphertexts(public, ciphertexts, "ciphertexts")
+    cts = check_ciphertexts(public, ciphertexts, "ciphertexts")
     vs = _int_array(values, 1, "the values")
     if len(vs) != len(cts):
         raise InvalidValueError(
@@ -293,7 +295,7 @@ def pack_ciphertexts(public: PublicKey, ciphertexts: Sequence[int], slot_bits: i
     before sending.
     """
     public = _check_key(public)
-    cts = _check_ciphertexts(public, ciphertexts, "ciphertexts")
+    cts = check_ciphertexts(public, ciphertexts, "ciphertexts")
     per = slots_per_ciphertext(public, slot_bits)
     nsq, shift = gmpy2.mpz(public.nsquare), gmpy2.mpz(1) << slot_bits
     out = []
@@ -354,7 +356,7 @@ def refuse_visibly_non_random(public: PublicKey, ciphertexts: Sequence[int]) -> 
     choose randomness that passes; what protects the receiver is :func:`rerandomize`.
     """
     public = _check_key(public)
-    cts = _check_ciphertexts(public, ciphertexts, "ciphertexts")
+    cts = check_ciphertexts(public, ciphertexts, "ciphertexts")
     n = gmpy2.mpz(public.n)
     seen: dict[Any, int] = {}
     for i, c in enumerate(cts):
@@ -407,7 +409,7 @@ def randomness_logs(public: PublicKey, ciphertexts: Sequence[int], r: int,
                     bound: int) -> list[int | None]:
     """:func:`randomness_log` of each ciphertext, with one table of baby steps for all."""
     public = _check_key(public)
-    cts = _check_ciphertexts(public, ciphertexts, "the ciphertexts")
+    cts = check_ciphertexts(public, ciphertexts, "the ciphertexts")
     if isinstance(bound, bool) or not isinstance(bound, numbers.Integral) or bound < 0:
         raise InvalidValueError(f"the bound must be a non-negative integer, got {bound!r}")
     n = gmpy2.mpz(public.n)

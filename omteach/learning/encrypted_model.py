@@ -40,6 +40,7 @@ import numpy as np
 
 from omteach.crypto.linear import (
     add_plain,
+    check_ciphertexts,
     encrypt_with_randomness,
     encrypted_matvec,
     pack_ciphertexts,
@@ -50,7 +51,7 @@ from omteach.crypto.linear import (
 )
 from omteach.crypto.paillier import KeyPair, PublicKey, rerandomize
 from omteach.crypto.secagg import MaskKey, pairwise_mask
-from omteach.errors import InvalidValueError
+from omteach.errors import AggregationError, InvalidValueError
 from omteach.learning.data import Dataset
 
 WEIGHT_BITS = 20
@@ -237,15 +238,16 @@ class EncryptedModelRun:
         t["encrypt weights"] = time.perf_counter() - t0
         pk = self.keys.public
         nsq = pk.nsquare
-        total: list[int] = []
+        expected = N_WEIGHTS if enc.slot_bits is None else -(
+            -N_WEIGHTS // slots_per_ciphertext(pk, enc.slot_bits))
+        total = [1] * expected
         steps = {"owners' encrypted gradients": "gradient", "owners' packing and masking":
                  "pack and mask", "owners' rerandomization": "rerandomize"}
         t.update(dict.fromkeys(steps, 0.0))
         publics = {n: o.mask_key.public for n, o in self.owners.items()}
         for name, owner in self.owners.items():
             peers = {k: v for k, v in publics.items() if k != name}
-            sent = owner.encrypted_gradient(enc, peers, round_no)
-            total = total or [1] * len(sent)
+            sent = self._checked(name, owner.encrypted_gradient(enc, peers, round_no), expected)
             self.sent_per_owner = len(sent)
             for j, c in enumerate(sent):
                 total[j] = total[j] * c % nsq
@@ -258,6 +260,19 @@ class EncryptedModelRun:
         self.weights = self.weights - self.lr * grad / self.n_images
         self.timings.append(t)
         return self.weights.copy()
+
+    def _checked(self, name: str, sent: Sequence[int], expected: int) -> list[int]:
+        """An owner's submission, refused (:class:`AggregationError`) unless it is ``expected``
+        ciphertexts of AI Inc.'s key: a wrong count or a non-ciphertext spoils the whole sum."""
+        try:
+            cts = check_ciphertexts(self.keys.public, sent, f"{name}'s gradient")
+        except InvalidValueError as exc:
+            raise AggregationError(f"{exc}: refused, not added to the sum") from None
+        if len(cts) != expected:
+            raise AggregationError(
+                f"{name} sent {len(cts)} gradient ciphertexts; this round takes {expected}: "
+                "refused, not added to the sum")
+        return cts
 
     def decrypt_sum(self, ciphertexts: Sequence[int], slot_bits: int | None = None) -> np.ndarray:
         """Decrypt summed gradient ciphertexts into floats (signed, fixed point undone).
