@@ -119,15 +119,17 @@ def get_weights(model) -> np.ndarray:
 
 
 def set_weights(model, flat: Sequence[float] | np.ndarray) -> None:
-    """Load a flat vector (from :func:`get_weights`) into the model."""
+    """Load a flat vector (from :func:`get_weights`) into the model, in the model's own float
+    type (float32 for training; the attacks' float64 copies keep every digit)."""
     import torch
     from torch.nn.utils import vector_to_parameters
 
-    flat = np.asarray(flat, dtype=np.float32)
-    n = sum(p.numel() for p in model.parameters())
+    params = list(model.parameters())
+    flat = np.asarray(flat, dtype=torch.empty((), dtype=params[0].dtype).numpy().dtype)
+    n = sum(p.numel() for p in params)
     if flat.shape != (n,):
         raise InvalidValueError(f"weight vector has shape {flat.shape}, the model needs ({n},)")
-    vector_to_parameters(torch.from_numpy(flat.copy()), model.parameters())
+    vector_to_parameters(torch.from_numpy(flat.copy()), params)
 
 
 def train_locally(spec: ModelSpec, weights: np.ndarray, data: Dataset, seed: int) -> np.ndarray:
