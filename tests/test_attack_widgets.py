@@ -128,3 +128,21 @@ def test_refuse_checker():
     assert "are fine" in ch05.check_specs_to_refuse([0, 1, 2], reports).message
     assert not ch05.check_specs_to_refuse(None, reports)
     assert not ch05.check_specs_to_refuse("abc", reports)
+    assert "no spec #7" in ch05.check_specs_to_refuse([1, 7], reports).message
+
+
+def test_exercise_2_specs_are_new_and_need_every_rule():
+    """Exercise 2 cannot be answered by copying section 7: other ids, no verdict printed, and
+    each rule (batch size, owners, copied first-layer units) refuses one spec on its own."""
+    specs = ch05.new_specs()
+    table = ch05.new_specs_table(specs)
+    assert "PASS" not in table and "FLAGGED" not in table
+    failed = {s.spec_id: [f.check for f in s.audit().failures] for s in specs}
+    refused = sorted(i for i, checks in failed.items() if checks)
+    assert not set(refused) & {0, 1, 2}  # section 7's ids
+    assert {tuple(c) for c in failed.values() if c} == {
+        ("batch size",), ("first-layer weights",), ("owners per round",)}
+    assert ch05.check_specs_to_refuse(refused)
+    assert not ch05.check_specs_to_refuse([1, 2])  # section 7's answer
+    near = ch05.check_specs_to_refuse(refused[:-1])
+    assert not near and f"#{refused[-1]}" in near.hint

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -42,8 +43,67 @@ def check_inversion(invert: Callable[[np.ndarray, np.ndarray], Any] | None) -> F
                    "image, scaled.")
 
 
-def check_specs_to_refuse(answer: Iterable[int] | None, reports: dict[int, Any]) -> Feedback:
-    """Exercise 2: which spec ids should Joe refuse? ``reports``: spec id → audit report."""
+@dataclass(frozen=True)
+class NewSpec:
+    """A spec that reached the market after section 7: its terms and its model, not yet audited."""
+
+    spec_id: int
+    batch_size: int
+    min_owners: int
+    noise: float
+    layers: tuple[int, ...]
+    weights: Any  # the flat weights of the model blob
+
+    def audit(self) -> Any:
+        """What Joe's audit says of this spec (the policy of section 7)."""
+        from omteach.learning.defences import audit_spec
+        from omteach.learning.model import ModelSpec
+
+        return audit_spec(batch_size=self.batch_size, min_owners=self.min_owners,
+                          noise=self.noise, weights=self.weights, model_matches_id=True,
+                          model=ModelSpec(layers=self.layers, batch_size=self.batch_size))
+
+
+def new_specs() -> list[NewSpec]:
+    """Exercise 2's five specs. Their verdicts are printed nowhere: the student applies the rules
+    of section 7 (one spec sits exactly on the limits, one hides its trick in its weights)."""
+    from omteach.learning.attacks import crafted_model
+    from omteach.learning.model import ModelSpec, build_model, get_weights
+
+    def honest(layers: tuple[int, ...]) -> Any:
+        return get_weights(build_model(ModelSpec(layers=layers), seed=7))
+
+    crafted = crafted_model(bins=32)  # 64 -> 32 -> 10, an allowed architecture
+    return [
+        NewSpec(10, 32, 3, 0.0, (64, 32, 10), honest((64, 32, 10))),
+        NewSpec(11, 8, 5, 0.0, (64, 32, 10), honest((64, 32, 10))),
+        NewSpec(12, 64, 4, 0.01, crafted.spec.layers, crafted.weights),
+        NewSpec(13, 16, 3, 0.0, (64, 64, 10), honest((64, 64, 10))),
+        NewSpec(14, 128, 2, 0.0, (64, 16, 10), honest((64, 16, 10))),
+    ]
+
+
+def new_specs_table(specs: list[NewSpec] | None = None) -> str:
+    """The five specs as Joe's client reads them: on-chain terms and the model's first layer."""
+    from omteach.learning.attacks import first_layer
+    from omteach.learning.defences import duplicate_row_share
+    from omteach.learning.model import ModelSpec
+
+    rows = ["spec   batch size   owners/round   noise σ   architecture    first-layer units "
+            "copying another"]
+    for s in specs or new_specs():
+        w1 = first_layer(ModelSpec(layers=s.layers), s.weights)[0]
+        rows.append(f"#{s.spec_id:<5} {s.batch_size:>10}   {s.min_owners:>12}   {s.noise:>7g}   "
+                    f"{' → '.join(map(str, s.layers)):<14}  {duplicate_row_share(w1):>5.0%}")
+    return "\n".join(rows)
+
+
+def check_specs_to_refuse(answer: Iterable[int] | None,
+                          reports: dict[int, Any] | None = None) -> Feedback:
+    """Exercise 2: which spec ids should Joe refuse? ``reports``: spec id → audit report
+    (by default the audits of :func:`new_specs`, which the notebook never prints)."""
+    if reports is None:
+        reports = {s.spec_id: s.audit() for s in new_specs()}
     expected = {sid for sid, rep in reports.items() if not rep.passed}
     hint = ("Read each spec's terms on chain (batch size, owners per round) and look at the "
             "model's first layer: what makes a gradient easy to invert?")
@@ -53,6 +113,10 @@ def check_specs_to_refuse(answer: Iterable[int] | None, reports: dict[int, Any])
         got = {int(a) for a in answer}
     except (TypeError, ValueError):
         return wrong("answer with a list of spec ids, e.g. [0, 2].", hint)
+    unknown = got - set(reports)
+    if unknown:
+        return wrong(f"there is no spec {', '.join(f'#{i}' for i in sorted(unknown))} in the "
+                     f"table: the ids are {', '.join(f'#{i}' for i in sorted(reports))}.", hint)
     if got == expected:
         return correct(f"refuse {sorted(expected)}: each breaks a rule that protects the "
                        "owners, and the audit says which.")
