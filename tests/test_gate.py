@@ -294,8 +294,13 @@ def test_a_read_whose_connection_is_reset_is_retried():
     seen = []
 
     def serve() -> None:
-        for n in range(2):
-            conn, _ = server.accept()
+        # web3 asks eth_chainId twice (once to set its cache's threshold): every connection
+        # after the reset one is answered, or the client would wait out its 30 s timeout
+        for n in range(4):
+            try:
+                conn, _ = server.accept()
+            except OSError:  # the test closed the server: the client is done
+                return
             conn.recv(65536)
             seen.append(n)
             if n == 0:  # close with RST: SO_LINGER on, zero seconds
@@ -312,4 +317,4 @@ def test_a_read_whose_connection_is_reset_is_retried():
         chain = Chain(f"http://127.0.0.1:{port}", cast=())
     finally:
         server.close()
-    assert chain.chain_id == 31337 and seen == [0, 1]
+    assert chain.chain_id == 31337 and seen[:2] == [0, 1]  # 0 was reset, then retried

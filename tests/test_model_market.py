@@ -207,13 +207,23 @@ def _accept_from_fresh_keys(chain, market, sid, n):
     return [a.address for a in keys]
 
 
-def test_a_class_of_a_hundred_fits_and_the_cap_is_128(chain, market):
-    """A classroom needs more than the story's three owners: 128 places, a round of 100."""
+def test_a_spec_has_at_most_128_places(chain, market):
+    """A classroom needs more than the story's three owners, up to 128 places a spec."""
     sid = post(market, chain, min_owners=2, places=100, rounds=1)
-    owners = _accept_from_fresh_keys(chain, market, sid, 100)
     with refused("a spec has at most 128 places"):
         market.transact("add_places", sid, 29, sender="AI Inc.", value=29 * BOUNTY)
     market.transact("add_places", sid, 28, sender="AI Inc.", value=28 * BOUNTY)
+    with refused("a spec has at most 128 places"):
+        market.transact("add_places", sid, 1, sender="AI Inc.", value=BOUNTY)
+
+
+@pytest.mark.parametrize("chain", ["anvil"], indirect=True)
+def test_a_round_of_a_hundred_fits_in_a_block(chain, market):
+    """A round of 100 participants opens in one transaction. On anvil only: its 200
+    transactions take 40 s on eth-tester and 4 s on anvil, and gas is the same on both chains
+    (the places rule above runs on both)."""
+    sid = post(market, chain, min_owners=2, places=100, rounds=1)
+    owners = _accept_from_fresh_keys(chain, market, sid, 100)
     result = market.transact("open_round", sid, owners, sender="AI Inc.")
     assert result.events[0].args["participants"] == 100
     # about 47 k gas a participant (two storage writes each): far under a 30 M block
