@@ -224,7 +224,7 @@ def _round_student(gate_url: str, classroom: str, seat: int, n: int, plan: dict[
     start = time.monotonic()
     try:
         from omteach.chain.evm import share_compiled
-        from omteach.classroom.owner import ClassOwner
+        from omteach.classroom.owner import LEFT, ClassOwner
         from omteach.classroom.student import Student
         from omteach.learning.data import Dataset, seat_shard
 
@@ -253,7 +253,7 @@ def _round_student(gate_url: str, classroom: str, seat: int, n: int, plan: dict[
         report.extra["audit_passed"] = owner.audit(spec_id).passed
         owner.accept(spec_id, timeout=timeout)
         line = owner.take_part(spec_id, timeout=timeout, interval=plan.get("interval", 0.2))
-        report.left = line == "left"
+        report.left = line == LEFT
         report.extra.update(rounds=dict(owner.rounds), submitted_at=dict(owner.submitted_at),
                             withdrawn=owner.withdrawn, balance=owner.balance(),
                             ether=me.chain.balance(me.name))

@@ -200,13 +200,14 @@ class Market:
                   for name in ("shares_count", "submission_count", "reveal_count")]
         wanted = participants if of is None else tuple(
             p for p in participants if p in {self.address(o) for o in of})
-        shared, submitted, revealed = {}, {}, {}
+        shared: dict[str, str] = {}
+        submitted: dict[str, str] = {}
+        revealed: dict[str, str] = {}
         for p in wanted:
-            # Skip the reads a count already answers: none posted, none to ask about.
-            for count, out, read in zip(counts, (shared, submitted, revealed),
-                                        (self.shares_blob, self.submission, self.reveal),
-                                        strict=True):
-                blob = read(spec_id, rnd, p) if count else None
+            for out, read in ((shared, self.shares_blob), (submitted, self.submission),
+                              (revealed, self.reveal if counts[2] else None)):
+                # No reveal before AI Inc. declares dropouts: the count spares those reads.
+                blob = read(spec_id, rnd, p) if read is not None else None
                 if blob is not None:
                     out[p] = blob
         phase = phase_of(spec, rnd, shares_count=counts[0], submission_count=counts[1],
