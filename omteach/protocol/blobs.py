@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from omteach.errors import BlobError, BlobIntegrityError
+from omteach.text import canonical_json
 
 #: Largest blob read or written by default (16 MiB): far above any model or update of the course.
 DEFAULT_MAX_BYTES = 16 * 2**20
@@ -360,14 +361,14 @@ class BlobStore:
     def put_json(self, obj: Any) -> str:
         """Store JSON-encodable data (canonical encoding: sorted keys; no NaN or Infinity)."""
         try:
-            text = json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+            data = canonical_json(obj, ensure_ascii=True)
         except (TypeError, ValueError, RecursionError) as exc:
             raise BlobError(f"cannot store this as JSON: {exc}") from exc
-        depth = json_depth(text)
+        depth = json_depth(data.decode())
         if depth > self.max_depth:
             raise BlobError(f"this object nests {depth} levels deep, over the limit "
                             f"{self.max_depth}; no reader would accept it")
-        return self.put(text.encode())
+        return self.put(data)
 
     def get_json(self, bid: str) -> Any:
         """Load a JSON blob (bounded: see :func:`parse_json`)."""
