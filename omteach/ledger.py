@@ -11,6 +11,10 @@ majority which copy is the ledger.
 
 Time is a logical clock (block ``i`` is stamped ``start_time + i * interval``) and mining counts
 nonces up from 0, so the same transactions always give the same blocks, hashes and attempt counts.
+
+Why one module of some 650 lines: the teaching ledger is chapter 3's whole subject (hashing,
+blocks, verification, replicas, proof-of-work, measurements) and is read top to bottom beside
+the notebook; each section below is headed, and nothing else in the package imports it.
 """
 
 from __future__ import annotations

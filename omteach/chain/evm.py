@@ -16,6 +16,9 @@ The chain's parts, by seam: compiling (:mod:`omteach.chain.compiler`), a deploye
 (:mod:`omteach.chain.contract`), eth-tester's gas estimate (:mod:`omteach.chain.gas`), and here
 the chain itself (accounts, time, blocks, sending). Their public names are importable from here
 too, where they were first.
+
+Why some 360 lines: the :class:`Chain` is one object (accounts, time, blocks and sending share
+its node connection and nonce lock); what could leave it has left (above).
 """
 
 from __future__ import annotations

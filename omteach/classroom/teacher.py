@@ -27,6 +27,10 @@ A round, as the teacher runs it (:meth:`ClassTeacher.run_round`):
 
 :meth:`ClassTeacher.status` is what the dashboard shows: each student's state per round, what
 AI Inc. sees of one update (noise) and of the sum, accuracy per round, balances.
+
+Why some 350 lines: the teacher is one driver with one state (the spec, the rounds' records,
+who dropped out); its steps are short because the round's rules live in
+:mod:`omteach.protocol.round`.
 """
 
 from __future__ import annotations

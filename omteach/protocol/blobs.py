@@ -18,6 +18,10 @@ Blobs are never pickles. Loading a pickle runs code chosen by whoever wrote it. 
 as ``.npz`` and parsed here without numpy's pickle path; structured data as JSON.
 :func:`parse_json` and :func:`parse_arrays` work on bytes from anywhere (this store, or calldata
 read from a chain).
+
+Why one module of some 370 lines: the store and the bounded parsers (``parse_json``,
+``parse_arrays``) are the one place untrusted bytes become Python values; keeping them together
+keeps every limit (size, depth, dtype, no pickles) in one file to audit.
 """
 
 from __future__ import annotations

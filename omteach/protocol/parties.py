@@ -12,6 +12,11 @@
 
 Parties are keyed by **address** in everything the protocol computes (masks, shares, sums);
 names are only for display.
+
+Why one module of some 540 lines: AI Inc. and the data owner are the two ends of the same
+blob formats (what one writes the other parses and checks: models, keys, shares, updates,
+reveals), so each format's writer and reader sit side by side. The secure-aggregation rewrite
+(the next issue) changes both ends together; split the two classes after it, not before.
 """
 
 from __future__ import annotations
