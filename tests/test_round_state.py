@@ -94,9 +94,10 @@ def test_seats_dropouts_and_payment_read_from_the_state():
     recovering = state(Phase.RECOVERING, subs=2, reveals=1)
     assert [recovering.seat(p) for p in P] == [Seat.REVEALED, Seat.SUBMITTED, Seat.DROPPED,
                                                Seat.DROPPED]
-    assert recovering.dropped == ("0xc", "0xd")
+    assert recovering.dropped == ("0xc", "0xd") and recovering.recovered == ()
     closed = state(Phase.CLOSED, subs=3)
     assert closed.paid == ("0xa", "0xb", "0xc") and closed.dropped == ("0xd",)
+    assert closed.recovered == ("0xd",)
     with pytest.raises(TypeError):
         closed.submitted["0xd"] = "f" * 64  # frozen: a read is a snapshot, not a live view
 

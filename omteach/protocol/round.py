@@ -8,12 +8,13 @@ reads the round through it and decides with :func:`next_action` (AI Inc.) or
 
 A round's life, as :class:`Phase`::
 
-    ACCEPTING ──open_round──▶ SHARING ──every share in──▶ SUBMITTING ──every update in──┐
-        ▲                    │   ▲                           │                         │
-        │                    └───┘ reopen without            └─declare_dropouts─▶ RECOVERING
-        │                          who posted no shares                               │
-        └──────────────── close_round (the next round) ◀──────────────────────────────┘
-                          after the last round: FINISHED; a round before the current: CLOSED
+    ACCEPTING ──open_round──▶ SHARING ──every share in──▶ SUBMITTING
+        ▲                      │  ▲                        │     │ declare_dropouts
+        │                      └──┘ reopen without         │     ▼
+        │                           who posted no shares   │  RECOVERING
+        │                                                  │     │
+        └─────────── close_round: the next round ◀─────────┴─────┘
+                     (after the last one: FINISHED; every earlier round reads CLOSED)
 """
 
 from __future__ import annotations
@@ -75,8 +76,8 @@ class RoundState:
     are the contract's and always complete. ``shared``, ``submitted`` and ``revealed`` map a
     participant's address to the blob id it posted; they hold every participant unless the read
     was asked for some only (``Market.round_state(..., of=[me])``: a student's six reads
-    instead of three per classmate). ``paid``: who was credited the bounty for this round
-    (its submitters, once it is closed).
+    instead of three per classmate). :attr:`dropped`, :attr:`recovered` and :attr:`paid` follow
+    from them: who never submitted, whose masks were removed, who was credited the bounty.
     """
 
     spec: MarketSpec
@@ -123,6 +124,12 @@ class RoundState:
         if not self.submissions_over:
             return ()
         return self.not_submitted()
+
+    @property
+    def recovered(self) -> tuple[str, ...]:
+        """Dropouts whose masks the survivors' reveals removed from the sum: every dropout of a
+        closed round (the contract closes a round with dropouts only after enough reveals)."""
+        return self.dropped if self.phase is Phase.CLOSED else ()
 
     @property
     def survivors(self) -> int:
