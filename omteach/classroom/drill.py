@@ -75,8 +75,8 @@ def rehearse_round(n_students: int = 8, *, rounds: int = 3, late: Mapping[int, i
                  for seat in range(n_students)}
         out, procs = spawn_students(node, plans, n_students)
         records = []
-        for rnd in range(rounds):
-            expected = sum(late.get(seat, 0) <= rnd for seat in range(n_students))
+        for round_no in range(rounds):
+            expected = sum(late.get(seat, 0) <= round_no for seat in range(n_students))
             records.append(teacher.run_round(wait_for=expected, grace=grace, timeout=timeout,
                                              progress=progress))
         reports = collect_reports(out, procs, timeout + 60)
