@@ -91,3 +91,21 @@ class DropoutRecoveryError(AggregationError):
 class RepositoryAddressError(OmteachError, ValueError):
     """Not a GitHub repository address (``OWNER/NAME``) the launch links can point at, or no
     address to be found (no argument and no ``origin`` remote)."""
+
+
+class WaitTimeoutError(OmteachError, TimeoutError):
+    """A wait (:func:`omteach.waiting.wait_until`) ran out of time; ``what`` names what it
+    waited for, ``waited`` how many seconds it waited."""
+
+    def __init__(self, message: str, *, what: str = "", waited: float = 0.0):
+        super().__init__(message)
+        self.what = what
+        self.waited = waited
+
+
+class RoundTimeoutError(ProtocolError, WaitTimeoutError):
+    """A step of the training round waited too long for the other side (owners, AI Inc.)."""
+
+
+class ChainTimeoutError(ChainError, WaitTimeoutError):
+    """The chain did not get where it was waited for in time (a node starting, ether arriving)."""

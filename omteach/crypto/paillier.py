@@ -42,6 +42,12 @@ does), nobody without the private key can check that it has large order. So a fa
 from everyone who does not hold the private key; to hide *how a ciphertext was computed* from the
 key's owner (chapter 5's re-randomization), :func:`rerandomize` uses a full-size ``r^n`` even
 under a fast key.
+
+Why one module of some 900 lines: it is the course's whole contact surface with ``phe`` and
+``gmpy2`` (keys, fast DJN keys, ciphertexts, encrypted vectors, the key's JSON form), so that
+the rule "only here is Paillier implemented" stays checkable by reading one file; its classes
+share private helpers (the fixed-base table, the CRT zero) that a split would have to make
+public.
 """
 
 from __future__ import annotations

@@ -14,11 +14,13 @@ for display only (:meth:`Market.name`).
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from omteach.chain import Chain, DeployedContract, TxResult
 from omteach.errors import InvalidValueError
 from omteach.protocol.blobs import BlobStore
+from omteach.protocol.round import RoundState, phase_of
 from omteach.story import COMPANY, DAY
 
 _BLOB_ID = re.compile(r"(0x)?[0-9a-f]{64}")
@@ -178,6 +180,41 @@ class Market:
     def reveals(self, spec_id: int, round_no: int) -> dict[str, str]:
         """Survivor address → revealed-shares blob id, for a round."""
         return self._by_participant(spec_id, round_no, self.reveal)
+
+    def round_state(self, spec_id: int, round_no: int | None = None, *,
+                    of: Collection[str] | None = None) -> RoundState:
+        """The round as the contract holds it now (default: the spec's current round).
+
+        The one read every driver of a round makes: the spec, the owners, the round's
+        participants and counts, and for each participant (or only those in ``of``: addresses
+        or names) which blobs it posted. A closed round reads the same every time.
+        """
+        spec = self.spec(spec_id)
+        rnd = spec.round if round_no is None else round_no
+        if isinstance(rnd, bool) or not isinstance(rnd, int) or not 0 <= rnd <= spec.round:
+            raise InvalidValueError(f"spec {spec_id} has no round {round_no!r} yet (the current "
+                                    f"one is {spec.round})")
+        participants = tuple(self.participants(spec_id, rnd)) if spec.opened or rnd < spec.round \
+            else ()
+        counts = [int(self.contract.call(name, spec_id, rnd)) if participants else 0
+                  for name in ("shares_count", "submission_count", "reveal_count")]
+        wanted = participants if of is None else tuple(
+            p for p in participants if p in {self.address(o) for o in of})
+        shared: dict[str, str] = {}
+        submitted: dict[str, str] = {}
+        revealed: dict[str, str] = {}
+        for p in wanted:
+            for out, read in ((shared, self.shares_blob), (submitted, self.submission),
+                              (revealed, self.reveal if counts[2] else None)):
+                # No reveal before AI Inc. declares dropouts: the count spares those reads.
+                blob = read(spec_id, rnd, p) if read is not None else None
+                if blob is not None:
+                    out[p] = blob
+        phase = phase_of(spec, rnd, shares_count=counts[0], submission_count=counts[1],
+                         participants=len(participants))
+        return RoundState(spec, rnd, phase, tuple(self.owners(spec_id)),
+                          participants, *counts, shared=shared, submitted=submitted,
+                          revealed=revealed)
 
     def balance(self, who: str) -> int:
         """What ``who`` may withdraw from the market (credited bounties and refunds), in wei."""
