@@ -318,3 +318,17 @@ def test_wrong_revealed_shares_are_refused_not_summed():
             PublicKeys.from_json(junk)
         with pytest.raises(InvalidValueError):
             Reveal.from_json(junk)
+
+
+def test_the_company_refuses_inputs_of_the_wrong_length_or_missing_keys():
+    r = _round(6)
+    names = list(r.setup.participants)
+    with pytest.raises(InvalidValueError, match="refused before adding"):
+        doublemask.add_inputs([[1, 2, 3], [1, 2]], r.setup.modulus)
+    with pytest.raises(InvalidValueError):
+        doublemask.add_inputs([], r.setup.modulus)
+    masked = [0] * r.setup.length
+    with pytest.raises(InvalidValueError, match="no advertised keys"):
+        doublemask.unmask(r.setup, {}, names, names, masked, {})
+    with pytest.raises(InvalidValueError, match="not 3"):
+        doublemask.unmask(r.setup, r.advertised, names, names, [0], {})

@@ -447,8 +447,11 @@ def add_inputs(inputs: Iterable[Sequence[int]], modulus: int) -> list[int]:
     """The sum of masked inputs, mod ``modulus`` (what adding the Paillier ciphertexts gives)."""
     total: list[int] | None = None
     for y in inputs:
-        total = list(y) if total is None else [(a + b) % modulus for a, b in
-                                              zip(total, y, strict=True)]
+        if total is not None and len(y) != len(total):
+            raise InvalidValueError(f"a masked input of {len(y)} numbers among inputs of "
+                                    f"{len(total)}: refused before adding")
+        total = list(y) if total is None else [
+            (a + b) % modulus for a, b in zip(total, y, strict=True)]
     if total is None:
         raise InvalidValueError("no inputs to add")
     return [v % modulus for v in total]
@@ -497,6 +500,10 @@ def unmask(setup: RoundSetup, advertised: Mapping[str, PublicKeys], sharers: Col
     u3 = {setup.name(setup.index(u)) for u in survivors}
     if not u3 <= u2:
         raise InvalidValueError("every survivor must have dealt shares")
+    advertised = {setup.name(setup.index(u)): keys for u, keys in advertised.items()}
+    unknown = sorted(u for u in u2 if u not in advertised)
+    if unknown:
+        raise InvalidValueError(f"no advertised keys for {', '.join(unknown)}")
     # Only survivors answer; a reveal filed under someone else's name is not theirs.
     by_survivor: dict[str, Reveal] = {}
     for sender, r in reveals.items():
