@@ -128,7 +128,9 @@ def test_the_recovered_aggregate_is_the_plain_sum_of_the_survivors(n, data, modu
                length=length)
     p = neighbours.choose_parameters(n, 0.2, 0.1)
     names = list(r.setup.participants)
-    dropped = set(data.draw(st.lists(st.sampled_from(names), max_size=n - 2, unique=True)))
+    # Mostly within what k and t promise to tolerate, sometimes far beyond it.
+    count = data.draw(st.integers(0, p.max_dropouts) | st.integers(0, n - 2))
+    dropped = set(data.draw(st.permutations(names))[:count])
     survivors = [u for u in names if u not in dropped]
     x = _inputs(r, rng)
     masked = doublemask.add_inputs(
@@ -194,7 +196,7 @@ def test_t_minus_one_shares_look_the_same_whatever_the_secret():
         for _ in range(300):
             shares = shamir.split(secret, [1, 2, 3], 3, prime=doublemask.SHARE_PRIME)
             low[secret] += (shares[1] < half) + (shares[2] < half)
-    assert all(abs(count / 600 - 0.5) < 0.1 for count in low.values()), low
+    assert all(abs(count / 600 - 0.5) < 0.12 for count in low.values()), low
 
 
 # -- sealed shares ------------------------------------------------------------------------------
