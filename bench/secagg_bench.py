@@ -70,13 +70,13 @@ def one_class(n: int, dropout: float, corruption: float,
     sealed = {u: s.deal_shares(advertised) for u, s in students.items()}
     deal_s = (time.perf_counter() - t0) / n
     share_bytes = statistics.mean(
-        _blob_bytes({"kind": "omteach.KeyShares", "owner": u,
-                     "shares": {v: c.hex() for v, c in sealed[u].items()}}) for u in names)
+        _blob_bytes(doublemask.sealed_to_json(u, sealed[u])) for u in names)
     updates = {u: [rng.randrange(modulus) for _ in range(PLAINTEXTS)] for u in names}
     t0 = time.perf_counter()
     masked = {}
+    blobs = {u: json.loads(json.dumps(doublemask.sealed_to_json(u, sealed[u]))) for u in names}
     for v, s in students.items():
-        s.receive_shares({u: sealed[u][v] for u in setup.neighbours(v)})
+        s.receive_shares({u: doublemask.sealed_from_json(blobs[u], v) for u in setup.neighbours(v)})
         masked[v] = s.masked_input(updates[v], names)
     mask_s = (time.perf_counter() - t0) / n
     dropped = set(rng.sample(names, round(dropout * n)))  # after dealing, before submitting

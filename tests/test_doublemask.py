@@ -46,9 +46,12 @@ def _round(n: int, *, seed: bytes | None = None, modulus: int = 2**32, length: i
     parts = {u: Participant(u, setup) for u in setup.participants}
     advertised = {u: p.public_keys() for u, p in parts.items()}
     sealed = {u: p.deal_shares(advertised) for u, p in parts.items()}
-    if deliver:
+    if deliver:  # through the blob form, as the round will carry them
+        blobs = {u: json.loads(json.dumps(doublemask.sealed_to_json(u, sealed[u])))
+                 for u in setup.participants}
         for v, p in parts.items():
-            p.receive_shares({u: sealed[u][v] for u in setup.neighbours(v)})
+            p.receive_shares({u: doublemask.sealed_from_json(blobs[u], v.upper())
+                              for u in setup.neighbours(v)})
     return Round(setup, parts, advertised, sealed)
 
 
@@ -219,6 +222,11 @@ def test_tampered_misaddressed_or_replayed_shares_are_refused():
     other = _round(10, seed=r.setup.seed, context=b"spec 1 round 1", deliver=False)
     with pytest.raises(ShareRejectedError):  # replayed into the next round: fresh keys there
         other.parts[v].receive_shares({u: r.sealed[u][v]})
+    for doc in (None, {"kind": "pickle", "shares": {v: good.hex()}},
+                doublemask.sealed_to_json(u, {w: r.sealed[u][w]}),
+                {**doublemask.sealed_to_json(u, {}), "shares": {v: "zz"}}):
+        with pytest.raises(ShareRejectedError, match="no share for"):
+            doublemask.sealed_from_json(doc, v)
     r.parts[v].receive_shares({u: good})  # the genuine one still opens
     # v lacks the shares of its other neighbours: it refuses to mask before anyone relies on it
     with pytest.raises(ShareRejectedError, match="holds no share"):

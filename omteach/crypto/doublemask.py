@@ -29,9 +29,10 @@ The protocol's phases, and what the round does with each (Bonawitz et al., Figur
 0. *AdvertiseKeys*: :meth:`Participant.public_keys` (96 bytes: ``C_u``, ``S_u`` and a commitment
    to ``b_u``). Small enough for the chain; the chain's signed transaction authenticates them.
 1. *ShareKeys*: :meth:`Participant.deal_shares` gives one sealed ciphertext per neighbour
-   (94 bytes each): an off-chain blob whose id goes on chain.
+   (94 bytes each): an off-chain blob (:func:`sealed_to_json`) whose id goes on chain.
 2. *MaskedInputCollection*: :meth:`Participant.receive_shares` opens the shares dealt to it
-   (refusing altered or mis-addressed ones), then :meth:`Participant.masked_input`.
+   (:func:`sealed_from_json` picks each out of its sender's blob; altered or mis-addressed ones
+   are refused), then :meth:`Participant.masked_input`.
 3. *Unmasking*: :meth:`Participant.reveal`, given the sets the chain holds (who dealt shares, who
    submitted), returns a :class:`Reveal`; the company calls :func:`unmask` on the sum of the
    survivors' masked inputs.
@@ -228,6 +229,34 @@ class Reveal:
             return cls(str(doc["sender"]), keys, seeds)
         except (KeyError, TypeError, ValueError, AttributeError):
             raise InvalidValueError("not a reveal of key shares") from None
+
+
+SHARES_KIND = "omteach.SealedKeyShares"
+
+
+def sealed_to_json(sender: str, sealed: Mapping[str, bytes]) -> dict[str, Any]:
+    """The blob a participant publishes in ShareKeys: recipient -> hex ciphertext.
+
+    Public on purpose: each ciphertext opens only for its recipient, so the blob can travel
+    through the chain (or any store) and its id go on chain.
+    """
+    return {"kind": SHARES_KIND, "sender": sender,
+            "shares": {v: c.hex() for v, c in sealed.items()}}
+
+
+def sealed_from_json(doc: Any, recipient: str) -> bytes:
+    """The ciphertext a ShareKeys blob holds for ``recipient`` (then :meth:`receive_shares`).
+
+    A blob of another kind, or with no well-formed ciphertext for ``recipient``, raises
+    :class:`ShareRejectedError`: the recipient cannot hold that sender's share.
+    """
+    try:
+        if doc["kind"] != SHARES_KIND:
+            raise TypeError(doc["kind"])
+        shares = {str(v).lower(): c for v, c in doc["shares"].items()}
+        return bytes.fromhex(shares[recipient.lower()])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise ShareRejectedError(f"the key shares blob holds no share for {recipient}") from None
 
 
 def _share_context(setup: RoundSetup, sender: str, recipient: str) -> bytes:
