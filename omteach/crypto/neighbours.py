@@ -105,13 +105,16 @@ def choose_parameters(n: int, dropout: float = DEFAULT_DROPOUT,
                       security_bits: int = DEFAULT_SECURITY_BITS,
                       correctness_bits: int = DEFAULT_CORRECTNESS_BITS,
                       consistent_view: bool = True) -> SecAggParameters:
-    """The smallest ``k`` (and a threshold ``t`` for it) meeting both of Bell et al.'s conditions.
+    """The smallest ``k`` (and a threshold ``t`` for it) meeting SecAgg+'s two conditions.
 
-    The graph is random, so each participant's ``k`` neighbours are a uniformly random ``k``-subset
-    of the others, and the tolerated ``D = dropout·n`` dropouts and ``C = corruption·n`` colluders
-    fall among them as in drawing without replacement (hypergeometric tails, exact). Union bounds
-    over the ``n`` participants give, as in Bell et al. (Section 3, the conditions of their
-    Theorem on the graph):
+    Bell et al. tolerate a ``δ`` fraction of dropouts and a ``γ`` fraction of clients colluding
+    with the server, and choose the degree of a random graph so that, except with a small
+    probability, every secret keeps ``t`` surviving holders and no honest client's secrets can be
+    rebuilt by colluders. Their bounds are asymptotic; for a class this function computes the two
+    probabilities exactly instead: each participant's ``k`` neighbours are a uniformly random
+    ``k``-subset of the others, so the tolerated ``D = δ·n`` dropouts and ``C = γ·n`` colluders
+    fall among them as in drawing without replacement (hypergeometric tails), and a union bound
+    over the participants gives:
 
     - *correctness*: every secret keeps at least ``t`` holders who survive, so a survivor's
       self-mask seed (``k + 1`` holders: its neighbours and itself) and a dropout's mask key
@@ -123,8 +126,12 @@ def choose_parameters(n: int, dropout: float = DEFAULT_DROPOUT,
       broadcast, which is what Bonawitz's consistency round gives), the company gets the other
       kind only from colluders: ``(n - C) · P[colluding neighbours >= t] <= 2^-security_bits``.
       Without a consistent view a company could tell half the neighbours "dropped" and half
-      "survived", so the condition becomes ``colluding neighbours >= 2t - k`` (Bell et al.'s
-      malicious setting; Flower's rule ``t > num_shares / 2``).
+      "survived", so the condition becomes ``colluding neighbours >= 2t - k`` (the rule of the
+      malicious setting; Flower's ``t > num_shares / 2`` when no colluders are tolerated).
+
+    The third condition, that the survivors' graph stays in one piece, is not in these numbers:
+    it is checked on the actual graph by every honest participant before it reveals anything
+    (:func:`components`).
 
     ``k`` is kept so that ``n · k`` is even (a ``k``-regular graph exists); when no ``k < n - 1``
     suffices, every participant neighbours every other (``complete``). No ``(k, t)`` at all (too
@@ -237,11 +244,12 @@ def _try_pairing(n: int, k: int, stream: _SeededStream) -> list[set[int]] | None
 def neighbour_graph(n: int, k: int, seed: bytes) -> tuple[tuple[int, ...], ...]:
     """A random ``k``-regular graph on participants ``0 .. n-1``, fixed by ``seed``.
 
-    SecAgg+'s communication graph (Bell et al., Section 4: "generate a random k-regular graph"):
-    entry ``i`` lists the sorted neighbours of participant ``i`` (its position in the round's
-    participant list). Everyone computes it from the round's seed, which must be fixed after the
-    participants are (e.g. from the block that opened the round), so that colluders cannot choose
-    to be someone's neighbours. ``k >= n - 1`` gives the complete graph (plain Bonawitz).
+    SecAgg+'s communication graph (Bell et al. replace Bonawitz's complete graph by a
+    ``k``-regular graph of logarithmic degree): entry ``i`` lists the sorted neighbours of
+    participant ``i`` (its position in the round's participant list). Everyone computes it from
+    the round's seed, which must be fixed after the participants are (e.g. from the block that
+    opened the round), so that colluders cannot choose to be someone's neighbours.
+    ``k >= n - 1`` gives the complete graph (plain Bonawitz).
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 2:
         raise InvalidValueError(f"a graph needs at least 2 participants, got {n!r}")
@@ -265,9 +273,9 @@ def neighbour_graph(n: int, k: int, seed: bytes) -> tuple[tuple[int, ...], ...]:
 def components(adjacent: Sequence[Collection[int]], members: Iterable[int]) -> list[set[int]]:
     """The connected pieces of the graph restricted to ``members``.
 
-    Why it matters (Bell et al.'s connectivity condition): masks cancel within each piece of the
-    survivors' graph, so the company could read the sum of every piece on its own. An honest
-    participant reveals nothing unless the survivors' graph is in one piece.
+    Why it matters (SecAgg+ needs the honest survivors connected): masks cancel within each
+    piece of the survivors' graph, so the company could read the sum of every piece on its own.
+    An honest participant reveals nothing unless the survivors' graph is in one piece.
     """
     inside = set(members)
     pieces: list[set[int]] = []
