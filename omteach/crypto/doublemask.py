@@ -24,16 +24,19 @@ company late, after its owner's pairwise masks were revealed, still hides behind
 The neighbourhoods are SecAgg+'s (Bell et al., CCS 2020; :mod:`omteach.crypto.neighbours`): masks
 and shares only between neighbours of a random ``k``-regular graph drawn from the round's seed.
 
-The protocol's phases, and what the round does with each (Bonawitz et al., Figure 4):
+The protocol's rounds, named as in Bonawitz et al., and what the course's round does with each
+(their ConsistencyCheck round, which makes every honest participant see the same survivor set,
+is the chain itself: everyone reads who submitted from the contract):
 
-0. *AdvertiseKeys*: :meth:`Participant.public_keys` (96 bytes: ``C_u``, ``S_u`` and a commitment
-   to ``b_u``). Small enough for the chain; the chain's signed transaction authenticates them.
+0. *AdvertiseKeys*: :meth:`Participant.public_keys` (96 bytes: ``C_u``, ``S_u`` and, added here,
+   a hash commitment to ``b_u`` so the company can check a rebuilt seed). Small enough for the
+   chain; the chain's signed transaction authenticates them.
 1. *ShareKeys*: :meth:`Participant.deal_shares` gives one sealed ciphertext per neighbour
    (94 bytes each): an off-chain blob (:func:`sealed_to_json`) whose id goes on chain.
 2. *MaskedInputCollection*: :meth:`Participant.receive_shares` opens the shares dealt to it
    (:func:`sealed_from_json` picks each out of its sender's blob; altered or mis-addressed ones
    are refused), then :meth:`Participant.masked_input`.
-3. *Unmasking*: :meth:`Participant.reveal`, given the sets the chain holds (who dealt shares, who
+4. *Unmasking*: :meth:`Participant.reveal`, given the sets the chain holds (who dealt shares, who
    submitted), returns a :class:`Reveal`; the company calls :func:`unmask` on the sum of the
    survivors' masked inputs.
 
