@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 from omteach.chain import Chain, DeployedContract, TxResult
+from omteach.crypto.packing import PackingCodec
 from omteach.errors import BlobError, HeadroomExceededError, InvalidValueError
 from omteach.protocol.blobs import BlobStore
 from omteach.story import COMPANY, DAY
@@ -196,16 +197,17 @@ class Market:
         if not isinstance(places, int) or isinstance(places, bool):
             return  # the contract refuses what is not a count
         try:
-            codec = self.blobs.get_json(key_blob)["codec"] if key_blob in self.blobs else None
-            room = codec["max_contributions"] if isinstance(codec, dict) else None
-        except (BlobError, KeyError, TypeError):
+            doc = self.blobs.get_json(key_blob) if key_blob in self.blobs else None
+            codec = PackingCodec(**doc["codec"]) if isinstance(doc, dict) else None
+        except (BlobError, KeyError, TypeError, InvalidValueError):
             return
-        if isinstance(room, int) and not isinstance(room, bool) and places > room:
+        if codec is not None and places > codec.max_contributions:
             raise HeadroomExceededError(
                 f"{what} would let {places} owners add their updates, but the spec's packing "
-                f"codec leaves headroom for the sum of {room}: a slot would overflow after "
-                f"everyone's work. Post with a codec of max_contributions >= {places}, or "
-                "fewer places")
+                f"codec leaves headroom for the sum of {codec.max_contributions} "
+                f"({codec.headroom_bits} headroom bits over {codec.bits}-bit values): a slot "
+                f"would overflow after everyone's work. Post with a codec of max_contributions "
+                f">= {places}, or fewer places")
 
     def post(self, *, model_blob: str, key_blob: str, summary: str, batch_size: int, rounds: int,
              min_owners: int, places: int | None = None, noise: float = 0.0, bounty: int,
