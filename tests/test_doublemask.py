@@ -241,6 +241,11 @@ def test_masked_input_refuses_the_wrong_shape_or_range():
             p.masked_input(bad, names)
     with pytest.raises(InvalidValueError, match="did not deal"):
         p.masked_input([0, 0, 0], names[1:])
+    with pytest.raises(InvalidValueError, match="already dealt"):
+        p.deal_shares(r.advertised)
+    lonely = Participant(names[1], r.setup)
+    with pytest.raises(InvalidValueError, match="advertised keys"):
+        lonely.deal_shares({})  # no neighbour advertised: nobody could rebuild its secrets
 
 
 # -- never both -----------------------------------------------------------------------------

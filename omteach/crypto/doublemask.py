@@ -338,6 +338,9 @@ class Participant:
         recipient and round. Returns recipient -> ciphertext.
         """
         setup = self.setup
+        if self.name in self._held:
+            # Once per round: neighbours keep the first shares, new ones would not match them.
+            raise InvalidValueError(f"{self.name} already dealt its shares this round")
         advertised = {setup.name(setup.index(u)): keys for u, keys in advertised.items()}
         peers = [v for v in setup.neighbours(self.name) if v in advertised]
         if len(peers) + 1 < setup.threshold:
