@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -270,9 +271,23 @@ def test_a_late_update_stays_hidden_after_its_owner_was_declared_dropped():
     names = list(r.setup.participants)
     u = names[5]
     survivors = [v for v in names if v != u]
-    for v in survivors:  # u is declared dropped: its mask key's shares are revealed
-        r.parts[v].reveal(survivors, [u])
-    for v in r.setup.neighbours(u):  # asking afterwards for u's seed: refused by each of them
+    x_u = [7] * r.setup.length
+    late = r.parts[u].masked_input(x_u, names)  # reaches the company after the deadline
+    reveals = {v: r.parts[v].reveal(survivors, [u]) for v in survivors}  # u declared dropped
+    # The company rebuilds u's mask key and strips u's pairwise masks off the late update ...
+    points = {r.setup.index(v) + 1: reveals[v].keys[u] for v in r.setup.neighbours(u)}
+    raw = shamir.reconstruct(points, r.setup.threshold, prime=doublemask.SHARE_PRIME)
+    key = X25519PrivateKey.from_private_bytes(raw.to_bytes(32, "big"))
+    stripped = list(late)
+    for v in r.setup.neighbours(u):
+        seed = doublemask.pairwise_seed(r.setup, key, u, v, r.advertised[v].mask)
+        for i, m in enumerate(doublemask.expand(seed, r.setup.length, r.setup.modulus)):
+            stripped[i] = (stripped[i] - r.setup.sign(u, v) * m) % r.setup.modulus
+    # ... and is left with x_u + PRG(b_u): the self-mask still hides the update,
+    assert stripped != x_u
+    self_mask = doublemask.expand(r.parts[u]._seed, r.setup.length, r.setup.modulus)
+    assert [(a - m) % r.setup.modulus for a, m in zip(stripped, self_mask, strict=True)] == x_u
+    for v in r.setup.neighbours(u):  # and asking now for u's seed is refused by each neighbour
         with pytest.raises(RevealRefusedError, match="already revealed the other kind"):
             r.parts[v].reveal(names, [])
     assert isinstance(RevealRefusedError("x"), SecureAggregationError)
