@@ -254,7 +254,15 @@ class BlobStore:
         self.max_bytes = max_bytes
         self.max_depth = max_depth
         if self._root is not None:
-            self._root.mkdir(parents=True, exist_ok=True)
+            # mkdir(exist_ok=True) still raises a bare FileExistsError for a file at the root.
+            if self._root.exists() and not self._root.is_dir():
+                raise BlobError(f"the blob store's root {self._root} is a file, not a folder: "
+                                "give the path of a folder (it is made if missing)")
+            try:
+                self._root.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise BlobError(f"cannot make the blob store's folder {self._root}: "
+                                f"{exc.strerror or exc}") from None
 
     def _path(self, bid: str) -> Path:
         # Checked again here, the one place ids become paths: 64 hex digits cannot leave the store.

@@ -18,7 +18,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from omteach.chain import Chain, DeployedContract, TxResult
-from omteach.errors import InvalidValueError
+from omteach.crypto.packing import PackingCodec
+from omteach.errors import BlobError, HeadroomExceededError, InvalidValueError
 from omteach.protocol.blobs import BlobStore
 from omteach.protocol.round import RoundState, phase_of
 from omteach.story import COMPANY, DAY
@@ -222,6 +223,29 @@ class Market:
 
     # -- the company's verbs ----------------------------------------------------------------------
 
+    def _check_headroom(self, key_blob: str, places: object, what: str) -> None:
+        """Refuse more places than the packing codec (in the spec's key blob) can add up.
+
+        A round sums one packed update per participant; past the codec's ``max_contributions`` a
+        slot overflows into its neighbour, which only the aggregate would notice, after every
+        owner's training and gas. A key blob that is not stored or names no codec is left to the
+        owners' audit.
+        """
+        if not isinstance(places, int) or isinstance(places, bool):
+            return  # the contract refuses what is not a count
+        try:
+            doc = self.blobs.get_json(key_blob) if key_blob in self.blobs else None
+            codec = PackingCodec(**doc["codec"]) if isinstance(doc, dict) else None
+        except (BlobError, KeyError, TypeError, InvalidValueError):
+            return
+        if codec is not None and places > codec.max_contributions:
+            raise HeadroomExceededError(
+                f"{what} would let {places} owners add their updates, but the spec's packing "
+                f"codec leaves headroom for the sum of {codec.max_contributions} "
+                f"({codec.headroom_bits} headroom bits over {codec.bits}-bit values): a slot "
+                f"would overflow after everyone's work. Post with a codec of max_contributions "
+                f">= {places}, or fewer places")
+
     def post(self, *, model_blob: str, key_blob: str, summary: str, batch_size: int, rounds: int,
              min_owners: int, places: int | None = None, noise: float = 0.0, bounty: int,
              days: int = 30, escrow: int | None = None, sender: str = COMPANY) -> int:
@@ -232,6 +256,7 @@ class Market:
         if escrow is None:
             escrow = bounty * places * rounds if all(
                 isinstance(v, int) for v in (bounty, places, rounds)) else 0
+        self._check_headroom(key_blob, places, f"a spec with {places} places")
         # The contract's String[200] counts bytes: cut the UTF-8 text, not the characters.
         summary = str(summary).encode()[:200].decode(errors="ignore")
         result = self._transact(
@@ -242,9 +267,16 @@ class Market:
 
     def add_places(self, spec_id: int, extra: int, *, value: int | None = None,
                    sender: str = COMPANY) -> TxResult:
-        """Top up the escrow so ``extra`` more owners can accept (default: exactly enough)."""
+        """Top up the escrow so ``extra`` more owners can accept (default: exactly enough).
+
+        Refused before any gas is spent when the spec's packing codec has no headroom for that
+        many contributions (:class:`HeadroomExceededError`).
+        """
+        spec = self.spec(spec_id)
+        if isinstance(extra, int):
+            self._check_headroom(spec.key_blob, spec.places + extra,
+                                 f"{extra} more places ({spec.places + extra} in all)")
         if value is None:
-            spec = self.spec(spec_id)
             value = spec.bounty * extra * (spec.rounds - spec.round)
         return self._transact("add_places", spec_id, extra, sender=sender, value=value)
 

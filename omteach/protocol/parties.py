@@ -305,8 +305,19 @@ class AICompany:
         return secagg.dropout_correction(seeds, survivors, count, self.keys.public.n)
 
     def close_round(self, spec_id: int, mean_update: np.ndarray) -> TxResult:
-        """Apply the mean update, publish the new model and close the round on chain."""
-        self.weights = self.weights + mean_update
+        """Apply the mean update, publish the new model and close the round on chain.
+
+        An update that is not one finite number per weight (a scalar numpy would broadcast to
+        every weight, a vector of another length, text) is refused before anything is published
+        or any gas spent.
+        """
+        update = np.asarray(mean_update)
+        if update.shape != self.weights.shape or update.dtype.kind not in "iuf" or not bool(
+                np.isfinite(update).all()):
+            raise InvalidValueError(
+                f"the mean update must be {self.weights.size:,} finite numbers, one per weight; "
+                f"got {update.dtype.name} of shape {update.shape}. The round stays open")
+        self.weights = self.weights + update
         return self.market.close_round(spec_id, self.publish_model(), sender=self.address)
 
 
@@ -386,8 +397,10 @@ class DataOwner:
         return public, codec
 
     def accept(self, spec_id: int) -> TxResult:
-        """Check the model, publish the masking key, and consent on chain."""
-        self.inspect(spec_id)
+        """Check the model (and that this owner's data fits it), publish the masking key, and
+        consent on chain."""
+        model, _ = self.inspect(spec_id)
+        tasks.check_data(model, self.data)  # before any gas: data that cannot train is refused
         key_blob = self.market.blobs.put_json({"kind": "omteach.MaskKey",
                                                "public": format(self.mask_key.public, "x")})
         return self.market.accept(spec_id, key_blob, sender=self.address)
