@@ -245,6 +245,90 @@ for _source in SOURCES:
     globals()[_name] = type(_name, (_Autograde,), {"notebook": _source.name})
 
 
+def _grading_config() -> dict:
+    """nbgrader_config.py's names, read as nbgrader reads the file (it defines the grading
+    preprocessors)."""
+    import runpy
+
+    from traitlets.config import Config
+
+    return runpy.run_path(str(ROOT / "nbgrader_config.py"), init_globals={"get_config": Config})
+
+
+def _hidden_lines(chapter: Path) -> list[str]:
+    """Every line inside a hidden-test region of ``chapter``'s graded cells."""
+    lines, inside = [], False
+    for cell in graded_cells(nbformat.read(chapter, as_version=4)).values():
+        for line in cell.source.splitlines():
+            if line.strip() in ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"):
+                inside = line.strip() == "### BEGIN HIDDEN TESTS"
+            elif inside and line.strip():
+                lines.append(line.strip())
+    return lines
+
+
+def test_feedback_says_what_failed_without_quoting_a_hidden_test():
+    """The feedback preprocessor: hidden lines leave the source and the traceback; the checker's
+    verdict stays; a hidden assertion without a message says a hidden test failed."""
+    config = _grading_config()
+    quoted = ["Cell In[3], line 4", "----> 4 assert x == 39", "AssertionError: "]
+
+    def feedback_of(evalue: str) -> nbformat.NotebookNode:
+        cell = nbformat.v4.new_code_cell(
+            "feedback = checks.check(x)\n### BEGIN HIDDEN TESTS\nassert feedback, feedback\n"
+            "assert x == 39\n### END HIDDEN TESTS\nfeedback",
+            metadata={"nbgrader": {"grade": True, "grade_id": "ex", "points": 1,
+                                   "solution": False, "locked": True, "schema_version": 3}})
+        cell.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue=evalue,
+                                               traceback=quoted)]
+        nb = nbformat.v4.new_notebook(cells=[cell])
+        nb, _ = config["ClearHiddenTestsFromFeedback"]().preprocess(nb, {})
+        return nb.cells[0]
+
+    out = feedback_of("")
+    assert out.source == "feedback = checks.check(x)\nfeedback"
+    assert "x == 39" not in str(out.outputs) and "HIDDEN" not in str(out.outputs)
+    assert out.outputs[0].traceback == ["AssertionError: " + config["FAILED_HIDDEN_TEST"]]
+    # The checker's verdict is the message the student saw in the notebook: it stays.
+    out = feedback_of("❌ Not yet. Hint: …")
+    assert out.outputs[0].traceback == ["AssertionError: ❌ Not yet. Hint: …"]
+
+
+class TestGradingQuietly:
+    """An untouched chapter 2 is graded zero without a warning and its feedback shows no hidden
+    test; a submission that edited a locked graded cell is still reported and put right."""
+
+    @pytest.mark.slow
+    def test_untouched_is_zero_quietly_and_feedback_hides_the_hidden_tests(self, tmp_path):
+        chapter = next(p for p in SOURCES if p.name.startswith("02_"))
+        course = make_course(tmp_path, [chapter])
+        _submit(course, "empty", [chapter])
+        _submit(course, "cheat", [chapter])
+        cheat = course / "build" / "submitted" / "cheat" / "course" / chapter.name
+        nb = nbformat.read(cheat, as_version=4)
+        check = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")
+                     == "ch02_ex1_predictions_check")
+        check.source = "feedback = True  # the checker, edited away"
+        nbformat.write(nb, cheat)
+
+        graded = nbgrader(course, "autograde", "course")
+        log = graded.stdout + graded.stderr
+        assert _scores(course, "empty") == (0, _points([chapter]))
+        assert _scores(course, "cheat") == (0, _points([chapter]))  # the checker came back
+        changed = [line for line in log.splitlines() if "has changed" in line]
+        assert changed and all("ch02_ex1_predictions_check" in line for line in changed), changed
+
+        feedback = nbgrader(course, "generate_feedback", "course")
+        assert "WARNING" not in feedback.stdout + feedback.stderr
+        html = (course / "build" / "feedback" / "empty" / "course"
+                / chapter.with_suffix(".html").name).read_text()
+        text = re.sub(r"<[^>]+>", "", html).replace("&quot;", '"').replace("&#39;", "'")
+        hidden = [line for line in _hidden_lines(chapter) if line != "assert feedback, feedback"]
+        assert hidden and not [line for line in hidden if line in text]
+        assert "HIDDEN TESTS" not in text
+        assert "No answer yet" in text  # what failed: the checker's verdict
+
+
 def test_sync_adopts_lesson_edits_and_keeps_the_solutions(tmp_path):
     """source/sync_from_notebooks.py: a lesson cell edited in notebooks/ reaches the source; the
     source's answer and graded cells (solutions, hidden tests) survive; a lost graded cell stops
