@@ -47,6 +47,9 @@ def make_course(tmp: Path, chapters: list[Path]) -> Path:
     (tmp / "source" / "course").mkdir(parents=True)
     for path in chapters:
         shutil.copy(path, tmp / "source" / "course" / path.name)
+    for path in (ROOT / "source" / "course").iterdir():  # what the course hands out besides
+        if path.suffix != ".ipynb" and path.is_file():
+            shutil.copy(path, tmp / "source" / "course" / path.name)
     nbgrader(tmp, "generate_assignment", "course", "--force")
     return tmp
 
@@ -160,6 +163,21 @@ def test_student_zip_holds_no_answer(release):
         for name in names:
             leaks = _leaks(notebook_text(zf.read(name).decode()), lines)
             assert not leaks, f"{name} holds answers: {leaks}"
+
+
+def test_student_zip_says_how_to_install_and_open_the_course(release):
+    """A student with only the zip: the README beside the notebooks names the hub, the install
+    commands and the kernel the notebooks ask for."""
+    with zipfile.ZipFile(release.parent / "student.zip") as zf:
+        readme = zf.read("course/README.md").decode()
+        kernel = nbformat.reads(zf.read(f"course/{SOURCES[0].name}").decode(), as_version=4)
+    kernelspec = kernel.metadata["kernelspec"]
+    assert f"--name {kernelspec['name']}" in readme
+    assert f'--display-name "{kernelspec["display_name"]}"' in readme
+    assert "python -m pip install" in readme and "jupyter lab" in readme and "hub" in readme
+    assert "torch==2.13.0" in readme  # the pin the set-up installs (Makefile TORCH_VERSION)
+    assert "TORCH_VERSION := 2.13.0" in (ROOT / "Makefile").read_text()
+    assert SOURCES[0].name in readme  # where to start
 
 
 def test_notebooks_folder_is_the_student_edition(release):
