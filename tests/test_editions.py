@@ -293,8 +293,8 @@ def test_feedback_says_what_failed_without_quoting_a_hidden_test():
 
     def feedback_of(evalue: str) -> nbformat.NotebookNode:
         cell = nbformat.v4.new_code_cell(
-            "feedback = checks.check(x)\n### BEGIN HIDDEN TESTS\nassert feedback, feedback\n"
-            "assert x == 39\n### END HIDDEN TESTS\nfeedback",
+            "verdict = checks.check(x)\n### BEGIN HIDDEN TESTS\nassert verdict, verdict\n"
+            "assert x == 39\n### END HIDDEN TESTS\nverdict",
             metadata={"nbgrader": {"grade": True, "grade_id": "ex", "points": 1,
                                    "solution": False, "locked": True, "schema_version": 3}})
         cell.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue=evalue,
@@ -304,7 +304,7 @@ def test_feedback_says_what_failed_without_quoting_a_hidden_test():
         return nb.cells[0]
 
     out = feedback_of("")
-    assert out.source == "feedback = checks.check(x)\nfeedback"
+    assert out.source == "verdict = checks.check(x)\nverdict"
     assert "x == 39" not in str(out.outputs) and "HIDDEN" not in str(out.outputs)
     assert out.outputs[0].traceback == ["AssertionError: " + config["FAILED_HIDDEN_TEST"]]
     # The checker's verdict is the message the student saw in the notebook: it stays.
@@ -341,7 +341,8 @@ class TestGradingQuietly:
         html = (course / "build" / "feedback" / "empty" / "course"
                 / chapter.with_suffix(".html").name).read_text()
         text = re.sub(r"<[^>]+>", "", html).replace("&quot;", '"').replace("&#39;", "'")
-        hidden = [line for line in _hidden_lines(chapter) if line != "assert feedback, feedback"]
+        # The checker's own assertion is no secret (its verdict is what the student saw).
+        hidden = [line for line in _hidden_lines(chapter) if "feedback" not in line]
         assert hidden and not [line for line in hidden if line in text]
         assert "HIDDEN TESTS" not in text
         assert "No answer yet" in text  # what failed: the checker's verdict
