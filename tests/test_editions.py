@@ -165,6 +165,21 @@ def test_student_zip_holds_no_answer(release):
             assert not leaks, f"{name} holds answers: {leaks}"
 
 
+@pytest.mark.parametrize("chapter", SOURCES, ids=lambda p: p.stem)
+def test_each_checker_follows_its_answer_and_no_cell_cites_a_file_students_lack(chapter):
+    """A graded cell comes right after the answer it checks (not after a long section), and the
+    handed-out notebooks never send a student to tests/, which the student zip does not hold."""
+    cells = nbformat.read(chapter, as_version=4).cells
+    for before, cell in zip(cells, cells[1:], strict=False):
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution"):
+            answered = before.metadata.get("nbgrader", {})
+            assert answered.get("solution"), f"{meta['grade_id']} does not follow its answer"
+            assert answered["grade_id"].rsplit("_", 1)[0] == meta["grade_id"].rsplit("_", 1)[0]
+    cited = [c.source for c in cells if re.search(r"\btests/\w", c.source)]
+    assert not cited, cited
+
+
 def test_student_zip_says_how_to_install_and_open_the_course(release):
     """A student with only the zip: the README beside the notebooks names the hub, the install
     commands and the kernel the notebooks ask for."""
