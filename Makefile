@@ -87,6 +87,7 @@ bench: setup
 	$(PY) bench/encrypted_model_bench.py
 	$(PY) bench/torch_threads_bench.py
 	$(PY) bench/classroom_bench.py
+	$(PY) bench/secagg_bench.py
 	$(PY) bench/chapter_bench.py --pieces
 	$(PY) bench/classroom_start_bench.py
 

@@ -31,3 +31,93 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # A chapter's longest cells (a training round, the attack lab) take more than nbgrader's default
 # 30 s per cell when a class's notebooks are autograded on a shared machine.
 c.Execute.timeout = 600
+
+
+# -- Grading quietly, and feedback that does not give the hidden tests away ---------------------
+# Imported here, not at the top: only nbgrader reads this file, and only nbgrader needs them.
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbformat import from_dict  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402
+    CheckCellMetadata,
+    ClearHiddenTests,
+    ClearOutput,
+    DeduplicateIds,
+    GetGrades,
+    OverwriteCells,
+    OverwriteKernelspec,
+)
+from nbgrader.utils import is_grade, is_locked  # noqa: E402
+from traitlets import List  # noqa: E402
+
+FAILED_HIDDEN_TEST = (
+    "A hidden test of this exercise failed, so it scored no points: the checker above accepted "
+    "your answer, and a second check that is kept hidden (so that it cannot be copied) did not. "
+    "Read the exercise again for a case your answer does not cover.")
+"""What the feedback says where a hidden assertion without a message of its own failed."""
+
+
+def _without_hidden_tests(source: str) -> str:
+    """A cell's source as the student edition has it: every hidden-test region removed."""
+    node = from_dict({"source": source, "cell_type": "code", "metadata": {}})
+    ClearHiddenTests(enforce_metadata=False)._remove_hidden_test_region(node)
+    return node.source
+
+
+class RestoreHiddenTestsQuietly(OverwriteCells):
+    """nbgrader's OverwriteCells, without a false alarm per graded cell.
+
+    A locked graded cell is handed out without its hidden tests, so its source never matches the
+    gradebook's, and nbgrader warns "Attribute 'checksum' ... has changed!" for every graded cell
+    of every submission, an untouched one included (15 warnings for the course). Where the
+    student's cell is exactly the handed-out cell, the hidden tests are put back here first and
+    nbgrader has nothing to report; a cell the student really edited is still reported and
+    overwritten by nbgrader as before.
+    """
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        """Put the hidden tests back into an unchanged locked graded cell, then let nbgrader
+        check the cell as usual."""
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id is not None and is_grade(cell) and is_locked(cell):
+            try:
+                original = self.gradebook.find_source_cell(
+                    grade_id, self.notebook_id, self.assignment_id).source
+            except Exception:  # unknown to the gradebook: nbgrader's own handling says so
+                original = None
+            if original is not None and cell.source == _without_hidden_tests(original):
+                cell.source = original
+        return super().preprocess_cell(cell, resources, cell_index)
+
+
+class ClearHiddenTestsFromFeedback(ClearHiddenTests):
+    """Feedback without the hidden tests: their source is removed from every graded cell, and a
+    graded cell's error is reduced to what failed, without the traceback that would quote the
+    hidden lines around it.
+
+    The checker's own verdict (``assert feedback, feedback``) stays: it is the message the
+    student already saw in the notebook. A hidden assertion with no message becomes
+    :data:`FAILED_HIDDEN_TEST`.
+    """
+
+    # HTMLExporter configures this for every nbconvert class; declared configurable (and unused)
+    # so that generate_feedback does not warn that this preprocessor ignores it.
+    display_data_priority = List(config=True)
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        """Remove the cell's hidden-test region and, if it had one, quote no source in its
+        errors."""
+        had_hidden = self.begin_test_delimeter in cell.source
+        cell, resources = super().preprocess_cell(cell, resources, cell_index)
+        if had_hidden and cell.cell_type == "code":
+            for output in cell.outputs:
+                if output.output_type == "error":
+                    said = output.evalue.strip() or FAILED_HIDDEN_TEST
+                    output.evalue = said
+                    output.traceback = [f"{output.ename}: {said}"]
+        return cell, resources
+
+
+c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec,
+                                      RestoreHiddenTestsQuietly, CheckCellMetadata]
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTestsFromFeedback,
+                                    CSSHTMLHeaderPreprocessor]

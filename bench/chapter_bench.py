@@ -143,7 +143,7 @@ def pieces(repeats: int) -> None:
     from eth.estimators.gas import binary_gas_search_intrinsic_tolerance
 
     from omteach.chain import Chain
-    from omteach.chain.evm import _compile, _read_cached, compile_contract, contract_source
+    from omteach.chain.compiler import _compile, _read_cached, compile_contract, contract_source
     from omteach.crypto.paillier import generate_keypair
     from omteach.protocol import TrainingRun
 

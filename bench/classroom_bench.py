@@ -33,7 +33,7 @@ import os
 import platform
 import time
 
-from omteach.classroom.rehearsal import rehearse_round
+from omteach.classroom.drill import rehearse_round
 
 SHARES_FIT = 20
 """Largest class whose key shares blobs fit the board (64 KiB) at t = 3."""

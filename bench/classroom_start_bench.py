@@ -33,20 +33,22 @@ def _classmates(method: str) -> dict[str, float]:
     """Seconds from LocalClass() to three classmates' acceptances (``none``: no classmates)."""
     import multiprocessing
 
-    from omteach.classroom import rehearsal
+    from omteach.classroom import local as local_class
+    from omteach.waiting import wait_until
 
+    # LocalClass looks these up in its own module: replaced there, for this process only.
     if method == "spawn":
-        rehearsal.student_context = lambda: multiprocessing.get_context("spawn")
+        local_class.student_context = lambda: multiprocessing.get_context("spawn")
     if method == "none":  # the same class (three places), no classmate process started
-        rehearsal.spawn_students = lambda node, plans, seats: (None, [])
+        local_class.spawn_students = lambda node, plans, seats: (None, [])
     n = 0 if method == "none" else 3
     t0 = time.perf_counter()
-    local = rehearsal.LocalClass(simulated=3, rounds=1)
+    local = local_class.LocalClass(simulated=3, rounds=1)
     started = time.perf_counter() - t0
     try:
         market, spec = local.teacher.market, local.teacher.spec_id
-        while len(market.owners(spec)) < n:
-            time.sleep(0.02)
+        wait_until(lambda: len(market.owners(spec)) >= n, what=f"{n} classmates' acceptances",
+                   timeout=300, interval=0.02)
         return {"started": started, "accepted": time.perf_counter() - t0}
     finally:
         local.stop()

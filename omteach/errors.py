@@ -88,6 +88,39 @@ class DropoutRecoveryError(AggregationError):
     """The dropped owners' masks cannot be removed: too few survivors, or wrong revealed shares."""
 
 
+class SecureAggregationError(OmteachError):
+    """A step of secure aggregation (masks, key shares, reveals) was refused."""
+
+
+class ShareRejectedError(SecureAggregationError, ValueError):
+    """A sealed key share does not open: it was altered, it is addressed to someone else, it
+    belongs to another round, or it holds the wrong number of bytes. Nothing in it is used."""
+
+
+class RevealRefusedError(SecureAggregationError):
+    """An honest participant refuses a reveal request: it names a participant both as dropped and
+    as submitted (or asks, later, for the other kind of share of someone), lists too few
+    survivors, or leaves the survivors' graph in pieces. Nothing at all is revealed for it."""
+
+
 class RepositoryAddressError(OmteachError, ValueError):
     """Not a GitHub repository address (``OWNER/NAME``) the launch links can point at, or no
     address to be found (no argument and no ``origin`` remote)."""
+
+
+class WaitTimeoutError(OmteachError, TimeoutError):
+    """A wait (:func:`omteach.waiting.wait_until`) ran out of time; ``what`` names what it
+    waited for, ``waited`` how many seconds it waited."""
+
+    def __init__(self, message: str, *, what: str = "", waited: float = 0.0):
+        super().__init__(message)
+        self.what = what
+        self.waited = waited
+
+
+class RoundTimeoutError(ProtocolError, WaitTimeoutError):
+    """A step of the training round waited too long for the other side (owners, AI Inc.)."""
+
+
+class ChainTimeoutError(ChainError, WaitTimeoutError):
+    """The chain did not get where it was waited for in time (a node starting, ether arriving)."""

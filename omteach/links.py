@@ -24,7 +24,7 @@ from omteach.errors import RepositoryAddressError
 ROOT = Path(__file__).resolve().parent.parent
 #: Where the links live: every file the command reads (globs under the checkout).
 LINKED_FILES = ("pyproject.toml", "README.md", "docs/*.md", "binder/*", "notebooks/*.ipynb",
-                "source/course/*.ipynb")
+                "source/course/*.ipynb", "source/course/*.md")
 
 # GitHub's rules: an owner is 1-39 letters, digits and single inner hyphens; a repository name is
 # up to 100 letters, digits, '.', '-', '_' ('.' and '..' are not names).

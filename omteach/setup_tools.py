@@ -108,7 +108,7 @@ def setup_plan(venv: Path, *, platform: str = sys.platform, cpu_index_reachable:
              (py, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL_NAME,
               "--display-name", KERNEL_DISPLAY_NAME)),
         Step("compile the course's contracts once (kept for every chapter's first run)",
-             (py, "-c", "from omteach.chain.evm import compile_all; compile_all()")),
+             (py, "-c", "from omteach.chain.compiler import compile_all; compile_all()")),
     ]
 
 

@@ -1,4 +1,5 @@
-"""Plain-text formatting shared by every layer: short hex, aligned tables, counted nouns.
+"""Plain-text formatting shared by every layer: short hex, aligned tables, counted nouns, and
+the one canonical JSON encoding (:func:`canonical_json`) that hashes and blob ids are taken over.
 
 Domain objects show themselves as plain text with these (their ``repr`` is what nbval compares
 and what tests read); :mod:`omteach.ui` turns the same rows into HTML.
@@ -6,8 +7,22 @@ and what tests read); :mod:`omteach.ui` turns the same rows into HTML.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
+
+
+def canonical_json(obj: Any, *, ensure_ascii: bool = False) -> bytes:
+    """One exact byte string per JSON value: keys sorted, no spaces, UTF-8; NaN and Infinity
+    refused (ValueError: they are not JSON).
+
+    A hash is over bytes, so "the same content" must always become the same bytes; ordinary
+    ``json.dumps`` may order keys or space them differently. Non-ASCII letters stay UTF-8 (the
+    teaching ledger's blocks, whose hashes the course prints); ``ensure_ascii=True`` writes them
+    as ``\\u`` escapes instead (the blob store's JSON, whose ids the course prints).
+    """
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=ensure_ascii,
+                      allow_nan=False).encode()
 
 
 def short_hex(value: str, keep: int = 10) -> str:

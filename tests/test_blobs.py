@@ -479,3 +479,14 @@ def test_any_bytes_parse_as_arrays_or_give_a_blob_error(data):
         parse_arrays(data, what="blob")
     except BlobError:
         pass
+
+
+def test_a_store_root_that_is_a_file_is_refused_with_the_project_error(tmp_path):
+    root = tmp_path / "blobs"
+    root.write_text("not a folder")
+    with pytest.raises(BlobError, match="is a file, not a folder"):
+        BlobStore(root)
+    with pytest.raises(BlobError, match="cannot make"):
+        BlobStore(root / "inside")  # its parent is that file
+    folder = tmp_path / "new" / "folder"
+    assert BlobStore(folder).put(b"x") in BlobStore(folder)  # a missing folder is made

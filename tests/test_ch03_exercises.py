@@ -133,3 +133,27 @@ def test_tamper_sticks_wrong_answers_get_hints():
     for bad in (None, "Jack", ch03.fresh_network().replica("Jack")):
         fb = ch03.check_tamper_sticks(bad)
         assert not fb and fb.hint
+
+
+def test_the_lesson_does_not_write_out_exercise_2s_formula():
+    """Neither the chapter's text (its summary included) nor the rewrite-cost plot's legend says
+    "depth × 2^bits": the exercise asks for it, and the plot is there to check it against."""
+    import re
+    from pathlib import Path
+
+    import matplotlib
+    import nbformat
+
+    matplotlib.use("Agg")
+    from omteach.ledger import measure_rewrite_costs
+    from omteach.ui.ch03 import plot_rewrite_cost
+
+    formula = re.compile(r"(\bn\b|\*n\*|depth)\s*(×|\*|·|x)\s*2", re.I)
+    sources = Path(__file__).resolve().parents[1] / "source" / "course"
+    chapter = sources / "03_ledger_immutability.ipynb"
+    lesson = [c.source for c in nbformat.read(chapter, as_version=4).cells
+              if c.cell_type == "markdown"]
+    assert not [text for text in lesson if formula.search(text)]
+    fig = plot_rewrite_cost(measure_rewrite_costs((2,), depth=2))
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend and not [label for label in legend if formula.search(label) or "^" in label]

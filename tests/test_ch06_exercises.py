@@ -59,3 +59,32 @@ def test_the_checker_matches_the_encoding_limit():
     """The board's 64 KiB and 66-byte points allow 32 raw; the course's hex JSON about 20."""
     assert ch06._largest_class(65536, 66) == 32
     assert ch06._largest_class(65536, 2 * 66) == 23  # hex alone; the JSON around it: ~20
+
+
+@pytest.mark.parametrize("wrong, diagnosis", [
+    (lambda b, e, r, c: b * e * r, "including the ones already closed"),
+    (lambda b, e, r, c: b * e * (r - c - 1), "leave out the current round"),
+    (lambda b, e, r, c: b * (r - c), "pay for one place"),
+])
+def test_a_usual_top_up_mistake_gets_a_hint_aimed_at_it(wrong, diagnosis):
+    """Not only the general hint: what the amount shows was left out, and a case to do by hand;
+    never the formula itself."""
+    feedback = ch06.check_top_up(wrong)
+    assert not feedback and diagnosis in feedback.hint and "by hand" in feedback.hint
+    assert "(rounds - current_round)" not in feedback.hint
+
+
+@pytest.mark.parametrize("wrong, diagnosis", [
+    (lambda limit, y: int((limit / y) ** 0.5), "One too small"),  # finds n - 1, not n
+    (lambda limit, y: int((limit / y) ** 0.5) + 2, "One too large"),
+    (lambda limit, y: limit // y, "grow with the square"),
+])
+def test_an_off_by_one_class_size_is_named(wrong, diagnosis):
+    feedback = ch06.check_largest_class(wrong)
+    assert not feedback and diagnosis in feedback.hint and "n - 1" in feedback.hint
+
+
+def test_the_unanswered_hints_are_the_general_ones():
+    """What an untouched notebook shows (committed in chapter 6's outputs) is the general hint."""
+    assert "Which rounds are still to run" in ch06.check_top_up(None).hint
+    assert ch06.check_largest_class(None).hint.startswith("In a class of n, each participant")

@@ -9,7 +9,7 @@ import pytest
 from omteach.chain import Chain
 from omteach.errors import ContractRevertError, InvalidValueError
 from omteach.exercises.ch02 import deploy_example
-from omteach.ui.ch02 import ContractConsole, parse_argument
+from omteach.ui.ch02 import ContractConsole, parse_argument, parse_wei
 
 
 @pytest.fixture
@@ -72,6 +72,52 @@ def test_parse_argument():
         parse_argument("uint256", "ten")
     with pytest.raises(InvalidValueError, match="True or False"):
         parse_argument("bool", "maybe")
+    assert parse_argument("uint256", "1e3") == 1000  # exact, not a float
+    with pytest.raises(InvalidValueError, match="uint256 cannot be negative"):
+        parse_argument("uint256", "-5")
+    with pytest.raises(InvalidValueError, match="uint8 holds 0 to 255, got 300"):
+        parse_argument("uint8", "300")
+    with pytest.raises(InvalidValueError, match="int8 holds -128 to 127"):
+        parse_argument("int8", "-200")
+    with pytest.raises(InvalidValueError, match="whole number"):
+        parse_argument("uint256", "1.5")
+
+
+def test_parse_wei():
+    assert parse_wei(" 1_000 ") == 1000 and parse_wei("1e3") == 1000 and parse_wei("") == 0
+    with pytest.raises(InvalidValueError, match="cannot send -5 wei"):
+        parse_wei("-5")
+    for bad in ("1.5", "ten", "nan", "inf", "1e-3"):
+        with pytest.raises(InvalidValueError, match="whole number"):
+            parse_wei(bad)
+
+
+@pytest.mark.parametrize("typed, said", [
+    ("-5", "cannot send -5 wei"),
+    ("1e30", "AI Inc. has"),       # 10^30 wei exactly: more than AI Inc. holds
+    ("1.5", "expected a whole number"),
+    ("ten", "expected a whole number"),
+])
+def test_a_deposit_no_transaction_can_carry_is_refused_in_the_widget(console, typed, said):
+    """-5 wei was web3's "must be a hex string"; 1e30 in a number box became another number."""
+    escrow = console._contract.call("escrow")
+    console._actor.value, console._function.value = "AI Inc.", "deposit"
+    console._value.value = typed
+    console._send_button.click()
+    assert said in console.result_text and console._result.kind == "error"
+    assert "hex" not in console.result_text and "Traceback" not in console.result_text
+    assert console._contract.call("escrow") == escrow  # nothing was sent
+    console._value.value = "1e3"
+    console._send_button.click()
+    assert "EscrowDeposited" in console.result_text
+    assert console._contract.call("escrow") == escrow + 1000
+
+
+def test_send_from_code_refuses_what_no_transaction_can_carry(console):
+    for value, said in ((-5, "cannot send -5 wei"), (10**30, "cannot send"), (2**256, "has"),
+                        (2.5, "whole number")):
+        out = console.send("AI Inc.", "deposit", value=value)
+        assert isinstance(out, InvalidValueError) and said in console.result_text
 
 
 def test_an_address_view_reads_as_the_state_table_names_it(console):

@@ -47,6 +47,9 @@ def make_course(tmp: Path, chapters: list[Path]) -> Path:
     (tmp / "source" / "course").mkdir(parents=True)
     for path in chapters:
         shutil.copy(path, tmp / "source" / "course" / path.name)
+    for path in (ROOT / "source" / "course").iterdir():  # what the course hands out besides
+        if path.suffix != ".ipynb" and path.is_file():
+            shutil.copy(path, tmp / "source" / "course" / path.name)
     nbgrader(tmp, "generate_assignment", "course", "--force")
     return tmp
 
@@ -162,6 +165,36 @@ def test_student_zip_holds_no_answer(release):
             assert not leaks, f"{name} holds answers: {leaks}"
 
 
+@pytest.mark.parametrize("chapter", SOURCES, ids=lambda p: p.stem)
+def test_each_checker_follows_its_answer_and_no_cell_cites_a_file_students_lack(chapter):
+    """A graded cell comes right after the answer it checks (not after a long section), and the
+    handed-out notebooks never send a student to tests/, which the student zip does not hold."""
+    cells = nbformat.read(chapter, as_version=4).cells
+    for before, cell in zip(cells, cells[1:], strict=False):
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution"):
+            answered = before.metadata.get("nbgrader", {})
+            assert answered.get("solution"), f"{meta['grade_id']} does not follow its answer"
+            assert answered["grade_id"].rsplit("_", 1)[0] == meta["grade_id"].rsplit("_", 1)[0]
+    cited = [c.source for c in cells if re.search(r"\btests/\w", c.source)]
+    assert not cited, cited
+
+
+def test_student_zip_says_how_to_install_and_open_the_course(release):
+    """A student with only the zip: the README beside the notebooks names the hub, the install
+    commands and the kernel the notebooks ask for."""
+    with zipfile.ZipFile(release.parent / "student.zip") as zf:
+        readme = zf.read("course/README.md").decode()
+        kernel = nbformat.reads(zf.read(f"course/{SOURCES[0].name}").decode(), as_version=4)
+    kernelspec = kernel.metadata["kernelspec"]
+    assert f"--name {kernelspec['name']}" in readme
+    assert f'--display-name "{kernelspec["display_name"]}"' in readme
+    assert "python -m pip install" in readme and "jupyter lab" in readme and "hub" in readme
+    assert "torch==2.13.0" in readme  # the pin the set-up installs (Makefile TORCH_VERSION)
+    assert "TORCH_VERSION := 2.13.0" in (ROOT / "Makefile").read_text()
+    assert SOURCES[0].name in readme  # where to start
+
+
 def test_notebooks_folder_is_the_student_edition(release):
     """What `make lab` opens is nbgrader's student edition, cell for cell (outputs aside)."""
     lines = answer_lines()
@@ -243,6 +276,91 @@ class _Autograde:
 for _source in SOURCES:
     _name = "TestAutograde" + "".join(w.capitalize() for w in _source.stem.split("_"))
     globals()[_name] = type(_name, (_Autograde,), {"notebook": _source.name})
+
+
+def _grading_config() -> dict:
+    """nbgrader_config.py's names, read as nbgrader reads the file (it defines the grading
+    preprocessors)."""
+    import runpy
+
+    from traitlets.config import Config
+
+    return runpy.run_path(str(ROOT / "nbgrader_config.py"), init_globals={"get_config": Config})
+
+
+def _hidden_lines(chapter: Path) -> list[str]:
+    """Every line inside a hidden-test region of ``chapter``'s graded cells."""
+    lines, inside = [], False
+    for cell in graded_cells(nbformat.read(chapter, as_version=4)).values():
+        for line in cell.source.splitlines():
+            if line.strip() in ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"):
+                inside = line.strip() == "### BEGIN HIDDEN TESTS"
+            elif inside and line.strip():
+                lines.append(line.strip())
+    return lines
+
+
+def test_feedback_says_what_failed_without_quoting_a_hidden_test():
+    """The feedback preprocessor: hidden lines leave the source and the traceback; the checker's
+    verdict stays; a hidden assertion without a message says a hidden test failed."""
+    config = _grading_config()
+    quoted = ["Cell In[3], line 4", "----> 4 assert x == 39", "AssertionError: "]
+
+    def feedback_of(evalue: str) -> nbformat.NotebookNode:
+        cell = nbformat.v4.new_code_cell(
+            "verdict = checks.check(x)\n### BEGIN HIDDEN TESTS\nassert verdict, verdict\n"
+            "assert x == 39\n### END HIDDEN TESTS\nverdict",
+            metadata={"nbgrader": {"grade": True, "grade_id": "ex", "points": 1,
+                                   "solution": False, "locked": True, "schema_version": 3}})
+        cell.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue=evalue,
+                                               traceback=quoted)]
+        nb = nbformat.v4.new_notebook(cells=[cell])
+        nb, _ = config["ClearHiddenTestsFromFeedback"]().preprocess(nb, {})
+        return nb.cells[0]
+
+    out = feedback_of("")
+    assert out.source == "verdict = checks.check(x)\nverdict"
+    assert "x == 39" not in str(out.outputs) and "HIDDEN" not in str(out.outputs)
+    assert out.outputs[0].traceback == ["AssertionError: " + config["FAILED_HIDDEN_TEST"]]
+    # The checker's verdict is the message the student saw in the notebook: it stays.
+    out = feedback_of("❌ Not yet. Hint: …")
+    assert out.outputs[0].traceback == ["AssertionError: ❌ Not yet. Hint: …"]
+
+
+class TestGradingQuietly:
+    """An untouched chapter 2 is graded zero without a warning and its feedback shows no hidden
+    test; a submission that edited a locked graded cell is still reported and put right."""
+
+    @pytest.mark.slow
+    def test_untouched_is_zero_quietly_and_feedback_hides_the_hidden_tests(self, tmp_path):
+        chapter = next(p for p in SOURCES if p.name.startswith("02_"))
+        course = make_course(tmp_path, [chapter])
+        _submit(course, "empty", [chapter])
+        _submit(course, "cheat", [chapter])
+        cheat = course / "build" / "submitted" / "cheat" / "course" / chapter.name
+        nb = nbformat.read(cheat, as_version=4)
+        check = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")
+                     == "ch02_ex1_predictions_check")
+        check.source = "feedback = True  # the checker, edited away"
+        nbformat.write(nb, cheat)
+
+        graded = nbgrader(course, "autograde", "course")
+        log = graded.stdout + graded.stderr
+        assert _scores(course, "empty") == (0, _points([chapter]))
+        assert _scores(course, "cheat") == (0, _points([chapter]))  # the checker came back
+        changed = [line for line in log.splitlines() if "has changed" in line]
+        assert changed and all("ch02_ex1_predictions_check" in line for line in changed), changed
+
+        feedback = nbgrader(course, "generate_feedback", "course")
+        assert "WARNING" not in feedback.stdout + feedback.stderr
+        html = (course / "build" / "feedback" / "empty" / "course"
+                / chapter.with_suffix(".html").name).read_text()
+        text = re.sub(r"<[^>]+>", "", html).replace("&quot;", '"').replace("&#39;", "'")
+        # The checker's own assertion is no secret (its verdict is what the student saw).
+        hidden = [line for line in _hidden_lines(chapter) if "feedback" not in line]
+        assert hidden and not [line for line in hidden if line in text]
+        assert "HIDDEN TESTS" not in text
+        assert "No answer yet" in text  # what failed: the checker's verdict
 
 
 def test_sync_adopts_lesson_edits_and_keeps_the_solutions(tmp_path):

@@ -195,6 +195,22 @@ def test_overflow_is_an_error_not_a_wrap(keys):
         encrypt(pk, [0.0, 1.0]) + 1e-300
 
 
+def test_a_float_too_large_to_be_exact_is_refused_and_an_int_is_not(keys):
+    """1e100 is really 10000000000000000159028911097…: encrypted, sums would come back with those
+    digits, which read like a broken decryption. Refused, saying so; the int 10**100 is exact."""
+    pk, sk = keys.public, keys.private
+    for make in (lambda: encrypt(pk, 1e100), lambda: encrypt(pk, -1e20),
+                 lambda: encrypt(pk, float(2**53)), lambda: encrypt(pk, [0.5, 1e20]),
+                 lambda: encrypt(pk, np.float64(1e30)), lambda: encrypt(pk, 1.0) + 1e20):
+        with pytest.raises(InvalidValueError, match="too large to be exact") as refusal:
+            make()
+        assert "2**53" in str(refusal.value) and "int" in str(refusal.value)
+    with pytest.raises(InvalidValueError, match=r"1000000000000000015902891109… \(101 digits\)"):
+        encrypt(pk, 1e100)
+    assert decrypt(sk, encrypt(pk, 10**100) + 1) == 10**100 + 1
+    assert decrypt(sk, encrypt(pk, float(2**53 - 1))) == 2**53 - 1
+
+
 @pytest.mark.parametrize("bits", [63, 65, 32, 2.5, "2048", True])
 def test_bad_key_sizes(bits):
     with pytest.raises(InvalidValueError):

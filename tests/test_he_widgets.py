@@ -78,3 +78,19 @@ def test_adder_refuses_a_number_too_large_for_the_key_in_the_widget(keys):
     assert "decrypt(sum) = 42" not in adder.result.text  # the old result does not stay
     with pytest.raises(PlaintextOverflowError, match="b has 620 digits"):
         adder.add(1, int("9" * 620))
+
+
+def test_adder_refuses_a_decimal_too_large_to_be_exact_in_the_widget(keys):
+    """1e30 typed into the adder is not 10^30 once it is a float: refused, with what to type."""
+    adder = EncryptedAdder(keys, a="2", b="40")
+    adder.a_box.value = "1e30"
+    adder.button.click()
+    text = adder.result.text
+    assert adder.result.kind == "error" and "a = 1e30 is a decimal number too large" in text
+    assert "1000000000000000019884624838" in text and "Type a whole number" in text
+    assert "decrypt(sum)" not in text
+    adder.a_box.value = "1" + "0" * 30  # the same number with all its digits: exact
+    adder.button.click()
+    assert f"decrypt(sum) = {10**30 + 40}" in adder.result.text
+    with pytest.raises(InvalidValueError, match="b = -1e300 is a decimal number"):
+        adder.add(1, "-1e300")

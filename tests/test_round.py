@@ -19,10 +19,13 @@ from omteach.errors import (
     BlobIntegrityError,
     ContractRevertError,
     DropoutRecoveryError,
+    HeadroomExceededError,
     InvalidValueError,
     KeyMismatchError,
     ProtocolError,
 )
+from omteach.learning import tasks
+from omteach.learning.data import Dataset
 from omteach.protocol import TrainingRun, baseline_curves
 from omteach.protocol.parties import canonical_json
 
@@ -432,3 +435,62 @@ def test_setting_up_a_run_reports_progress_step_by_step(keys):
         assert seen[-1][2] == "ready" and "chain" in seen[0][2]
         assert (bar.bar.value, bar.bar.max, bar.status.value) == (total, total, "ready")
         assert len(r.market.owners(r.spec_id)) == (3 if accept else 0)
+
+
+# -- every refusal before work (issue 21) ----------------------------------------------------
+
+
+def test_places_past_the_codec_headroom_and_a_misshapen_close_are_refused_before_gas(keys):
+    with TrainingRun(keys=keys, workers=1, rounds=1) as r:  # 3 owners: headroom for 3
+        sid, k = r.spec_id, r.company.codec.max_contributions
+        before, weights = r.market.spec(sid), r.company.weights.copy()
+        with pytest.raises(HeadroomExceededError, match=f"headroom for the sum of {k} \\("):
+            r.market.add_places(sid, 1)
+        with pytest.raises(HeadroomExceededError, match=f"{k + 2} owners"):
+            r.company.post(rounds=1, min_owners=2, bounty=1_000, places=k + 2)
+        with pytest.raises(InvalidValueError, match="no spec"):
+            r.market.spec(sid + 1)  # the refused post never reached the chain
+        assert r.market.spec(sid) == before
+        fits = r.company.post(rounds=1, min_owners=2, bounty=1_000, places=k - 1)
+        r.market.add_places(fits, 1)  # up to the headroom is fine
+        assert r.market.spec(fits).places == k
+        # AI Inc.'s close: one finite number per weight, nothing else
+        for bad in (np.float64(0.5), np.zeros(weights.size - 1), np.zeros((2, weights.size)),
+                    np.array(["x"] * weights.size), np.full(weights.size, np.nan)):
+            with pytest.raises(InvalidValueError, match=f"{weights.size:,} finite numbers"):
+                r.company.close_round(sid, bad)
+        assert np.array_equal(r.company.weights, weights) and r.market.spec(sid) == before
+
+
+def test_data_that_does_not_fit_the_model_is_refused_before_accepting(keys):
+    with TrainingRun(keys=keys, workers=1, rounds=1, accept=False) as r:
+        joe = r.owners["Joe"]
+        good = joe.data
+        for bad, why in ((Dataset(np.zeros((5, 65)), np.zeros(5, dtype=int)), "rows of 64"),
+                         (Dataset(good.x[:5], np.full(5, 10)), "from 0 to 9"),
+                         (Dataset(good.x[:5], good.y[:4]), "one label each")):
+            joe.data = bad
+            with pytest.raises(InvalidValueError, match=why):
+                joe.accept(r.spec_id)
+            with pytest.raises(InvalidValueError, match=why):
+                tasks.train(r.model, r.company.weights, bad, seed=0)
+        assert joe.address not in r.market.owners(r.spec_id)
+        joe.data = good
+        joe.accept(r.spec_id)
+        assert joe.address in r.market.owners(r.spec_id)
+
+
+def test_a_torch_model_refuses_data_it_cannot_read_with_the_project_error():
+    from torch import nn
+
+    task = tasks.TorchTask("three features", lambda: nn.Linear(3, 2), loss="mse")
+    x = np.zeros((4, 3))
+    tasks.check_data(task, Dataset(x, np.zeros((4, 2))))  # fits
+    with pytest.raises(InvalidValueError, match="cannot read rows of shape"):
+        tasks.check_data(task, Dataset(np.zeros((4, 5)), np.zeros((4, 2))))
+    with pytest.raises(InvalidValueError, match="outputs"):
+        tasks.check_data(task, Dataset(x, np.zeros(4)))
+    labels = tasks.TorchTask("two classes", lambda: nn.Linear(3, 2), loss="cross_entropy",
+                             metric="accuracy")
+    with pytest.raises(InvalidValueError, match="2 classes"):
+        tasks.check_data(labels, Dataset(x, np.array([0, 1, 2, 1])))

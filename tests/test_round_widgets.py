@@ -35,10 +35,13 @@ def test_dashboard_and_panel_through_a_dropout_and_two_rounds(run):
     assert panel.decrypt_sum() <= run.company.codec.error_bound(3) / 3 + 1e-9
     assert "RoundClosed" in dash._events.value and "BountyCredited" in dash._events.value
     assert "encryption" in dash._steps.value and "Jack" in dash._blobs.value
-    dash.run_round()
-    assert "all 2 rounds are done" in dash.status_text
+    assert "all 2 rounds of this spec are done" in dash.status_text  # said with the last round
+    assert dash._button.disabled is True
+    dash.run_round()  # from code after the last round: says so, shows no "starting…"
+    assert dash.status_text.startswith("all 2 rounds of this spec are done")
+    assert dash.progress.layout.display == "none" and "starting" not in dash.progress.status.value
     assert dash._accuracy.value.count("→") == 2
-    assert dash._button.disabled is False
+    assert dash._button.disabled is True
 
 
 def test_earnings_checker(run):

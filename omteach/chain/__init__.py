@@ -1,7 +1,9 @@
 """The chain layer: web3 over eth-tester or JSON-RPC, the course's contracts, a real anvil node.
 
-- :mod:`omteach.chain.evm`: :class:`Chain` (accounts by name, time, blocks) and
-  :class:`DeployedContract` (calls, transactions, state, events), Vyper compiled in-process;
+- :mod:`omteach.chain.evm`: :class:`Chain` (accounts by name, time, blocks, sending);
+- :mod:`omteach.chain.contract`: :class:`DeployedContract` (calls, transactions, state, events);
+- :mod:`omteach.chain.compiler`: Vyper compiled in-process, cached in memory and on disk;
+- :mod:`omteach.chain.gas`: eth-tester's quick gas estimate (py-evm's configured chain class);
 - :mod:`omteach.chain.records`: readable records of what happened (events, state, blocks);
 - :mod:`omteach.chain.agreement`: chapter 2's data-use agreement, deployed one way everywhere;
 - :mod:`omteach.chain.anvil`: Foundry's anvil as a local JSON-RPC node.

@@ -14,12 +14,12 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from omteach.errors import ChainError
+from omteach.errors import ChainError, ChainTimeoutError
+from omteach.waiting import wait_until
 
 ANVIL_VERSION = "1.7.1"
 """The anvil release the Makefile installs."""
@@ -64,15 +64,19 @@ class AnvilNode:
             [str(self.binary), "--host", "127.0.0.1", "--port", str(self.port), "--silent",
              *args],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + startup_timeout
-        while not self._answers():
-            if self._proc.poll() is not None:
-                err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
-                raise ChainError(f"anvil exited at start (code {self._proc.returncode}): {err}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise ChainError(f"anvil did not answer on {self.url} within {startup_timeout} s")
-            time.sleep(0.05)
+        try:
+            wait_until(self._started, what=f"anvil to answer on {self.url}",
+                       timeout=startup_timeout, interval=0.05, error=ChainTimeoutError)
+        except ChainTimeoutError:
+            self.stop()
+            raise
+
+    def _started(self) -> bool:
+        """Whether anvil answers; a ChainError if it exited instead."""
+        if self._proc.poll() is not None:
+            err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
+            raise ChainError(f"anvil exited at start (code {self._proc.returncode}): {err}")
+        return self._answers()
 
     def _answers(self) -> bool:
         body = b'{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}'

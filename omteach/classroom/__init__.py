@@ -7,8 +7,12 @@
 - :mod:`omteach.classroom.owner`: a student as a data owner in the round (polls the chain);
 - :mod:`omteach.classroom.teacher`: AI Inc. on the node, the rounds, the dashboard's state;
 - :mod:`omteach.classroom.roster`: the roster from the Classroom contract, names alike everywhere;
-- :mod:`omteach.classroom.rehearsal`: the round with simulated student processes
-  (``make rehearsal``), and :class:`~omteach.classroom.rehearsal.LocalClass` for the notebooks.
+- :mod:`omteach.classroom.classmates`: simulated students, each its own process;
+- :mod:`omteach.classroom.drill`: the live round driven with them (the benchmark's, the tests');
+- :mod:`omteach.classroom.local`: :class:`~omteach.classroom.local.LocalClass`, a class on this
+  machine for the notebooks to play along with;
+- :mod:`omteach.classroom.rehearsal`: the command line (``make rehearsal``), and the names above
+  where they were first imported from.
 
 Blobs travel through the node with :mod:`omteach.protocol.chainblobs`.
 """

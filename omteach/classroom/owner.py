@@ -29,17 +29,21 @@ from typing import Any
 import numpy as np
 
 from omteach.classroom.student import Student
-from omteach.errors import ContractRevertError, ProtocolError
+from omteach.errors import ContractRevertError, RoundTimeoutError, WaitTimeoutError
 from omteach.learning.data import Dataset
 from omteach.learning.defences import AuditReport
 from omteach.protocol.market import Market
 from omteach.protocol.parties import DataOwner
+from omteach.protocol.round import Phase, Seat
+from omteach.waiting import wait_until
 
 UpdateFn = Callable[[DataOwner, int, int], np.ndarray]
 """How an owner computes its update: (owner, spec id, round) -> update. Default: local training."""
 
-FINISHED = "finished"
-LEFT = "left"
+FINISHED = Phase.FINISHED.value
+"""The line :meth:`ClassOwner.step` returns once the spec takes nothing more."""
+LEFT = Seat.LEFT.value
+"""The line :meth:`ClassOwner.step` returns when this student leaves (``leave_at``)."""
 
 
 def _train(owner: DataOwner, spec_id: int, round_no: int) -> np.ndarray:
@@ -59,8 +63,9 @@ class ClassOwner:
                  update: UpdateFn = _train, leave_at: int | None = None,
                  timeout: float = 60.0):
         self.student = student
-        address = _poll_value(lambda: _nonzero(student.classroom.call("market")), timeout,
-                              "the teacher has not opened the market yet: wait, then try again")
+        address = wait_until(lambda: _nonzero(student.classroom.call("market")),
+                             what="the teacher to open the market", timeout=timeout,
+                             interval=0.3, error=RoundTimeoutError, hint="wait, then try again")
         self.market = Market(student.chain, student.blobs,
                              student.chain.attach("ModelMarket", address))
         self.owner = DataOwner(student.name, self.market, data, seed=seed)
@@ -69,8 +74,8 @@ class ClassOwner:
         self.leave_at = leave_at
         self.log: list[tuple[float, str]] = []
         """(time, what happened), oldest first."""
-        self.rounds: dict[int, str] = {}
-        """Round -> this student's state in it ("shares", "submitted", "revealed", ...)."""
+        self.rounds: dict[int, Seat] = {}
+        """Round -> this student's state in it (a :class:`Seat`: "shares", "submitted", ...)."""
         self.submitted_at: dict[int, float] = {}
         self.withdrawn = 0
 
@@ -94,7 +99,8 @@ class ClassOwner:
             specs = [s for s in self.market.open_specs()
                      if s.company_address.lower() == teacher]
             return specs[-1] if specs else None
-        return _poll_value(open_spec, timeout, "the teacher has not posted a spec yet").spec_id
+        return wait_until(open_spec, what="the teacher's spec", timeout=timeout, interval=0.3,
+                          error=RoundTimeoutError, hint="has the teacher posted it?").spec_id
 
     def audit(self, spec_id: int) -> AuditReport:
         """Chapter 5's audit of the spec: its terms on chain and the model blob."""
@@ -104,87 +110,92 @@ class ClassOwner:
         """Consent on chain (publishing the masking key); waits for a place if all are taken."""
         if self.address in self.market.owners(spec_id):
             return self._say("already accepted")
-        deadline = time.monotonic() + timeout
-        while True:
+        refusals: list[ContractRevertError] = []
+
+        def accepted() -> bool:
             try:
                 self.owner.accept(spec_id)
-                return self._say("accepted: I take part from the next round AI Inc. opens")
+                return True
             except ContractRevertError as exc:
-                if "every place" not in exc.reason or time.monotonic() > deadline:
+                if "every place" not in exc.reason:
                     raise
-            time.sleep(0.3)  # the teacher adds places for the class as it grows
+                refusals.append(exc)  # the teacher adds places for the class as it grows
+                return False
+        try:
+            wait_until(accepted, what="a place in the spec", timeout=timeout, interval=0.3)
+        except WaitTimeoutError:
+            raise refusals[-1] from None  # the contract's own reason says why
+        return self._say("accepted: I take part from the next round AI Inc. opens")
 
     # -- the rounds -------------------------------------------------------------------------------
 
     def step(self, spec_id: int) -> str:
         """Do what is due now in the open round; a line saying what was done or awaited."""
-        market, me = self.market, self.address
-        spec = market.spec(spec_id)
-        if spec.finished:
+        me = self.address
+        state = self.market.round_state(spec_id, of=[me])  # the round, as far as it is mine
+        if state.phase is Phase.FINISHED:
             return self._say(FINISHED)
-        rnd = spec.round
-        if not spec.opened:
-            return self._say(f"round {rnd}: waiting for AI Inc. to open it")
-        parts = market.participants(spec_id, rnd)
-        if me not in parts:
-            return self._say(f"round {rnd}: not a participant (joined late: from the next round)")
-        if market.shares_blob(spec_id, rnd, me) is None:
-            self.owner.post_shares(spec_id, rnd)
-            self.rounds[rnd] = "shares"
-            return self._say(f"round {rnd}: posted my key shares for {len(parts) - 1} peers")
-        if self.leave_at == rnd:
-            self.rounds[rnd] = "left"
+        round_no = state.round
+        if state.phase is Phase.ACCEPTING:
+            return self._say(f"round {round_no}: waiting for AI Inc. to open it")
+        if me not in state.participants:
+            return self._say(f"round {round_no}: not a participant (joined late: from the next "
+                             "round)")
+        if me not in state.shared:
+            self.owner.post_shares(spec_id, round_no)
+            self.rounds[round_no] = Seat.SHARES
+            return self._say(f"round {round_no}: posted my key shares for "
+                             f"{len(state.participants) - 1} peers")
+        if self.leave_at == round_no:
+            self.rounds[round_no] = Seat.LEFT
             return self._say(LEFT)
-        submitted = market.submission(spec_id, rnd, me) is not None
-        if not submitted and spec.recovering:
-            self.rounds[rnd] = "dropped"
-            return self._say(f"round {rnd}: too late, AI Inc. declared the dropouts")
-        if not submitted:
-            if market.contract.call("shares_count", spec_id, rnd) < len(parts):
-                return self._say(f"round {rnd}: waiting for every participant's key shares")
-            update = self.update_fn(self.owner, spec_id, rnd)
+        if state.seat(me) is Seat.DROPPED:
+            return self._dropped(round_no)
+        if me not in state.submitted:
+            if not state.all_shares_in:
+                return self._say(f"round {round_no}: waiting for every participant's key shares")
+            update = self.update_fn(self.owner, spec_id, round_no)
             try:
-                self.owner.submit(spec_id, rnd, update)
+                self.owner.submit(spec_id, round_no, update)
             except ContractRevertError as exc:
                 if "submissions are closed" not in exc.reason:
                     raise
                 # AI Inc. declared the dropouts while we trained: the id was refused, so the
                 # update was never published (its masks are about to be removed)
-                self.rounds[rnd] = "dropped"
-                return self._say(f"round {rnd}: too late, AI Inc. declared the dropouts")
-            self.submitted_at[rnd] = time.time()
-            self.rounds[rnd] = "submitted"
-            return self._say(f"round {rnd}: trained, masked, encrypted and submitted")
-        if spec.recovering and market.reveal(spec_id, rnd, me) is None:
-            self.owner.reveal_shares(spec_id, rnd)
-            self.rounds[rnd] = "revealed"
-            return self._say(f"round {rnd}: revealed my shares of the dropouts' masks")
-        return self._say(f"round {rnd}: waiting for AI Inc. to close the round")
+                return self._dropped(round_no)
+            self.submitted_at[round_no] = time.time()
+            self.rounds[round_no] = Seat.SUBMITTED
+            return self._say(f"round {round_no}: trained, masked, encrypted and submitted")
+        if state.phase is Phase.RECOVERING and me not in state.revealed:
+            self.owner.reveal_shares(spec_id, round_no)
+            self.rounds[round_no] = Seat.REVEALED
+            return self._say(f"round {round_no}: revealed my shares of the dropouts' masks")
+        return self._say(f"round {round_no}: waiting for AI Inc. to close the round")
+
+    def _dropped(self, round_no: int) -> str:
+        self.rounds[round_no] = Seat.DROPPED
+        return self._say(f"round {round_no}: too late, AI Inc. declared the dropouts")
 
     def take_part(self, spec_id: int, *, timeout: float = 300.0, interval: float = 0.2,
                   on_step: Callable[[str], None] | None = None) -> str:
         """Step until the spec is finished (or this student leaves); then withdraw the bounties.
 
-        ``timeout``: seconds without anything new happening before giving up (ProtocolError).
-        Between two polls the chain is asked only for its block number: nothing a step reads can
-        change without a new block, so :meth:`step` (half a dozen reads) runs only after one.
+        ``timeout``: seconds without anything new happening before giving up (a
+        :class:`~omteach.errors.RoundTimeoutError`, a ProtocolError). Between two polls the
+        chain is asked only for its block number: nothing a step reads can change without a new
+        block, so :meth:`step` (half a dozen reads) runs only after one.
         """
-        last, quiet_since, seen_block = "", time.monotonic(), -1
-        while True:
+        seen = {"block": -1, "line": ""}
+
+        def poll() -> str:
             block = self.student.chain.block_number
-            if block != seen_block:
-                seen_block = block
-                line = self.step(spec_id)
-            if line != last:
-                last, quiet_since = line, time.monotonic()
-                if on_step:
-                    on_step(line)
-            if line in (FINISHED, LEFT):
-                break
-            if time.monotonic() - quiet_since > timeout:
-                raise ProtocolError(f"nothing happened for {timeout:.0f} s ({line}): is the "
-                                    "teacher still running the class?")
-            time.sleep(interval)
+            if block != seen["block"]:
+                seen.update(block=block, line=self.step(spec_id))
+            return seen["line"]
+        line = wait_until(poll, lambda line, _quiet: line in (FINISHED, LEFT),
+                          what="the round to move on", timeout=None, idle=timeout,
+                          interval=interval, progress=on_step, error=RoundTimeoutError,
+                          hint="is the teacher still running the class?")
         if line == FINISHED:
             self.withdraw()
         return line
@@ -200,17 +211,6 @@ class ClassOwner:
             self.owner.withdraw()
             self.withdrawn += amount
         return amount
-
-
-def _poll_value(read: Callable[[], Any], timeout: float, why: str, interval: float = 0.3) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise ProtocolError(f"{why} (waited {timeout:.0f} s)")
-        time.sleep(interval)
 
 
 def _nonzero(address: str) -> str | None:

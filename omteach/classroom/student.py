@@ -16,15 +16,15 @@ this machine reaches the class (and says what to check when it does not).
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 from omteach.chain.evm import Chain, DeployedContract
 from omteach.classroom.node import FAUCET_METHOD
 from omteach.classroom.roster import read_roster
-from omteach.errors import ChainError
+from omteach.errors import ChainError, ChainTimeoutError
 from omteach.protocol.chainblobs import ChainBlobStore
+from omteach.waiting import wait_until
 
 
 class Student:
@@ -69,12 +69,9 @@ class Student:
         answer = self.chain.w3.provider.make_request(FAUCET_METHOD, [self.address])
         if "error" in answer:
             raise ChainError(f"the faucet refused {self.name}: {answer['error'].get('message')}")
-        deadline = time.monotonic() + timeout
-        while (balance := self.chain.balance(self.name)) == 0:
-            if time.monotonic() > deadline:
-                raise ChainError("the faucet's ether has not arrived: ask the teacher")
-            time.sleep(0.1)
-        return balance
+        return wait_until(lambda: self.chain.balance(self.name), what="the faucet's ether",
+                          timeout=timeout, interval=0.1, error=ChainTimeoutError,
+                          hint="ask the teacher")
 
     def roster(self) -> dict[str, str]:
         """Display name -> address of everyone who joined (classmates labelled by name here)."""

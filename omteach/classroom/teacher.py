@@ -27,6 +27,10 @@ A round, as the teacher runs it (:meth:`ClassTeacher.run_round`):
 
 :meth:`ClassTeacher.status` is what the dashboard shows: each student's state per round, what
 AI Inc. sees of one update (noise) and of the sum, accuracy per round, balances.
+
+Why some 350 lines: the teacher is one driver with one state (the spec, the rounds' records,
+who dropped out); its steps are short because the round's rules live in
+:mod:`omteach.protocol.round`.
 """
 
 from __future__ import annotations
@@ -44,14 +48,16 @@ from omteach.classroom.node import DEFAULT_STATE, ClassroomNode, teacher_chain
 from omteach.classroom.roster import read_roster
 from omteach.crypto.packing import PackingCodec
 from omteach.crypto.paillier import KeyPair, generate_keypair
-from omteach.errors import AggregationError, ProtocolError
+from omteach.errors import AggregationError, ProtocolError, RoundTimeoutError, WaitTimeoutError
 from omteach.learning import tasks
 from omteach.learning.data import Dataset
 from omteach.learning.model import ModelSpec
 from omteach.protocol.chainblobs import ChainBlobStore
 from omteach.protocol.market import MAX_OWNERS, Market
 from omteach.protocol.parties import AICompany, timed
+from omteach.protocol.round import Action, Phase, RoundState, Seat, next_action
 from omteach.story import COMPANY
+from omteach.waiting import wait_until
 
 FINNEY = 10**15
 BOUNTY = 10 * FINNEY
@@ -80,17 +86,6 @@ class RoundRecord:
     timings: dict[str, float] = field(default_factory=dict)
     closed_at: float = 0.0
     last_submission_at: float = 0.0
-
-
-def _poll(check: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
-    """Call ``check`` until it returns True or ``timeout`` seconds pass; whether it did."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if check():
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(interval)
 
 
 class ClassTeacher:
@@ -123,7 +118,7 @@ class ClassTeacher:
         self.dropped_out: set[str] = set()
         self.open_gas: list[int] = []
         """Gas of each open_round (it grows with the participants: the cost table's figure)."""
-        self._closed_states: dict[tuple[int, int], dict[str, str]] = {}
+        self._closed_states: dict[tuple[int, int], dict[str, Seat]] = {}
         """(spec, round) -> each participant's state in a closed round: final, read once."""
         self.initial_accuracy = self.accuracy()
 
@@ -164,23 +159,35 @@ class ClassTeacher:
         return 0
 
     # -- a round, step by step ----------------------------------------------------------------
+    # Each step reads the round (Market.round_state), asks the rule (next_action) and acts
+    # through the market's verbs; a step that waits for students goes through wait_until.
+
+    def _round(self, *, full: bool = False) -> RoundState:
+        """The open round; without ``full``, only its counts (six reads, not three a student)."""
+        return self.market.round_state(self._spec_id(), of=None if full else ())
 
     def open_round(self, *, wait_for: int = 0, timeout: float = 60.0) -> list[str]:
         """Fix the round's participants: every owner who accepted (waiting up to ``timeout`` s
         for ``wait_for`` of them), except those who dropped out of an earlier round."""
-        sid = self._spec_id()
-        # Latecomers may be waiting for a place: make room while waiting for them.
-        _poll(lambda: self.make_room() >= 0 and len(self.market.owners(sid)) >= wait_for,
-              timeout, 0.2)
+        spec_id = self._spec_id()
+
+        def accepted() -> int:  # latecomers may be waiting for a place: make room meanwhile
+            self.make_room()
+            return len(self.market.owners(spec_id))
+        try:
+            wait_until(accepted, lambda n, _quiet: n >= wait_for, timeout=timeout,
+                       what=f"{wait_for} owner(s) to accept", error=RoundTimeoutError)
+        except RoundTimeoutError:
+            pass  # open with those who did, if they are enough (the rule below says)
         # After the wait: labels every student's address with their display name, those who
         # joined while AI Inc. waited included (each owner joined before accepting).
         read_roster(self.classroom)
-        chosen = [o for o in self.market.owners(sid) if o not in self.dropped_out]
-        need = self.market.spec(sid).min_owners
-        if len(chosen) < need:
-            raise ProtocolError(f"{len(chosen)} owner(s) accepted the spec, a round needs "
-                                f"{need} (min_owners): wait for more students to accept")
-        self.open_gas.append(self.company.open_round(sid, chosen).gas_used)
+        state = self._round()
+        step = next_action(state, waited=True, exclude=self.dropped_out)
+        if step.action is not Action.OPEN_ROUND:
+            raise ProtocolError(f"round {state.round} cannot be opened now: {step.why}")
+        chosen = [o for o in state.owners if o not in self.dropped_out]
+        self.open_gas.append(self.company.open_round(spec_id, chosen).gas_used)
         return chosen
 
     def wait_for_shares(self, *, timeout: float = 60.0) -> list[str]:
@@ -189,25 +196,23 @@ class ClassTeacher:
 
         Returns who was left out (empty: every share is in). They are not chosen again.
         """
-        sid = self._spec_id()
-        spec = self.market.spec(sid)
-        parts = self.market.participants(sid, spec.round)
-        if _poll(self._all_shares_in(sid, spec.round, len(parts)), timeout):
+        try:
+            wait_until(self._round, lambda state, _quiet: state.phase is not Phase.SHARING,
+                       what="every participant's key shares", timeout=timeout,
+                       error=RoundTimeoutError)
             return []
-        missing = [p for p in parts if self.market.shares_blob(sid, spec.round, p) is None]
+        except RoundTimeoutError:
+            state = self._round(full=True)
+        missing = list(state.missing_shares())
         self.dropped_out.update(missing)
-        if self.market.contract.call("submission_count", sid, spec.round):
-            return []  # too late to reopen: they are dropouts of this round
-        rest = [p for p in parts if p not in missing]
-        if len(rest) < spec.min_owners:
-            raise ProtocolError(f"only {len(rest)} participant(s) posted their key shares, a "
-                                f"round needs {spec.min_owners}: wait longer, or open the round "
-                                "again when more students are back")
-        self.company.open_round(sid, rest)
+        if state.phase is not Phase.SHARING:
+            return []  # someone submitted: too late to reopen, they are dropouts of this round
+        step = next_action(state, waited=True)
+        if step.action is not Action.REOPEN_ROUND:
+            raise ProtocolError(step.why)
+        self.company.open_round(state.spec_id, [p for p in state.participants
+                                                if p not in missing])
         return missing
-
-    def _all_shares_in(self, sid: int, rnd: int, size: int) -> Callable[[], bool]:
-        return lambda: self.market.contract.call("shares_count", sid, rnd) == size
 
     def wait_for_submissions(self, *, grace: float = 10.0, timeout: float = 300.0) -> list[str]:
         """Wait until every participant submitted, or, once ``min_owners`` have (enough to
@@ -215,67 +220,59 @@ class ClassTeacher:
 
         Returns the participants who have not submitted (the round's dropouts).
         """
-        sid = self._spec_id()
-        spec = self.market.spec(sid)
-        rnd = spec.round
-        parts = self.market.participants(sid, rnd)
-        deadline = time.monotonic() + timeout
-        seen, quiet_since = -1, time.monotonic()
-        while time.monotonic() < deadline:
-            count = int(self.market.contract.call("submission_count", sid, rnd))
-            if count == len(parts):
-                return []
-            if count != seen:
-                seen, quiet_since = count, time.monotonic()
-            elif count >= spec.min_owners and time.monotonic() - quiet_since > grace:
-                break
-            time.sleep(0.1)
-        subs = self.market.submissions(sid, rnd)
-        return [p for p in parts if p not in subs]
+        def over(state: RoundState, quiet: float) -> bool:
+            return next_action(state, waited=quiet > grace).action in (
+                Action.CLOSE_ROUND, Action.DECLARE_DROPOUTS)
+        try:
+            wait_until(self._round, over, what="the participants' updates", timeout=timeout,
+                       interval=0.1, error=RoundTimeoutError)
+        except RoundTimeoutError:
+            pass  # the ones who have not submitted by now are the dropouts
+        return list(self._round(full=True).not_submitted())
 
     def recover(self, dropped: list[str], *, timeout: float = 60.0) -> None:
         """Declare the dropouts; wait for the survivors' reveals (all of them, or t at least)."""
-        sid = self._spec_id()
-        spec = self.market.spec(sid)
         self.dropped_out.update(dropped)
-        if not spec.recovering:
-            self.company.declare_dropouts(sid)
-        survivors = len(self.market.participants(sid, spec.round)) - len(dropped)
-        count = lambda: int(self.market.contract.call("reveal_count", sid, spec.round))  # noqa: E731
-        if not _poll(lambda: count() >= survivors, timeout) and count() < spec.min_owners:
-            raise ProtocolError(f"only {count()} survivor(s) revealed their shares within "
-                                f"{timeout:.0f} s; {spec.min_owners} are needed to remove the "
-                                "dropouts' masks. Wait longer (teacher.recover again)")
+        if self._round().phase is not Phase.RECOVERING:
+            self.company.declare_dropouts(self._spec_id())
+        try:
+            wait_until(self._round, lambda state, _quiet: next_action(state).action is
+                       Action.CLOSE_ROUND, what="every survivor's revealed shares",
+                       timeout=timeout, error=RoundTimeoutError)
+        except RoundTimeoutError:
+            step = next_action(self._round(), waited=True)
+            if step.action is not Action.CLOSE_ROUND:
+                raise ProtocolError(f"{step.why}, after {timeout:.0f} s. Wait longer "
+                                    "(teacher.recover again)") from None
 
     def close(self, record: RoundRecord, *, blob_timeout: float = 10.0) -> RoundRecord:
         """Fetch the round's blobs at once, check and sum them, decrypt once, post the model."""
-        sid = self._spec_id()
-        spec = self.market.spec(sid)
-        rnd = spec.round
+        state = self._round(full=True)
         with timed(record.timings, "blobs"):
-            subs = self.market.submissions(sid, rnd)
-            reveals = self.market.reveals(sid, rnd) if spec.recovering else {}
+            named = [*state.submitted.items(), *state.revealed.items()]
+            blobs = [b for _, b in named]
             # A student posts the id, then the bytes (so a refused id never publishes an
-            # update): give the last bytes a moment to land before reading them.
-            named = [*subs.items(), *reveals.items()]
-
-            def missing() -> list[str]:
-                self.blobs.prefetch([b for _, b in named])  # one eth_getLogs per 100 ids
-                return [o for o, b in named if b not in self.blobs._mem]
-            if not _poll(lambda: not missing(), blob_timeout):
-                late = sorted({self.name(o) for o in missing()})
+            # update): give the last bytes a moment to land before reading them. One
+            # eth_getLogs per 100 ids.
+            try:
+                wait_until(lambda: self.blobs.still_missing(blobs),
+                           lambda missing, _quiet: not missing, timeout=blob_timeout,
+                           interval=0.1, what="the round's blobs on the board")
+            except WaitTimeoutError:
+                missing = set(self.blobs.still_missing(blobs))
+                late = sorted({self.name(o) for o, b in named if b in missing})
                 raise AggregationError(
                     f"{', '.join(late)} named a blob on chain that is not on the board after "
-                    f"{blob_timeout:.0f} s: the round cannot be summed without it")
-        mean, _ = self.company.aggregate(sid, rnd, timings=record.timings)
-        first = next(iter(subs.items()))
-        one = self.company.decrypt_one(self.company.load_update(sid, *first))
+                    f"{blob_timeout:.0f} s: the round cannot be summed without it") from None
+        mean, _ = self.company.aggregate(state.spec_id, state.round, timings=record.timings)
+        first = next(iter(state.submitted.items()))
+        one = self.company.decrypt_one(self.company.load_update(state.spec_id, *first))
         record.one_update = [float(v) for v in one[:6]]
         record.mean_update = [float(v) for v in mean[:6]]
         with timed(record.timings, "close"):
-            self.company.close_round(sid, mean)
+            self.company.close_round(state.spec_id, mean)
         record.closed_at = time.time()
-        record.submitted = sorted(self.name(a) for a in subs)
+        record.submitted = sorted(self.name(a) for a in state.submitted)
         record.accuracy = self.accuracy()
         return record
 
@@ -283,30 +280,30 @@ class ClassTeacher:
                   progress: Progress | None = None) -> RoundRecord:
         """One whole round: open, shares, submissions, dropouts, close. Its record."""
         say = progress or (lambda _msg: None)
-        rnd = self.market.spec(self._spec_id()).round
-        say(f"round {rnd}: waiting for {wait_for} owner(s) to accept…" if wait_for
-            else f"round {rnd}: opening…")
+        round_no = self._round().round
+        say(f"round {round_no}: waiting for {wait_for} owner(s) to accept…" if wait_for
+            else f"round {round_no}: opening…")
         parts = self.open_round(wait_for=wait_for, timeout=timeout)
-        say(f"round {rnd}: {len(parts)} participant(s); waiting for their key shares…")
+        say(f"round {round_no}: {len(parts)} participant(s); waiting for their key shares…")
         left_out: list[str] = []
         while missing := self.wait_for_shares(timeout=timeout):
             left_out += missing
-            say(f"round {rnd}: opened again without {len(missing)} who posted no shares…")
-        parts = self.market.participants(self._spec_id(), rnd)
-        record = RoundRecord(rnd, [self.name(p) for p in parts],
+            say(f"round {round_no}: opened again without {len(missing)} who posted no shares…")
+        parts = list(self._round().participants)
+        record = RoundRecord(round_no, [self.name(p) for p in parts],
                              left_out=[self.name(p) for p in left_out])
         self.history.append(record)
-        say(f"round {rnd}: waiting for {len(parts)} submission(s)…")
+        say(f"round {round_no}: waiting for {len(parts)} submission(s)…")
         dropped = self.wait_for_submissions(grace=grace, timeout=timeout)
         record.last_submission_at = time.time()
         record.dropped = [self.name(p) for p in dropped]
         if dropped:
-            say(f"round {rnd}: {len(dropped)} dropout(s); survivors reveal their shares…")
+            say(f"round {round_no}: {len(dropped)} dropout(s); survivors reveal their shares…")
             self.recover(dropped, timeout=timeout)
-        say(f"round {rnd}: AI Inc. sums, decrypts and posts the next model…")
+        say(f"round {round_no}: AI Inc. sums, decrypts and posts the next model…")
         self.close(record)
-        say(f"round {rnd} closed" + (f": accuracy {record.accuracy:.0%}"
-                                     if record.accuracy is not None else ""))
+        say(f"round {round_no} closed" + (f": accuracy {record.accuracy:.0%}"
+                                          if record.accuracy is not None else ""))
         return record
 
     # -- what the dashboard shows ---------------------------------------------------------------
@@ -325,35 +322,26 @@ class ClassTeacher:
         """The class as the chain says it is now: students, rounds, balances (for the dashboard).
 
         ``students``: name → {"address", "accepted", "rounds": {round: state}, "balance"}, where
-        a round's state is one of "participant", "shares", "submitted", "revealed", "dropped".
+        a round's state is a :class:`~omteach.protocol.round.Seat` ("participant", "shares",
+        "submitted", "revealed", "dropped": a string enum).
         """
         roster = read_roster(self.classroom)
         out: dict[str, Any] = {"spec": None, "students": {}, "rounds": self.history}
-        owners = set(self.market.owners(self.spec_id)) if self.spec_id is not None else set()
         spec = self.market.spec(self.spec_id) if self.spec_id is not None else None
+        owners = set(self.market.owners(spec.spec_id)) if spec is not None else set()
         out["spec"] = spec
-        per_round: dict[int, dict[str, str]] = {}
+        per_round: dict[int, dict[str, Seat]] = {}
         if spec is not None:
             last = spec.round if spec.opened else spec.round - 1
-            for rnd in range(max(0, last + 1)):
-                if (spec.spec_id, rnd) in self._closed_states:
-                    per_round[rnd] = self._closed_states[spec.spec_id, rnd]
+            for round_no in range(max(0, last + 1)):
+                if (spec.spec_id, round_no) in self._closed_states:
+                    per_round[round_no] = self._closed_states[spec.spec_id, round_no]
                     continue
-                states = per_round.setdefault(rnd, {})
-                over = rnd < spec.round or spec.recovering  # submissions are closed
-                for p in self.market.participants(spec.spec_id, rnd):
-                    if self.market.reveal(spec.spec_id, rnd, p):
-                        states[p] = "revealed"
-                    elif self.market.submission(spec.spec_id, rnd, p):
-                        states[p] = "submitted"
-                    elif over:
-                        states[p] = "dropped"
-                    elif self.market.shares_blob(spec.spec_id, rnd, p):
-                        states[p] = "shares"
-                    else:
-                        states[p] = "participant"
-                if rnd < spec.round:  # closed: the contract takes nothing more for it
-                    self._closed_states[spec.spec_id, rnd] = states
+                state = self.market.round_state(spec.spec_id, round_no)
+                seats = {p: seat for p in state.participants if (seat := state.seat(p))}
+                per_round[round_no] = seats
+                if state.phase is Phase.CLOSED:  # the contract takes nothing more for it
+                    self._closed_states[spec.spec_id, round_no] = seats
         for name, address in roster.items():
             out["students"][name] = {
                 "address": address, "accepted": address in owners,

@@ -24,6 +24,10 @@ for all weights but one) can read the ``x_j`` back from that randomness, with no
 refuse inputs whose randomness is visibly chosen (:func:`refuse_visibly_non_random`).
 
 This module and :mod:`omteach.crypto.paillier` are the only ones that use ``gmpy2``.
+
+Why one module of some 430 lines: the raw-ciphertext algebra and the randomness rules that make
+it safe (re-randomize, refuse chosen randomness) must be read together; the second half exists
+because of the first.
 """
 
 from __future__ import annotations

@@ -19,6 +19,10 @@ contributions is within k times that of the float sum (:meth:`PackingCodec.error
 outside the range are clipped first (or refused with ``clip_inputs=False``); the bound is then
 about the clipped values. Slot sums are unpacked exactly (as Python integers when a slot is
 wider than 62 bits), so wide slots (e.g. 48 bits with K = 2**20: 68 bits) decode exactly.
+
+Why one module of some 390 lines: the codec and its packed-ciphertext blob are one format
+(slot layout, headroom, offsets) written and read by the same arithmetic; half the lines are the
+bounds and refusals that keep a hostile blob from decoding to garbage.
 """
 
 from __future__ import annotations

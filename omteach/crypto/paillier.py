@@ -42,6 +42,12 @@ does), nobody without the private key can check that it has large order. So a fa
 from everyone who does not hold the private key; to hide *how a ciphertext was computed* from the
 key's owner (chapter 5's re-randomization), :func:`rerandomize` uses a full-size ``r^n`` even
 under a fast key.
+
+Why one module of some 900 lines: it is the course's whole contact surface with ``phe`` and
+``gmpy2`` (keys, fast DJN keys, ciphertexts, encrypted vectors, the key's JSON form), so that
+the rule "only here is Paillier implemented" stays checkable by reading one file; its classes
+share private helpers (the fixed-base table, the CRT zero) that a split would have to make
+public.
 """
 
 from __future__ import annotations
@@ -372,8 +378,38 @@ def _check_finite(value: Any) -> float | int:
     return value
 
 
+FLOAT_EXACT_LIMIT = 2**53
+"""Beyond this magnitude a float no longer holds every whole number (53-bit mantissa)."""
+
+
+def float_digits(value: float, keep: int = 28) -> str:
+    """The whole number a large float really holds, shortened: ``1000000000000000052504…
+    (301 digits)`` for 1e300 (what error messages show instead of the float's short form)."""
+    digits = str(int(value))
+    size = len(digits.lstrip("-"))
+    return digits if len(digits) <= keep else f"{digits[:keep]}… ({size} digits)"
+
+
+def _check_exact(value: float | int) -> float | int:
+    """Refuse a float too large to be the number it looks like.
+
+    ``phe`` encodes a large float exactly as its binary value: 1e300 is the whole number
+    1000000000000000052504760255…, and that is what sums and decryptions then show, digit by
+    digit, which reads like a broken decryption. An int of the same size is exact.
+    """
+    if isinstance(value, float) and abs(value) >= FLOAT_EXACT_LIMIT:
+        raise InvalidValueError(
+            f"{value!r} is a float too large to be exact: beyond 2**53 (about 9.0e15) a float "
+            f"keeps only about 16 significant digits, so {value!r} is stored as the whole "
+            f"number {float_digits(value)}, and "
+            "encrypted results would come back with those digits. Use an int for a whole "
+            "number this large (exact at any size the key holds, e.g. 10**300), or scale the "
+            "values down below 2**53")
+    return value
+
+
 def _phe_encrypt(public: PublicKey, value: Any) -> paillier.EncryptedNumber:
-    value = _check_finite(value)
+    value = _check_exact(_check_finite(value))
     try:
         return public.encrypt(value)
     except ValueError as exc:  # phe: "Integer needs to be within +/- max_int"
@@ -468,7 +504,7 @@ def _plain_scalar(value: Any, op: str) -> float | int:
         raise InvalidValueError(
             f"cannot {op} one encrypted number and a vector; use a plain number, or encrypt "
             "the vector (encrypt(key, values)) and work element by element")
-    return _check_finite(value)
+    return _check_exact(_check_finite(value))
 
 
 def _unsupported(op: str, why: str) -> Callable[..., Any]:

@@ -24,7 +24,10 @@ What this does not do: Bonawitz's *double masking* (a self-mask per owner, of wh
 may learn either the seed or the dropout shares, never both). Without it, an update that arrives
 after its owner's masks were revealed would be readable; here the contract refuses such an update
 (``declare_dropouts`` closes submissions before any share is revealed), and owners post the id of
-an update on chain before they upload its bytes.
+an update on chain before they upload its bytes. Nor does it share *one* key per owner over a
+sparse graph: each owner shares all its n - 1 pair seeds with all n - 1 others. Both are in
+:mod:`omteach.crypto.doublemask` and :mod:`omteach.crypto.neighbours`, which the round is to use
+in place of this module.
 
 The group is the 2048-bit MODP group 14 of RFC 3526; seeds are SHA-256 of the shared secret,
 masks are SHAKE-256 output reduced mod n (with 128 extra bits, so the bias is negligible).

@@ -27,6 +27,9 @@ only summed gradients.
 
 Task: is the digit even? (64 pixels + bias; the linear model reaches about 85% here.)
 Fixed point: weights are scaled by ``2**WEIGHT_BITS``; the error by ``S = 2**WEIGHT_BITS · 64``.
+
+Why one module of some 350 lines: chapter 5's encrypted model is one protocol (weights, owner,
+run) whose three classes only make sense together.
 """
 
 from __future__ import annotations

@@ -94,8 +94,51 @@ def initial_weights(model: Model, seed: int = 0) -> np.ndarray:
     return mlp.get_weights(model.module(seed))
 
 
+def check_data(model: Model, data: Dataset) -> None:
+    """Refuse data the model cannot train on, with what does not fit, before any work.
+
+    Without it a row of the wrong width, a label out of range or a target of the wrong shape
+    surfaces as a bare torch ``RuntimeError`` from deep inside the first minibatch (or, for an
+    owner, after accepting the spec on chain). A torch model is asked with one row (no gradient).
+    """
+    x, y = np.asarray(data.x), np.asarray(data.y)
+    if x.ndim < 2 or len(x) != len(y) or len(y) == 0:
+        raise InvalidValueError(f"the data must be rows of examples with one label each; got x "
+                                f"of shape {x.shape} and {len(y)} label(s)")
+    if isinstance(model, ModelSpec):
+        inputs, classes = model.layers[0], model.layers[-1]
+        if x.shape[1:] != (inputs,):
+            raise InvalidValueError(f"the model takes rows of {inputs} numbers; this data's rows "
+                                    f"are of shape {x.shape[1:]}")
+        if y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= classes:
+            raise InvalidValueError(f"the model's labels are whole numbers from 0 to "
+                                    f"{classes - 1}; this data has {y.dtype.name} labels from "
+                                    f"{y.min()} to {y.max()}")
+        return
+    import torch
+
+    try:
+        with torch.no_grad():
+            out = model.module()(torch.as_tensor(np.asarray(x[:1], dtype=np.float32)))
+    except (RuntimeError, ValueError, TypeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InvalidValueError(f"{model.name} cannot read rows of shape {x.shape[1:]}: "
+                                f"{first}") from None
+    if model.loss == "mse":
+        want = tuple(out.shape[1:])
+        got = y.reshape(len(y), -1).shape[1:]
+        if int(np.prod(want)) != int(np.prod(got)):
+            raise InvalidValueError(f"{model.name} outputs {want} per row; this data's targets "
+                                    f"are {y.shape[1:] or '1 number'} per row")
+    elif y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= out.shape[-1]:
+        raise InvalidValueError(f"{model.name} has {out.shape[-1]} classes (labels 0 to "
+                                f"{out.shape[-1] - 1}); this data's labels are {y.dtype.name} "
+                                f"from {y.min()} to {y.max()}")
+
+
 def train(model: Model, weights: np.ndarray, data: Dataset, seed: int) -> np.ndarray:
     """Local training from ``weights`` on ``data``; the clipped update (new - old)."""
+    check_data(model, data)
     if isinstance(model, ModelSpec):
         return mlp.train_locally(model, weights, data, seed)
     import torch

@@ -18,6 +18,10 @@ Blobs are never pickles. Loading a pickle runs code chosen by whoever wrote it. 
 as ``.npz`` and parsed here without numpy's pickle path; structured data as JSON.
 :func:`parse_json` and :func:`parse_arrays` work on bytes from anywhere (this store, or calldata
 read from a chain).
+
+Why one module of some 370 lines: the store and the bounded parsers (``parse_json``,
+``parse_arrays``) are the one place untrusted bytes become Python values; keeping them together
+keeps every limit (size, depth, dtype, no pickles) in one file to audit.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from omteach.errors import BlobError, BlobIntegrityError
+from omteach.text import canonical_json
 
 #: Largest blob read or written by default (16 MiB): far above any model or update of the course.
 DEFAULT_MAX_BYTES = 16 * 2**20
@@ -249,7 +254,15 @@ class BlobStore:
         self.max_bytes = max_bytes
         self.max_depth = max_depth
         if self._root is not None:
-            self._root.mkdir(parents=True, exist_ok=True)
+            # mkdir(exist_ok=True) still raises a bare FileExistsError for a file at the root.
+            if self._root.exists() and not self._root.is_dir():
+                raise BlobError(f"the blob store's root {self._root} is a file, not a folder: "
+                                "give the path of a folder (it is made if missing)")
+            try:
+                self._root.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise BlobError(f"cannot make the blob store's folder {self._root}: "
+                                f"{exc.strerror or exc}") from None
 
     def _path(self, bid: str) -> Path:
         # Checked again here, the one place ids become paths: 64 hex digits cannot leave the store.
@@ -360,14 +373,14 @@ class BlobStore:
     def put_json(self, obj: Any) -> str:
         """Store JSON-encodable data (canonical encoding: sorted keys; no NaN or Infinity)."""
         try:
-            text = json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+            data = canonical_json(obj, ensure_ascii=True)
         except (TypeError, ValueError, RecursionError) as exc:
             raise BlobError(f"cannot store this as JSON: {exc}") from exc
-        depth = json_depth(text)
+        depth = json_depth(data.decode())
         if depth > self.max_depth:
             raise BlobError(f"this object nests {depth} levels deep, over the limit "
                             f"{self.max_depth}; no reader would accept it")
-        return self.put(text.encode())
+        return self.put(data)
 
     def get_json(self, bid: str) -> Any:
         """Load a JSON blob (bounded: see :func:`parse_json`)."""

@@ -164,6 +164,11 @@ class ChainBlobStore(BlobStore):
                     self._mem[bid] = data
         return len(wanted & set(self._mem))
 
+    def still_missing(self, bids: list[str]) -> list[str]:
+        """Fetch ``bids`` (:meth:`prefetch`); those still not here (not on the board yet)."""
+        self.prefetch(bids)
+        return [b for b in bids if b not in self._mem]
+
     def size(self, bid: str) -> int:
         """Size of a published blob in bytes."""
         return len(self.get(bid))

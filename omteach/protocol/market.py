@@ -14,11 +14,14 @@ for display only (:meth:`Market.name`).
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from omteach.chain import Chain, DeployedContract, TxResult
-from omteach.errors import InvalidValueError
+from omteach.crypto.packing import PackingCodec
+from omteach.errors import BlobError, HeadroomExceededError, InvalidValueError
 from omteach.protocol.blobs import BlobStore
+from omteach.protocol.round import RoundState, phase_of
 from omteach.story import COMPANY, DAY
 
 _BLOB_ID = re.compile(r"(0x)?[0-9a-f]{64}")
@@ -179,11 +182,69 @@ class Market:
         """Survivor address → revealed-shares blob id, for a round."""
         return self._by_participant(spec_id, round_no, self.reveal)
 
+    def round_state(self, spec_id: int, round_no: int | None = None, *,
+                    of: Collection[str] | None = None) -> RoundState:
+        """The round as the contract holds it now (default: the spec's current round).
+
+        The one read every driver of a round makes: the spec, the owners, the round's
+        participants and counts, and for each participant (or only those in ``of``: addresses
+        or names) which blobs it posted. A closed round reads the same every time.
+        """
+        spec = self.spec(spec_id)
+        rnd = spec.round if round_no is None else round_no
+        if isinstance(rnd, bool) or not isinstance(rnd, int) or not 0 <= rnd <= spec.round:
+            raise InvalidValueError(f"spec {spec_id} has no round {round_no!r} yet (the current "
+                                    f"one is {spec.round})")
+        participants = tuple(self.participants(spec_id, rnd)) if spec.opened or rnd < spec.round \
+            else ()
+        counts = [int(self.contract.call(name, spec_id, rnd)) if participants else 0
+                  for name in ("shares_count", "submission_count", "reveal_count")]
+        wanted = participants if of is None else tuple(
+            p for p in participants if p in {self.address(o) for o in of})
+        shared: dict[str, str] = {}
+        submitted: dict[str, str] = {}
+        revealed: dict[str, str] = {}
+        for p in wanted:
+            for out, read in ((shared, self.shares_blob), (submitted, self.submission),
+                              (revealed, self.reveal if counts[2] else None)):
+                # No reveal before AI Inc. declares dropouts: the count spares those reads.
+                blob = read(spec_id, rnd, p) if read is not None else None
+                if blob is not None:
+                    out[p] = blob
+        phase = phase_of(spec, rnd, shares_count=counts[0], submission_count=counts[1],
+                         participants=len(participants))
+        return RoundState(spec, rnd, phase, tuple(self.owners(spec_id)),
+                          participants, *counts, shared=shared, submitted=submitted,
+                          revealed=revealed)
+
     def balance(self, who: str) -> int:
         """What ``who`` may withdraw from the market (credited bounties and refunds), in wei."""
         return int(self.contract.call("balance_of", self.address(who)))
 
     # -- the company's verbs ----------------------------------------------------------------------
+
+    def _check_headroom(self, key_blob: str, places: object, what: str) -> None:
+        """Refuse more places than the packing codec (in the spec's key blob) can add up.
+
+        A round sums one packed update per participant; past the codec's ``max_contributions`` a
+        slot overflows into its neighbour, which only the aggregate would notice, after every
+        owner's training and gas. A key blob that is not stored or names no codec is left to the
+        owners' audit.
+        """
+        if not isinstance(places, int) or isinstance(places, bool):
+            return  # the contract refuses what is not a count
+        try:
+            doc = self.blobs.get_json(key_blob) if key_blob in self.blobs else None
+            codec = PackingCodec(**doc["codec"]) if isinstance(doc, dict) else None
+        except (BlobError, KeyError, TypeError, InvalidValueError):
+            return
+        if codec is not None and places > codec.max_contributions:
+            raise HeadroomExceededError(
+                f"{what} would let {places} owners add their updates, but the spec's packing "
+                f"codec leaves headroom for the sum of {codec.max_contributions} "
+                f"({codec.headroom_bits} headroom bits over {codec.bits}-bit values): a slot "
+                f"would overflow after everyone's work. Post with a codec of max_contributions "
+                f">= {places}, or fewer places")
 
     def post(self, *, model_blob: str, key_blob: str, summary: str, batch_size: int, rounds: int,
              min_owners: int, places: int | None = None, noise: float = 0.0, bounty: int,
@@ -195,6 +256,7 @@ class Market:
         if escrow is None:
             escrow = bounty * places * rounds if all(
                 isinstance(v, int) for v in (bounty, places, rounds)) else 0
+        self._check_headroom(key_blob, places, f"a spec with {places} places")
         # The contract's String[200] counts bytes: cut the UTF-8 text, not the characters.
         summary = str(summary).encode()[:200].decode(errors="ignore")
         result = self._transact(
@@ -205,9 +267,16 @@ class Market:
 
     def add_places(self, spec_id: int, extra: int, *, value: int | None = None,
                    sender: str = COMPANY) -> TxResult:
-        """Top up the escrow so ``extra`` more owners can accept (default: exactly enough)."""
+        """Top up the escrow so ``extra`` more owners can accept (default: exactly enough).
+
+        Refused before any gas is spent when the spec's packing codec has no headroom for that
+        many contributions (:class:`HeadroomExceededError`).
+        """
+        spec = self.spec(spec_id)
+        if isinstance(extra, int):
+            self._check_headroom(spec.key_blob, spec.places + extra,
+                                 f"{extra} more places ({spec.places + extra} in all)")
         if value is None:
-            spec = self.spec(spec_id)
             value = spec.bounty * extra * (spec.rounds - spec.round)
         return self._transact("add_places", spec_id, extra, sender=sender, value=value)
 

@@ -12,12 +12,16 @@
 
 Parties are keyed by **address** in everything the protocol computes (masks, shares, sums);
 names are only for display.
+
+Why one module of some 540 lines: AI Inc. and the data owner are the two ends of the same
+blob formats (what one writes the other parses and checks: models, keys, shares, updates,
+reveals), so each format's writer and reader sit side by side. The secure-aggregation rewrite
+(the next issue) changes both ends together; split the two classes after it, not before.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -52,6 +56,7 @@ from omteach.learning.model import ModelSpec
 from omteach.protocol.blobs import blob_id
 from omteach.protocol.market import Market, MarketSpec
 from omteach.story import COMPANY
+from omteach.text import canonical_json
 
 
 @contextmanager
@@ -62,11 +67,6 @@ def timed(timings: dict[str, float], step: str) -> Iterator[None]:
         yield
     finally:
         timings[step] = timings.get(step, 0.0) + time.perf_counter() - t0
-
-
-def canonical_json(obj: Any) -> bytes:
-    """The bytes a JSON blob is stored as (sorted keys, no spaces): its id is their SHA-256."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
 
 
 def _same_json(a: Any, b: Any) -> bool:
@@ -305,8 +305,19 @@ class AICompany:
         return secagg.dropout_correction(seeds, survivors, count, self.keys.public.n)
 
     def close_round(self, spec_id: int, mean_update: np.ndarray) -> TxResult:
-        """Apply the mean update, publish the new model and close the round on chain."""
-        self.weights = self.weights + mean_update
+        """Apply the mean update, publish the new model and close the round on chain.
+
+        An update that is not one finite number per weight (a scalar numpy would broadcast to
+        every weight, a vector of another length, text) is refused before anything is published
+        or any gas spent.
+        """
+        update = np.asarray(mean_update)
+        if update.shape != self.weights.shape or update.dtype.kind not in "iuf" or not bool(
+                np.isfinite(update).all()):
+            raise InvalidValueError(
+                f"the mean update must be {self.weights.size:,} finite numbers, one per weight; "
+                f"got {update.dtype.name} of shape {update.shape}. The round stays open")
+        self.weights = self.weights + update
         return self.market.close_round(spec_id, self.publish_model(), sender=self.address)
 
 
@@ -386,8 +397,10 @@ class DataOwner:
         return public, codec
 
     def accept(self, spec_id: int) -> TxResult:
-        """Check the model, publish the masking key, and consent on chain."""
-        self.inspect(spec_id)
+        """Check the model (and that this owner's data fits it), publish the masking key, and
+        consent on chain."""
+        model, _ = self.inspect(spec_id)
+        tasks.check_data(model, self.data)  # before any gas: data that cannot train is refused
         key_blob = self.market.blobs.put_json({"kind": "omteach.MaskKey",
                                                "public": format(self.mask_key.public, "x")})
         return self.market.accept(spec_id, key_blob, sender=self.address)
@@ -505,7 +518,7 @@ class DataOwner:
                 mask = secagg.mask_from_round_seeds(self.address, seeds, count, public.n)
             with timed(timings, "encryption"):
                 packed = codec.encrypt(public, update, mask=mask, encryptor=encryptor)
-            data = canonical_json(packed.to_json())
+            data = canonical_json(packed.to_json(), ensure_ascii=True)
         else:
             buf = io.BytesIO()
             np.savez(buf, update=np.asarray(update, dtype=np.float64))

@@ -22,6 +22,7 @@ from omteach.learning.model import ModelSpec, accuracy, build_model, get_weights
 from omteach.protocol.blobs import BlobStore
 from omteach.protocol.market import Market
 from omteach.protocol.parties import AICompany, DataOwner, timed
+from omteach.protocol.round import Action, Phase, RoundState, next_action
 from omteach.story import OWNERS
 
 
@@ -47,6 +48,15 @@ class RoundReport:
     def seconds(self) -> float:
         """Total time of the round."""
         return sum(self.timings.values())
+
+
+def _steps(progress: Callable[[int, int, str], None] | None,
+           total: int) -> Callable[[int | None, str], None]:
+    """``progress`` for a round of ``total`` steps; a step of None means all of them."""
+    def say(done: int | None, message: str) -> None:
+        if progress:
+            progress(total if done is None else done, total, message)
+    return say
 
 
 def default_threshold(n_owners: int) -> int:
@@ -128,26 +138,33 @@ class TrainingRun:
         """The round open on chain."""
         return self.market.spec(self.spec_id).round
 
+    def round_state(self) -> RoundState:
+        """The open round as the contract holds it now."""
+        return self.market.round_state(self.spec_id)
+
     def _owner_at(self, address: str) -> DataOwner:
         return next(o for o in self.owners.values() if o.address == address)
+
+    def _names(self, addresses: Iterable[str]) -> list[str]:
+        return sorted(self._owner_at(a).name for a in addresses)
 
     def open_round(self, timings: dict[str, float] | None = None) -> list[str]:
         """AI Inc. fixes the round's participants (every owner who accepted) on chain; each posts
         its key shares. Returns the participants' names. Does nothing if the round is open."""
         timings = {} if timings is None else timings
-        spec = self.market.spec(self.spec_id)
-        if spec.finished:
-            raise InvalidValueError(f"all {spec.rounds} rounds are done: the spec is finished")
+        state = self.round_state()
+        if state.phase is Phase.FINISHED:
+            raise InvalidValueError(f"all {state.spec.rounds} rounds are done: the spec is "
+                                    "finished")
         with timed(timings, "chain"):
-            if not spec.opened:
+            if state.phase is Phase.ACCEPTING:
                 self.company.open_round(self.spec_id)
-            participants = self.market.participants(self.spec_id, spec.round)
+                state = self.round_state()
         with timed(timings, "shares"):
-            for address in participants:
-                if self.market.shares_blob(self.spec_id, spec.round, address) is None:
-                    self._owner_at(address).post_shares(self.spec_id, spec.round,
-                                                        masked=self.encrypted)
-        return [self._owner_at(a).name for a in participants]
+            for address in state.missing_shares():
+                self._owner_at(address).post_shares(self.spec_id, state.round,
+                                                    masked=self.encrypted)
+        return [self._owner_at(a).name for a in state.participants]
 
     def run_round(self, *, drop: Iterable[str] = (),
                   progress: Callable[[int, int, str], None] | None = None) -> RoundReport:
@@ -158,7 +175,9 @@ class TrainingRun:
         the survivors reveal their shares of the dropped owners' seeds, and the round completes
         without them. With fewer, the report says why and the round stays open (run it again
         without dropping anyone to finish it). ``progress`` is called with (steps done, steps in
-        all, what was done) after each owner and at the end.
+        all, what was done) after each owner and at the end. What AI Inc. does after the
+        submissions is :func:`~omteach.protocol.round.next_action`'s: one kernel has nobody to
+        wait for, so every wait counts as over.
         """
         drop = set(drop)
         unknown = drop - set(self.owners)
@@ -167,63 +186,67 @@ class TrainingRun:
                                     f"{', '.join(self.owners)}")
         timings: dict[str, float] = {}
         names = self.open_round(timings)
-        spec = self.market.spec(self.spec_id)
-        rnd = spec.round
-        sizes: dict[str, int] = {}
-        todo = [name for name in names if name not in drop and not spec.recovering
-                and self.market.submission(self.spec_id, rnd, self.owners[name].address) is None]
-        steps = len(todo) + 1
-        for name in names:
-            owner = self.owners[name]
-            if name not in todo:
-                continue
-            if progress:
-                progress(todo.index(name), steps, f"{name} trains, encrypts and submits…")
-            with timed(timings, "training"):
-                update = owner.train(self.spec_id, rnd)
-            blob, _ = owner.submit(self.spec_id, rnd, update, encrypted=self.encrypted,
-                                   encryptor=self._encryptor, timings=timings)
-            sizes[name] = self.market.blobs.size(blob)
-            if progress:
-                progress(todo.index(name) + 1, steps, f"{name} submitted")
-        submitted = self.market.submissions(self.spec_id, rnd)
-        contributors = sorted(self._owner_at(a).name for a in submitted)
-        dropped = sorted(n for n in names if self.owners[n].address not in submitted)
-        n_ct = 0
-        if self.encrypted:
-            n_ct = self.company.codec.n_ciphertexts(tasks.n_params(self.model),
-                                                    self.company.keys.public)
-        report = RoundReport(rnd, contributors, False, self._accuracy(), timings, n_ct, sizes,
-                             dropped=dropped)
-        if dropped and len(contributors) < spec.min_owners:
-            report.refusal = (
-                f"only {len(contributors)} of {len(names)} participants submitted, and "
-                f"removing the masks of {', '.join(dropped)} needs the shares of at least "
-                f"{spec.min_owners} (min_owners): the round stays open until more submit")
-            self.history.append(report)
-            if progress:
-                progress(steps, steps, "the contract refused to close the round")
-            return report
-        if progress:
-            progress(steps - 1, steps, "AI Inc. decrypts the sum and closes the round…")
-        if dropped:
+        state = self.round_state()
+        todo = [name for name in names if name not in drop and not state.submissions_over
+                and self.owners[name].address not in state.submitted]
+        say = _steps(progress, len(todo) + 1)
+        sizes = self._submit(todo, state.round, timings, say)
+        state = self.round_state()
+        report = RoundReport(state.round, self._names(state.submitted), False, self._accuracy(),
+                             timings, self._ciphertexts_per_owner(), sizes,
+                             dropped=self._names(state.not_submitted()))
+        self.history.append(report)
+        if state.phase is Phase.RECOVERING:  # declared before: the survivors reveal first
             with timed(timings, "recovery"):
-                if not spec.recovering:
-                    self.company.declare_dropouts(self.spec_id)
-                for name in contributors:
-                    owner = self.owners[name]
-                    if self.market.reveal(self.spec_id, rnd, owner.address) is None:
-                        owner.reveal_shares(self.spec_id, rnd, masked=self.encrypted)
-        mean, _ = self.company.aggregate(self.spec_id, rnd, encrypted=self.encrypted,
+                self._recover(state)
+            state = self.round_state()
+        step = next_action(state, waited=True)
+        if step.action is Action.STUCK:
+            report.refusal = step.why
+            say(None, "the contract refused to close the round")
+            return report
+        say(len(todo), "AI Inc. decrypts the sum and closes the round…")
+        if step.action is Action.DECLARE_DROPOUTS:
+            with timed(timings, "recovery"):
+                self._recover(state)
+        mean, _ = self.company.aggregate(self.spec_id, state.round, encrypted=self.encrypted,
                                          timings=timings)
         with timed(timings, "chain"):
             self.company.close_round(self.spec_id, mean)
         report.closed = True
         report.accuracy = self._accuracy()
-        self.history.append(report)
-        if progress:
-            progress(steps, steps, f"round {rnd} closed")
+        say(None, f"round {state.round} closed")
         return report
+
+    def _submit(self, names: list[str], round_no: int, timings: dict[str, float],
+                say: Callable[[int | None, str], None]) -> dict[str, int]:
+        """Each named owner trains, encrypts and submits; the size of each one's blob."""
+        sizes: dict[str, int] = {}
+        for i, name in enumerate(names):
+            owner = self.owners[name]
+            say(i, f"{name} trains, encrypts and submits…")
+            with timed(timings, "training"):
+                update = owner.train(self.spec_id, round_no)
+            blob, _ = owner.submit(self.spec_id, round_no, update, encrypted=self.encrypted,
+                                   encryptor=self._encryptor, timings=timings)
+            sizes[name] = self.market.blobs.size(blob)
+            say(i + 1, f"{name} submitted")
+        return sizes
+
+    def _recover(self, state: RoundState) -> None:
+        """Declare the dropouts (unless done); every survivor who has not revealed does."""
+        if state.phase is not Phase.RECOVERING:
+            self.company.declare_dropouts(self.spec_id)
+        for address in state.submitted:
+            if address not in state.revealed:
+                self._owner_at(address).reveal_shares(self.spec_id, state.round,
+                                                      masked=self.encrypted)
+
+    def _ciphertexts_per_owner(self) -> int:
+        if not self.encrypted:
+            return 0
+        return self.company.codec.n_ciphertexts(tasks.n_params(self.model),
+                                                self.company.keys.public)
 
     def _accuracy(self) -> float:
         return tasks.score(self.model, self.company.weights, self.test)

@@ -5,6 +5,7 @@ Each widget is also usable from plain code: ``EncryptedAdder.add`` returns the n
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +18,14 @@ from matplotlib.patches import Rectangle
 
 from omteach.crypto.cost import KeyCost
 from omteach.crypto.packing import PackingCodec
-from omteach.crypto.paillier import Ciphertext, KeyPair, decrypt, encrypt
+from omteach.crypto.paillier import (
+    FLOAT_EXACT_LIMIT,
+    Ciphertext,
+    KeyPair,
+    decrypt,
+    encrypt,
+    float_digits,
+)
 from omteach.errors import InvalidValueError, OmteachError, PlaintextOverflowError
 from omteach.ui.toolkit import MessagePanel
 
@@ -34,11 +42,21 @@ def _parse_number(text: str, name: str) -> int | float:
     except ValueError:
         pass
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise InvalidValueError(
             f"{name} = {text!r} is not a number: type a whole number like 42 or a decimal like 3.5"
         ) from None
+    if math.isfinite(value) and abs(value) >= FLOAT_EXACT_LIMIT:
+        # Said here, in the words of a text box: the library's own refusal suggests Python's
+        # 10**300, which cannot be typed into the adder.
+        raise InvalidValueError(
+            f"{name} = {text} is a decimal number too large to be exact: beyond about 9.0e15 a "
+            f"decimal keeps only about 16 significant digits, so {text} would be encrypted as "
+            f"{float_digits(value)} and the sum would come back with those digits. "
+            "Type a whole number with all its digits (exact up to the key's size), or a smaller "
+            "number")
+    return value
 
 
 def _check_fits(value: int | float, keys: KeyPair, name: str) -> None:

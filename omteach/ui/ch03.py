@@ -232,7 +232,8 @@ def plot_rewrite_cost(costs: Mapping[int, Sequence[RewriteCost]]):
     """Hash attempts (log scale) to re-mine the last n blocks, one line per difficulty.
 
     ``costs`` maps a difficulty in bits to measured rewrites (see ``measure_rewrite_costs``);
-    dashed lines show the expectation n × 2^difficulty.
+    dashed lines show the average expected at each depth. The legend does not write out that
+    average's formula: finding it is chapter 3's exercise 2.
     """
     import matplotlib.pyplot as plt
 
@@ -243,7 +244,7 @@ def plot_rewrite_cost(costs: Mapping[int, Sequence[RewriteCost]]):
         ax.plot(depths, [r.attempts for r in runs], "o-", color=colour, lw=2,
                 label=f"{bits} bits (measured)")
         ax.plot(depths, [d * 2 ** bits for d in depths], "--", color=colour, lw=1, alpha=0.7)
-    ax.plot([], [], "k--", lw=1, alpha=0.7, label="expected: depth × 2^bits")
+    ax.plot([], [], "k--", lw=1, alpha=0.7, label="expected on average\n(the formula: exercise 2)")
     ax.set_yscale("log", base=2)
     ax.set_xlabel("depth: blocks to re-mine (from the edited block to the newest)")
     ax.set_ylabel("hash attempts (log scale, base 2)")

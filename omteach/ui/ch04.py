@@ -76,8 +76,26 @@ class RoundDashboard(widgets.VBox):
                           "the round recover when someone does not submit.")
         self._refresh()
 
+    def _finished(self) -> str:
+        """Empty while rounds remain; then what to say: every round of the spec is done."""
+        spec = self._run.market.spec(self._run.spec_id)
+        if not spec.finished:
+            return ""
+        return (f"all {spec.rounds} rounds of this spec are done: nothing more to run here. "
+                "For more rounds, start a new TrainingRun(rounds=...) and a dashboard on it.")
+
     def run_round(self, drop: str = "nobody") -> None:
-        """What the button does: one round, dropping ``drop`` unless it is "nobody"."""
+        """What the button does: one round, dropping ``drop`` unless it is "nobody".
+
+        After the spec's last round the button is disabled and the status says so; a call after
+        that changes nothing but the status (the progress bar never shows "starting…" for a
+        round that cannot start).
+        """
+        if done := self._finished():
+            self._button.disabled = True
+            self.progress.layout.display = "none"
+            self._status.show(done)
+            return
         self._button.disabled = True
         self._status.show("running the round…")
         dropped = [] if drop == "nobody" else [drop]
@@ -87,6 +105,7 @@ class RoundDashboard(widgets.VBox):
         try:
             report = self._run.run_round(drop=dropped, progress=self._on_progress)
         except OmteachError as exc:
+            self.progress.layout.display = "none"  # no round ran: no progress to show
             self._status.show_error(exc)
             self._refresh()
             return
@@ -108,6 +127,9 @@ class RoundDashboard(widgets.VBox):
         else:
             self._status.show(f"round {report.round} could not close: {report.refusal}",
                               kind="error")
+        if done := self._finished():
+            self._button.disabled = True
+            self._status.show(f"{self._status.text}\n{done}", kind=self._status.kind)
         self._refresh()
 
     def _on_progress(self, done: int, total: int, message: str) -> None:

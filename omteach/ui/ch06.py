@@ -17,6 +17,7 @@ import numpy as np
 
 from omteach.errors import OmteachError
 from omteach.learning.data import Dataset, dataset_from_drawings, digit_from_strokes
+from omteach.protocol.round import Seat
 from omteach.text import plural
 from omteach.ui.toolkit import MessagePanel, html_table, panel_text
 
@@ -147,8 +148,10 @@ class DigitPad(widgets.VBox):
 
 # -- the live round: the student's panel and the teacher's dashboard ---------------------------
 
-ROUND_STATES = {"participant": "·", "shares": "shares", "submitted": "✔ submitted",
-                "revealed": "✔ submitted + revealed", "dropped": "✘ dropped", "left": "left"}
+ROUND_STATES = {Seat.PARTICIPANT: "·", Seat.SHARES: "shares", Seat.SUBMITTED: "✔ submitted",
+                Seat.REVEALED: "✔ submitted + revealed", Seat.DROPPED: "✘ dropped",
+                Seat.LEFT: "left"}
+"""How each seat in a round shows in the panel and the dashboard."""
 
 
 class StudentPanel(widgets.VBox):

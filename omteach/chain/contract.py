@@ -1,0 +1,168 @@
+"""A deployed contract, read and written by name: :class:`DeployedContract`.
+
+Calls and transactions take the contract's function names and readable arguments (cast names
+where an address is expected, checked counts and types); results, state and events come back as
+the records of :mod:`omteach.chain.records`, and a refusal as a
+:class:`~omteach.errors.ContractRevertError` carrying the contract's own reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from omteach.chain.compiler import CompiledContract
+from omteach.chain.records import EventLog, EventRecord, StateTable, TxResult
+from omteach.errors import ChainError, ContractRevertError, InvalidValueError
+from omteach.story import COMPANY
+from omteach.text import short_hex
+
+if TYPE_CHECKING:  # the chain builds its contracts: it imports this module, not the reverse
+    from omteach.chain.evm import Chain
+
+
+def revert_reason(exc: Exception) -> str | None:
+    """The contract's revert message inside an eth-tester or web3 error, if there is one."""
+    text = getattr(exc, "message", None) or (str(exc.args[0]) if exc.args else str(exc))
+    match = re.search(r"execution reverted:?\s*(.*)", str(text), re.S)
+    if match is None:
+        return None
+    reason = match.group(1).strip()
+    if reason in ("b''", 'b""', "0x"):  # eth-tester shows empty revert data as b''
+        reason = ""
+    return reason.strip("'\"") or "(the contract gave no reason)"
+
+
+def convert_args(chain: Chain, fn: str, inputs: list[dict], args: Sequence[Any]) -> list[Any]:
+    """Check the argument count and turn names into addresses, with a readable error."""
+    if len(args) != len(inputs):
+        sig = ", ".join(f"{i['name']}: {i['type']}" for i in inputs)
+        raise InvalidValueError(f"{fn} takes {len(inputs)} argument(s) ({sig}), "
+                                f"got {len(args)}")
+    out = []
+    for spec, value in zip(inputs, args, strict=True):
+        kind = spec["type"]
+        if kind == "address" and isinstance(value, str):
+            value = chain.address(value)
+        elif kind.startswith(("uint", "int")):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InvalidValueError(f"{fn}: {spec['name']} must be a whole number "
+                                        f"({kind}), got {value!r}")
+            if kind.startswith("uint") and value < 0:
+                raise InvalidValueError(f"{fn}: {spec['name']} cannot be negative ({kind}), "
+                                        f"got {value}")
+        elif kind.startswith("string") and not isinstance(value, str):
+            raise InvalidValueError(f"{fn}: {spec['name']} must be text, got {value!r}")
+        elif kind == "bool" and not isinstance(value, bool):
+            raise InvalidValueError(f"{fn}: {spec['name']} must be True or False, got {value!r}")
+        out.append(value)
+    return out
+
+
+class DeployedContract:
+    """A contract on the chain: call its views, send it transactions, read its state and log."""
+
+    def __init__(self, chain: Chain, compiled: CompiledContract, address: str, name: str):
+        self.chain = chain
+        self.compiled = compiled
+        self.address = address
+        self.name = name
+        self._contract = chain.w3.eth.contract(address=address, abi=compiled.abi)
+
+    @property
+    def functions(self) -> dict[str, dict]:
+        """Function name → ABI entry (inputs, outputs, whether it changes state)."""
+        return {f["name"]: f for f in self.compiled.abi if f.get("type") == "function"}
+
+    def _abi(self, fn: str) -> dict:
+        if fn not in self.functions:
+            raise InvalidValueError(f"{self.name} has no function {fn!r}; it has: "
+                                    f"{', '.join(sorted(self.functions))}")
+        return self.functions[fn]
+
+    def is_view(self, fn: str) -> bool:
+        """True if ``fn`` only reads state (a call, free, no transaction)."""
+        return self._abi(fn).get("stateMutability") in ("view", "pure")
+
+    def call(self, fn: str, *args: Any, sender: str = COMPANY) -> Any:
+        """Run a view function locally and return its (readable) result; changes nothing."""
+        abi = self._abi(fn)
+        call_args = convert_args(self.chain, fn, abi["inputs"], args)
+        # A chain with no account named like the default sender (a student's, through the
+        # gate) calls views from nobody: a view's answer does not depend on who asks.
+        tx = ({} if sender == COMPANY and COMPANY not in self.chain.accounts
+              else {"from": self.chain.address(sender)})
+        try:
+            result = getattr(self._contract.functions, fn)(*call_args).call(tx)
+        except Exception as exc:
+            reason = revert_reason(exc)
+            if reason is not None:
+                raise ContractRevertError(f"{sender} → {self.name}.{fn} was refused: {reason}",
+                                          reason=reason, function=fn, sender=sender) from None
+            raise ChainError(f"calling {self.name}.{fn} failed: {exc}") from None
+        return result
+
+    def transact(self, fn: str, *args: Any, sender: str, value: int = 0) -> TxResult:
+        """Send a transaction from ``sender``; returns what it did, or raises ContractRevertError.
+
+        A refused transaction changes nothing (the contract's state is as before).
+        """
+        abi = self._abi(fn)
+        if self.is_view(fn):
+            raise InvalidValueError(f"{fn} only reads state: use .call({fn!r}), not a transaction")
+        call_args = convert_args(self.chain, fn, abi["inputs"], args)
+        if value and abi.get("stateMutability") != "payable":
+            raise InvalidValueError(f"{fn} does not accept payment; send it without value")
+        tx = {"from": self.chain.address(sender), "value": int(value)}
+        receipt = self.chain._send(getattr(self._contract.functions, fn)(*call_args), tx,
+                                   f"{self.name}.{fn}", sender)
+        return TxResult(fn, sender, receipt["transactionHash"].to_0x_hex(),
+                        int(receipt["blockNumber"]), int(receipt["gasUsed"]),
+                        self._decode_logs(receipt["logs"]))
+
+    def state(self) -> StateTable:
+        """Every public variable with its storage slot and current value, as a table."""
+        rows = []
+        for var, where in self.compiled.layout.items():
+            if var not in self.functions or self.functions[var]["inputs"]:
+                continue
+            value = self.call(var)
+            kind = self.functions[var]["outputs"][0]["type"]
+            rows.append((var, kind, str(where.get("slot", "")), self._readable(kind, value)))
+        rows.append(("(balance)", "wei", "-", self.chain.w3.eth.get_balance(self.address)))
+        return StateTable(f"{self.name} at {short_hex(self.address, 6)}", tuple(rows))
+
+    def events(self, from_block: int = 0) -> EventLog:
+        """Every event this contract logged since ``from_block``, oldest first."""
+        logs = self.chain.w3.eth.get_logs({"address": self.address, "fromBlock": from_block,
+                                          "toBlock": "latest"})
+        return self._decode_logs(logs)
+
+    def _decode_logs(self, logs: Iterable[Any]) -> EventLog:
+        from eth_utils import event_abi_to_log_topic
+
+        by_topic = {event_abi_to_log_topic(e): e for e in self.compiled.abi
+                    if e.get("type") == "event"}
+        out = EventLog()
+        for log in logs:
+            if log["address"].lower() != self.address.lower() or not log["topics"]:
+                continue
+            abi = by_topic.get(bytes(log["topics"][0]))
+            if abi is None:
+                continue
+            decoded = getattr(self._contract.events, abi["name"])().process_log(log)
+            types = {i["name"]: i["type"] for i in abi["inputs"]}
+            args = {k: self._readable(types[k], v) for k, v in decoded["args"].items()}
+            out.append(EventRecord(abi["name"], int(log["blockNumber"]), args, self.name))
+        return out
+
+    def _readable(self, kind: str, value: Any) -> Any:
+        if kind == "address":
+            return self.chain.name_of(value)
+        if kind.startswith("bytes") and isinstance(value, bytes | bytearray):
+            return "0x" + bytes(value).hex()
+        return value
+
+    def __repr__(self) -> str:
+        return f"{self.name} at {self.address}"

@@ -1,0 +1,262 @@
+"""The round, in one place: its state as the contract holds it, and what AI Inc. may do next.
+
+:meth:`~omteach.protocol.market.Market.round_state` reads a round from the contract once and
+returns a frozen :class:`RoundState`. Every driver of a round (the single-kernel
+:class:`~omteach.protocol.run.TrainingRun`, the classroom's teacher and students, the rehearsal)
+reads the round through it and decides with :func:`next_action` (AI Inc.) or
+:meth:`RoundState.seat` (an owner); none of them compares the contract's flags or strings itself.
+
+A round's life, as :class:`Phase`::
+
+    ACCEPTING ──open_round──▶ SHARING ──every share in──▶ SUBMITTING
+        ▲                      │  ▲                        │     │ declare_dropouts
+        │                      └──┘ reopen without         │     ▼
+        │                           who posted no shares   │  RECOVERING
+        │                                                  │     │
+        └─────────── close_round: the next round ◀─────────┴─────┘
+                     (after the last one: FINISHED; every earlier round reads CLOSED)
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # market.py builds RoundStates: it imports this module, not the reverse
+    from omteach.protocol.market import MarketSpec
+
+
+class Phase(enum.Enum):
+    """Where a round is in its life (see the module's diagram)."""
+
+    ACCEPTING = "accepting"
+    """The round is not opened yet: owners accept the spec, AI Inc. opens the round."""
+    SHARING = "sharing"
+    """Participants are fixed; they post their sealed key shares; nobody has submitted."""
+    SUBMITTING = "submitting"
+    """Participants train and submit (the contract takes updates once every share is in)."""
+    RECOVERING = "recovering"
+    """AI Inc. declared the dropouts; the survivors reveal their shares of the dropouts' seeds."""
+    CLOSED = "closed"
+    """A round before the current one: final, the contract takes nothing more for it."""
+    FINISHED = "finished"
+    """Every round is done, or the escrow was reclaimed: the spec takes nothing more."""
+
+
+class Seat(enum.StrEnum):
+    """One participant's state in a round (a string enum: the dashboard shows its value)."""
+
+    PARTICIPANT = "participant"
+    """Chosen for the round; no key shares yet."""
+    SHARES = "shares"
+    """Posted its key shares."""
+    SUBMITTED = "submitted"
+    """Posted its update."""
+    REVEALED = "revealed"
+    """Submitted, then revealed its shares of the dropouts' seeds."""
+    DROPPED = "dropped"
+    """Submissions are over and it never submitted."""
+    LEFT = "left"
+    """Left the class after posting its shares (a rehearsal's dropout, as the student sees it)."""
+
+
+def _frozen(mapping: Mapping[str, str] | None = None) -> Mapping[str, str]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class RoundState:
+    """One round of one spec, as the contract held it at one read.
+
+    ``spec`` has the spec's terms as named fields (``min_owners``, ``bounty``, ``deadline``,
+    ...). ``owners`` accepted the spec; ``participants`` were fixed for this round. The counts
+    are the contract's and always complete. ``shared``, ``submitted`` and ``revealed`` map a
+    participant's address to the blob id it posted; they hold every participant unless the read
+    was asked for some only (``Market.round_state(..., of=[me])``: a student's six reads
+    instead of three per classmate). :attr:`dropped`, :attr:`recovered` and :attr:`paid` follow
+    from them: who never submitted, whose masks were removed, who was credited the bounty.
+    """
+
+    spec: MarketSpec
+    round: int
+    phase: Phase
+    owners: tuple[str, ...] = ()
+    participants: tuple[str, ...] = ()
+    shares_count: int = 0
+    submission_count: int = 0
+    reveal_count: int = 0
+    shared: Mapping[str, str] = field(default_factory=_frozen)
+    submitted: Mapping[str, str] = field(default_factory=_frozen)
+    revealed: Mapping[str, str] = field(default_factory=_frozen)
+
+    def __post_init__(self) -> None:
+        # A read is a snapshot: its mappings are read-only views of copies, so no driver can
+        # change the round it was handed (the dataclass alone freezes only the attributes).
+        for name in ("shared", "submitted", "revealed"):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+
+    @property
+    def spec_id(self) -> int:
+        """The spec's id."""
+        return self.spec.spec_id
+
+    @property
+    def deadline(self) -> int:
+        """Chain time after which the contract takes no acceptance, submission or close."""
+        return self.spec.deadline
+
+    @property
+    def all_shares_in(self) -> bool:
+        """Every participant posted its key shares (the contract then takes updates)."""
+        return bool(self.participants) and self.shares_count == len(self.participants)
+
+    @property
+    def submissions_over(self) -> bool:
+        """No participant can submit any more in this round."""
+        return self.phase in (Phase.RECOVERING, Phase.CLOSED, Phase.FINISHED)
+
+    @property
+    def dropped(self) -> tuple[str, ...]:
+        """Participants who never submitted, once submissions are over (else none)."""
+        if not self.submissions_over:
+            return ()
+        return self.not_submitted()
+
+    @property
+    def recovered(self) -> tuple[str, ...]:
+        """Dropouts whose masks the survivors' reveals removed from the sum: every dropout of a
+        closed round (the contract closes a round with dropouts only after enough reveals)."""
+        return self.dropped if self.phase is Phase.CLOSED else ()
+
+    @property
+    def survivors(self) -> int:
+        """How many participants submitted (those who can reveal shares when some dropped)."""
+        return self.submission_count
+
+    @property
+    def paid(self) -> tuple[str, ...]:
+        """Participants credited the bounty for this round: its submitters, once closed."""
+        if self.phase is not Phase.CLOSED:
+            return ()
+        return tuple(p for p in self.participants if p in self.submitted)
+
+    def seat(self, address: str) -> Seat | None:
+        """``address``'s state in this round (None: not a participant)."""
+        if address not in self.participants:
+            return None
+        if address in self.revealed:
+            return Seat.REVEALED
+        if address in self.submitted:
+            return Seat.SUBMITTED
+        if self.submissions_over:
+            return Seat.DROPPED
+        return Seat.SHARES if address in self.shared else Seat.PARTICIPANT
+
+    def missing_shares(self) -> tuple[str, ...]:
+        """Participants who have not posted their key shares."""
+        return tuple(p for p in self.participants if p not in self.shared)
+
+    def not_submitted(self) -> tuple[str, ...]:
+        """Participants who have not submitted (the dropouts, if AI Inc. declares them now)."""
+        return tuple(p for p in self.participants if p not in self.submitted)
+
+
+def phase_of(spec: MarketSpec, round_no: int, *, shares_count: int, submission_count: int,
+             participants: int) -> Phase:
+    """The phase of round ``round_no`` of ``spec``, from the contract's flags and counts."""
+    if round_no < spec.round:
+        return Phase.CLOSED
+    if spec.finished:
+        return Phase.FINISHED
+    if not spec.opened:
+        return Phase.ACCEPTING
+    if spec.recovering:
+        return Phase.RECOVERING
+    if shares_count < participants and submission_count == 0:
+        return Phase.SHARING
+    return Phase.SUBMITTING
+
+
+# -- what AI Inc. may do next -----------------------------------------------------------------
+
+
+class Action(enum.Enum):
+    """What AI Inc. does next in a round (:func:`next_action`)."""
+
+    WAIT = "wait"
+    """Nothing yet: the owners have something to do (accept, post shares, submit, reveal)."""
+    OPEN_ROUND = "open_round"
+    """Fix the round's participants on chain."""
+    REOPEN_ROUND = "reopen_round"
+    """Open the round again without the participants who posted no key shares."""
+    DECLARE_DROPOUTS = "declare_dropouts"
+    """End the submissions: who has not submitted is dropped; survivors then reveal."""
+    CLOSE_ROUND = "close_round"
+    """Sum, decrypt, post the next model, close the round (bounties are credited)."""
+    STUCK = "stuck"
+    """Nothing AI Inc. may do completes the round: too few owners (the reason says which)."""
+    DONE = "done"
+    """The round is closed, or the spec finished: nothing more to do in it."""
+
+
+@dataclass(frozen=True)
+class Next:
+    """:func:`next_action`'s answer: the action and why, in a sentence."""
+
+    action: Action
+    why: str
+
+
+def next_action(state: RoundState, *, waited: bool = False,
+                exclude: Collection[str] = ()) -> Next:
+    """The one rule for what AI Inc. may do next in ``state``'s round.
+
+    ``waited``: the wait for the owners in this phase is over (its deadline or grace period
+    passed; a single-kernel run has nobody to wait for and passes True). ``exclude``: owners AI
+    Inc. leaves out of a round it opens (they dropped out of an earlier one). The contract
+    enforces the same thresholds; this rule says in advance which call it would accept.
+    """
+    t = state.spec.min_owners
+    phase = state.phase
+    if phase in (Phase.CLOSED, Phase.FINISHED):
+        return Next(Action.DONE, f"round {state.round} is {phase.value}")
+    if phase is Phase.ACCEPTING:
+        eligible = [o for o in state.owners if o not in set(exclude)]
+        if len(eligible) >= t:
+            return Next(Action.OPEN_ROUND if waited else Action.WAIT,
+                        f"{len(eligible)} owner(s) can take part, {t} needed")
+        return Next(Action.STUCK if waited else Action.WAIT,
+                    f"{len(eligible)} owner(s) accepted the spec, a round needs {t} "
+                    "(min_owners): wait for more to accept")
+    if phase is Phase.SHARING:
+        if not waited:
+            return Next(Action.WAIT, "waiting for every participant's key shares")
+        ready = state.shares_count
+        if ready >= t:
+            return Next(Action.REOPEN_ROUND, f"{len(state.participants) - ready} participant(s) "
+                        "posted no key shares: open the round again without them")
+        return Next(Action.STUCK, f"only {ready} participant(s) posted their key shares, a "
+                    f"round needs {t}: wait longer, or open the round again when more are back")
+    if phase is Phase.SUBMITTING:
+        n, count = len(state.participants), state.submission_count
+        if count == n:
+            return Next(Action.CLOSE_ROUND, "every participant submitted")
+        if not waited:
+            return Next(Action.WAIT, f"{count} of {n} participant(s) submitted")
+        if count >= t:
+            return Next(Action.DECLARE_DROPOUTS, f"{n - count} participant(s) did not submit; "
+                        f"{count} survivors can recover their masks")
+        return Next(Action.STUCK, f"only {count} of {n} participants submitted, and removing "
+                    f"the others' masks needs the shares of at least {t} (min_owners): the "
+                    "round stays open until more submit")
+    # RECOVERING: every survivor's reveal, or at least t once the wait is over.
+    count, survivors = state.reveal_count, state.submission_count
+    if count >= survivors or (waited and count >= t):
+        return Next(Action.CLOSE_ROUND, f"{count} of {survivors} survivor(s) revealed")
+    if not waited:
+        return Next(Action.WAIT, f"{count} of {survivors} survivor(s) revealed their shares")
+    return Next(Action.STUCK, f"only {count} survivor(s) revealed their shares; {t} are "
+                "needed to remove the dropouts' masks")

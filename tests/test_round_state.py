@@ -1,0 +1,127 @@
+"""The round in one place: phases from the contract's flags, AI Inc.'s next action, one read."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from omteach.errors import InvalidValueError
+from omteach.protocol.market import MarketSpec
+from omteach.protocol.round import Action, Phase, RoundState, Seat, next_action, phase_of
+
+P = ("0xa", "0xb", "0xc", "0xd")
+SPEC = MarketSpec(0, "AI Inc.", "0" * 64, "1" * 64, "mlp", 32, 3, 2, 4, 0.0, 10, 10**9, 120,
+                  round=1, opened=True, recovering=False, finished=False)
+
+
+def spec(**flags: object) -> MarketSpec:
+    return dataclasses.replace(SPEC, **flags)
+
+
+@pytest.mark.parametrize(("flags", "round_no", "shares", "subs", "phase"), [
+    ({"opened": False}, 1, 0, 0, Phase.ACCEPTING),
+    ({}, 1, 0, 0, Phase.SHARING),
+    ({}, 1, 3, 0, Phase.SHARING),
+    ({}, 1, 4, 0, Phase.SUBMITTING),
+    ({}, 1, 4, 2, Phase.SUBMITTING),
+    ({}, 1, 3, 1, Phase.SUBMITTING),  # someone submitted: the set is fixed, no more SHARING
+    ({"recovering": True}, 1, 4, 2, Phase.RECOVERING),
+    ({}, 0, 4, 4, Phase.CLOSED),
+    ({"finished": True, "opened": False, "round": 3}, 3, 0, 0, Phase.FINISHED),
+    ({"finished": True, "opened": False, "round": 3}, 2, 4, 4, Phase.CLOSED),
+])
+def test_the_phase_follows_the_contracts_flags_and_counts(flags, round_no, shares, subs, phase):
+    assert phase_of(spec(**flags), round_no, shares_count=shares, submission_count=subs,
+                    participants=4) is phase
+
+
+def state(phase: Phase, *, owners: int = 4, shares: int = 4, subs: int = 0,
+          reveals: int = 0) -> RoundState:
+    """A round of 4 participants (t = 2) in ``phase`` with the given counts."""
+    return RoundState(SPEC, 1, phase, P[:owners], P, shares, subs, reveals,
+                      submitted={p: "f" * 64 for p in P[:subs]},
+                      revealed={p: "e" * 64 for p in P[:reveals]})
+
+
+# Every phase, waited or not, at the thresholds that change the answer (t = 2 of 4).
+NEXT = [
+    (state(Phase.ACCEPTING, owners=1), False, Action.WAIT),
+    (state(Phase.ACCEPTING, owners=1), True, Action.STUCK),
+    (state(Phase.ACCEPTING, owners=2), False, Action.WAIT),
+    (state(Phase.ACCEPTING, owners=2), True, Action.OPEN_ROUND),
+    (state(Phase.SHARING, shares=3), False, Action.WAIT),
+    (state(Phase.SHARING, shares=3), True, Action.REOPEN_ROUND),
+    (state(Phase.SHARING, shares=1), True, Action.STUCK),
+    (state(Phase.SUBMITTING, subs=1), False, Action.WAIT),
+    (state(Phase.SUBMITTING, subs=1), True, Action.STUCK),
+    (state(Phase.SUBMITTING, subs=2), True, Action.DECLARE_DROPOUTS),
+    (state(Phase.SUBMITTING, subs=4), False, Action.CLOSE_ROUND),
+    (state(Phase.RECOVERING, subs=3, reveals=1), False, Action.WAIT),
+    (state(Phase.RECOVERING, subs=3, reveals=1), True, Action.STUCK),
+    (state(Phase.RECOVERING, subs=3, reveals=2), False, Action.WAIT),
+    (state(Phase.RECOVERING, subs=3, reveals=2), True, Action.CLOSE_ROUND),
+    (state(Phase.RECOVERING, subs=3, reveals=3), False, Action.CLOSE_ROUND),
+    (state(Phase.CLOSED, subs=4), False, Action.DONE),
+    (state(Phase.FINISHED), True, Action.DONE),
+]
+
+
+@pytest.mark.parametrize(("round_state", "waited", "action"), NEXT,
+                         ids=[f"{s.phase.value}-{w}-{a.value}" for s, w, a in NEXT])
+def test_next_action_over_every_phase(round_state, waited, action):
+    step = next_action(round_state, waited=waited)
+    assert step.action is action and step.why
+
+
+def test_the_table_covers_every_phase_and_action():
+    assert {s.phase for s, _, _ in NEXT} == set(Phase)
+    assert {a for _, _, a in NEXT} == set(Action)
+
+
+def test_owners_left_out_do_not_count_towards_opening():
+    many = state(Phase.ACCEPTING, owners=3)
+    assert next_action(many, waited=True).action is Action.OPEN_ROUND
+    left_out = next_action(many, waited=True, exclude=P[:2])
+    assert left_out.action is Action.STUCK and "1 owner(s) accepted" in left_out.why
+
+
+def test_seats_dropouts_and_payment_read_from_the_state():
+    submitting = dataclasses.replace(state(Phase.SUBMITTING, subs=2), shared=dict.fromkeys(P, "s"))
+    assert [submitting.seat(p) for p in P] == [Seat.SUBMITTED, Seat.SUBMITTED, Seat.SHARES,
+                                               Seat.SHARES]
+    assert submitting.seat("0xe") is None and submitting.dropped == () and submitting.paid == ()
+    recovering = state(Phase.RECOVERING, subs=2, reveals=1)
+    assert [recovering.seat(p) for p in P] == [Seat.REVEALED, Seat.SUBMITTED, Seat.DROPPED,
+                                               Seat.DROPPED]
+    assert recovering.dropped == ("0xc", "0xd") and recovering.recovered == ()
+    closed = state(Phase.CLOSED, subs=3)
+    assert closed.paid == ("0xa", "0xb", "0xc") and closed.dropped == ("0xd",)
+    assert closed.recovered == ("0xd",)
+    with pytest.raises(TypeError):
+        closed.submitted["0xd"] = "f" * 64  # frozen: a read is a snapshot, not a live view
+
+
+def test_one_read_of_the_market_gives_the_round(keys):
+    from omteach.protocol.run import TrainingRun
+
+    with TrainingRun(keys=keys, workers=1, rounds=1, encrypted=False) as run:
+        first = run.round_state()
+        assert first.phase is Phase.ACCEPTING and len(first.owners) == 3
+        assert first.participants == () and first.spec.min_owners == 2
+        run.open_round()
+        joe = run.owners["Joe"]
+        sharing = run.round_state()
+        assert sharing.phase is Phase.SUBMITTING and sharing.all_shares_in
+        assert set(sharing.shared) == set(sharing.participants)
+        joe.submit(run.spec_id, 0, joe.train(run.spec_id, 0), encrypted=False)
+        mine = run.market.round_state(run.spec_id, of=["Joe"])
+        assert set(mine.submitted) == {joe.address} == set(mine.shared)  # only Joe was read
+        assert mine.submission_count == 1 and mine.shares_count == 3
+        report = run.run_round()
+        assert report.closed
+        closed = run.market.round_state(run.spec_id, 0)
+        assert closed.phase is Phase.CLOSED and set(closed.paid) == set(closed.participants)
+        assert run.round_state().phase is Phase.FINISHED
+        with pytest.raises(InvalidValueError, match="no round 5"):
+            run.market.round_state(run.spec_id, 5)
