@@ -64,6 +64,9 @@ DEV_BALANCE_ETHER = 20_000_000
 FAUCET_METHOD = "omteach_faucet"
 PER_CLIENT = 40
 """Faucet grants a minute to one client IP address (a class behind a NAT shares one)."""
+CLASS_SIZE = 64
+"""Places on the roster unless the teacher says otherwise (``--class-size``; the contract's
+``set_size`` changes it during the lesson): room for a class, not for a squatter's thousand keys."""
 DEFAULT_STATE = Path.home() / ".omteach" / "classroom" / "node.json"
 """In the home folder: the teacher's notebook finds it whatever its kernel's working folder."""
 TEACHER_NOTEBOOK = Path("notebooks") / "06_classroom_teacher.ipynb"
@@ -152,7 +155,7 @@ class ClassroomNode:
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, teacher_key: Any = None,
                  grant: int = GRANT_WEI, per_client: int = PER_CLIENT,
-                 state_file: Path | None = None):
+                 state_file: Path | None = None, class_size: int = CLASS_SIZE):
         from eth_account import Account
 
         self._log_lock = threading.Lock()
@@ -168,7 +171,7 @@ class ClassroomNode:
             self.chain.send_value(DEV, FAUCET, FAUCET_FUNDS)
             self.board: DeployedContract = self.chain.deploy("BlobBoard", sender=COMPANY)
             self.classroom: DeployedContract = self.chain.deploy(
-                "Classroom", self.board.address, COMPANY, sender=COMPANY)
+                "Classroom", self.board.address, COMPANY, class_size, sender=COMPANY)
             self.log_file = (Path(state_file).with_name("gate.jsonl")
                              if state_file is not None else None)
             self.faucet = Faucet(self.chain, grant=grant, per_client=per_client,

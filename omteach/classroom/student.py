@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from omteach.chain.evm import Chain, DeployedContract
+from omteach.classroom.names import normalize_name
 from omteach.classroom.node import FAUCET_METHOD
 from omteach.classroom.roster import read_roster
 from omteach.errors import ChainError
@@ -48,8 +49,10 @@ class Student:
         With ``key_file`` the key is kept on this machine (readable by this user only): made
         and saved on the first join, read back on the next, so a student whose kernel restarted
         (or who left mid-round) comes back as the same member of the class, without a second
-        faucet grant or join.
+        faucet grant or join. ``name`` is normalized first (:func:`~omteach.classroom.names.
+        normalize_name`): a name the contract would refuse is explained before anything is sent.
         """
+        name = normalize_name(name)
         if key_file is not None and key is None:
             key = _load_or_make_key(Path(key_file))
         me = cls(gate_url, classroom, name, key=key)
