@@ -91,3 +91,16 @@ class DropoutRecoveryError(AggregationError):
 class RepositoryAddressError(OmteachError, ValueError):
     """Not a GitHub repository address (``OWNER/NAME``) the launch links can point at, or no
     address to be found (no argument and no ``origin`` remote)."""
+
+
+class GateRefusal(ChainError):
+    """The class's gate refused a request (or a handler of the gate refuses one).
+
+    ``code`` is the JSON-RPC error code the student's client receives; the message says what was
+    refused and what to do instead.
+    """
+
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message

@@ -136,11 +136,31 @@ def test_students_share_blobs_through_the_node(node, ana):
 
 
 def test_the_faucet_cannot_be_drained_in_a_lesson(node):
-    """Fresh keys at the per-client limit, from 30 machines, for 8 hours: a small dent."""
-    from omteach.classroom.node import PER_CLIENT
+    """However many machines and keys ask, grants stop at the roster's places (1,024 at most)."""
+    from omteach.classroom.node import SPARE_GRANTS
 
-    grants_in_a_day_of_cheating = PER_CLIENT * 60 * 8 * 30
-    assert node.chain.balance(FAUCET) > 2 * grants_in_a_day_of_cheating * GRANT_WEI
+    assert node.chain.balance(FAUCET) > 2 * (1024 + SPARE_GRANTS) * GRANT_WEI
+
+
+def test_the_faucet_serves_a_class_behind_one_nat_and_stops_at_the_roster(node):
+    """Forty students behind one school NAT (one IP) are funded; keys beyond the roster's
+    places, or many funded keys that never join, are not."""
+    from omteach.classroom.node import CLASS_SIZE, SPARE_GRANTS
+
+    faucet = Faucet(node.chain, grant=1, classroom=node.classroom, max_pending=1000)
+    school = "203.0.113.7"
+    for _ in range(40):
+        faucet([Account.create().address], school)
+    assert len(faucet.funded) == 40
+    for _ in range(CLASS_SIZE + SPARE_GRANTS - 40):
+        faucet([Account.create().address], f"198.51.100.{len(faucet.funded) % 250}")
+    with pytest.raises(GateRefusal, match="as many keys as the class has places"):
+        faucet([Account.create().address], "192.0.2.1")
+    picky = Faucet(node.chain, grant=1, classroom=node.classroom, max_pending=3)
+    for _ in range(3):
+        picky([Account.create().address], school)
+    with pytest.raises(GateRefusal, match="3 funded keys have not joined"):
+        picky([Account.create().address], school)
 
 
 def test_the_faucet_takes_one_address_and_limits_each_machine(node):

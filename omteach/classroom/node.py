@@ -13,10 +13,11 @@ What ``make classroom`` runs (``python -m omteach.classroom.node``)::
    and the faucet's. Each is funded from the development account, over loopback.
 3. AI Inc. deploys the ``BlobBoard`` (blobs through the node) and the ``Classroom`` roster.
 4. The gate listens on the bind address students can reach. Besides the forwarded methods it
-   answers ``omteach_faucet``: a student's fresh address gets :data:`GRANT_WEI` once (each client
-   IP address at most ``per_client`` grants a minute: a class behind one NAT shares an IP, so the
-   default is generous), then the student joins the roster with a transaction signed by their
-   own key (:mod:`omteach.classroom.student`).
+   answers ``omteach_faucet``: a student's fresh address gets :data:`GRANT_WEI` once, within the
+   roster's limits (no more keys than places, few funded keys waiting to join; see
+   :class:`Faucet`), then the student joins the roster with a transaction signed by their own
+   key (:mod:`omteach.classroom.student`). The roster's own rules (names, one join per key, joins
+   from keys only, its size) are the contract's (``contracts/Classroom.vy``).
 5. The state file (mode 0600: it holds AI Inc.'s key) tells the teacher's notebook where
    everything is: :func:`teacher_chain` reads it. Beside it, ``gate.jsonl`` logs every refused
    request and faucet grant, one JSON object a line, for the dashboard (:func:`read_gate_log`).
@@ -62,8 +63,19 @@ FAUCET_FUNDS = 10_000_000 * ETHER
 drain the faucet and leave a latecomer unfunded (the ether is play money on the class's chain)."""
 DEV_BALANCE_ETHER = 20_000_000
 FAUCET_METHOD = "omteach_faucet"
-PER_CLIENT = 40
-"""Faucet grants a minute to one client IP address (a class behind a NAT shares one)."""
+PER_CLIENT = 600
+"""Faucet grants a minute to one client IP address: a whole class behind one school NAT shares
+one, so this only slows a script; the roster's limits are what bound the faucet."""
+MAX_PENDING = 32
+"""Funded keys that have not joined yet, at most (a class asking at once fits)."""
+SPARE_GRANTS = 8
+"""Grants beyond the class's places: new keys for students whose laptops gave up."""
+BLOCK_GAS_LIMIT = 60_000_000
+"""The class chain's block gas limit. anvil mines each transaction in its own block and the gate
+lets no transaction ask for more than :data:`~omteach.classroom.gate.TX_GAS_CAP` (10 million),
+so no block passes the EIP-1559 target (half the limit): the base fee can only fall, and no
+student can price classmates out. (anvil's ``--base-fee`` sets only the first block's fee; it
+still rises with full blocks, measured with anvil 1.7.1.)"""
 CLASS_SIZE = 64
 """Places on the roster unless the teacher says otherwise (``--class-size``; the contract's
 ``set_size`` changes it during the lesson): room for a class, not for a squatter's thousand keys."""
@@ -75,13 +87,22 @@ _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
 class Faucet:
-    """Funds each student address once, from its own key, at most ``per_client`` a minute.
+    """Funds each student address once, from its own key, within three limits.
+
+    - per address: once;
+    - per roster (with ``classroom``): at most as many addresses as the class has places, plus
+      :data:`SPARE_GRANTS` (a student whose laptop died makes a new key), and at most
+      ``max_pending`` funded addresses that have not joined yet: fresh keys cannot drain the
+      faucet or fund a squatter's thousand joins, however many machines ask;
+    - per client IP address: ``per_client`` grants a ``window`` (a minute), generous by default,
+      since a class behind one school NAT shares one address.
 
     Called by the gate with (params, client address); ``params`` is ``[student address]``.
     """
 
     def __init__(self, chain: Chain, *, sender: str = FAUCET, grant: int = GRANT_WEI,
                  per_client: int = PER_CLIENT, window: float = 60.0,
+                 classroom: DeployedContract | None = None, max_pending: int = MAX_PENDING,
                  on_grant: Callable[[str, str, int], None] | None = None):
         self.chain = chain
         self.on_grant = on_grant
@@ -89,7 +110,10 @@ class Faucet:
         self.grant = grant
         self.per_client = per_client
         self.window = window
+        self.classroom = classroom
+        self.max_pending = max_pending
         self.funded: dict[str, str] = {}  # lower-case address -> client that asked
+        self._joined: set[str] = set()  # funded addresses seen on the roster
         self._recent: dict[str, deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
 
@@ -101,6 +125,7 @@ class Faucet:
         with self._lock:
             if address in self.funded:
                 raise GateRefusal(SERVER_ERROR, "the faucet already funded this address once")
+            self._check_roster()
             recent = self._recent[client]
             now = time.monotonic()
             while recent and now - recent[0] > self.window:
@@ -116,6 +141,25 @@ class Faucet:
         if self.on_grant is not None:
             self.on_grant(client, self.chain.address(params[0]), self.grant)
         return {"funded": self.grant, "tx": result.tx_hash}
+
+    def _check_roster(self) -> None:
+        """Refuse a grant the roster has no room for (GateRefusal saying whom to ask)."""
+        if self.classroom is None:
+            return
+        places = int(self.classroom.call("size"))
+        if len(self.funded) >= places + SPARE_GRANTS:
+            raise GateRefusal(SERVER_ERROR, f"the faucet funded as many keys as the class has "
+                                            f"places ({places}, and {SPARE_GRANTS} spare): ask "
+                                            "the teacher")
+        pending = [a for a in self.funded if a not in self._joined]
+        if len(pending) < self.max_pending:
+            return
+        for address in pending:  # who joined since: the roster says (view calls, loopback)
+            if self.classroom.call("names", self.chain.address(address)):
+                self._joined.add(address)
+        if len(self.funded) - len(self._joined) >= self.max_pending:
+            raise GateRefusal(SERVER_ERROR, f"{self.max_pending} funded keys have not joined "
+                                            "the class yet: join with yours, or wait a moment")
 
 
 @dataclass(frozen=True)
@@ -160,7 +204,8 @@ class ClassroomNode:
 
         self._log_lock = threading.Lock()
         self.anvil = AnvilNode(args=["--mnemonic-random", "--accounts", "1",
-                                     "--balance", str(DEV_BALANCE_ETHER)])
+                                     "--balance", str(DEV_BALANCE_ETHER),
+                                     "--gas-limit", str(BLOCK_GAS_LIMIT)])
         try:
             # The teacher's key: made here, or brought along (hex, bytes or LocalAccount).
             self.teacher_key = (Account.create() if teacher_key is None
@@ -175,9 +220,10 @@ class ClassroomNode:
             self.log_file = (Path(state_file).with_name("gate.jsonl")
                              if state_file is not None else None)
             self.faucet = Faucet(self.chain, grant=grant, per_client=per_client,
-                                 on_grant=self._log_grant)
+                                 classroom=self.classroom, on_grant=self._log_grant)
             self.gate = Gate(self.anvil.url, host=host, port=port,
                              refuse_senders=self.chain.w3.eth.accounts,
+                             chain_id=self.chain.chain_id,
                              handlers={FAUCET_METHOD: self.faucet},
                              on_refusal=self._log_refusal).start()
         except BaseException:
@@ -283,8 +329,11 @@ def main(argv: list[str] | None = None) -> None:
                              "machine; default loopback, for a rehearsal)")
     parser.add_argument("--port", type=int, default=8546, help="the gate's TCP port")
     parser.add_argument("--per-client", type=int, default=PER_CLIENT,
-                        help="faucet grants a minute to one IP address (raise it for a class "
-                             "behind one NAT)")
+                        help="faucet grants a minute to one IP address (the roster's size "
+                             "bounds the faucet in all)")
+    parser.add_argument("--class-size", type=int, default=CLASS_SIZE,
+                        help="places on the roster (the teacher's notebook can change it with "
+                             "the Classroom contract's set_size)")
     parser.add_argument("--state", type=Path, default=DEFAULT_STATE,
                         help="where to write the class's state (holds AI Inc.'s key)")
     parser.add_argument("--lab", action="store_true",
@@ -293,7 +342,7 @@ def main(argv: list[str] | None = None) -> None:
     # A SIGTERM (a test, a service manager) leaves through the `with`, so anvil stops too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with ClassroomNode(host=args.host, port=args.port, per_client=args.per_client,
-                       state_file=args.state) as node:
+                       state_file=args.state, class_size=args.class_size) as node:
         print(f"The class's node is up (chain id {node.chain.chain_id}).")
         print(f"  students join with:   {node.join_line}")
         print(f"  gate (the one port students need): {node.gate.url}")
