@@ -690,6 +690,10 @@ class Gate:
         self.queue.acquire(client, self.timeout)
         try:
             answer = self._post(request, budget[0])
+        except GateRefusal as exc:
+            if exc.code == LIMIT_EXCEEDED:
+                budget[0] = 0  # spent: the batch's next requests are not sent to the node
+            raise
         finally:
             self.queue.release()
         budget[0] -= answer.pop("_size", 0) if isinstance(answer, dict) else 0
