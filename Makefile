@@ -17,7 +17,7 @@ KERNEL := omteach
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: setup setup-anvil lab test doctor browser-deps lint bench student answers notebooks clean \
-	classroom rehearsal
+	classroom rehearsal fuzz
 
 setup: $(STAMP)
 
@@ -81,6 +81,13 @@ doctor: setup
 lint: setup
 	$(VENV)/bin/ruff check omteach tests bench
 
+# The gate's property tests with many examples (the suite runs a few dozen), and the hostile
+# class's attacks once more. FUZZ_EXAMPLES=... to change how many.
+FUZZ_EXAMPLES ?= 3000
+fuzz: setup setup-anvil
+	OMTEACH_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q tests/test_gate_fuzz.py \
+		tests/test_hostile_class.py
+
 bench: setup
 	$(PY) bench/he_bench.py
 	$(PY) bench/round_bench.py
@@ -89,6 +96,7 @@ bench: setup
 	$(PY) bench/classroom_bench.py
 	$(PY) bench/chapter_bench.py --pieces
 	$(PY) bench/classroom_start_bench.py
+	$(PY) bench/gate_bench.py
 
 # Editions (nbgrader, settings in nbgrader_config.py). The instructor sources, with solutions and
 # hidden tests, are source/course/*.ipynb. nbgrader finds alembic on PATH, hence the venv's bin.
