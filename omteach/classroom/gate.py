@@ -98,8 +98,10 @@ MAX_RESPONSE = 16 * 1024 * 1024
 """Largest answer to one HTTP request (a batch's answers together): 100 blobs of 64 KiB fit."""
 MAX_HELD = 128 * 1024 * 1024
 """Answer bytes the gate holds for all clients at once (waiting to be written)."""
-UPSTREAM_WORKERS = 4
-"""Requests forwarded to the node at once; the others wait in the fair queue."""
+UPSTREAM_WORKERS = 2
+"""Requests the gate works on at once (parsing, forwarding, encoding); the others wait in the
+fair queue. The node answers a class's reads in a millisecond or two: more would only let a
+flood's threads take the CPU from the request a classmate is waiting for."""
 
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, INTERNAL_ERROR, SERVER_ERROR = (
     -32700, -32600, -32601, -32602, -32603, -32000)
@@ -113,7 +115,6 @@ CALL_KEYS = frozenset({"from", "to", "gas", "gasPrice", "maxFeePerGas", "maxPrio
                        "value", "data", "input", "nonce", "type", "accessList", "chainId"})
 """Fields of a call object the gate forwards (the standard ones, no overrides in disguise)."""
 LOG_KEYS = frozenset({"address", "topics", "fromBlock", "toBlock", "blockHash"})
-HEAVY = frozenset({"eth_call", "eth_estimateGas", "eth_getLogs"})
 
 # A JSON string (any escape), an opening or a closing bracket. DOTALL: an escaped line break is
 # one token, so strings are skipped exactly as the JSON parser reads them (see parse_body).
@@ -495,18 +496,36 @@ class Gate:
             raw = b""
         if len(raw) != length:
             return 408, _error(None, INVALID_REQUEST, "the request did not arrive in time")
+        client = client_key(req.client_address[0])
+        # The client's turn covers the work the gate does for it (parsing, forwarding, encoding
+        # the answer): a flood's threads wait, without using the CPU, while others are served.
+        try:
+            self.queue.acquire(client, self.timeout)
+        except GateRefusal as exc:
+            return 200, _error(None, exc.code, exc.message)
+        try:
+            return 200, self._answer_body(raw, client)
+        finally:
+            self.queue.release()
+
+    def _answer_body(self, raw: bytes, client: str) -> Any:
+        """The answer (encoded) to a request body, with ``client``'s turn held."""
         try:
             parsed = parse_body(raw)
         except GateRefusal as exc:
-            return 200, _error(None, exc.code, exc.message)
-        client = client_key(req.client_address[0])
+            return _error(None, exc.code, exc.message)
         budget = [self.max_response]
-        if isinstance(parsed, list):
-            if not parsed or len(parsed) > self.max_batch:
-                return 200, _error(None, INVALID_REQUEST,
-                                   f"a batch holds 1 to {self.max_batch} requests")
-            return 200, self._encode([self.answer(item, client, budget) for item in parsed])
-        return 200, self._encode(self.answer(parsed, client, budget))
+        if not isinstance(parsed, list):
+            return self._encode(self.answer(parsed, client, budget))
+        if not parsed or len(parsed) > self.max_batch:
+            return _error(None, INVALID_REQUEST, f"a batch holds 1 to {self.max_batch} requests")
+        answers = []
+        for n, item in enumerate(parsed):
+            if n:  # one turn per request of a batch: a batch waits like a flood of requests
+                self.queue.release()
+                self.queue.acquire(client, self.timeout)
+            answers.append(self.answer(item, client, budget))
+        return self._encode(answers)
 
     @staticmethod
     def _encode(answer: Any) -> bytes:
@@ -516,7 +535,8 @@ class Gate:
                budget: list[int] | None = None) -> dict[str, Any]:
         """The JSON-RPC answer to one (already parsed) request from ``client``.
 
-        ``budget``: answer bytes this HTTP request may still return (shared by a batch).
+        ``budget``: answer bytes this HTTP request may still return (shared by a batch). The
+        HTTP server calls it with the client's turn of the fair queue held.
         """
         if not isinstance(request, dict):
             return _error(None, INVALID_REQUEST, "a request is a JSON object")
@@ -553,7 +573,7 @@ class Gate:
             return self._refuse(req_id, client, method, exc.code, exc.message)
         try:
             return self._forward({"jsonrpc": "2.0", "id": req_id, "method": method,
-                                  "params": params}, client,
+                                  "params": params},
                                  budget if budget is not None else [self.max_response])
         except GateRefusal as exc:
             return self._refuse(req_id, client, method, exc.code, exc.message)
@@ -681,21 +701,18 @@ class Gate:
 
     # -- forwarding ------------------------------------------------------------------------------
 
-    def _forward(self, request: dict[str, Any], client: str, budget: list[int]) -> dict[str, Any]:
-        """The node's answer, through the fair queue, within the time limit and the budget."""
+    def _forward(self, request: dict[str, Any], budget: list[int]) -> dict[str, Any]:
+        """The node's answer, within the time limit and the budget."""
         if budget[0] <= 0:
             raise GateRefusal(LIMIT_EXCEEDED, "this request's answers already fill what the gate "
                                               f"returns at once ({self.max_response:,} bytes): "
                                               "send the rest in another request")
-        self.queue.acquire(client, self.timeout)
         try:
             answer = self._post(request, budget[0])
         except GateRefusal as exc:
             if exc.code == LIMIT_EXCEEDED:
                 budget[0] = 0  # spent: the batch's next requests are not sent to the node
             raise
-        finally:
-            self.queue.release()
         budget[0] -= answer.pop("_size", 0) if isinstance(answer, dict) else 0
         return answer
 
