@@ -49,11 +49,13 @@ lab: setup
 # TCP port students need; CLASS_HOST=0.0.0.0 to let the room in), the class's contracts, the
 # faucet. Prints the line students join with; Ctrl-C stops the class.
 CLASS_HOST ?= 127.0.0.1
+CLASS_SIZE ?= 64
 CLASS_PORT ?= 8546
 STUDENTS ?= 8
 
 classroom: setup setup-anvil
-	$(PY) -m omteach.classroom.node --host $(CLASS_HOST) --port $(CLASS_PORT) --lab
+	$(PY) -m omteach.classroom.node --host $(CLASS_HOST) --port $(CLASS_PORT) \
+		--class-size $(CLASS_SIZE) --lab
 
 # A rehearsal: the live round with STUDENTS simulated students as separate processes on this
 # machine (one a latecomer, one a dropout); the teacher (AI Inc.) in this process.

@@ -339,9 +339,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lab", action="store_true",
                         help=f"also open {TEACHER_NOTEBOOK} in JupyterLab, if it exists")
     args = parser.parse_args(argv)
-    # This process only serves the class: hand the GIL over more often (default 5 ms), so a
-    # classmate's request waiting on a flood's threads gets its turn sooner (bench/gate_bench.py).
-    sys.setswitchinterval(0.001)
     # A SIGTERM (a test, a service manager) leaves through the `with`, so anvil stops too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with ClassroomNode(host=args.host, port=args.port, per_client=args.per_client,
