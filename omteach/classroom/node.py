@@ -13,11 +13,11 @@ What ``make classroom`` runs (``python -m omteach.classroom.node``)::
    and the faucet's. Each is funded from the development account, over loopback.
 3. AI Inc. deploys the ``BlobBoard`` (blobs through the node) and the ``Classroom`` roster.
 4. The gate listens on the bind address students can reach. Besides the forwarded methods it
-   answers ``omteach_faucet``: a student's fresh address gets :data:`GRANT_WEI` once, within the
-   roster's limits (no more keys than places, few funded keys waiting to join; see
-   :class:`Faucet`), then the student joins the roster with a transaction signed by their own
-   key (:mod:`omteach.classroom.student`). The roster's own rules (names, one join per key, joins
-   from keys only, its size) are the contract's (``contracts/Classroom.vy``).
+   answers ``omteach_faucet``: a student's fresh address gets enough to join, joins the roster
+   with a transaction signed by their own key (:mod:`omteach.classroom.student`), then asks
+   again and gets the rest of :data:`GRANT_WEI` (:class:`Faucet`: fresh keys cannot drain it).
+   The roster's own rules (names, one join per key, joins from keys only, its size) are the
+   contract's (``contracts/Classroom.vy``).
 5. The state file (mode 0600: it holds AI Inc.'s key) tells the teacher's notebook where
    everything is: :func:`teacher_chain` reads it. Beside it, ``gate.jsonl`` logs every refused
    request and faucet grant, one JSON object a line, for the dashboard (:func:`read_gate_log`).
@@ -66,10 +66,9 @@ FAUCET_METHOD = "omteach_faucet"
 PER_CLIENT = 600
 """Faucet grants a minute to one client IP address: a whole class behind one school NAT shares
 one, so this only slows a script; the roster's limits are what bound the faucet."""
-MAX_PENDING = 32
-"""Funded keys that have not joined yet, at most (a class asking at once fits)."""
-SPARE_GRANTS = 8
-"""Grants beyond the class's places: new keys for students whose laptops gave up."""
+JOIN_GRANT_WEI = ETHER // 100
+"""A fresh address's first grant: enough to join (about 200,000 gas at a base fee that cannot
+rise) fifty times over; the rest of :data:`GRANT_WEI` follows once it is on the roster."""
 BLOCK_GAS_LIMIT = 60_000_000
 """The class chain's block gas limit. anvil mines each transaction in its own block and the gate
 lets no transaction ask for more than :data:`~omteach.classroom.gate.TX_GAS_CAP` (10 million),
@@ -87,22 +86,23 @@ _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
 class Faucet:
-    """Funds each student address once, from its own key, within three limits.
+    """Funds each student address from its own key: a join's worth first, the rest once joined.
 
-    - per address: once;
-    - per roster (with ``classroom``): at most as many addresses as the class has places, plus
-      :data:`SPARE_GRANTS` (a student whose laptop died makes a new key), and at most
-      ``max_pending`` funded addresses that have not joined yet: fresh keys cannot drain the
-      faucet or fund a squatter's thousand joins, however many machines ask;
+    - per address: one first grant (:data:`JOIN_GRANT_WEI`, with ``classroom``: enough to join
+      many times over) and, once the address is on the roster, one top-up to ``grant``;
+    - per roster: only the class's students (at most the places the teacher set) ever get the
+      full grant, so fresh keys cannot drain the faucet, and there is no shared budget that a
+      script asking for fresh keys could use up before a latecomer asks;
     - per client IP address: ``per_client`` grants a ``window`` (a minute), generous by default,
-      since a class behind one school NAT shares one address.
+      since a class behind one school NAT shares one address: it only slows a script down.
 
+    Without ``classroom`` each address gets ``grant`` at once (a faucet for a bare chain).
     Called by the gate with (params, client address); ``params`` is ``[student address]``.
     """
 
     def __init__(self, chain: Chain, *, sender: str = FAUCET, grant: int = GRANT_WEI,
                  per_client: int = PER_CLIENT, window: float = 60.0,
-                 classroom: DeployedContract | None = None, max_pending: int = MAX_PENDING,
+                 classroom: DeployedContract | None = None, join_grant: int = JOIN_GRANT_WEI,
                  on_grant: Callable[[str, str, int], None] | None = None):
         self.chain = chain
         self.on_grant = on_grant
@@ -111,9 +111,9 @@ class Faucet:
         self.per_client = per_client
         self.window = window
         self.classroom = classroom
-        self.max_pending = max_pending
-        self.funded: dict[str, str] = {}  # lower-case address -> client that asked
-        self._joined: set[str] = set()  # funded addresses seen on the roster
+        self.join_grant = min(join_grant, grant) if classroom is not None else grant
+        self.funded: dict[str, str] = {}  # lower-case address -> client that asked first
+        self.topped_up: set[str] = set()  # lower-case addresses given the rest, once joined
         self._recent: dict[str, deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
 
@@ -123,43 +123,40 @@ class Faucet:
             raise GateRefusal(-32602, f"{FAUCET_METHOD} takes one address (0x and 40 hex digits)")
         address = params[0].lower()
         with self._lock:
-            if address in self.funded:
-                raise GateRefusal(SERVER_ERROR, "the faucet already funded this address once")
-            self._check_roster()
+            wei = self._due(address)
+            fresh = address not in self.funded
             recent = self._recent[client]
             now = time.monotonic()
             while recent and now - recent[0] > self.window:
                 recent.popleft()
-            if len(recent) >= self.per_client:
+            # Only fresh addresses count against the machine: a top-up goes to a student on the
+            # roster, which the roster's size already bounds.
+            if fresh and len(recent) >= self.per_client:
                 raise GateRefusal(SERVER_ERROR, "the faucet funds at most "
                                   f"{plural(self.per_client, 'address', 'addresses')} a minute "
                                   "from one machine: wait")
-            result = self.chain.send_value(self.sender, self.chain.address(params[0]),
-                                           self.grant)
-            recent.append(now)
-            self.funded[address] = client
+            result = self.chain.send_value(self.sender, self.chain.address(params[0]), wei)
+            if fresh:
+                recent.append(now)
+            if not fresh:
+                self.topped_up.add(address)
+            else:
+                self.funded[address] = client
         if self.on_grant is not None:
-            self.on_grant(client, self.chain.address(params[0]), self.grant)
-        return {"funded": self.grant, "tx": result.tx_hash}
+            self.on_grant(client, self.chain.address(params[0]), wei)
+        return {"funded": wei, "tx": result.tx_hash}
 
-    def _check_roster(self) -> None:
-        """Refuse a grant the roster has no room for (GateRefusal saying whom to ask)."""
-        if self.classroom is None:
-            return
-        places = int(self.classroom.call("size"))
-        if len(self.funded) >= places + SPARE_GRANTS:
-            raise GateRefusal(SERVER_ERROR, f"the faucet funded as many keys as the class has "
-                                            f"places ({places}, and {SPARE_GRANTS} spare): ask "
-                                            "the teacher")
-        pending = [a for a in self.funded if a not in self._joined]
-        if len(pending) < self.max_pending:
-            return
-        for address in pending:  # who joined since: the roster says (view calls, loopback)
-            if self.classroom.call("names", self.chain.address(address)):
-                self._joined.add(address)
-        if len(self.funded) - len(self._joined) >= self.max_pending:
-            raise GateRefusal(SERVER_ERROR, f"{self.max_pending} funded keys have not joined "
-                                            "the class yet: join with yours, or wait a moment")
+    def _due(self, address: str) -> int:
+        """What ``address`` may be given now (or GateRefusal saying why nothing)."""
+        if address not in self.funded:
+            return self.join_grant
+        if (self.classroom is not None and self.join_grant < self.grant
+                and address not in self.topped_up):
+            if not self.classroom.call("names", self.chain.address(address)):
+                raise GateRefusal(SERVER_ERROR, "the faucet gave this address enough to join the "
+                                                "class: join, then ask again for the rest")
+            return self.grant - self.join_grant
+        raise GateRefusal(SERVER_ERROR, "the faucet already funded this address once")
 
 
 @dataclass(frozen=True)

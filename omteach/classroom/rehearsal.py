@@ -33,7 +33,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from omteach.classroom.node import ClassroomNode
+from omteach.classroom.node import CLASS_SIZE, ClassroomNode
 from omteach.text import plural, text_table
 
 if TYPE_CHECKING:  # the teacher imports the protocol (and, for accuracy, torch)
@@ -157,7 +157,8 @@ def rehearse(n_students: int = 8, *, node: ClassroomNode | None = None, cheater:
     late = dict(late or {})
     own = node is None
     # Every simulated student comes from 127.0.0.1: let the faucet fund them all at once.
-    node = node or ClassroomNode(per_client=n_students + 1)
+    node = node or ClassroomNode(per_client=n_students + 1,
+                                 class_size=max(CLASS_SIZE, n_students))
     ctx = student_context()
     out = ctx.Queue()
     procs = [ctx.Process(target=_student,
@@ -396,7 +397,8 @@ def rehearse_round(n_students: int = 8, *, rounds: int = 3, late: Mapping[int, i
     late, leave = dict(late or {}), dict(leave or {})
     own = node is None
     student_context()  # the students' server starts importing while the node starts
-    node = node or ClassroomNode(per_client=n_students + 1)
+    node = node or ClassroomNode(per_client=n_students + 1,
+                                 class_size=max(CLASS_SIZE, n_students))
     procs: list[Any] = []
     try:
         test = None if light else seat_shard(0, n_students)[1]
