@@ -392,3 +392,17 @@ def test_one_ipv6_machine_counts_as_one_client(address, key):
     from omteach.classroom.gate import client_key
 
     assert client_key(address) == key
+
+
+@pytest.mark.parametrize("body", [
+    b'"' + b'\\"' * 250_000,  # every quote escaped, the string never closes
+    b'"' + b'\\"' * 250_000 + b"\\",
+    b'"a' * 250_000,
+    b'["' * 170_000,
+])
+def test_strings_that_never_close_are_read_once_not_quadratically(gate, body):
+    """The nesting scan looks at each character once: these took 16 s per 32 kB (quadratic)."""
+    started = time.monotonic()
+    status, answer = post(gate.url, body)
+    assert answer["error"]["code"] == -32700
+    assert time.monotonic() - started < 5

@@ -43,10 +43,13 @@ encodings = st.sampled_from(["utf-8", "utf-8", "utf-16", "utf-16-le", "utf-32", 
 
 @st.composite
 def bodies(draw: st.DrawFn) -> bytes:
-    """A request body: one request, a batch (sometimes too long), deep nesting, or raw bytes."""
-    kind = draw(st.sampled_from(["one", "batch", "deep", "bytes"]))
+    """A request body: one request, a batch (sometimes too long), deep nesting, quotes and
+    escapes, or raw bytes."""
+    kind = draw(st.sampled_from(["one", "batch", "deep", "bytes", "quotes"]))
     if kind == "bytes":
         return draw(st.binary(max_size=400))
+    if kind == "quotes":  # what makes a string scanner backtrack: quotes, escapes, brackets
+        return draw(st.text(st.sampled_from('"\\[]{}a'), max_size=3000)).encode()
     if kind == "deep":
         depth = draw(st.integers(0, 3000))
         opener, closer = draw(st.sampled_from([("[", "]"), ('{"a":', "}"), ('["\\"[', "]")]))
@@ -92,6 +95,7 @@ def test_any_body_gets_a_clean_json_rpc_answer(gate, body):
 @settings(max_examples=EXAMPLES * 5, deadline=None, database=None)
 @given(body=bodies())
 def test_parse_body_returns_a_value_or_refuses_whatever_the_recursion_limit(body):
+    started = time.monotonic()
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(100_000)  # as py_ecc sets it: the C stack would overflow first
     try:
@@ -100,3 +104,4 @@ def test_parse_body_returns_a_value_or_refuses_whatever_the_recursion_limit(body
         assert exc.code == -32700
     finally:
         sys.setrecursionlimit(limit)
+    assert time.monotonic() - started < 2  # linear: a few kB take well under a millisecond

@@ -7,6 +7,7 @@
 - :mod:`omteach.classroom.owner`: a student as a data owner in the round (polls the chain);
 - :mod:`omteach.classroom.teacher`: AI Inc. on the node, the rounds, the dashboard's state;
 - :mod:`omteach.classroom.roster`: the roster from the Classroom contract, names alike everywhere;
+- :mod:`omteach.classroom.names`: the display names the contract accepts, and how any is shown;
 - :mod:`omteach.classroom.rehearsal`: the round with simulated student processes
   (``make rehearsal``), and :class:`~omteach.classroom.rehearsal.LocalClass` for the notebooks.
 

@@ -117,8 +117,10 @@ CALL_KEYS = frozenset({"from", "to", "gas", "gasPrice", "maxFeePerGas", "maxPrio
 LOG_KEYS = frozenset({"address", "topics", "fromBlock", "toBlock", "blockHash"})
 
 # A JSON string (any escape), an opening or a closing bracket. DOTALL: an escaped line break is
-# one token, so strings are skipped exactly as the JSON parser reads them (see parse_body).
-_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[{]|[\]}]', re.DOTALL)
+# one token, so strings are skipped exactly as the JSON parser reads them (see parse_body). A
+# string that never closes runs to the end (the parser stops there anyway); with the possessive
+# loop, each character is looked at once: a body of '"\\"\\"...' is not quadratic.
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*+(?:"|\\?\Z)|[\[{]|[\]}]', re.DOTALL)
 
 
 def _refuse_constant(name: str) -> Any:
