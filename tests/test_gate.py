@@ -406,3 +406,13 @@ def test_strings_that_never_close_are_read_once_not_quadratically(gate, body):
     status, answer = post(gate.url, body)
     assert answer["error"]["code"] == -32700
     assert time.monotonic() - started < 5
+
+
+def test_fee_history_is_bounded_in_blocks_and_percentiles(gate):
+    """20,000 percentiles over 1,024 blocks made anvil build a 123 MB answer."""
+    assert "result" in rpc(gate.url, "eth_feeHistory", ["0x4", "latest", [10.0, 50.0]])
+    for params, words in [(["0x400", "latest", [50.0] * 20_000], "at most 100 reward"),
+                          (["0xffffffff", "latest", []], "at most 1024 blocks"),
+                          (["0x4", "latest", "all"], "at most 100 reward"), ([], "takes a")]:
+        error = rpc(gate.url, "eth_feeHistory", params)["error"]
+        assert error["code"] == -32602 and words in error["message"], (params, error)

@@ -228,6 +228,9 @@ def test_log_queries_are_bounded_in_range_and_size(node, mallory):
                       "params": [{"fromBlock": "0x0", "toBlock": "latest"}]}
         status, answer = post(gate.url, json.dumps(everything | {"id": 1}).encode())
         assert answer["error"]["code"] == -32005 and "blocks" in answer["error"]["message"]
+        # The same class, another method: an answer that grows as blocks x percentiles.
+        error = mallory.rpc("eth_feeHistory", ["0x400", "latest", [50.0] * 20_000])["error"]
+        assert error["code"] == -32602 and "percentiles" in error["message"]
         narrowed = {"address": node.board.address, "fromBlock": "0x0", "toBlock": "latest",
                     "topics": [mallory.blobs._topic]}
         batch = [{"jsonrpc": "2.0", "id": i, "method": "eth_getLogs", "params": [narrowed]}

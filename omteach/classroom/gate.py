@@ -25,7 +25,9 @@ attack rather than on one request seen once:
   recursion is bounded whatever the encoding (:func:`parse_body`);
 - **what the node may spend on it** -- ``eth_call``/``eth_estimateGas`` run with at most
   :data:`CALL_GAS_CAP` gas and without state or block overrides; ``eth_getLogs`` spans at most
-  :data:`MAX_LOG_BLOCKS` blocks unless it names an address and a topic; every forwarded request
+  :data:`MAX_LOG_BLOCKS` blocks unless it names an address and a topic, ``eth_feeHistory`` at
+  most :data:`MAX_FEE_BLOCKS` blocks and :data:`MAX_PERCENTILES` percentiles (the node's work
+  and answer grow with these, not with the request's size); every forwarded request
   has a wall-clock limit and its answer a size cap (:data:`MAX_RESPONSE`, per HTTP request,
   batches included);
 - **what one client may hold** -- a whole request (headers and body) must arrive within
@@ -94,6 +96,9 @@ TX_GAS_CAP = 10_000_000
 """Most gas a student's transaction may ask for: one transaction cannot hold the node for long."""
 MAX_LOG_BLOCKS = 2_000
 """Blocks an ``eth_getLogs`` without an address and a topic may span."""
+MAX_FEE_BLOCKS = 1024
+MAX_PERCENTILES = 100
+"""``eth_feeHistory`` bounds: web3 asks for a few blocks and at most a handful of percentiles."""
 MAX_RESPONSE = 16 * 1024 * 1024
 """Largest answer to one HTTP request (a batch's answers together): 100 blobs of 64 KiB fit."""
 MAX_HELD = 128 * 1024 * 1024
@@ -600,7 +605,23 @@ class Gate:
             return self._bounded_call(method, params)
         elif method == "eth_getLogs":
             self._check_logs(params)
+        elif method == "eth_feeHistory":
+            self._check_fee_history(params)
         return params
+
+    def _check_fee_history(self, params: Any) -> None:
+        # The node's answer grows as blocks x percentiles: 20,000 percentiles over 1,024 blocks
+        # made anvil build a 123 MB answer from a 100 kB request.
+        if not isinstance(params, list) or not 2 <= len(params) <= 3:
+            raise GateRefusal(INVALID_PARAMS, "eth_feeHistory takes a block count, a newest "
+                                              "block and reward percentiles")
+        if _quantity(params[0], "the block count") > MAX_FEE_BLOCKS:
+            raise GateRefusal(INVALID_PARAMS, f"eth_feeHistory covers at most {MAX_FEE_BLOCKS} "
+                                              "blocks here: ask for fewer")
+        percentiles = params[2] if len(params) == 3 else []
+        if not isinstance(percentiles, list) or len(percentiles) > MAX_PERCENTILES:
+            raise GateRefusal(INVALID_PARAMS, f"eth_feeHistory takes a list of at most "
+                                              f"{MAX_PERCENTILES} reward percentiles")
 
     def _bounded_call(self, method: str, params: Any) -> list[Any]:
         if not isinstance(params, list) or not params or not isinstance(params[0], dict):
