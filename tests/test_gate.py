@@ -13,7 +13,7 @@ from eth_account import Account
 
 from omteach.chain import Chain
 from omteach.chain.anvil import _free_port
-from omteach.classroom.gate import MAX_BODY, READ_METHODS, Gate
+from omteach.classroom.gate import MAX_BODY, READ_METHODS, Gate, GateRefusal
 
 ETHER = 10**18
 # anvil's default first development key: printed by anvil at start and in Foundry's docs, so
@@ -416,3 +416,25 @@ def test_fee_history_is_bounded_in_blocks_and_percentiles(gate):
                           (["0x4", "latest", "all"], "at most 100 reward"), ([], "takes a")]:
         error = rpc(gate.url, "eth_feeHistory", params)["error"]
         assert error["code"] == -32602 and words in error["message"], (params, error)
+
+
+@pytest.mark.parametrize("turns", [3, 1])
+def test_a_batch_takes_a_turn_per_request_and_gives_back_what_it_holds(anvil_node, turns):
+    """One turn per request of a batch; when a later turn does not come (the node is busy),
+    the rest are refused and the queue keeps exactly its capacity."""
+    with Gate(anvil_node.url, workers=1, timeout=0.3) as g:
+        served = []
+        real = g.queue.acquire
+
+        def acquire(client: str, timeout: float) -> None:
+            if len(served) == turns:
+                raise GateRefusal(-32000, "the class's node is busy: try again in a moment")
+            real(client, timeout)
+            served.append(client)
+        g.queue.acquire = acquire
+        batch = [{"jsonrpc": "2.0", "id": i, "method": "eth_chainId"} for i in range(3)]
+        status, answers = post(g.url, json.dumps(batch).encode())
+        assert len(served) == turns and len(answers) == 3
+        assert all("result" in a for a in answers[:turns])
+        assert all("busy" in a["error"]["message"] for a in answers[turns:])
+        assert g.queue._free == 1

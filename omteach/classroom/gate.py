@@ -510,13 +510,16 @@ class Gate:
             self.queue.acquire(client, self.timeout)
         except GateRefusal as exc:
             return 200, _error(None, exc.code, exc.message)
+        held = [True]
         try:
-            return 200, self._answer_body(raw, client)
+            return 200, self._answer_body(raw, client, held)
         finally:
-            self.queue.release()
+            if held[0]:
+                self.queue.release()
 
-    def _answer_body(self, raw: bytes, client: str) -> Any:
-        """The answer (encoded) to a request body, with ``client``'s turn held."""
+    def _answer_body(self, raw: bytes, client: str, held: list[bool]) -> Any:
+        """The answer (encoded) to a request body, with ``client``'s turn held (``held[0]``
+        says whether it still is: a batch gives its turn back between requests)."""
         try:
             parsed = parse_body(raw)
         except GateRefusal as exc:
@@ -530,7 +533,13 @@ class Gate:
         for n, item in enumerate(parsed):
             if n:  # one turn per request of a batch: a batch waits like a flood of requests
                 self.queue.release()
-                self.queue.acquire(client, self.timeout)
+                held[0] = False
+                try:
+                    self.queue.acquire(client, self.timeout)
+                except GateRefusal as exc:  # the node is busy: the rest are answered so
+                    answers += [_error(None, exc.code, exc.message)] * (len(parsed) - n)
+                    break
+                held[0] = True
             answers.append(self.answer(item, client, budget))
         return self._encode(answers)
 
