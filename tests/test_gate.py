@@ -438,3 +438,15 @@ def test_a_batch_takes_a_turn_per_request_and_gives_back_what_it_holds(anvil_nod
         assert all("result" in a for a in answers[:turns])
         assert all("busy" in a["error"]["message"] for a in answers[turns:])
         assert g.queue._free == 1
+
+
+def test_a_bug_in_the_gate_costs_one_answer_not_the_gate(anvil_node, monkeypatch):
+    from omteach.classroom.gate import UPSTREAM_WORKERS
+
+    with Gate(anvil_node.url) as g:
+        monkeypatch.setattr(g, "answer", lambda *a: 1 / 0)
+        status, answer = post(g.url, b'{"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}')
+        assert status == 500 and "ZeroDivisionError" in answer["error"]["message"]
+        assert g.queue._free == UPSTREAM_WORKERS  # the turn came back
+        monkeypatch.undo()
+        assert "result" in rpc(g.url, "eth_chainId")

@@ -513,6 +513,9 @@ class Gate:
         held = [True]
         try:
             return 200, self._answer_body(raw, client, held)
+        except Exception as exc:  # a bug of the gate's must cost one answer, not the gate
+            return 500, _error(None, INTERNAL_ERROR, f"the gate failed on this request "
+                                                     f"({type(exc).__name__}): tell the teacher")
         finally:
             if held[0]:
                 self.queue.release()
