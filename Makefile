@@ -99,6 +99,7 @@ bench: setup
 	$(PY) bench/chapter_bench.py --pieces
 	$(PY) bench/classroom_start_bench.py
 	$(PY) bench/gate_bench.py
+	$(PY) bench/hostile_round_bench.py
 
 # Editions (nbgrader, settings in nbgrader_config.py). The instructor sources, with solutions and
 # hidden tests, are source/course/*.ipynb. nbgrader finds alembic on PATH, hence the venv's bin.
