@@ -17,7 +17,7 @@ KERNEL := omteach
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: setup setup-anvil lab test doctor browser-deps lint bench student answers notebooks clean \
-	classroom rehearsal
+	classroom rehearsal fuzz
 
 setup: $(STAMP)
 
@@ -49,11 +49,13 @@ lab: setup
 # TCP port students need; CLASS_HOST=0.0.0.0 to let the room in), the class's contracts, the
 # faucet. Prints the line students join with; Ctrl-C stops the class.
 CLASS_HOST ?= 127.0.0.1
+CLASS_SIZE ?= 64
 CLASS_PORT ?= 8546
 STUDENTS ?= 8
 
 classroom: setup setup-anvil
-	$(PY) -m omteach.classroom.node --host $(CLASS_HOST) --port $(CLASS_PORT) --lab
+	$(PY) -m omteach.classroom.node --host $(CLASS_HOST) --port $(CLASS_PORT) \
+		--class-size $(CLASS_SIZE) --lab
 
 # A rehearsal: the live round with STUDENTS simulated students as separate processes on this
 # machine (one a latecomer, one a dropout); the teacher (AI Inc.) in this process.
@@ -81,6 +83,13 @@ doctor: setup
 lint: setup
 	$(VENV)/bin/ruff check omteach tests bench
 
+# The gate's property tests with many examples (the suite runs a few dozen), and the hostile
+# class's attacks once more. FUZZ_EXAMPLES=... to change how many.
+FUZZ_EXAMPLES ?= 3000
+fuzz: setup setup-anvil
+	OMTEACH_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q tests/test_gate_fuzz.py \
+		tests/test_hostile_class.py
+
 bench: setup
 	$(PY) bench/he_bench.py
 	$(PY) bench/round_bench.py
@@ -90,6 +99,8 @@ bench: setup
 	$(PY) bench/secagg_bench.py
 	$(PY) bench/chapter_bench.py --pieces
 	$(PY) bench/classroom_start_bench.py
+	$(PY) bench/gate_bench.py
+	$(PY) bench/hostile_round_bench.py
 
 # Editions (nbgrader, settings in nbgrader_config.py). The instructor sources, with solutions and
 # hidden tests, are source/course/*.ipynb. nbgrader finds alembic on PATH, hence the venv's bin.

@@ -124,3 +124,16 @@ class RoundTimeoutError(ProtocolError, WaitTimeoutError):
 
 class ChainTimeoutError(ChainError, WaitTimeoutError):
     """The chain did not get where it was waited for in time (a node starting, ether arriving)."""
+
+
+class GateRefusal(ChainError):
+    """The class's gate refused a request (or a handler of the gate refuses one).
+
+    ``code`` is the JSON-RPC error code the student's client receives; the message says what was
+    refused and what to do instead.
+    """
+
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message

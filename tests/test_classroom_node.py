@@ -108,7 +108,7 @@ def test_through_the_gate_a_student_can_neither_impersonate_nor_use_dev_accounts
                for r in refused if r["method"].startswith("anvil"))
     funded = [r for r in log if r["event"] == "funded"]
     assert ana.address in {r["address"] for r in funded}
-    assert all(r["wei"] == GRANT_WEI for r in funded)
+    assert sum(r["wei"] for r in funded if r["address"] == ana.address) == GRANT_WEI
 
 
 def test_a_torn_or_missing_log_reads_as_what_is_whole(tmp_path):
@@ -136,11 +136,33 @@ def test_students_share_blobs_through_the_node(node, ana):
 
 
 def test_the_faucet_cannot_be_drained_in_a_lesson(node):
-    """Fresh keys at the per-client limit, from 30 machines, for 8 hours: a small dent."""
-    from omteach.classroom.node import PER_CLIENT
+    """Fresh keys at the per-client limit, from 30 machines, for 8 hours, get a join's worth
+    each; the full grant goes only to the roster's students (1,024 at most)."""
+    from omteach.classroom.node import JOIN_GRANT_WEI, PER_CLIENT
 
-    grants_in_a_day_of_cheating = PER_CLIENT * 60 * 8 * 30
-    assert node.chain.balance(FAUCET) > 2 * grants_in_a_day_of_cheating * GRANT_WEI
+    fresh_keys_in_a_day_of_cheating = PER_CLIENT * 60 * 8 * 30
+    need = fresh_keys_in_a_day_of_cheating * JOIN_GRANT_WEI + 1024 * GRANT_WEI
+    assert node.chain.balance(FAUCET) > 2 * need
+
+
+def test_the_faucet_serves_a_class_behind_one_nat_and_tops_up_only_the_roster(node):
+    """Forty students behind one school NAT (one IP) get a join's worth each; the rest of the
+    grant goes to an address once it is on the roster, and once."""
+    from omteach.classroom.node import JOIN_GRANT_WEI
+
+    faucet = Faucet(node.chain, classroom=node.classroom)
+    school = "203.0.113.7"
+    fresh = [Account.create().address for _ in range(40)]
+    for address in fresh:
+        assert faucet([address], school)["funded"] == JOIN_GRANT_WEI
+    with pytest.raises(GateRefusal, match="join, then ask again for the rest"):
+        faucet([fresh[0]], school)
+    joe = Student(node.gate.url, node.classroom.address, "Joe Bloggs")
+    faucet([joe.address], school)
+    joe.classroom.transact("join", "Joe Bloggs", sender="Joe Bloggs")
+    assert faucet([joe.address], school)["funded"] == GRANT_WEI - JOIN_GRANT_WEI
+    with pytest.raises(GateRefusal, match="already funded this address once"):
+        faucet([joe.address], school)
 
 
 def test_the_faucet_takes_one_address_and_limits_each_machine(node):

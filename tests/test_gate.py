@@ -13,7 +13,7 @@ from eth_account import Account
 
 from omteach.chain import Chain
 from omteach.chain.anvil import _free_port
-from omteach.classroom.gate import MAX_BODY, READ_METHODS, Gate
+from omteach.classroom.gate import MAX_BODY, READ_METHODS, Gate, GateRefusal
 
 ETHER = 10**18
 # anvil's default first development key: printed by anvil at start and in Foundry's docs, so
@@ -318,3 +318,140 @@ def test_a_read_whose_connection_is_reset_is_retried():
     finally:
         server.close()
     assert chain.chain_id == 31337 and seen[:2] == [0, 1]  # 0 was reset, then retried
+
+
+def test_a_body_that_is_not_utf8_is_refused_before_it_is_measured(gate):
+    for body in ('{"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}'.encode("utf-16"),
+                 ("[" * 1000 + "]" * 1000).encode("utf-32")):
+        status, answer = post(gate.url, body)
+        assert answer["error"]["code"] == -32700 and "not UTF-8" in answer["error"]["message"]
+
+
+def test_calls_carry_a_gas_cap_and_no_overrides(gate, node):
+    from omteach.classroom.gate import CALL_GAS_CAP
+
+    to = node.address("Jack")
+    for params, words in [
+        ([{"to": to}, "latest", {to: {"balance": "0x1"}}], "overrides"),
+        ([{"to": to}, "latest", None, {"number": "0x5"}], "overrides"),
+        ([{"to": to, "gas": hex(CALL_GAS_CAP + 1)}, "latest"], "at most 10,000,000 gas"),
+        ([{"to": to, "gas": "lots"}, "latest"], "hex quantity"),
+        ([{"to": to, "blockOverride": {}}, "latest"], "standard call fields"),
+        ([], "a call object"),
+    ]:
+        error = rpc(gate.url, "eth_call", params)["error"]
+        assert error["code"] == -32602 and words in error["message"], (params, error)
+    assert rpc(gate.url, "eth_call", [{"to": to, "gas": hex(CALL_GAS_CAP)}, "latest"])[
+        "result"] == "0x"
+    assert int(rpc(gate.url, "eth_estimateGas", [{"to": to}])["result"], 16) == 21000
+
+
+def test_log_queries_over_many_blocks_must_name_an_address_and_a_topic(anvil_node):
+    with Gate(anvil_node.url, max_log_blocks=1) as g:
+        wide = {"fromBlock": "earliest", "toBlock": "latest"}
+        node = Chain(anvil_node.url)
+        node.send_value("Joe", "Jane", 1)  # at least two blocks
+        error = rpc(g.url, "eth_getLogs", [wide])["error"]
+        assert error["code"] == -32005 and "name an address and a topic" in error["message"]
+        narrow = wide | {"address": node.address("Joe"), "topics": ["0x" + "00" * 32]}
+        assert rpc(g.url, "eth_getLogs", [narrow])["result"] == []
+        assert "result" in rpc(g.url, "eth_getLogs", [{"fromBlock": "latest"}])
+        assert rpc(g.url, "eth_getLogs", [wide | {"extra": 1}])["error"]["code"] == -32602
+
+
+def test_the_fair_queue_serves_addresses_in_turn():
+    import threading
+
+    from omteach.classroom.gate import FairQueue
+
+    queue = FairQueue(workers=1)
+    queue.acquire("holder", 1)
+    order: list[str] = []
+
+    def ask(client: str) -> None:
+        queue.acquire(client, 5)
+        order.append(client)
+        queue.release()
+    threads = []
+    for client in ["flood", "flood", "flood", "flood", "quiet"]:
+        threads.append(threading.Thread(target=ask, args=(client,)))
+        threads[-1].start()
+        while sum(len(q) for q in queue._waiting.values()) < len(threads):
+            time.sleep(0.005)
+    queue.release()
+    for t in threads:
+        t.join()
+    assert order == ["flood", "quiet", "flood", "flood", "flood"]
+    from omteach.classroom.gate import GateRefusal
+
+    queue.acquire("holder", 1)
+    with pytest.raises(GateRefusal, match="busy"):
+        queue.acquire("late", 0.05)
+    assert not queue._waiting  # a turn given up leaves nothing behind
+
+
+@pytest.mark.parametrize("address,key", [
+    ("10.0.0.7", "10.0.0.7"), ("2001:db8::1", "2001:db8::/64"),
+    ("2001:db8::ffff:1", "2001:db8::/64"), ("::ffff:10.0.0.7", "10.0.0.7"), ("x", "x")])
+def test_one_ipv6_machine_counts_as_one_client(address, key):
+    from omteach.classroom.gate import client_key
+
+    assert client_key(address) == key
+
+
+@pytest.mark.parametrize("body", [
+    b'"' + b'\\"' * 250_000,  # every quote escaped, the string never closes
+    b'"' + b'\\"' * 250_000 + b"\\",
+    b'"a' * 250_000,
+    b'["' * 170_000,
+])
+def test_strings_that_never_close_are_read_once_not_quadratically(gate, body):
+    """The nesting scan looks at each character once: these took 16 s per 32 kB (quadratic)."""
+    started = time.monotonic()
+    status, answer = post(gate.url, body)
+    assert answer["error"]["code"] == -32700
+    assert time.monotonic() - started < 5
+
+
+def test_fee_history_is_bounded_in_blocks_and_percentiles(gate):
+    """20,000 percentiles over 1,024 blocks made anvil build a 123 MB answer."""
+    assert "result" in rpc(gate.url, "eth_feeHistory", ["0x4", "latest", [10.0, 50.0]])
+    for params, words in [(["0x400", "latest", [50.0] * 20_000], "at most 100 reward"),
+                          (["0xffffffff", "latest", []], "at most 1024 blocks"),
+                          (["0x4", "latest", "all"], "at most 100 reward"), ([], "takes a")]:
+        error = rpc(gate.url, "eth_feeHistory", params)["error"]
+        assert error["code"] == -32602 and words in error["message"], (params, error)
+
+
+@pytest.mark.parametrize("turns", [3, 1])
+def test_a_batch_takes_a_turn_per_request_and_gives_back_what_it_holds(anvil_node, turns):
+    """One turn per request of a batch; when a later turn does not come (the node is busy),
+    the rest are refused and the queue keeps exactly its capacity."""
+    with Gate(anvil_node.url, workers=1, timeout=0.3) as g:
+        served = []
+        real = g.queue.acquire
+
+        def acquire(client: str, timeout: float) -> None:
+            if len(served) == turns:
+                raise GateRefusal(-32000, "the class's node is busy: try again in a moment")
+            real(client, timeout)
+            served.append(client)
+        g.queue.acquire = acquire
+        batch = [{"jsonrpc": "2.0", "id": i, "method": "eth_chainId"} for i in range(3)]
+        status, answers = post(g.url, json.dumps(batch).encode())
+        assert len(served) == turns and len(answers) == 3
+        assert all("result" in a for a in answers[:turns])
+        assert all("busy" in a["error"]["message"] for a in answers[turns:])
+        assert g.queue._free == 1
+
+
+def test_a_bug_in_the_gate_costs_one_answer_not_the_gate(anvil_node, monkeypatch):
+    from omteach.classroom.gate import UPSTREAM_WORKERS
+
+    with Gate(anvil_node.url) as g:
+        monkeypatch.setattr(g, "answer", lambda *a: 1 / 0)
+        status, answer = post(g.url, b'{"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}')
+        assert status == 500 and "ZeroDivisionError" in answer["error"]["message"]
+        assert g.queue._free == UPSTREAM_WORKERS  # the turn came back
+        monkeypatch.undo()
+        assert "result" in rpc(g.url, "eth_chainId")

@@ -13,6 +13,7 @@
   machine for the notebooks to play along with;
 - :mod:`omteach.classroom.rehearsal`: the command line (``make rehearsal``), and the names above
   where they were first imported from.
+- :mod:`omteach.classroom.names`: the display names the contract accepts, and how any is shown;
 
 Blobs travel through the node with :mod:`omteach.protocol.chainblobs`.
 """

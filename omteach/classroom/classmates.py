@@ -32,7 +32,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from omteach.classroom.node import ClassroomNode
+from omteach.classroom.node import CLASS_SIZE, ClassroomNode
 from omteach.errors import RoundTimeoutError, WaitTimeoutError
 from omteach.text import text_table
 from omteach.waiting import wait_until
@@ -155,7 +155,8 @@ def rehearse(n_students: int = 8, *, node: ClassroomNode | None = None, cheater:
     late = dict(late or {})
     own = node is None
     # Every simulated student comes from 127.0.0.1: let the faucet fund them all at once.
-    node = node or ClassroomNode(per_client=n_students + 1)
+    node = node or ClassroomNode(per_client=n_students + 1,
+                                 class_size=max(CLASS_SIZE, n_students))
     ctx = student_context()
     out = ctx.Queue()
     procs = [ctx.Process(target=_student,

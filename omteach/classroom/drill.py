@@ -23,7 +23,7 @@ from omteach.classroom.classmates import (
     spawn_students,
     student_context,
 )
-from omteach.classroom.node import ClassroomNode
+from omteach.classroom.node import CLASS_SIZE, ClassroomNode
 from omteach.text import text_table
 
 if TYPE_CHECKING:  # the teacher imports the protocol (and, for accuracy, torch)
@@ -62,7 +62,8 @@ def rehearse_round(n_students: int = 8, *, rounds: int = 3, late: Mapping[int, i
     late, leave = dict(late or {}), dict(leave or {})
     own = node is None
     student_context()  # the students' server starts importing while the node starts
-    node = node or ClassroomNode(per_client=n_students + 1)
+    node = node or ClassroomNode(per_client=n_students + 1,
+                                 class_size=max(CLASS_SIZE, n_students))
     procs: list[Any] = []
     try:
         test = None if light else seat_shard(0, n_students)[1]

@@ -13,10 +13,11 @@ What ``make classroom`` runs (``python -m omteach.classroom.node``)::
    and the faucet's. Each is funded from the development account, over loopback.
 3. AI Inc. deploys the ``BlobBoard`` (blobs through the node) and the ``Classroom`` roster.
 4. The gate listens on the bind address students can reach. Besides the forwarded methods it
-   answers ``omteach_faucet``: a student's fresh address gets :data:`GRANT_WEI` once (each client
-   IP address at most ``per_client`` grants a minute: a class behind one NAT shares an IP, so the
-   default is generous), then the student joins the roster with a transaction signed by their
-   own key (:mod:`omteach.classroom.student`).
+   answers ``omteach_faucet``: a student's fresh address gets enough to join, joins the roster
+   with a transaction signed by their own key (:mod:`omteach.classroom.student`), then asks
+   again and gets the rest of :data:`GRANT_WEI` (:class:`Faucet`: fresh keys cannot drain it).
+   The roster's own rules (names, one join per key, joins from keys only, its size) are the
+   contract's (``contracts/Classroom.vy``).
 5. The state file (mode 0600: it holds AI Inc.'s key) tells the teacher's notebook where
    everything is: :func:`teacher_chain` reads it. Beside it, ``gate.jsonl`` logs every refused
    request and faucet grant, one JSON object a line, for the dashboard (:func:`read_gate_log`).
@@ -62,8 +63,21 @@ FAUCET_FUNDS = 10_000_000 * ETHER
 drain the faucet and leave a latecomer unfunded (the ether is play money on the class's chain)."""
 DEV_BALANCE_ETHER = 20_000_000
 FAUCET_METHOD = "omteach_faucet"
-PER_CLIENT = 40
-"""Faucet grants a minute to one client IP address (a class behind a NAT shares one)."""
+PER_CLIENT = 600
+"""Faucet grants a minute to one client IP address: a whole class behind one school NAT shares
+one, so this only slows a script; the roster's limits are what bound the faucet."""
+JOIN_GRANT_WEI = ETHER // 100
+"""A fresh address's first grant: enough to join (about 200,000 gas at a base fee that cannot
+rise) fifty times over; the rest of :data:`GRANT_WEI` follows once it is on the roster."""
+BLOCK_GAS_LIMIT = 60_000_000
+"""The class chain's block gas limit. anvil mines each transaction in its own block and the gate
+lets no transaction ask for more than :data:`~omteach.classroom.gate.TX_GAS_CAP` (10 million),
+so no block passes the EIP-1559 target (half the limit): the base fee can only fall, and no
+student can price classmates out. (anvil's ``--base-fee`` sets only the first block's fee; it
+still rises with full blocks, measured with anvil 1.7.1.)"""
+CLASS_SIZE = 64
+"""Places on the roster unless the teacher says otherwise (``--class-size``; the contract's
+``set_size`` changes it during the lesson): room for a class, not for a squatter's thousand keys."""
 DEFAULT_STATE = Path.home() / ".omteach" / "classroom" / "node.json"
 """In the home folder: the teacher's notebook finds it whatever its kernel's working folder."""
 TEACHER_NOTEBOOK = Path("notebooks") / "06_classroom_teacher.ipynb"
@@ -72,13 +86,23 @@ _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
 class Faucet:
-    """Funds each student address once, from its own key, at most ``per_client`` a minute.
+    """Funds each student address from its own key: a join's worth first, the rest once joined.
 
+    - per address: one first grant (:data:`JOIN_GRANT_WEI`, with ``classroom``: enough to join
+      many times over) and, once the address is on the roster, one top-up to ``grant``;
+    - per roster: only the class's students (at most the places the teacher set) ever get the
+      full grant, so fresh keys cannot drain the faucet, and there is no shared budget that a
+      script asking for fresh keys could use up before a latecomer asks;
+    - per client IP address: ``per_client`` grants a ``window`` (a minute), generous by default,
+      since a class behind one school NAT shares one address: it only slows a script down.
+
+    Without ``classroom`` each address gets ``grant`` at once (a faucet for a bare chain).
     Called by the gate with (params, client address); ``params`` is ``[student address]``.
     """
 
     def __init__(self, chain: Chain, *, sender: str = FAUCET, grant: int = GRANT_WEI,
                  per_client: int = PER_CLIENT, window: float = 60.0,
+                 classroom: DeployedContract | None = None, join_grant: int = JOIN_GRANT_WEI,
                  on_grant: Callable[[str, str, int], None] | None = None):
         self.chain = chain
         self.on_grant = on_grant
@@ -86,7 +110,10 @@ class Faucet:
         self.grant = grant
         self.per_client = per_client
         self.window = window
-        self.funded: dict[str, str] = {}  # lower-case address -> client that asked
+        self.classroom = classroom
+        self.join_grant = min(join_grant, grant) if classroom is not None else grant
+        self.funded: dict[str, str] = {}  # lower-case address -> client that asked first
+        self.topped_up: set[str] = set()  # lower-case addresses given the rest, once joined
         self._recent: dict[str, deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
 
@@ -96,23 +123,40 @@ class Faucet:
             raise GateRefusal(-32602, f"{FAUCET_METHOD} takes one address (0x and 40 hex digits)")
         address = params[0].lower()
         with self._lock:
-            if address in self.funded:
-                raise GateRefusal(SERVER_ERROR, "the faucet already funded this address once")
+            wei = self._due(address)
+            fresh = address not in self.funded
             recent = self._recent[client]
             now = time.monotonic()
             while recent and now - recent[0] > self.window:
                 recent.popleft()
-            if len(recent) >= self.per_client:
+            # Only fresh addresses count against the machine: a top-up goes to a student on the
+            # roster, which the roster's size already bounds.
+            if fresh and len(recent) >= self.per_client:
                 raise GateRefusal(SERVER_ERROR, "the faucet funds at most "
                                   f"{plural(self.per_client, 'address', 'addresses')} a minute "
                                   "from one machine: wait")
-            result = self.chain.send_value(self.sender, self.chain.address(params[0]),
-                                           self.grant)
-            recent.append(now)
-            self.funded[address] = client
+            result = self.chain.send_value(self.sender, self.chain.address(params[0]), wei)
+            if fresh:
+                recent.append(now)
+            if not fresh:
+                self.topped_up.add(address)
+            else:
+                self.funded[address] = client
         if self.on_grant is not None:
-            self.on_grant(client, self.chain.address(params[0]), self.grant)
-        return {"funded": self.grant, "tx": result.tx_hash}
+            self.on_grant(client, self.chain.address(params[0]), wei)
+        return {"funded": wei, "tx": result.tx_hash}
+
+    def _due(self, address: str) -> int:
+        """What ``address`` may be given now (or GateRefusal saying why nothing)."""
+        if address not in self.funded:
+            return self.join_grant
+        if (self.classroom is not None and self.join_grant < self.grant
+                and address not in self.topped_up):
+            if not self.classroom.call("names", self.chain.address(address)):
+                raise GateRefusal(SERVER_ERROR, "the faucet gave this address enough to join the "
+                                                "class: join, then ask again for the rest")
+            return self.grant - self.join_grant
+        raise GateRefusal(SERVER_ERROR, "the faucet already funded this address once")
 
 
 @dataclass(frozen=True)
@@ -152,12 +196,13 @@ class ClassroomNode:
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, teacher_key: Any = None,
                  grant: int = GRANT_WEI, per_client: int = PER_CLIENT,
-                 state_file: Path | None = None):
+                 state_file: Path | None = None, class_size: int = CLASS_SIZE):
         from eth_account import Account
 
         self._log_lock = threading.Lock()
         self.anvil = AnvilNode(args=["--mnemonic-random", "--accounts", "1",
-                                     "--balance", str(DEV_BALANCE_ETHER)])
+                                     "--balance", str(DEV_BALANCE_ETHER),
+                                     "--gas-limit", str(BLOCK_GAS_LIMIT)])
         try:
             # The teacher's key: made here, or brought along (hex, bytes or LocalAccount).
             self.teacher_key = (Account.create() if teacher_key is None
@@ -168,13 +213,14 @@ class ClassroomNode:
             self.chain.send_value(DEV, FAUCET, FAUCET_FUNDS)
             self.board: DeployedContract = self.chain.deploy("BlobBoard", sender=COMPANY)
             self.classroom: DeployedContract = self.chain.deploy(
-                "Classroom", self.board.address, COMPANY, sender=COMPANY)
+                "Classroom", self.board.address, COMPANY, class_size, sender=COMPANY)
             self.log_file = (Path(state_file).with_name("gate.jsonl")
                              if state_file is not None else None)
             self.faucet = Faucet(self.chain, grant=grant, per_client=per_client,
-                                 on_grant=self._log_grant)
+                                 classroom=self.classroom, on_grant=self._log_grant)
             self.gate = Gate(self.anvil.url, host=host, port=port,
                              refuse_senders=self.chain.w3.eth.accounts,
+                             chain_id=self.chain.chain_id,
                              handlers={FAUCET_METHOD: self.faucet},
                              on_refusal=self._log_refusal).start()
         except BaseException:
@@ -280,8 +326,11 @@ def main(argv: list[str] | None = None) -> None:
                              "machine; default loopback, for a rehearsal)")
     parser.add_argument("--port", type=int, default=8546, help="the gate's TCP port")
     parser.add_argument("--per-client", type=int, default=PER_CLIENT,
-                        help="faucet grants a minute to one IP address (raise it for a class "
-                             "behind one NAT)")
+                        help="faucet grants a minute to one IP address (the roster's size "
+                             "bounds the faucet in all)")
+    parser.add_argument("--class-size", type=int, default=CLASS_SIZE,
+                        help="places on the roster (the teacher's notebook can change it with "
+                             "the Classroom contract's set_size)")
     parser.add_argument("--state", type=Path, default=DEFAULT_STATE,
                         help="where to write the class's state (holds AI Inc.'s key)")
     parser.add_argument("--lab", action="store_true",
@@ -290,7 +339,7 @@ def main(argv: list[str] | None = None) -> None:
     # A SIGTERM (a test, a service manager) leaves through the `with`, so anvil stops too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with ClassroomNode(host=args.host, port=args.port, per_client=args.per_client,
-                       state_file=args.state) as node:
+                       state_file=args.state, class_size=args.class_size) as node:
         print(f"The class's node is up (chain id {node.chain.chain_id}).")
         print(f"  students join with:   {node.join_line}")
         print(f"  gate (the one port students need): {node.gate.url}")

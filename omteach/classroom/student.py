@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from omteach.chain.evm import Chain, DeployedContract
+from omteach.classroom.names import normalize_name
 from omteach.classroom.node import FAUCET_METHOD
 from omteach.classroom.roster import read_roster
 from omteach.errors import ChainError, ChainTimeoutError
@@ -48,8 +49,10 @@ class Student:
         With ``key_file`` the key is kept on this machine (readable by this user only): made
         and saved on the first join, read back on the next, so a student whose kernel restarted
         (or who left mid-round) comes back as the same member of the class, without a second
-        faucet grant or join.
+        faucet grant or join. ``name`` is normalized first (:func:`~omteach.classroom.names.
+        normalize_name`): a name the contract would refuse is explained before anything is sent.
         """
+        name = normalize_name(name)
         if key_file is not None and key is None:
             key = _load_or_make_key(Path(key_file))
         me = cls(gate_url, classroom, name, key=key)
@@ -60,18 +63,28 @@ class Student:
             raise ChainError(f"this key joined the class as {joined_as!r}, not {name!r}: join "
                              f"as {joined_as!r}, or use another key file")
         if me.chain.balance(name) == 0:
-            me.ask_faucet()
+            me.ask_faucet()  # enough to join
         me.classroom.transact("join", name, sender=name)
+        me.ask_faucet(top_up=True)  # the rest, now that this key is on the roster
         return me
 
-    def ask_faucet(self, *, timeout: float = 30.0) -> int:
-        """Ask the teacher's faucet to fund this key; returns the balance in wei."""
+    def ask_faucet(self, *, timeout: float = 30.0, top_up: bool = False) -> int:
+        """Ask the teacher's faucet to fund this key; returns the balance in wei.
+
+        The first grant is enough to join; ``top_up``: ask, once joined, for the rest (a
+        faucet without a roster gave everything at once and says so: that is not an error).
+        """
+        before = self.chain.balance(self.name)
         answer = self.chain.w3.provider.make_request(FAUCET_METHOD, [self.address])
         if "error" in answer:
-            raise ChainError(f"the faucet refused {self.name}: {answer['error'].get('message')}")
-        return wait_until(lambda: self.chain.balance(self.name), what="the faucet's ether",
-                          timeout=timeout, interval=0.1, error=ChainTimeoutError,
-                          hint="ask the teacher")
+            message = answer["error"].get("message")
+            if top_up and "already funded" in str(message):
+                return before
+            raise ChainError(f"the faucet refused {self.name}: {message}")
+        return wait_until(lambda: self.chain.balance(self.name),
+                          lambda balance, _: balance > before,
+                          what="the faucet's ether", timeout=timeout, interval=0.1,
+                          error=ChainTimeoutError, hint="ask the teacher")
 
     def roster(self) -> dict[str, str]:
         """Display name -> address of everyone who joined (classmates labelled by name here)."""

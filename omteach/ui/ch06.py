@@ -18,7 +18,7 @@ import numpy as np
 from omteach.errors import OmteachError
 from omteach.learning.data import Dataset, dataset_from_drawings, digit_from_strokes
 from omteach.protocol.round import Seat
-from omteach.text import plural
+from omteach.text import plural, short_hex
 from omteach.ui.toolkit import MessagePanel, html_table, panel_text
 
 PAD_SIZE = 200  # pixels: big enough to draw on with a touchpad, small enough to sit beside text
@@ -259,10 +259,13 @@ class TeacherDashboard(widgets.VBox):
             return
         spec = status["spec"]
         n_rounds = spec.rounds if spec is not None else 0
-        header = ["student", "accepted", *[f"round {r}" for r in range(n_rounds)], "credited"]
+        # The address beside each name: the contract keeps names apart, and the address says
+        # who is who even when a name looks like another.
+        header = ["student", "address", "accepted",
+                  *[f"round {r}" for r in range(n_rounds)], "credited"]
         rows = []
         for name, s in status["students"].items():
-            rows.append([name, "yes" if s["accepted"] else "no",
+            rows.append([name, short_hex(s["address"], 4), "yes" if s["accepted"] else "no",
                          *[ROUND_STATES.get(s["rounds"].get(r, ""), "")
                            for r in range(n_rounds)],
                          f"{s['balance'] / 10**18:.2f} ETH"])
