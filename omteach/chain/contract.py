@@ -121,6 +121,22 @@ class DeployedContract:
                         int(receipt["blockNumber"]), int(receipt["gasUsed"]),
                         self._decode_logs(receipt["logs"]))
 
+    def call_text_as_bytes(self, fn: str, *args: Any) -> bytes:
+        """Run a view function that returns a ``string`` and get its raw bytes, whatever they
+        are. The ABI encodes ``string`` and ``bytes`` alike; web3 refuses a ``string`` that is
+        not UTF-8, so a tolerant reader (the class's roster, whatever a student wrote on chain)
+        asks for bytes and decides itself how to show them."""
+        abi = self._abi(fn)
+        if [o["type"] for o in abi["outputs"]] != ["string"]:
+            raise InvalidValueError(f"{self.name}.{fn} does not return one string")
+        as_bytes = dict(abi, outputs=[dict(abi["outputs"][0], type="bytes")])
+        raw = self.chain.w3.eth.contract(address=self.address, abi=[as_bytes])
+        call_args = convert_args(self.chain, fn, abi["inputs"], args)
+        try:
+            return bytes(getattr(raw.functions, fn)(*call_args).call())
+        except Exception as exc:
+            raise ChainError(f"calling {self.name}.{fn} failed: {exc}") from None
+
     def state(self) -> StateTable:
         """Every public variable with its storage slot and current value, as a table."""
         rows = []

@@ -16,20 +16,11 @@ from omteach.errors import InvalidValueError
 from omteach.text import short_hex
 
 NO_NAME = "(no visible name)"
-_NAMES_AS_BYTES = [{"name": "names", "type": "function", "stateMutability": "view",
-                    "inputs": [{"name": "arg0", "type": "address"}],
-                    "outputs": [{"name": "", "type": "bytes"}]}]
-"""``names(address)`` read as ``bytes``: the ABI encodes ``string`` and ``bytes`` alike, and
-web3 would refuse a ``string`` that is not UTF-8."""
 
 
 def short_address(address: str) -> str:
     """An address as the dashboard shows it beside a name: ``0x1234…abcd``."""
     return short_hex(address, 4)
-
-
-def _raw_names(classroom: DeployedContract) -> Any:
-    return classroom.chain.w3.eth.contract(address=classroom.address, abi=_NAMES_AS_BYTES)
 
 
 def read_roster(classroom: DeployedContract) -> dict[str, str]:
@@ -43,14 +34,13 @@ def read_roster(classroom: DeployedContract) -> dict[str, str]:
     shown with the student's short address after it, so it stays one row per student.
     """
     chain = classroom.chain
-    raw = _raw_names(classroom)
     teacher = classroom.call("teacher")
-    teacher_name = show_name(raw.functions.names(teacher).call()) or NO_NAME
+    teacher_name = show_name(classroom.call_text_as_bytes("names", teacher)) or NO_NAME
     _label(chain, teacher_name, teacher)
     out: dict[str, str] = {}
     for i in range(int(classroom.call("class_size"))):
         address = classroom.call("students", i)
-        name = show_name(raw.functions.names(address).call())
+        name = show_name(classroom.call_text_as_bytes("names", address))
         if not name or name in out or name == teacher_name:
             name = f"{name or NO_NAME} ({short_address(address)})"
         name = _label(chain, name, address)
