@@ -372,3 +372,29 @@ def _table_rows(markup: str) -> list[list[str]]:
 
     body = markup.split("<tbody>")[1]
     return [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in body.split("</tr>") if "<td" in row]
+
+
+def test_a_latecomer_is_told_what_the_chain_shows(klass):
+    """Issue 23: a latecomer got "has the teacher posted it? (waited 60 s)" while rounds ran.
+    Mid-round it now hears that the round is under way and which round it joins; after the
+    last round, that the spec finished before it arrived (not that none was posted)."""
+    teacher, spec_id, owners = klass
+    teacher.open_round()
+    node_url = owners[0].student.chain.w3.provider.endpoint_uri  # the gate's URL
+    room = owners[0].student.classroom.address
+    late = ClassOwner(Student.join(node_url, room, "late"), NO_DATA, seed=9, update=light_update)
+    assert late.find_spec(timeout=5) == spec_id
+    teacher.make_room()  # the teacher adds a place for the fifth student (as open_round does)
+    late.accept(spec_id, timeout=5)
+    assert late.step(spec_id).startswith(
+        "round 0 is under way without me (I accepted after AI Inc. opened it; 0 of 4 "
+        "submitted): I take part in round 1")
+    for rnd in range(2):
+        if rnd:
+            teacher.open_round()
+        _play(teacher, spec_id, owners + ([late] if rnd else []))
+        teacher.close(teacher_record(teacher, spec_id))
+    assert late.rounds == {1: "submitted"}
+    later = ClassOwner(Student.join(node_url, room, "later"), NO_DATA, update=light_update)
+    with pytest.raises(ProtocolError, match=r"spec 0 ran all its 2 round\(s\) before you arrived"):
+        later.find_spec(timeout=0.5)

@@ -283,6 +283,8 @@ class TeacherDashboard(widgets.VBox):
         self.students = MessagePanel("")
         self.rounds = MessagePanel("")
         self.seen = MessagePanel("")
+        for panel, css in ((self.live, "omteach-live"), (self.students, "omteach-students")):
+            panel.add_class(css)  # what the browser test reads
         self._refresh = widgets.Button(description="Refresh")
         self._refresh.on_click(lambda _: self.refresh())
         self._lock = threading.Lock()  # one refresh at a time: the thread's or a button's
@@ -364,13 +366,14 @@ class TeacherDashboard(widgets.VBox):
                                  self._submission_seen(status)),
                        kind="ok" if spec is not None and spec.finished else "info")
         records = status["rounds"]
+        closed = [r for r in records if r.closed_at]  # the open round's record is filled at close
         acc = [("start", "-", "-", _pct(self.teacher.initial_accuracy))] + [
             (r.round, len(r.submitted), ", ".join(r.dropped) or "-", _pct(r.accuracy))
-            for r in records]
-        self.rounds.show_html(f"{len(records)} rounds closed",
+            if r.closed_at else (r.round, "running", "-", "-") for r in records]
+        self.rounds.show_html(f"{plural(len(closed), 'round')} closed",
                               html_table(["round", "submitted", "dropped", "accuracy"], acc))
-        if records and records[-1].one_update:
-            last = records[-1]
+        if closed and closed[-1].one_update:
+            last = closed[-1]
             self.seen.show_html(seen_text(last, self.teacher.model.update_clip),
                                 seen_html(last, self.teacher.model.update_clip))
 
@@ -396,7 +399,11 @@ def _in(seconds: float) -> str:
     if seconds < 100:
         return f"in {seconds:.0f} s"
     minutes = round(seconds / 60)
-    return f"in {minutes} min" if minutes < 60 else f"in {minutes // 60} h {minutes % 60} min"
+    if minutes < 60:
+        return f"in {minutes} min"
+    if minutes < 48 * 60:
+        return f"in {minutes // 60} h {minutes % 60} min"
+    return f"in {minutes / (24 * 60):.0f} days"
 
 
 def live_line(status: dict, name, now: float, submissions_changed_at: float | None) -> str:
@@ -424,11 +431,13 @@ def live_line(status: dict, name, now: float, submissions_changed_at: float | No
     elif state.phase is Phase.SHARING:
         line = (f"round {k}: key shares {state.shares_count} of {n}; waiting for: "
                 f"{_names(state.missing_shares(), name)}")
+    elif state.phase is Phase.SUBMITTING and state.submission_count == n:
+        line = f"round {k}: all {n} submitted; AI Inc. sums, decrypts and closes the round"
     elif state.phase is Phase.SUBMITTING:
         line = (f"round {k}: submitted {state.submission_count} of {n}; waiting for: "
                 f"{_names(state.not_submitted(), name)}")
         grace = status.get("grace")
-        if state.submission_count < n and grace is not None:
+        if grace is not None:
             if state.submission_count >= spec.min_owners and submissions_changed_at is not None:
                 left = grace - (now - submissions_changed_at)
                 line += (f"; cut-off {_in(left)} (the others become dropouts {grace:g} s after "
