@@ -62,7 +62,7 @@ class DigitPad(widgets.VBox):
         self._clear = widgets.Button(description="Clear")
         # A blank digit before the first stroke: an Image with no bytes shows a broken icon.
         self._preview = widgets.Image(value=digit_png(np.zeros(64)), format="png", width=48,
-                                      height=48)
+                                      height=48, layout=widgets.Layout(border="1px solid #ccc"))
         self._status = MessagePanel("Draw a digit in the box, pick which digit it is, press "
                                     "Keep it. Your drawings never leave this machine.")
         self._canvas.on_mouse_down(self._down)
