@@ -398,3 +398,32 @@ def test_a_latecomer_is_told_what_the_chain_shows(klass):
     later = ClassOwner(Student.join(node_url, room, "later"), NO_DATA, update=light_update)
     with pytest.raises(ProtocolError, match=r"spec 0 ran all its 2 round\(s\) before you arrived"):
         later.find_spec(timeout=0.5)
+
+
+def test_the_live_dashboard_survives_a_failed_read_and_a_click_answers_at_once():
+    """The thread's reads can fail (the node restarting): the dashboard says so and goes on,
+    instead of a traceback landing in whichever cell runs. A click says "reading" first."""
+    from types import SimpleNamespace
+
+    from omteach.ui.ch06 import TeacherDashboard
+
+    calls = []
+
+    def status():
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("node restarting")
+        return {"spec": SimpleNamespace(finished=True, spec_id=0, rounds=0), "students": {},
+                "rounds": [], "state": None, "closed": set(), "grace": 20.0,
+                "next_round_at": None}
+    fake = SimpleNamespace(status=status, spec_id=0, name=str, initial_accuracy=None,
+                           model=SimpleNamespace(update_clip=0.5))
+    board = TeacherDashboard(fake, interval=0.01)
+    board.start()
+    board._thread.join(5)  # a finished spec ends the loop by itself
+    assert not board.running and len(calls) == 2
+    assert board.live.text.startswith("spec 0 finished")
+    shown = []
+    board.live.observe(lambda change: shown.append(change["new"]), "value")
+    board._refresh.click()
+    assert "reading the chain" in shown[0] and "finished" in board.live.text

@@ -286,7 +286,7 @@ class TeacherDashboard(widgets.VBox):
         for panel, css in ((self.live, "omteach-live"), (self.students, "omteach-students")):
             panel.add_class(css)  # what the browser test reads
         self._refresh = widgets.Button(description="Refresh")
-        self._refresh.on_click(lambda _: self.refresh())
+        self._refresh.on_click(lambda _: self._clicked())
         self._lock = threading.Lock()  # one refresh at a time: the thread's or a button's
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -321,9 +321,20 @@ class TeacherDashboard(widgets.VBox):
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=10)
 
+    def _clicked(self) -> None:
+        # A read of a big class takes a second: say so at once (the click answers in 0.1 s)
+        self.live.show("reading the chain…")
+        self.refresh()
+
     def _loop(self) -> None:
         while not self._stop.is_set():
-            status = self.refresh()
+            try:
+                status = self.refresh()
+            except Exception as exc:  # noqa: BLE001 - a thread's traceback would land in
+                # whatever cell runs now; the node may be briefly unreachable: say it, go on
+                self.live.show(f"could not read the chain ({type(exc).__name__}: {exc}); "
+                               "trying again", kind="warn")
+                status = None
             if status is not None and status["spec"] is not None and status["spec"].finished:
                 return  # the last round closed: nothing on chain moves any more
             self._stop.wait(self.interval)
