@@ -101,10 +101,10 @@ class ClassOwner:
             return specs[-1] if specs else None
         try:
             return wait_until(open_spec, what="the teacher's spec", timeout=timeout,
-                              interval=0.3, error=RoundTimeoutError,
-                              hint=self._no_spec_why(teacher)).spec_id
+                              interval=0.3, error=RoundTimeoutError).spec_id
         except RoundTimeoutError as exc:
-            # Say what the chain shows now (the hint above was written at the start)
+            # Say what the chain shows at the end of the wait: no spec, or one that finished
+            # its rounds before this student arrived (rounds back to back leave no gap)
             raise RoundTimeoutError(f"no open spec after {timeout:g} s: "
                                     f"{self._no_spec_why(teacher)}", what=exc.what,
                                     waited=exc.waited) from None
