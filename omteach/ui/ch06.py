@@ -393,7 +393,7 @@ class TeacherDashboard(widgets.VBox):
         state = status["state"]
         if state is None:
             return None
-        key = (state.spec_id, state.round, state.submission_count)
+        key = (state.spec_id, state.round, len(state.submitted))
         if self._submissions is None or self._submissions[:3] != key:
             self._submissions = (*key, self._clock())
         return self._submissions[3]
@@ -431,6 +431,9 @@ def live_line(status: dict, name, now: float, submissions_changed_at: float | No
         return f"spec {spec.spec_id} finished: every round closed; students withdraw their bounties"
     n = len(state.participants)
     k = state.round
+    # Counts from the same per-participant reads as the names (the contract's counters are read
+    # a moment earlier: "0 of 3; waiting for: nobody" mixed the two)
+    shared, submitted = len(state.shared), len(state.submitted)
     if state.phase is Phase.ACCEPTING:
         opens = status.get("next_round_at")
         when = (f"opens {_in(opens - now)} (the pause between rounds)" if opens
@@ -440,16 +443,16 @@ def live_line(status: dict, name, now: float, submissions_changed_at: float | No
                 + (f"not accepted yet: {', '.join(late)}" if late
                    else "everyone on the roster accepted"))
     elif state.phase is Phase.SHARING:
-        line = (f"round {k}: key shares {state.shares_count} of {n}; waiting for: "
+        line = (f"round {k}: key shares {shared} of {n}; waiting for: "
                 f"{_names(state.missing_shares(), name)}")
-    elif state.phase is Phase.SUBMITTING and state.submission_count == n:
+    elif state.phase is Phase.SUBMITTING and submitted == n:
         line = f"round {k}: all {n} submitted; AI Inc. sums, decrypts and closes the round"
     elif state.phase is Phase.SUBMITTING:
-        line = (f"round {k}: submitted {state.submission_count} of {n}; waiting for: "
+        line = (f"round {k}: submitted {submitted} of {n}; waiting for: "
                 f"{_names(state.not_submitted(), name)}")
         grace = status.get("grace")
         if grace is not None:
-            if state.submission_count >= spec.min_owners and submissions_changed_at is not None:
+            if submitted >= spec.min_owners and submissions_changed_at is not None:
                 left = grace - (now - submissions_changed_at)
                 line += (f"; cut-off {_in(left)} (the others become dropouts {grace:g} s after "
                          "the last submission)")
@@ -459,7 +462,7 @@ def live_line(status: dict, name, now: float, submissions_changed_at: float | No
     else:  # RECOVERING
         survivors = [p for p in state.participants if p in state.submitted]
         line = (f"round {k}: dropped {_names(state.dropped, name)}; revealed "
-                f"{state.reveal_count} of {len(survivors)}; waiting for: "
+                f"{len(state.revealed)} of {len(survivors)}; waiting for: "
                 f"{_names([p for p in survivors if p not in state.revealed], name)}")
     return f"{line}. Spec deadline {_in(state.deadline - now)}."
 
