@@ -556,7 +556,7 @@ def test_teacher_and_student_notebooks_side_by_side(browser, lab_server):
             .find(w => w.context && w.context.path === path);
           return w ? w.id : null; }""", rel)
 
-    def run_all(rel: str) -> str:
+    def run_all(rel: str, watch=None) -> str:
         pid = wait_until(f"{rel} to open", lambda: panel_id(rel))
         page.evaluate("(id) => { window.jupyterapp.shell.activateById(id); }", pid)
         wait_until(f"{rel}'s kernel to be idle", lambda: idle(rel))
@@ -577,15 +577,51 @@ def test_teacher_and_student_notebooks_side_by_side(browser, lab_server):
         page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
 
         def settled() -> bool:
+            if watch is not None:
+                watch()
             texts = [t.strip() for t in page.locator(
                 f"{sel} .jp-CodeCell .jp-InputArea-prompt").all_text_contents()]
             return (bool(texts) and not any(_BUSY_RE.match(t) for t in texts)
                     and any(_COUNT_RE.match(t) for t in texts) and idle(rel))
 
-        wait_until(f"{rel} to finish running", settled, poll_ms=500)
+        wait_until(f"{rel} to finish running", settled, poll_ms=250 if watch else 500)
         page.wait_for_timeout(750)
         wait_until(f"{rel} to settle", settled)
         return pid
+
+    live: list[tuple[str, int]] = []  # (live line, submitted cells) while the rounds run
+
+    def watch_dashboard() -> None:
+        """While the teacher's kernel is busy (the rounds cell), note each new drawing of the
+        dashboard: the background thread must redraw it without the kernel's help."""
+        if idle(teacher_nb):
+            return
+        seen = page.evaluate(_DASHBOARD_JS)
+        if seen is None:
+            return
+        drawing = (seen["live"], seen["table"].count("submitted"))
+        if not live or live[-1] != drawing:
+            live.append(drawing)
+            if len({n for _, n in live}) == 2 and "round" in drawing[0]:  # the count changed
+                ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                # the dashboard itself (Run All has scrolled the notebook to its end)
+                page.locator(".omteach-live >> xpath=..").screenshot(
+                    path=str(ARTIFACTS / "06_dashboard_mid_round.png"))
+                (ARTIFACTS / "06_dashboard_live.txt").write_text(
+                    "\n".join(f"{n} submitted | {text}" for text, n in live) + "\n")
+
+    def check_dashboard(result: RunResult) -> None:
+        """Issue 23's done-when, read off the finished dashboard and the drawings above."""
+        if len({n for _, n in live}) < 2:
+            result.problems.append(f"the dashboard did not change while the rounds ran: {live}")
+        seen = page.evaluate(_DASHBOARD_JS) or {"rows": []}
+        rows = [r for r in seen["rows"] if len(r) >= 6]  # student, accepted, r0, r1, credited, …
+        late = [r for r in rows if not r[2].strip() and "submitted" in r[3]]
+        if not late:
+            result.problems.append(f"no latecomer took part in round 1 only: {rows}")
+        unpaid = [r for r in rows if "submitted" in r[2] + r[3] and r[4].startswith("0.00")]
+        if not rows or unpaid:
+            result.problems.append(f"a contributor shows nothing credited: {unpaid or rows}")
 
     try:
         lab_server.opened += 1
@@ -593,7 +629,8 @@ def test_teacher_and_student_notebooks_side_by_side(browser, lab_server):
         page.goto(f"{lab_server.url}/lab/workspaces/{workspace}/tree/{teacher_nb}",
                   wait_until="domcontentloaded")
         page.locator(".jp-Notebook .jp-Cell").first.wait_for(state="attached")
-        left = run_all(teacher_nb)
+        left = run_all(teacher_nb, watch=watch_dashboard)
+        check_dashboard(result)
         page.evaluate("""(path) => { window.jupyterapp.commands.execute('docmanager:open',
                           {path, options: {mode: 'split-right'}}); }""", student_nb)
         right = run_all(student_nb)
@@ -626,6 +663,17 @@ def test_teacher_and_student_notebooks_side_by_side(browser, lab_server):
             lab_server.delete_session(rel)
     if result.problems:
         pytest.fail(result.report(), pytrace=False)
+
+
+_DASHBOARD_JS = """() => {
+  const live = document.querySelector('.omteach-live');
+  const table = document.querySelector('.omteach-students');
+  if (!live || !table) return null;
+  const rows = [...table.querySelectorAll('tbody tr')].map(
+    tr => [...tr.querySelectorAll('td')].map(td => td.innerText));
+  return {live: live.innerText, table: table.innerText, rows};
+}"""
+"""The teacher's dashboard as the page shows it: the live line, the students table, its rows."""
 
 
 def _fixture(name: str) -> str:

@@ -26,12 +26,17 @@ class LocalClass:
     the notebook's own student is the one more. With ``teacher=False`` the notebook is the
     teacher (:attr:`node` is there to build a :class:`ClassTeacher` on).
 
+    ``late`` of the simulated classmates (the last seats) join only once round 0 is open: they
+    take part from round 1 (AI Inc. waits for the others before round 0, and pauses ``pause`` s
+    between rounds so that latecomers get in).
+
     ``progress`` is called with a line before each step of starting the class (one call per
     step: :meth:`steps` of them), e.g. a :class:`~omteach.ui.toolkit.ProgressBar`'s ``step``.
     """
 
     def __init__(self, simulated: int = 3, *, rounds: int = 2, teacher: bool = True,
-                 timeout: float = 120.0, progress: Callable[[str], None] | None = None):
+                 late: int = 0, pause: float = 2.0, timeout: float = 120.0,
+                 progress: Callable[[str], None] | None = None):
         import threading
 
         from omteach.classroom.teacher import ClassTeacher
@@ -51,6 +56,8 @@ class LocalClass:
             # chain for the spec.
             plans = {seat: {"light": True, "timeout": timeout, "interval": 0.2}
                      for seat in range(1, simulated + 1)}  # seat 0 is the notebook's
+            for seat in range(simulated + 1 - late, simulated + 1):
+                plans[seat]["late_round"] = 1  # joins once round 0 is open: takes part from 1
             say(f"starting {plural(simulated, 'simulated classmate')}, each its own process…")
             self._out, self._procs = spawn_students(self.node, plans, simulated + 1)
             if teacher:
@@ -62,7 +69,8 @@ class LocalClass:
             raise
         self._thread = None
         if teacher:
-            self._thread = threading.Thread(target=self._teach, args=(simulated + 1, timeout),
+            self._thread = threading.Thread(target=self._teach,
+                                            args=(simulated + 1 - late, pause, timeout),
                                             daemon=True)
             self._thread.start()
 
@@ -71,11 +79,10 @@ class LocalClass:
         """How many times starting a class calls ``progress``."""
         return 3 if teacher else 2
 
-    def _teach(self, expected: int, timeout: float) -> None:
+    def _teach(self, expected: int, pause: float, timeout: float) -> None:
         try:
-            for _ in range(self.rounds):
-                self.records.append(self.teacher.run_round(wait_for=expected, grace=5.0,
-                                                           timeout=timeout))
+            self.records.extend(self.teacher.run_rounds(self.rounds, wait_for=expected,
+                                                        pause=pause, timeout=timeout))
         except BaseException as exc:  # shown by the notebook, not lost in a thread
             self.error = exc
 

@@ -99,8 +99,29 @@ class ClassOwner:
             specs = [s for s in self.market.open_specs()
                      if s.company_address.lower() == teacher]
             return specs[-1] if specs else None
-        return wait_until(open_spec, what="the teacher's spec", timeout=timeout, interval=0.3,
-                          error=RoundTimeoutError, hint="has the teacher posted it?").spec_id
+        try:
+            return wait_until(open_spec, what="the teacher's spec", timeout=timeout,
+                              interval=0.3, error=RoundTimeoutError).spec_id
+        except RoundTimeoutError as exc:
+            # Say what the chain shows at the end of the wait: no spec, or one that finished
+            # its rounds before this student arrived (rounds back to back leave no gap)
+            raise RoundTimeoutError(f"no open spec after {timeout:g} s: "
+                                    f"{self._no_spec_why(teacher)}", what=exc.what,
+                                    waited=exc.waited) from None
+
+    def _no_spec_why(self, teacher: str) -> str:
+        """Why no spec of the teacher is open, as the chain tells it (a latecomer's truth)."""
+        count = int(self.market.contract.call("spec_count"))
+        mine = [s for s in (self.market.spec(i) for i in range(count))
+                if s.company_address.lower() == teacher]
+        if not mine:
+            return "the teacher has not posted a spec yet: wait for the teacher, then run again"
+        last = mine[-1]
+        if last.finished:
+            return (f"the teacher's spec {last.spec_id} ran all its {last.rounds} round(s) "
+                    "before you arrived: ask the teacher to post the next one, then run again")
+        return (f"the teacher's spec {last.spec_id} passed its deadline: ask the teacher to "
+                "post a new one")
 
     def audit(self, spec_id: int) -> AuditReport:
         """Chapter 5's audit of the spec: its terms on chain and the model blob."""
@@ -139,8 +160,13 @@ class ClassOwner:
         if state.phase is Phase.ACCEPTING:
             return self._say(f"round {round_no}: waiting for AI Inc. to open it")
         if me not in state.participants:
-            return self._say(f"round {round_no}: not a participant (joined late: from the next "
-                             "round)")
+            last = round_no + 1 >= state.spec.rounds
+            return self._say(
+                f"round {round_no} is under way without me (I accepted after AI Inc. opened "
+                f"it; {state.submission_count} of {len(state.participants)} submitted): "
+                + ("it is the spec's last round, so I wait for it to end" if last else
+                   f"I take part in round {round_no + 1}, which AI Inc. opens after this one "
+                   "closes and the teacher's pause"))
         if me not in state.shared:
             self.owner.post_shares(spec_id, round_no)
             self.rounds[round_no] = Seat.SHARES

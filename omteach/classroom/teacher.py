@@ -4,8 +4,8 @@
 
     teacher = ClassTeacher.from_node(node)          # or ClassTeacher.from_state() in notebook 06
     teacher.post(rounds=3, places=30)               # the spec: model, key, terms, bounty in escrow
-    for _ in range(3):
-        teacher.run_round(wait_for=8)               # open, wait, recover dropouts, aggregate, close
+    teacher.run_rounds(wait_for=8, pause=30)        # each round: open, wait, recover dropouts,
+                                                    # aggregate, close; a pause between two
 
 Everything goes through the node: the market contract (``ModelMarket``) decides who takes part
 and who is paid; the blobs (model, public key, shares, updates) are posted to the ``BlobBoard``
@@ -48,7 +48,13 @@ from omteach.classroom.node import DEFAULT_STATE, ClassroomNode, teacher_chain
 from omteach.classroom.roster import read_roster
 from omteach.crypto.packing import PackingCodec
 from omteach.crypto.paillier import KeyPair, generate_keypair
-from omteach.errors import AggregationError, ProtocolError, RoundTimeoutError, WaitTimeoutError
+from omteach.errors import (
+    AggregationError,
+    InvalidValueError,
+    ProtocolError,
+    RoundTimeoutError,
+    WaitTimeoutError,
+)
 from omteach.learning import tasks
 from omteach.learning.data import Dataset
 from omteach.learning.model import ModelSpec
@@ -64,6 +70,17 @@ BOUNTY = 10 * FINNEY
 """Wei per contribution (0.01 of the class's play ether)."""
 CLASS_MODEL = ModelSpec(local_epochs=5)
 """The model the class trains: chapter 4's digits MLP, five local epochs a round."""
+SUBMIT_GRACE = 20.0
+"""Seconds without a new submission after which AI Inc. declares the rest dropouts (once enough
+submitted). Measured (bench/cold_submit_bench.py, 2026-12-03, 2 shared cores, 6 runs): a
+student's first submission in a fresh process (train, pack, mask, encrypt, submit) took 3.8-5.5 s,
+the second 0.6-1.1 s; the classroom walk of issue 23 saw about 8 s on a cold laptop, which the
+old 5 s cut off. 20 s covers 2.5 times the slowest seen, and costs nothing when everyone submits
+(the round then closes at once): only a real dropout makes the class wait for it.
+"""
+ROUND_PAUSE = 30.0
+"""Seconds between two rounds in class: a latecomer who accepts then takes part in the next
+round (the teacher changes it: ``run_rounds(pause=...)``)."""
 
 Progress = Callable[[str], None]
 
@@ -80,12 +97,21 @@ class RoundRecord:
     """Reopened without them: they posted no key shares in time."""
     accuracy: float | None = None
     one_update: list[float] = field(default_factory=list)
-    """The first values AI Inc. decrypts from ONE masked update: noise."""
+    """What AI Inc. decrypts from ONE update at :attr:`shown`: update + masks, decoded as if
+    it were an update (noise over the packing slot's whole range, not weights)."""
     mean_update: list[float] = field(default_factory=list)
-    """The first values of the decrypted mean of all updates: the signal."""
+    """The decrypted mean of all updates at :attr:`shown` (the masks cancel): the signal."""
+    shown: list[int] = field(default_factory=list)
+    """Which weights :attr:`one_update` and :attr:`mean_update` show: the six the mean moved
+    most."""
+    one_range: tuple[float, float] = (0.0, 0.0)
+    """The smallest and largest value decrypted from the one update (every weight)."""
     timings: dict[str, float] = field(default_factory=dict)
     closed_at: float = 0.0
     last_submission_at: float = 0.0
+    spec_id: int | None = None
+    """The spec this round belongs to: a teacher who posts a second spec keeps the first's
+    records in ``history``, and the dashboard shows only the current spec's."""
 
 
 class ClassTeacher:
@@ -120,6 +146,10 @@ class ClassTeacher:
         """Gas of each open_round (it grows with the participants: the cost table's figure)."""
         self._closed_states: dict[tuple[int, int], dict[str, Seat]] = {}
         """(spec, round) -> each participant's state in a closed round: final, read once."""
+        self.grace = SUBMIT_GRACE
+        """The grace of the round being run (the dashboard's cut-off countdown reads it)."""
+        self.next_round_at: float | None = None
+        """Wall-clock time the pause ends and the next round opens (None: not pausing)."""
         self.initial_accuracy = self.accuracy()
 
     @classmethod
@@ -267,11 +297,17 @@ class ClassTeacher:
         mean, _ = self.company.aggregate(state.spec_id, state.round, timings=record.timings)
         first = next(iter(state.submitted.items()))
         one = self.company.decrypt_one(self.company.load_update(state.spec_id, *first))
-        record.one_update = [float(v) for v in one[:6]]
-        record.mean_update = [float(v) for v in mean[:6]]
+        # The six weights the round moved most (the first six connect pixel 0, blank in every
+        # digit: their mean is exactly 0, which taught nothing), and the same six of one update.
+        shown = np.sort(np.argsort(-np.abs(np.asarray(mean)), kind="stable")[:6])
+        record.shown = [int(i) for i in shown]
+        record.one_update = [float(one[i]) for i in shown]
+        record.mean_update = [float(mean[i]) for i in shown]
+        record.one_range = (float(np.min(one)), float(np.max(one)))
         with timed(record.timings, "close"):
             self.company.close_round(state.spec_id, mean)
         record.closed_at = time.time()
+        record.spec_id = state.spec_id  # which spec's table it belongs to
         record.submitted = sorted(self.name(a) for a in state.submitted)
         record.accuracy = self.accuracy()
         return record
@@ -280,6 +316,7 @@ class ClassTeacher:
                   progress: Progress | None = None) -> RoundRecord:
         """One whole round: open, shares, submissions, dropouts, close. Its record."""
         say = progress or (lambda _msg: None)
+        self.grace = grace
         round_no = self._round().round
         say(f"round {round_no}: waiting for {wait_for} owner(s) to accept…" if wait_for
             else f"round {round_no}: opening…")
@@ -291,7 +328,7 @@ class ClassTeacher:
             say(f"round {round_no}: opened again without {len(missing)} who posted no shares…")
         parts = list(self._round().participants)
         record = RoundRecord(round_no, [self.name(p) for p in parts],
-                             left_out=[self.name(p) for p in left_out])
+                             left_out=[self.name(p) for p in left_out], spec_id=self.spec_id)
         self.history.append(record)
         say(f"round {round_no}: waiting for {len(parts)} submission(s)…")
         dropped = self.wait_for_submissions(grace=grace, timeout=timeout)
@@ -305,6 +342,63 @@ class ClassTeacher:
         say(f"round {round_no} closed" + (f": accuracy {record.accuracy:.0%}"
                                           if record.accuracy is not None else ""))
         return record
+
+    def pause(self, seconds: float, *, early: bool = True, progress: Progress | None = None,
+              sleep: Callable[[float], None] = time.sleep) -> None:
+        """Wait ``seconds`` before the next round, making room for latecomers meanwhile.
+
+        Rounds back to back (a few seconds apart) leave a latecomer no round to join: one who
+        accepts during the pause takes part in the next round. ``early``: end the pause as soon
+        as everyone on the roster has accepted (nobody is left to wait for). ``progress`` hears
+        a countdown every second or so (the dashboard shows it too, from
+        :attr:`next_round_at`).
+        """
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not \
+                0 <= seconds <= 3600:
+            raise InvalidValueError(f"the pause between rounds must be 0 to 3600 seconds, not "
+                                    f"{seconds!r}")
+        say = progress or (lambda _msg: None)
+        self.next_round_at = time.time() + seconds
+        try:
+            while (left := self.next_round_at - time.time()) > 0:
+                self.make_room()
+                state = self._round()
+                if early and set(read_roster(self.classroom).values()) <= set(state.owners):
+                    say(f"pause over: everyone on the roster accepted; round {state.round} opens")
+                    return
+                round_no = state.round
+                say(f"pause: round {round_no} opens in {left:.0f} s (latecomers: accept now)")
+                sleep(min(1.0, left))
+        finally:
+            self.next_round_at = None
+
+    def run_rounds(self, rounds: int | None = None, *, wait_for: int = 0,
+                   grace: float = SUBMIT_GRACE, pause: float = ROUND_PAUSE,
+                   pause_early: bool = True, timeout: float = 300.0,
+                   progress: Progress | None = None) -> list[RoundRecord]:
+        """The spec's remaining rounds (or ``rounds`` of them), with ``pause`` s between two
+        (``pause_early``: shorter once everyone on the roster accepted, :meth:`pause`).
+
+        ``wait_for`` owners are awaited before the first round only: later rounds open with
+        whoever accepted by then (latecomers included). Returns the rounds' records.
+        """
+        for name, value in (("grace", grace), ("pause", pause)):
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise InvalidValueError(f"{name} must be a number of seconds ≥ 0, not {value!r}")
+        spec = self.market.spec(self._spec_id())
+        left = spec.rounds - spec.round if not spec.finished else 0
+        count = left if rounds is None else min(rounds, left)
+        records: list[RoundRecord] = []
+        for i in range(count):
+            if i:
+                self.pause(pause, early=pause_early, progress=progress)
+            records.append(self.run_round(wait_for=wait_for, grace=grace, timeout=timeout,
+                                          progress=progress))
+        return records
+
+    def records(self) -> list[RoundRecord]:
+        """This spec's rounds, oldest first (``history`` keeps every spec's)."""
+        return [r for r in self.history if r.spec_id == self.spec_id]
 
     # -- what the dashboard shows ---------------------------------------------------------------
 
@@ -321,12 +415,18 @@ class ClassTeacher:
     def status(self) -> dict[str, Any]:
         """The class as the chain says it is now: students, rounds, balances (for the dashboard).
 
-        ``students``: name → {"address", "accepted", "rounds": {round: state}, "balance"}, where
-        a round's state is a :class:`~omteach.protocol.round.Seat` ("participant", "shares",
-        "submitted", "revealed", "dropped": a string enum).
+        ``students``: name → {"address", "accepted", "rounds": {round: state}, "credited",
+        "balance"}, where a round's state is a :class:`~omteach.protocol.round.Seat`
+        ("participant", "shares", "submitted", "revealed", "dropped": a string enum),
+        ``credited`` the wei of bounties this spec credited them (one per closed round they
+        contributed to) and ``balance`` what they may withdraw now (0 once withdrawn).
+        ``state``: the open round's :class:`RoundState` (None before a spec or after its last
+        round); ``rounds``: this spec's records; ``grace`` and ``next_round_at`` the run's.
         """
         roster = read_roster(self.classroom)
-        out: dict[str, Any] = {"spec": None, "students": {}, "rounds": self.history}
+        out: dict[str, Any] = {"spec": None, "students": {}, "rounds": self.records(),
+                               "state": None, "closed": set(), "grace": self.grace,
+                               "next_round_at": self.next_round_at}
         spec = self.market.spec(self.spec_id) if self.spec_id is not None else None
         owners = set(self.market.owners(spec.spec_id)) if spec is not None else set()
         out["spec"] = spec
@@ -342,10 +442,18 @@ class ClassTeacher:
                 per_round[round_no] = seats
                 if state.phase is Phase.CLOSED:  # the contract takes nothing more for it
                     self._closed_states[spec.spec_id, round_no] = seats
+                else:
+                    out["state"] = state
+            if out["state"] is None and not spec.finished:  # between rounds: not opened yet
+                out["state"] = self.market.round_state(spec.spec_id, of=())
+            out["closed"] = {r for (sid, r) in self._closed_states if sid == spec.spec_id}
+        paid_seats = (Seat.SUBMITTED, Seat.REVEALED)
         for name, address in roster.items():
+            rounds = {r: s[address] for r, s in per_round.items() if address in s}
+            paid = sum(1 for r, seat in rounds.items() if r in out["closed"] and seat in paid_seats)
             out["students"][name] = {
-                "address": address, "accepted": address in owners,
-                "rounds": {r: s[address] for r, s in per_round.items() if address in s},
+                "address": address, "accepted": address in owners, "rounds": rounds,
+                "credited": paid * spec.bounty if spec is not None else 0,
                 "balance": self.market.balance(address) if spec is not None else 0}
         return out
 

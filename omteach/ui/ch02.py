@@ -141,7 +141,8 @@ class ContractConsole(widgets.VBox):
     def _show_arguments(self) -> None:
         abi = self._contract.functions[self._function.value]
         self._arg_inputs = [
-            (spec, widgets.Text(description=spec["name"], placeholder=spec["type"]))
+            (spec, widgets.Text(description=spec["name"], placeholder=spec["type"],
+                                style={"description_width": "initial"}))  # "model_name" uncut
             for spec in abi["inputs"]]
         self._args_box.children = [w for _, w in self._arg_inputs]
         payable = abi.get("stateMutability") == "payable"

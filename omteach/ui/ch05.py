@@ -51,16 +51,21 @@ def images_png(images: list[np.ndarray], titles: list[str]) -> bytes:
     return buf.getvalue()
 
 
+WIDE_LABEL = {"description_width": "initial"}
+"""A slider's label as wide as its text ("share pruned" was cut to "share pru…")."""
+
+
 def _slider(defence: str) -> widgets.FloatSlider | widgets.FloatLogSlider:
     d = get_defence(defence)
     lo, hi = d.limits
     if d.log_scale:
         return widgets.FloatLogSlider(value=d.default, base=10, min=math.log10(lo),
                                       max=math.log10(hi), description=d.strength,
-                                      readout_format=".3f", continuous_update=False)
+                                      readout_format=".3f", continuous_update=False,
+                                      style=WIDE_LABEL)
     return widgets.FloatSlider(value=d.default, min=lo, max=hi, step=0.01,
                                description=d.strength or "strength", disabled=not d.strength,
-                               continuous_update=False)
+                               continuous_update=False, style=WIDE_LABEL)
 
 
 class InversionLab(widgets.VBox):

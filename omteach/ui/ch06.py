@@ -9,15 +9,19 @@ Usable from plain code too: :meth:`DigitPad.add_strokes` does what drawing and p
 
 from __future__ import annotations
 
+import html
 import io
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
 
 import ipywidgets as widgets
 import numpy as np
 
 from omteach.errors import OmteachError
 from omteach.learning.data import Dataset, dataset_from_drawings, digit_from_strokes
-from omteach.protocol.round import Seat
+from omteach.learning.defences import AuditPolicy, Finding
+from omteach.protocol.round import Phase, Seat
 from omteach.text import plural, short_hex
 from omteach.ui.toolkit import MessagePanel, html_table, panel_text
 
@@ -56,7 +60,9 @@ class DigitPad(widgets.VBox):
                                        layout=widgets.Layout(width="150px"))
         self._keep = widgets.Button(description="Keep it", button_style="primary")
         self._clear = widgets.Button(description="Clear")
-        self._preview = widgets.Image(format="png", width=48, height=48)
+        # A blank digit before the first stroke: an Image with no bytes shows a broken icon.
+        self._preview = widgets.Image(value=digit_png(np.zeros(64)), format="png", width=48,
+                                      height=48, layout=widgets.Layout(border="1px solid #ccc"))
         self._status = MessagePanel("Draw a digit in the box, pick which digit it is, press "
                                     "Keep it. Your drawings never leave this machine.")
         self._canvas.on_mouse_down(self._down)
@@ -132,6 +138,7 @@ class DigitPad(widgets.VBox):
     def _clear_pad(self) -> None:
         self._strokes = []
         self._canvas.clear()
+        self._preview.value = digit_png(np.zeros(64))
 
     def dataset(self) -> Dataset:
         """The kept drawings as a dataset (raises if none has been kept yet)."""
@@ -144,6 +151,25 @@ class DigitPad(widgets.VBox):
 
     def __repr__(self) -> str:
         return f"DigitPad({plural(len(self._labels), 'drawing')} kept)"
+
+
+def own_batches(batch_size: int, n: int, policy: AuditPolicy | None = None) -> Finding:
+    """The audit's finding about the student's own batches, which the spec's terms cannot see.
+
+    The spec names a batch size (32), but a student with ``n`` digits trains on batches of
+    ``batch_size`` and a last one of what is left (all ``n`` when ``n`` < ``batch_size``): a
+    student with 4 drawings computes gradients of 4 images, which chapter 5 inverts.
+    """
+    p = policy or AuditPolicy()
+    full, rest = divmod(n, batch_size)
+    sizes = ([batch_size] if full else []) + ([rest] if rest else [])
+    smallest = min(sizes) if sizes else 0
+    said = " and ".join(str(b) for b in sizes) or "none"
+    detail = (f"your {plural(n, 'digit')} train in batches of {said} (the spec says "
+              f"{batch_size}; need ≥ {p.min_batch_size} in every batch")
+    if smallest < p.min_batch_size:
+        detail += ": a gradient of so few images can be inverted into them, chapter 5"
+    return Finding("your batches", smallest >= p.min_batch_size, detail + ")")
 
 
 # -- the live round: the student's panel and the teacher's dashboard ---------------------------
@@ -170,7 +196,8 @@ class StudentPanel(widgets.VBox):
         self._accept = widgets.Button(description="Accept", button_style="primary")
         self._run = widgets.Button(description="Take part", button_style="success")
         self.progress = widgets.IntProgress(value=0, min=0, max=rounds,
-                                            description="rounds done")
+                                            description="rounds done",
+                                            style={"description_width": "initial"})
         self.message = MessagePanel(f"Joined as {owner.name}. Audit the spec, accept it, then "
                                     "take part: your data stays in this kernel.")
         self.table = MessagePanel("")
@@ -189,9 +216,13 @@ class StudentPanel(widgets.VBox):
     def audit(self) -> bool:
         """Run chapter 5's audit on the spec; show each finding. Whether it passed."""
         report = self.owner.audit(self.spec_id)
-        lines = [f"{'✔' if f.passed else '✘'} {f.check}: {f.detail}" for f in report.findings]
-        self.message.show("\n".join(lines), kind="ok" if report.passed else "warn")
-        return report.passed
+        mine = own_batches(self.owner.market.spec(self.spec_id).batch_size,
+                           len(self.owner.owner.data))
+        findings = [*report.findings, mine]
+        lines = [f"{'✔' if f.passed else '✘'} {f.check}: {f.detail}" for f in findings]
+        passed = report.passed and mine.passed
+        self.message.show("\n".join(lines), kind="ok" if passed else "warn")
+        return passed
 
     def accept(self) -> str:
         """Consent on chain."""
@@ -227,61 +258,237 @@ class StudentPanel(widgets.VBox):
 class TeacherDashboard(widgets.VBox):
     """The teacher's live view of the class, read from the chain (:meth:`refresh`).
 
-    ``teacher`` is a :class:`~omteach.classroom.teacher.ClassTeacher`. Shows every student's
-    state per round, accuracy per round, what AI Inc. sees of one update and of the sum, and
-    each student's credited bounty. :meth:`say` is the progress line a round reports to.
+    ``teacher`` is a :class:`~omteach.classroom.teacher.ClassTeacher`. Shows what the open
+    round waits for and from whom (who has not accepted, posted shares, submitted, revealed),
+    with countdowns (the grace cut-off, the pause before the next round, the spec's deadline);
+    every student's state per round with the bounty credited and what is still withdrawable;
+    accuracy per round; what AI Inc. sees of one update and of the mean.
+
+    While a round runs the kernel is busy and a button's click waits for it: :meth:`start`
+    refreshes the widgets from a background thread every ``interval`` s instead (ipywidgets
+    sends state from any thread), until the spec is finished or :meth:`stop`.
+    :meth:`say` is the progress line a round reports to.
     """
 
-    def __init__(self, teacher):
+    def __init__(self, teacher, *, title: str = "", interval: float = 1.0,
+                 clock: Callable[[], float] = time.time):
         self.teacher = teacher
+        # Says whose class this is ("rehearsal: spec 1"): a saved rehearsal's dashboard must
+        # not pass for the live class's.
+        self.title = widgets.HTML(f"<b>{html.escape(title)}</b>" if title else "")
+        self.interval = interval
+        self._clock = clock
         self.line = MessagePanel("")
+        self.live = MessagePanel("")
         self.students = MessagePanel("")
         self.rounds = MessagePanel("")
         self.seen = MessagePanel("")
-        refresh = widgets.Button(description="Refresh")
-        refresh.on_click(lambda _: self.refresh())
-        super().__init__(children=[refresh, self.line, self.students, self.rounds, self.seen])
+        for panel, css in ((self.live, "omteach-live"), (self.students, "omteach-students")):
+            panel.add_class(css)  # what the browser test reads
+        self._refresh = widgets.Button(description="Refresh")
+        self._refresh.on_click(lambda _: self._clicked())
+        self._lock = threading.Lock()  # one refresh at a time: the thread's or a button's
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._submissions: tuple[int, int, int] | None = None
+        """(round, submission count, when it was first seen): the grace countdown's start."""
+        super().__init__(children=[widgets.HBox([self._refresh, self.title]), self.line,
+                                   self.live, self.students, self.rounds, self.seen])
 
     def __repr__(self) -> str:
         return f"TeacherDashboard(spec {self.teacher.spec_id})"
 
-    def say(self, line: str) -> None:
-        """Show what the round is doing now, then redraw."""
-        self.line.show(line)
+    # -- live ----------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """Whether the background refresh is on."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, interval: float | None = None) -> None:
+        """Refresh every ``interval`` s in a background thread (until the spec is finished)."""
+        if interval is not None:
+            self.interval = interval
+        if self.running:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="dashboard", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """End the background refresh (the last drawing stays)."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=10)
+
+    def _clicked(self) -> None:
+        # A read of a big class takes a second: say so at once (the click answers in 0.1 s)
+        self.live.show("reading the chain…")
         self.refresh()
 
-    def refresh(self) -> None:
-        """Read the class's state from the chain and redraw every table."""
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                status = self.refresh()
+            except Exception as exc:  # noqa: BLE001 - a thread's traceback would land in
+                # whatever cell runs now; the node may be briefly unreachable: say it, go on
+                self.live.show(f"could not read the chain ({type(exc).__name__}: {exc}); "
+                               "trying again", kind="warn")
+                status = None
+            if status is not None and status["spec"] is not None and status["spec"].finished:
+                return  # the last round closed: nothing on chain moves any more
+            self._stop.wait(self.interval)
+
+    def say(self, line: str) -> None:
+        """Show what the round is doing now, then redraw (unless a refresh is under way)."""
+        self.line.show(line)
+        self.refresh(block=False)
+
+    # -- drawing -------------------------------------------------------------------------------
+
+    def refresh(self, *, block: bool = True) -> dict | None:
+        """Read the class's state from the chain and redraw every table; the status read."""
+        if not self._lock.acquire(blocking=block):
+            return None  # the background thread is drawing right now
         try:
-            status = self.teacher.status()
-        except OmteachError as exc:
-            self.line.show_error(exc)
-            return
+            try:
+                status = self.teacher.status()
+            except OmteachError as exc:
+                self.line.show_error(exc)
+                return None
+            self._draw(status)
+            return status
+        finally:
+            self._lock.release()
+
+    def _draw(self, status: dict) -> None:
         spec = status["spec"]
         n_rounds = spec.rounds if spec is not None else 0
         # The address beside each name: the contract keeps names apart, and the address says
         # who is who even when a name looks like another.
-        header = ["student", "address", "accepted",
-                  *[f"round {r}" for r in range(n_rounds)], "credited"]
+        header = ["student", "address", "accepted", *[f"round {r}" for r in range(n_rounds)],
+                  "credited", "withdrawable"]
         rows = []
         for name, s in status["students"].items():
             rows.append([name, short_hex(s["address"], 4), "yes" if s["accepted"] else "no",
                          *[ROUND_STATES.get(s["rounds"].get(r, ""), "")
                            for r in range(n_rounds)],
-                         f"{s['balance'] / 10**18:.2f} ETH"])
+                         _ether(s["credited"]), _ether(s["balance"])])
         self.students.show_html(f"{len(rows)} students", html_table(header, rows))
+        self.live.show(live_line(status, self.teacher.name, self._clock(),
+                                 self._submission_seen(status)),
+                       kind="ok" if spec is not None and spec.finished else "info")
         records = status["rounds"]
+        closed = [r for r in records if r.closed_at]  # the open round's record is filled at close
         acc = [("start", "-", "-", _pct(self.teacher.initial_accuracy))] + [
             (r.round, len(r.submitted), ", ".join(r.dropped) or "-", _pct(r.accuracy))
-            for r in records]
-        self.rounds.show_html(f"{len(records)} rounds closed",
+            if r.closed_at else (r.round, "running", "-", "-") for r in records]
+        self.rounds.show_html(f"{plural(len(closed), 'round')} closed",
                               html_table(["round", "submitted", "dropped", "accuracy"], acc))
-        if records and records[-1].one_update:
-            last = records[-1]
-            seen = [("one update (masked)", *(f"{v:+.3f}" for v in last.one_update)),
-                    ("the mean of all", *(f"{v:+.3f}" for v in last.mean_update))]
-            self.seen.show_html("what AI Inc. sees", html_table(
-                ["AI Inc. decrypts", *[f"w{i}" for i in range(len(last.one_update))]], seen))
+        if closed and closed[-1].one_update:
+            last = closed[-1]
+            self.seen.show_html(seen_text(last, self.teacher.model.update_clip),
+                                seen_html(last, self.teacher.model.update_clip))
+
+    def _submission_seen(self, status: dict) -> float | None:
+        """When the open round's submission count last changed (the grace counts from it)."""
+        state = status["state"]
+        if state is None:
+            return None
+        key = (state.spec_id, state.round, len(state.submitted))
+        if self._submissions is None or self._submissions[:3] != key:
+            self._submissions = (*key, self._clock())
+        return self._submissions[3]
+
+
+def _names(addresses, name) -> str:
+    return ", ".join(sorted(name(a) for a in addresses)) or "nobody"
+
+
+def _in(seconds: float) -> str:
+    """A countdown: "in 42 s", "in 3 min", "in 2 h 5 min"; "now" once passed."""
+    if seconds <= 0:
+        return "now"
+    if seconds < 100:
+        return f"in {seconds:.0f} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"in {minutes} min"
+    if minutes < 48 * 60:
+        return f"in {minutes // 60} h {minutes % 60} min"
+    return f"in {minutes / (24 * 60):.0f} days"
+
+
+def live_line(status: dict, name, now: float, submissions_changed_at: float | None) -> str:
+    """What the open round waits for, from whom, and until when: the dashboard's live line.
+
+    ``name`` turns an address into a display name; ``submissions_changed_at`` is when the
+    submission count last changed (the grace cut-off counts from it). Deadlines are what the
+    round state offers (the spec's deadline) and the teacher's own clock (grace, pause).
+    """
+    spec, state = status["spec"], status["state"]
+    if spec is None:
+        return "no spec yet: post one (teacher.post)"
+    if spec.finished or state is None:
+        return f"spec {spec.spec_id} finished: every round closed; students withdraw their bounties"
+    n = len(state.participants)
+    k = state.round
+    # Counts from the same per-participant reads as the names (the contract's counters are read
+    # a moment earlier: "0 of 3; waiting for: nobody" mixed the two)
+    shared, submitted = len(state.shared), len(state.submitted)
+    if state.phase is Phase.ACCEPTING:
+        opens = status.get("next_round_at")
+        when = (f"opens {_in(opens - now)} (the pause between rounds)" if opens
+                else "opens when AI Inc. runs it")
+        late = sorted(n_ for n_, s in status["students"].items() if not s["accepted"])
+        line = (f"round {k}: not open yet, {when}; {len(state.owners)} accepted; "
+                + (f"not accepted yet: {', '.join(late)}" if late
+                   else "everyone on the roster accepted"))
+    elif state.phase is Phase.SHARING:
+        line = (f"round {k}: key shares {shared} of {n}; waiting for: "
+                f"{_names(state.missing_shares(), name)}")
+    elif state.phase is Phase.SUBMITTING and submitted == n:
+        line = f"round {k}: all {n} submitted; AI Inc. sums, decrypts and closes the round"
+    elif state.phase is Phase.SUBMITTING:
+        line = (f"round {k}: submitted {submitted} of {n}; waiting for: "
+                f"{_names(state.not_submitted(), name)}")
+        grace = status.get("grace")
+        if grace is not None:
+            if submitted >= spec.min_owners and submissions_changed_at is not None:
+                left = grace - (now - submissions_changed_at)
+                line += (f"; cut-off {_in(left)} (the others become dropouts {grace:g} s after "
+                         "the last submission)")
+            else:
+                line += (f"; no cut-off before {spec.min_owners} (t) submitted, then "
+                         f"{grace:g} s after the last")
+    else:  # RECOVERING
+        survivors = [p for p in state.participants if p in state.submitted]
+        line = (f"round {k}: dropped {_names(state.dropped, name)}; revealed "
+                f"{len(state.revealed)} of {len(survivors)}; waiting for: "
+                f"{_names([p for p in survivors if p not in state.revealed], name)}")
+    return f"{line}. Spec deadline {_in(state.deadline - now)}."
+
+
+def seen_text(record, clip: float) -> str:
+    """The heading of "what AI Inc. sees": what the numbers are, in a sentence."""
+    lo, hi = record.one_range
+    return (f"What AI Inc. decrypts in round {record.round}, at the {len(record.shown)} weights "
+            f"the round moved most. One update alone: the student's update plus their masks, "
+            f"decoded as if it were an update: values from {lo:+.1f} to {hi:+.1f} although every "
+            f"update is clipped to ±{clip:g}: masked values, not weights, noise. The mean of "
+            "all: the masks cancel, what is left is the class's average change of each weight.")
+
+
+def seen_html(record, clip: float) -> str:
+    """The table of "what AI Inc. sees" (:func:`seen_text` above it)."""
+    rows = [("one update, masked (noise)", *(f"{v:+.3f}" for v in record.one_update)),
+            ("the mean of all (the signal)", *(f"{v:+.3f}" for v in record.mean_update))]
+    table = html_table(["AI Inc. decrypts", *[f"w{i}" for i in record.shown]], rows)
+    return f"<p>{html.escape(seen_text(record, clip))}</p>{table}"
+
+
+def _ether(wei: int) -> str:
+    return f"{wei / 10**18:.2f} ETH"
 
 
 def _pct(value: float | None) -> str:
