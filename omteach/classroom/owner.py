@@ -111,9 +111,7 @@ class ClassOwner:
 
     def _no_spec_why(self, teacher: str) -> str:
         """Why no spec of the teacher is open, as the chain tells it (a latecomer's truth)."""
-        count = int(self.market.contract.call("spec_count"))
-        mine = [s for s in (self.market.spec(i) for i in range(count))
-                if s.company_address.lower() == teacher]
+        mine = [s for s in self.market.specs() if s.company_address.lower() == teacher]
         if not mine:
             return "the teacher has not posted a spec yet: wait for the teacher, then run again"
         last = mine[-1]

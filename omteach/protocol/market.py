@@ -126,11 +126,14 @@ class Market:
                           noise_milli / 1000, bounty, deadline, escrow, rnd, opened, recovering,
                           finished, company)
 
+    def specs(self) -> list[MarketSpec]:
+        """Every spec ever posted, oldest first."""
+        return [self.spec(i) for i in range(self.contract.call("spec_count"))]
+
     def open_specs(self) -> list[MarketSpec]:
         """Specs still running (not finished, deadline not passed)."""
         now = self.chain.now()
-        specs = [self.spec(i) for i in range(self.contract.call("spec_count"))]
-        return [s for s in specs if not s.finished and s.deadline >= now]
+        return [s for s in self.specs() if not s.finished and s.deadline >= now]
 
     def owners(self, spec_id: int) -> list[str]:
         """Addresses of the owners who accepted, in order of acceptance."""
