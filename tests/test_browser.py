@@ -615,11 +615,12 @@ def test_teacher_and_student_notebooks_side_by_side(browser, lab_server):
         if len({n for _, n in live}) < 2:
             result.problems.append(f"the dashboard did not change while the rounds ran: {live}")
         seen = page.evaluate(_DASHBOARD_JS) or {"rows": []}
-        rows = [r for r in seen["rows"] if len(r) >= 6]  # student, accepted, r0, r1, credited, …
-        late = [r for r in rows if not r[2].strip() and "submitted" in r[3]]
+        # student, address, accepted, round 0, round 1, credited, withdrawable
+        rows = [r for r in seen["rows"] if len(r) >= 7]
+        late = [r for r in rows if not r[3].strip() and "submitted" in r[4]]
         if not late:
             result.problems.append(f"no latecomer took part in round 1 only: {rows}")
-        unpaid = [r for r in rows if "submitted" in r[2] + r[3] and r[4].startswith("0.00")]
+        unpaid = [r for r in rows if "submitted" in r[3] + r[4] and r[5].startswith("0.00")]
         if not rows or unpaid:
             result.problems.append(f"a contributor shows nothing credited: {unpaid or rows}")
 
