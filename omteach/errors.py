@@ -91,3 +91,8 @@ class DropoutRecoveryError(AggregationError):
 class RepositoryAddressError(OmteachError, ValueError):
     """Not a GitHub repository address (``OWNER/NAME``) the launch links can point at, or no
     address to be found (no argument and no ``origin`` remote)."""
+
+
+class HubError(OmteachError):
+    """The class hub cannot start or serve as asked: not root, a malformed class list, a port
+    already in use, a missing tool (configurable-http-proxy, anvil, ip)."""
