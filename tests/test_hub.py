@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -216,3 +217,94 @@ def test_one_students_token_does_not_open_anothers_server(hub, servers):
     status, _ = server_request(hub, classmate, servers[me], "/api/kernels", {"name": "omteach"},
                                method="POST")
     assert status == 403
+
+
+# -- nbgrader's exchange --------------------------------------------------------------------------
+
+def _as(hub: ClassHub, user: str, *args: str, cwd: Path | None = None,
+        check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``args`` as ``user`` with the environment the hub gives that user's server."""
+    settings = json.loads((hub.run_dir / "settings.json").read_text())
+    home = hub.homes / user
+    env = {"HOME": str(home), "USER": user, "PATH": f"{hub.env / 'bin'}:/usr/bin:/bin",
+           "JUPYTER_CONFIG_PATH": settings["jupyter_config_path"],
+           "JUPYTER_PATH": settings["jupyter_path"],
+           "LD_LIBRARY_PATH": settings["ld_library_path"]}
+    result = subprocess.run(["runuser", "-u", user, "--", "env", "-i",
+                             *(f"{k}={v}" for k, v in env.items()), *args],
+                            cwd=cwd or home, capture_output=True, text=True, timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{user}: {' '.join(args)} failed:\n{result.stdout}\n"
+                             f"{result.stderr[-3000:]}")
+    return result
+
+
+def _nbgrader(hub: ClassHub, user: str, *args: str, cwd: Path | None = None) -> str:
+    return _as(hub, user, str(hub.env / "bin" / "python"), "-m", "nbgrader", *args,
+               cwd=cwd).stderr
+
+
+def _answer(notebook: Path, key: Path) -> None:
+    """Fill ``notebook``'s answer cells with the answer key's solutions (markers removed)."""
+    solutions = {}
+    for cell in json.loads(key.read_text())["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution"):
+            lines = "".join(cell["source"]).splitlines(keepends=True)
+            solutions[meta["grade_id"]] = "".join(
+                line for line in lines if "### BEGIN SOLUTION" not in line
+                and "### END SOLUTION" not in line)
+    nb = json.loads(notebook.read_text())
+    for cell in nb["cells"]:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if grade_id in solutions:
+            cell["source"] = solutions[grade_id]
+    notebook.write_text(json.dumps(nb))
+
+
+@pytest.mark.slow
+def test_nbgrader_round_trip_through_the_exchange(hub):
+    """The teacher releases chapter 2; one student submits the answers, another the blank
+    edition; a classmate cannot rename or alter a submission in the exchange; the teacher
+    collects, autogrades and returns feedback; the gradebook holds both grades; the feedback
+    shows no hidden test."""
+    from nbgrader.api import Gradebook
+
+    teacher, right, wrong = hub.teacher, hub.students[0], hub.students[1]
+    course = hub.homes / teacher / "course"
+    _nbgrader(hub, teacher, "generate_assignment", "ch02", "--force", cwd=course)
+    _nbgrader(hub, teacher, "release_assignment", "ch02", "--force", cwd=course)
+    for student in (right, wrong):
+        _nbgrader(hub, student, "fetch_assignment", "ch02")
+    notebook = hub.homes / right / "ch02" / "02_smart_contracts.ipynb"
+    _answer(notebook, ROOT / "source" / "course" / "02_smart_contracts.ipynb")
+    for student in (right, wrong):
+        _nbgrader(hub, student, "submit", "ch02")
+
+    inbound = hub.exchange / "omteach" / "inbound"
+    submission = next(p for p in inbound.iterdir() if p.name.startswith(f"{right}+ch02+"))
+    tamper = _as(hub, wrong, str(hub.env / "bin" / "python"), "-c", (
+        "import os, sys\n"
+        "nb = os.path.join(sys.argv[1], '02_smart_contracts.ipynb')\n"
+        "for attempt in (lambda: os.rename(sys.argv[1], sys.argv[1] + '-x'),\n"
+        "                lambda: open(nb, 'a'),\n"
+        "                lambda: os.listdir(os.path.dirname(sys.argv[1]))):\n"
+        "    try:\n"
+        "        attempt(); print('done')\n"
+        "    except OSError as exc:\n"
+        "        print(type(exc).__name__)\n"), str(submission))
+    assert tamper.stdout.split() == ["PermissionError"] * 3, tamper.stdout
+
+    for step in ("collect", "autograde", "generate_feedback", "release_feedback"):
+        _nbgrader(hub, teacher, step, "ch02", cwd=course)
+    with Gradebook(f"sqlite:///{course / 'build' / 'gradebook.db'}") as gradebook:
+        scores = {s: gradebook.find_submission("ch02", s).score for s in (right, wrong)}
+        maximum = gradebook.find_assignment("ch02").max_score
+    assert scores[right] == maximum > scores[wrong], scores
+
+    hidden = "assert list(predictions) == [False, False, True"
+    for student in (right, wrong):
+        _nbgrader(hub, student, "fetch_feedback", "ch02")
+        html = next((hub.homes / student / "ch02" / "feedback").rglob("*.html")).read_text()
+        assert "ch02_ex1_predictions_check" in html or "Graded" in html
+        assert hidden not in html, f"{student}'s feedback shows a hidden test"

@@ -63,6 +63,7 @@ c.Spawner.environment = {
     "JUPYTER_CONFIG_PATH": S["jupyter_config_path"],
     "JUPYTER_PATH": S["jupyter_path"],
     "PATH": f"{ENV / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+    "LD_LIBRARY_PATH": S["ld_library_path"],  # the interpreter's replica (launch.student_python)
     "OMP_NUM_THREADS": "1",  # torch: one thread per kernel on a shared machine (TOOLING-NOTES)
 }
 

@@ -80,18 +80,41 @@ def world_can_reach(path: Path) -> bool:
     return all(parent.stat().st_mode & 0o001 for parent in path.parents)
 
 
-def student_python(version: tuple[int, int] = sys.version_info[:2]) -> Path:
-    """An interpreter of this Python's version that every student's account may run."""
-    candidates = [Path(sys.executable), Path(f"/usr/bin/python{version[0]}.{version[1]}"),
-                  Path(f"/usr/local/bin/python{version[0]}.{version[1]}")]
-    found = shutil.which(f"python{version[0]}.{version[1]}")
-    candidates += [Path(found)] if found else []
-    for candidate in candidates:
-        if candidate.is_file() and world_can_reach(candidate):
-            return candidate
-    raise HubError(f"no Python {version[0]}.{version[1]} that students' accounts may run (the "
-                   f"course's is {os.path.realpath(sys.executable)}, in a private folder): install "
-                   f"python{version[0]}.{version[1]} from the system's packages")
+def student_python(target: Path) -> Path:
+    """This very interpreter, runnable by every student's account: the course's own, or a replica
+    of it in ``target`` (hard links where the filesystem allows, else copies; about 150 MB).
+
+    The course's ``.venv`` often sits on an interpreter in a private folder (pyenv under /root)
+    that other accounts cannot run. Another Python of the same minor version is not a safe
+    substitute: Debian's 3.11.2 mis-parses possessive regex quantifiers (fixed in 3.11.5) that
+    soupsieve uses, and nbgrader's feedback fails there. The replica's binary still names its
+    original library folder (RUNPATH), so students' processes get ``LD_LIBRARY_PATH`` pointing
+    at the replica's (see :attr:`ClassHub.library_path`).
+    """
+    exe = Path(os.path.realpath(sys.executable))
+    minor = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    base = Path(sys.base_prefix)
+    if world_can_reach(exe) and world_can_reach(base / "lib" / minor / "os.py"):
+        return exe
+    if not (target / "bin" / minor).exists():
+        staging = target.with_name(target.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        (staging / "bin").mkdir(parents=True)
+        _link_or_copy(exe, staging / "bin" / minor)
+        shutil.copytree(base / "lib", staging / "lib", copy_function=_link_or_copy,
+                        ignore=shutil.ignore_patterns("site-packages", "test", "pkgconfig"))
+        for folder in [staging, *staging.rglob("*")]:
+            if folder.is_dir():
+                folder.chmod(0o755)
+        staging.rename(target)
+    return target / "bin" / minor
+
+
+def _link_or_copy(source: str | Path, target: str | Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another filesystem: copy
+        shutil.copy2(source, target)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -139,6 +162,7 @@ class ClassHub:
         self.exchange = self.data / "exchange"
         self.namespace = NodeNamespace(self.slot)
         self.env = self.data / "env"
+        self.python_replica = self.data / "python"
         self.admin_token = ""
         self._proc: subprocess.Popen | None = None
 
@@ -210,13 +234,12 @@ class ClassHub:
     def _shared_env(self) -> None:
         """The course installed once, runnable by every student: ``DATA/env``.
 
-        The course's ``.venv`` often sits on an interpreter in a private folder (pyenv under
-        /root), which a student's account cannot execute. ``DATA/env`` is a venv of an
-        interpreter of the same version that everyone may run, whose only content is a ``.pth``
-        line adding ``.venv``'s packages (same CPython minor version, so the same wheels), and
-        the ``omteach`` kernel pointing at it: nothing is installed twice.
+        ``DATA/env`` is a venv of the course's interpreter as every account may run it
+        (:func:`student_python`), whose only content is a ``.pth`` line adding ``.venv``'s
+        packages, the course's scripts, and the ``omteach`` kernel pointing at it: no package is
+        installed twice.
         """
-        python = student_python()
+        python = student_python(self.python_replica)
         packages = Path(sysconfig_paths()["purelib"])
         if not world_can_reach(packages):
             raise HubError(f"students' accounts cannot read the course's packages in {packages}: "
@@ -227,6 +250,7 @@ class ClassHub:
         minor = f"python{sys.version_info[0]}.{sys.version_info[1]}"
         (self.env / "lib" / minor / "site-packages" / "omteach_hub.pth").write_text(
             f"import site; site.addsitedir({str(packages)!r})\n")
+        _copy_scripts(Path(sys.prefix) / "bin", self.env / "bin")
         kernel = self.env / "share" / "jupyter" / "kernels" / "omteach"
         kernel.mkdir(parents=True, exist_ok=True)
         (kernel / "kernel.json").write_text(json.dumps({
@@ -272,6 +296,11 @@ class ClassHub:
         host = self.host if self.host not in ("0.0.0.0", "::", "") else _this_machine()
         return f"http://{host}:{self.port}"
 
+    @property
+    def library_path(self) -> str:
+        """LD_LIBRARY_PATH for students' processes: the replica's libpython, if there is one."""
+        return str(self.python_replica / "lib")
+
     def settings(self) -> dict[str, Any]:
         """What jupyterhub_config.py reads: everything that differs between classes."""
         venv = Path(sys.prefix)
@@ -281,7 +310,7 @@ class ClassHub:
         return {"data": str(self.data), "homes": str(self.homes),
                 "bind_url": f"http://{self.host}:{self.port}", "hub_port": free_port(),
                 "proxy_api_port": free_port(), "proxy": str(self.proxy),
-                "env": str(self.env),
+                "env": str(self.env), "ld_library_path": self.library_path,
                 # JupyterLab's extensions (nbgrader's Assignments tab) and server extensions:
                 # from the course's .venv; the kernel: DATA/env's, found first.
                 "jupyter_path": f"{self.env / 'share' / 'jupyter'}:{venv / 'share' / 'jupyter'}",
@@ -381,6 +410,22 @@ class ClassHub:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _copy_scripts(source: Path, target: Path) -> None:
+    """The course's command-line tools (jupyter, nbgrader, and alembic, which nbgrader runs from
+    PATH) for ``target``'s interpreter: pip's scripts with their first line pointed there."""
+    for script in source.iterdir():
+        if script.name.startswith(("python", "activate")) or not script.is_file():
+            continue
+        try:
+            first, rest = script.read_text().split("\n", 1)
+        except (UnicodeDecodeError, ValueError):
+            continue  # a binary, or an empty file
+        if first.startswith("#!") and "python" in first:
+            copy = target / script.name
+            copy.write_text(f"#!{target / 'python'}\n{rest}")
+            copy.chmod(0o755)
 
 
 def sysconfig_paths() -> dict[str, str]:
