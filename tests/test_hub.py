@@ -2,8 +2,9 @@
 chapter 6's student flow through each server's kernel API, the walls between students, and
 nbgrader's exchange.
 
-Root only (system accounts, a network namespace); CI runs as root. The suite runs 3 students to
-stay within its time budget; ``make hub-test`` runs the issue's 8 (OMTEACH_HUB_STUDENTS=8).
+Root only (system accounts, a network namespace); CI runs as root. The suite runs 2 students and
+skips the nbgrader round trip, to stay within its time budget (about 50 s on a loaded 2-core
+machine); ``make hub-test`` runs the issue's 8 students and the exchange.
 Each run makes uniquely named accounts, a namespace and a data folder, and removes them.
 """
 
@@ -21,11 +22,22 @@ import pytest
 from omteach.chain.anvil import find_anvil
 from omteach.errors import HubError
 from omteach.hub.classlist import read_class_list
+from omteach.hub.drive import Kernel, class_hub, server_request, start_servers
 from omteach.hub.launch import ClassHub, find_proxy
-from tests.hub_fixtures import Kernel, class_hub, server_request, start_servers, student_count
 
 ROOT = Path(__file__).resolve().parents[1]
 CH06 = ROOT / "notebooks" / "06_classroom_round.ipynb"
+
+
+def student_count() -> int:
+    """How many students the hub test runs: 2 in the suite (its time budget), the issue's 8 in
+    ``make hub-test`` (OMTEACH_HUB_STUDENTS=8)."""
+    return int(os.environ.get("OMTEACH_HUB_STUDENTS", "2"))
+
+
+FULL = os.environ.get("OMTEACH_HUB_FULL") == "1"
+"""``make hub-test``: also the nbgrader round trip (about 65 s: twelve nbgrader runs, two
+autograded chapters), too long for the suite's budget."""
 
 
 def _proxy_missing() -> bool:
@@ -263,6 +275,8 @@ def _answer(notebook: Path, key: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not FULL, reason="about 65 s: runs in 'make hub-test' (OMTEACH_HUB_FULL=1), "
+                    "outside the suite's time budget")
 def test_nbgrader_round_trip_through_the_exchange(hub):
     """The teacher releases chapter 2; one student submits the answers, another the blank
     edition; a classmate cannot rename or alter a submission in the exchange; the teacher
@@ -308,3 +322,10 @@ def test_nbgrader_round_trip_through_the_exchange(hub):
         html = next((hub.homes / student / "ch02" / "feedback").rglob("*.html")).read_text()
         assert "ch02_ex1_predictions_check" in html or "Graded" in html
         assert hidden not in html, f"{student}'s feedback shows a hidden test"
+
+
+def test_the_idle_culler_runs_with_its_minimal_role(hub, servers):
+    """The culler lists users and reads activity with its role's scopes, and nothing refused it."""
+    culler = [line for line in hub.log_tail(100_000).splitlines() if "(idle-culler@" in line]
+    assert any(" 200 GET /hub/api/users" in line for line in culler), culler[-5:]
+    assert not any(" 403 " in line for line in culler), culler

@@ -1,12 +1,11 @@
-"""Helpers for the class hub's tests and bench: a hub of test accounts, and a kernel driven
-through a student's own Jupyter server (its REST API and kernel websocket, with the student's
-token), as the student's browser would.
+"""Driving a hub as its students' browsers would, for the hub's tests and bench: a hub of
+throw-away accounts, students' servers started through the REST API, and a kernel run through a
+student's own server (its REST API and kernel websocket, with the student's token).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
 import time
@@ -41,11 +40,19 @@ def class_hub(students: int, *, idle_timeout: int = 3600) -> Iterator[ClassHub]:
 
 
 def start_servers(hub: ClassHub, names: list[str], *, timeout: float = 180.0) -> dict[str, str]:
-    """Ask the hub for each student's server (all at once), wait until ready; name -> token."""
-    tokens = {}
-    for name in names:
-        hub.api("POST", f"/users/{name}/server")
-        tokens[name] = hub.api("POST", f"/users/{name}/tokens", {"note": "test"})["token"]
+    """Ask the hub for each student's server, all at once, and wait until every one is ready;
+    returns name -> a token of that student's (what their browser's session would carry).
+
+    The requests go out in parallel: the hub answers a spawn request only when the server is up
+    or after its 10 s ``slow_spawn_timeout``, so asking one by one would measure the client.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(32, len(names) or 1)) as pool:
+        list(pool.map(lambda name: hub.api("POST", f"/users/{name}/server", timeout=300),
+                      names))
+    tokens = {name: hub.api("POST", f"/users/{name}/tokens", {"note": "test"})["token"]
+              for name in names}
     deadline = time.monotonic() + timeout
     pending = set(names)
     while pending:
@@ -141,9 +148,3 @@ def process_rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
-
-
-def student_count() -> int:
-    """How many students the hub test runs: 3 in the suite, OMTEACH_HUB_STUDENTS (make hub-test
-    sets 8, the issue's figure) for the full version."""
-    return int(os.environ.get("OMTEACH_HUB_STUDENTS", "3"))
