@@ -48,14 +48,18 @@ def _proxy_missing() -> bool:
     return False
 
 
-needs_root = [
-    pytest.mark.skipif(os.geteuid() != 0, reason="the hub makes system accounts and a network "
-                       "namespace: root only (CI runs as root)"),
-    pytest.mark.skipif(shutil.which("ip") is None, reason="the ip command (iproute2) is missing"),
-    pytest.mark.skipif(find_anvil() is None, reason="anvil not installed: make setup-anvil"),
-    pytest.mark.skipif(_proxy_missing(), reason="configurable-http-proxy not installed: "
-                       "make setup-hub"),
-]
+def _why_no_hub() -> str | None:
+    """Why the hub cannot start here (the skip's reason), or None."""
+    if os.geteuid() != 0:
+        return ("the hub makes system accounts and a network namespace: root only "
+                "(CI runs as root)")
+    if shutil.which("ip") is None:
+        return "the ip command (iproute2) is missing"
+    if find_anvil() is None:
+        return "anvil not installed: make setup-anvil"
+    if _proxy_missing():
+        return "configurable-http-proxy not installed: make setup-hub"
+    return None
 
 
 # -- bad input: the project's own error, saying what to do (no root needed) --------------------
@@ -85,8 +89,7 @@ def test_not_root_is_refused_with_what_to_do(tmp_path):
         ClassHub(tmp_path / "class.csv", data=tmp_path / "data").check()
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="the port check comes after the root check")
-@pytest.mark.skipif(_proxy_missing() or find_anvil() is None, reason="make setup-hub")
+@pytest.mark.skipif(_why_no_hub() is not None, reason=str(_why_no_hub()))
 def test_a_port_in_use_is_refused_with_what_to_do(tmp_path):
     import socket
 
@@ -104,6 +107,8 @@ def test_a_port_in_use_is_refused_with_what_to_do(tmp_path):
 
 @pytest.fixture(scope="module")
 def hub():
+    if (why := _why_no_hub()) is not None:
+        pytest.skip(why)
     with class_hub(student_count()) as hub:
         yield hub
 
