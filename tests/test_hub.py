@@ -78,7 +78,7 @@ def test_a_malformed_class_list_says_which_row(tmp_path, text, words):
 
 def test_a_class_list_with_a_header_and_comments(tmp_path):
     path = tmp_path / "class.csv"
-    path.write_text("\ufeffusername,full name\nana,Ana P\n\n# late\nbo-2,Bo\n")
+    path.write_text("\ufeffusername,full name\nAna,Ana P\n\n# late\nbo-2,Bo\n")
     assert read_class_list(path) == ["ana", "bo-2"]
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 from omteach.errors import HubError
 
 NAME = re.compile(r"[a-z][a-z0-9_-]{0,30}")
-"""A portable Linux user name (lower case, as JupyterHub normalizes them), at most 31 chars."""
+"""A portable Linux user name, at most 31 characters (names are lower-cased first, as JupyterHub
+lower-cases the name a student types at login)."""
 HEADERS = {"username", "user", "name", "login"}
 """A first row with one of these in the first column is a header, not a student."""
 
@@ -35,7 +36,7 @@ def read_class_list(path: str | Path) -> list[str]:
     for number, row in enumerate(csv.reader(text.splitlines()), start=1):
         if not row or not row[0].strip() or row[0].strip().startswith("#"):
             continue
-        name = row[0].strip()
+        name = row[0].strip().lower()  # JupyterHub lower-cases what students type at login
         if number == 1 and name.lower() in HEADERS:
             continue
         if not NAME.fullmatch(name):

@@ -261,11 +261,14 @@ class ClassHub:
     def _course_folder(self, teacher: Any) -> None:
         """The teacher's nbgrader course: one assignment a chapter, the sources with answers."""
         course = Path(teacher.pw_dir) / "course"
-        for chapter in STUDENT_CHAPTERS:
-            folder = course / "source" / assignment_id(chapter)
-            folder.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / "source" / "course" / f"{chapter}.ipynb", folder)
-        shutil.copy2(ROOT / "notebooks" / "06_classroom_teacher.ipynb", course)
+        copies = {course / "source" / assignment_id(chapter) / f"{chapter}.ipynb":
+                  ROOT / "source" / "course" / f"{chapter}.ipynb" for chapter in STUDENT_CHAPTERS}
+        copies[course / "06_classroom_teacher.ipynb"] = (ROOT / "notebooks" /
+                                                        "06_classroom_teacher.ipynb")
+        for target, source in copies.items():
+            if not target.exists():  # a restarted hub keeps the teacher's own edits
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target)
         config = (ROOT / "nbgrader_config.py").read_text()  # the course's own settings
         (course / "nbgrader_config.py").write_text(
             config + "\n\n# Added by omteach's hub: this class's exchange.\n"
