@@ -334,3 +334,40 @@ def test_the_idle_culler_runs_with_its_minimal_role(hub, servers):
     culler = [line for line in hub.log_tail(100_000).splitlines() if "(idle-culler@" in line]
     assert any(" 200 GET /hub/api/users" in line for line in culler), culler[-5:]
     assert not any(" 403 " in line for line in culler), culler
+
+
+def _login(hub: ClassHub, name: str, password: str) -> tuple[int, str]:
+    """Log in through the hub's login page as a browser does: (status, where it sends us)."""
+    import http.cookiejar
+    import re
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
+    base = f"http://127.0.0.1:{hub.port}/hub/login"
+    page = opener.open(base, timeout=30).read().decode()
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page).group(1)
+    form = urllib.parse.urlencode({"username": name, "password": password, "_xsrf": xsrf})
+    try:
+        with opener.open(base, form.encode(), timeout=60) as response:
+            return response.status, ""
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Location", "")
+
+
+def test_only_the_class_list_logs_in_with_its_passwords(hub):
+    """A student logs in with the first password from the handout; the same name with another
+    password, and a stranger not on the list (any password), are refused at the login page."""
+    student = hub.students[-1]
+    status, location = _login(hub, student, hub.passwords[student])
+    assert status == 302 and "/login" not in location, (status, location)
+    assert _login(hub, student, "not-the-password")[0] == 403
+    assert _login(hub, "stranger", "any-password-at-all")[0] == 403
+    handout = (hub.data / "passwords.csv")
+    assert handout.stat().st_mode & 0o077 == 0  # the handout: root's eyes only
