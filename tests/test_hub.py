@@ -371,3 +371,48 @@ def test_only_the_class_list_logs_in_with_its_passwords(hub):
     assert _login(hub, "stranger", "any-password-at-all")[0] == 403
     handout = (hub.data / "passwords.csv")
     assert handout.stat().st_mode & 0o077 == 0  # the handout: root's eyes only
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not FULL, reason="a browser through the hub, about 30 s: runs in "
+                    "'make hub-test' (OMTEACH_HUB_FULL=1), outside the suite's time budget")
+def test_a_student_logs_in_through_the_browser_and_opens_a_chapter(hub):
+    """Headless Chromium: the hub's login page, the student's own JupyterLab, chapter 1 open
+    with its cells (the chapter copied into the student's home as a fetch would put it)."""
+    import pwd
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_browser import CHROMIUM_ARGS, NB, find_chromium
+
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("chromium not installed: sudo apt-get install chromium")
+    student = hub.students[-1]
+    account = pwd.getpwnam(student)
+    chapter = hub.homes / student / "01_homomorphic_addition.ipynb"
+    shutil.copy2(ROOT / "notebooks" / chapter.name, chapter)
+    os.chown(chapter, account.pw_uid, account.pw_gid)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{hub.port}/hub/login", timeout=60_000)
+            page.fill("input[name=username]", student)
+            page.fill("input[name=password]", hub.passwords[student])
+            page.click("input[type=submit], button[type=submit]")
+            page.wait_for_url(f"**/user/{student}/lab**", timeout=180_000)
+            page.goto(f"http://127.0.0.1:{hub.port}/user/{student}/lab/tree/{chapter.name}",
+                      timeout=120_000)
+            cells = page.locator(f"{NB} .jp-Notebook .jp-Cell")
+            cells.first.wait_for(timeout=120_000)
+            for _ in range(120):  # JupyterLab draws the cells a few at a time
+                if cells.count() >= 5:
+                    break
+                page.wait_for_timeout(500)
+            assert cells.count() >= 5, cells.count()
+            title = json.loads(chapter.read_text())["cells"][0]["source"][0].strip("# \n")
+            heading = page.locator(f"{NB} .jp-RenderedMarkdown h1").filter(has_text=title)
+            heading.first.wait_for(timeout=60_000)  # the chapter's title, rendered
+        finally:
+            browser.close()
