@@ -14,25 +14,26 @@ from omteach.hub.accounts import ensure_account
 c = get_config()  # noqa: F821 (JupyterHub defines get_config when it reads this file)
 S = json.loads(Path(os.environ["OMTEACH_HUB_SETTINGS"]).read_text())
 DATA = Path(S["data"])
+PRIVATE = DATA / "run"  # root only (0700): database, cookie secret, passwords, the node's state
 
 c.JupyterHub.bind_url = S["bind_url"]
 c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{S['hub_port']}"
-c.JupyterHub.db_url = f"sqlite:///{DATA / 'jupyterhub.sqlite'}"
-c.JupyterHub.cookie_secret_file = str(DATA / "jupyterhub_cookie_secret")
-c.JupyterHub.pid_file = str(DATA / "jupyterhub.pid")
+c.JupyterHub.db_url = f"sqlite:///{PRIVATE / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(PRIVATE / "jupyterhub_cookie_secret")
+c.JupyterHub.pid_file = str(PRIVATE / "jupyterhub.pid")
 c.JupyterHub.log_level = S.get("log_level", "INFO")
 
 # configurable-http-proxy from npm (the Makefile installs it beside anvil), its API on loopback.
 c.ConfigurableHTTPProxy.command = [S["proxy"]]
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{S['proxy_api_port']}"
-c.ConfigurableHTTPProxy.pid_file = str(DATA / "proxy.pid")
+c.ConfigurableHTTPProxy.pid_file = str(PRIVATE / "proxy.pid")
 
 # Who may log in: the class list and the teacher, nobody else (JupyterHub 5+ refuses everyone
 # unless allowed_users says so). Passwords: first-use (>= 1.1.1, past CVE-2021-41194), but
 # seeded by the launcher with a random one per student (the handout in passwords.csv), so a
 # classmate cannot claim a name first; students may change theirs at /hub/auth/change-password.
 c.JupyterHub.authenticator_class = "firstuseauthenticator.FirstUseAuthenticator"
-c.FirstUseAuthenticator.dbm_path = str(DATA / "passwords.dbm")
+c.FirstUseAuthenticator.dbm_path = str(PRIVATE / "passwords.dbm")
 c.FirstUseAuthenticator.create_users = False
 c.FirstUseAuthenticator.min_password_length = 8
 c.Authenticator.allowed_users = set(S["students"]) | {S["teacher"]}
@@ -50,7 +51,7 @@ c.Spawner.http_timeout = 120
 def _join(spawner) -> str:
     """The live round's join line, read when the server starts (the node writes it once up)."""
     try:
-        join = json.loads((DATA / "run" / "join.json").read_text())
+        join = json.loads((PRIVATE / "join.json").read_text())
     except (OSError, ValueError):
         return ""
     return f"{join['gate']} {join['classroom']}"

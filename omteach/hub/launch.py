@@ -139,7 +139,9 @@ def check_port(host: str, port: int) -> None:
 class ClassHub:
     """A class's hub: accounts, course folder, exchange, then JupyterHub and its services.
 
-    ``data`` holds everything the hub writes (homes, exchange, database, passwords, logs);
+    ``data`` holds everything the hub writes: homes, exchange and the students' environment,
+    which students reach, and ``data/run`` (root only: database, cookie secret, passwords, log,
+    the node's state, the launcher's token);
     ``slot`` (0-249) names the classroom node's network namespace and its subnet 10.251.slot.0/30,
     so that two hubs (or a test beside a class) do not collide.
     """
@@ -210,14 +212,14 @@ class ClassHub:
 
     def _seed_passwords(self) -> None:
         """A random first password per person (kept if one exists), and the handout CSV."""
-        handout = self.data / "passwords.csv"
+        handout = self.run_dir / "passwords.csv"
         known: dict[str, str] = {}
         if handout.exists():
             with handout.open() as f:
                 known = {row[0]: row[1] for row in csv.reader(f) if len(row) == 2}
         import bcrypt
 
-        with dbm.open(str(self.data / "passwords.dbm"), "c", 0o600) as db:
+        with dbm.open(str(self.run_dir / "passwords.dbm"), "c", 0o600) as db:
             for name in [self.teacher, *self.students]:
                 if name.encode() in db and name in known:
                     self.passwords[name] = known[name]
@@ -335,11 +337,11 @@ class ClassHub:
         self.namespace.create()
         env = {**os.environ, "OMTEACH_HUB_SETTINGS": str(settings_file),
                "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
-        self.log_file = self.data / "jupyterhub.log"
+        self.log_file = self.run_dir / "jupyterhub.log"
         with self.log_file.open("ab") as log:
             self._proc = subprocess.Popen(
                 [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(CONFIG)],
-                cwd=self.data, env=env, stdout=log, stderr=subprocess.STDOUT)
+                cwd=self.run_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             self._wait_ready(timeout)
         except BaseException:
@@ -469,7 +471,7 @@ def run_hub(args: Any) -> int:
         password = hub.passwords.get(hub.teacher, "(unchanged: the one you set)")
         print(f"The class hub is up: {hub.url}")
         print(f"  teacher's login:   {hub.teacher} / {password}  (admin: {hub.url}/hub/admin)")
-        print(f"  students' first passwords (hand them out): {hub.data / 'passwords.csv'}")
+        print(f"  students' first passwords (hand them out): {hub.run_dir / 'passwords.csv'}")
         print(f"  {len(hub.students)} students; chapters to release are in "
               f"~{hub.teacher}/course/source (nbgrader: Formgrader tab)")
         print(f"  the live round (chapter 6): {hub.join_line()} (in every kernel as "
