@@ -4,6 +4,8 @@
 #   make doctor the same set-up, then the pre-class check (imports, kernel, each chapter's first cell)
 #   make student   the student edition (nbgrader): build/release/course/ and dist/omteach-student.zip
 #   make answers   the executed answer key: build/answers/
+#   make hub    (as root) a whole class from this machine: JupyterHub, a server per student from
+#               CLASS_LIST, nbgrader's exchange, the classroom node; prints the URL and a login
 # Without make: python -m omteach setup | lab | doctor (the set-up below calls the same code).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -17,7 +19,7 @@ KERNEL := omteach
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: setup setup-anvil lab test doctor browser-deps lint bench student answers notebooks clean \
-	classroom rehearsal fuzz
+	classroom rehearsal fuzz setup-hub hub hub-test
 
 setup: $(STAMP)
 
@@ -42,6 +44,27 @@ $(ANVIL_STAMP): | $(STAMP)
 		echo "npm not found: the anvil contract tests will be skipped (install Node.js + npm)"; \
 	fi
 
+# The class hub's extra packages ([hub] in pyproject.toml: never on students' laptops) and
+# configurable-http-proxy from npm, in a folder of its own: an npm install without a package.json
+# prunes what it did not install, so sharing .venv/npm with anvil would remove anvil.
+PROXY_VERSION := 5.3.0
+PROXY_STAMP := $(VENV)/npm-proxy/.chp-$(PROXY_VERSION)
+HUB_STAMP := $(VENV)/.omteach-hub-installed
+
+setup-hub: $(HUB_STAMP) $(PROXY_STAMP)
+
+$(HUB_STAMP): pyproject.toml | $(STAMP)
+	$(PY) -m pip install -q -e '.[hub]'
+	touch $@
+
+$(PROXY_STAMP): | $(STAMP)
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --prefix $(VENV)/npm-proxy --no-save --no-audit --no-fund \
+			configurable-http-proxy@$(PROXY_VERSION) && touch $@; \
+	else \
+		echo "npm not found: the hub needs configurable-http-proxy (install Node.js + npm)"; \
+	fi
+
 lab: setup
 	$(VENV)/bin/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=notebooks
 
@@ -62,6 +85,23 @@ classroom: setup setup-anvil
 rehearsal: setup setup-anvil
 	$(PY) -m omteach.classroom.rehearsal --students $(STUDENTS)
 
+# The class hub (as root): CLASS_LIST is a CSV of user names, one student a row. HUB_HOST=0.0.0.0
+# lets the room in. Prints the URL and the teacher's login; Ctrl-C stops it (work stays in
+# HUB_DATA). hub-test: the full hub test, 8 students and nbgrader's exchange (the suite runs 2
+# students and no exchange: its time budget).
+CLASS_LIST ?= class.csv
+HUB_HOST ?= 127.0.0.1
+HUB_PORT ?= 8000
+HUB_DATA ?= /srv/omteach-hub
+HUB_TEACHER ?= teacher
+
+hub: setup setup-anvil setup-hub
+	$(PY) -m omteach hub $(CLASS_LIST) --host $(HUB_HOST) --port $(HUB_PORT) --data $(HUB_DATA) \
+		--teacher $(HUB_TEACHER)
+
+hub-test: setup setup-anvil setup-hub
+	OMTEACH_HUB_STUDENTS=8 OMTEACH_HUB_FULL=1 $(PY) -m pytest -p no:cacheprovider tests/test_hub.py
+
 # Debian's chromium drives the browser test; Playwright never downloads a browser here.
 browser-deps:
 	@if command -v chromium >/dev/null 2>&1; then :; \
@@ -73,7 +113,7 @@ browser-deps:
 
 # Every core: with --dist loadscope a notebook's cells (nbval) and the browser test's one
 # JupyterLab stay together in one worker.
-test: setup setup-anvil browser-deps
+test: setup setup-anvil setup-hub browser-deps
 	$(VENV)/bin/ruff check omteach tests bench
 	$(PY) -m pytest -n auto --dist loadscope
 

@@ -1,4 +1,4 @@
-"""``python -m omteach setup | lab | doctor | links``: the course without ``make`` (Windows
+"""``python -m omteach setup | lab | doctor | links | hub``: the course without ``make`` (Windows
 included), and the launch links of a published copy.
 
 Only the standard library is imported up front: ``setup`` runs before any dependency exists.
@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from omteach.errors import RepositoryAddressError, SetupError
+from omteach.errors import HubError, RepositoryAddressError, SetupError
 from omteach.links import run_links
 from omteach.setup_tools import ROOT, TORCH_VERSION, run_lab, run_setup, venv_python
 
@@ -52,6 +52,22 @@ def build_parser() -> argparse.ArgumentParser:
                        "the checkout's 'origin' remote)")
     links.add_argument("--dry-run", action="store_true", help="say what would change, write "
                        "nothing")
+    hub = commands.add_parser("hub", help="serve a whole class from this machine: JupyterHub, "
+                              "a server per student, nbgrader's exchange, the classroom node "
+                              "(as root; needs 'make setup-hub')")
+    hub.add_argument("class_list", type=Path, help="CSV of the students' user names, one a row")
+    hub.add_argument("--host", default="127.0.0.1", help="address the hub listens on "
+                     "(0.0.0.0: every network of this machine; default loopback)")
+    hub.add_argument("--port", type=int, default=8000, help="the hub's TCP port (default 8000)")
+    hub.add_argument("--data", type=Path, default=Path("/srv/omteach-hub"),
+                     help="where the hub keeps homes, exchange, database and passwords")
+    hub.add_argument("--teacher", default="teacher", help="the teacher's user name (admin)")
+    hub.add_argument("--gate-port", type=int, default=8546, help="the classroom gate's port")
+    hub.add_argument("--slot", type=int, default=0, help="0-249: the classroom node's network "
+                     "namespace and subnet (10.251.SLOT.0/30); another for a second hub")
+    hub.add_argument("--idle-timeout", type=int, default=3600,
+                     help="seconds before the idle culler stops a forgotten server")
+    hub.add_argument("--here", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -73,14 +89,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_links(args.repository, dry_run=args.dry_run)
         course_python = venv_python(ROOT / ".venv")
         if not args.here and course_python.exists() and not _is_running(course_python):
-            # `python -m omteach doctor` from any Python checks the course's own environment.
-            print(f"checking the course's environment: {course_python}")
+            # `python -m omteach doctor|hub` from any Python uses the course's own environment.
+            print(f"using the course's environment: {course_python}")
             argv = [*(argv if argv is not None else sys.argv[1:]), "--here"]
             return subprocess.run([str(course_python), "-m", "omteach", *argv]).returncode
+        if args.command == "hub":
+            from omteach.hub.launch import run_hub  # needs the [hub] extra: only here
+
+            return run_hub(args)
         from omteach.doctor import run_doctor  # imports jupyter_client: only after set-up
 
         return run_doctor(args.notebooks, timeout=args.timeout)
-    except (SetupError, RepositoryAddressError) as exc:
+    except (SetupError, RepositoryAddressError, HubError) as exc:
         print(f"omteach: {exc}", file=sys.stderr)
         return 1
 

@@ -137,3 +137,8 @@ class GateRefusal(ChainError):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class HubError(OmteachError):
+    """The class hub cannot start or serve as asked: not root, a malformed class list, a port
+    already in use, a missing tool (configurable-http-proxy, anvil, ip)."""

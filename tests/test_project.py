@@ -36,12 +36,13 @@ def _env_pip() -> list[str]:
 def test_environment_yml_mirrors_pyproject():
     """The same requirements, except torch: a range in the package, the set-up's pin here."""
     project = _pyproject()["project"]
-    declared = project["dependencies"] + project["optional-dependencies"]["dev"]
+    extras = project["optional-dependencies"]
+    declared = project["dependencies"] + extras["dev"] + extras["hub"]
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_section = _env_pip()
     conda_pkgs = [d for d in env["dependencies"] if isinstance(d, str)]
     assert any(p.startswith("python=3.11") for p in conda_pkgs), conda_pkgs
-    assert "-e .[dev]" in pip_section, "environment.yml must install the project itself"
+    assert "-e .[dev,hub]" in pip_section, "environment.yml must install the project itself"
     mirrored = [s for s in pip_section if not s.startswith("-")]
     want, have = _requirements(declared), _requirements(mirrored)
     assert sorted(want) == sorted(have), (

@@ -1,0 +1,76 @@
+"""System accounts for the class: one per student and one for the teacher, made by the hub.
+
+Each account's home is ``HOMES/<name>`` with mode 0700: a student cannot list or read a
+classmate's work or the teacher's course (which holds the answer key). Accounts the hub makes
+carry :data:`MARK` in their comment field; a name that already belongs to another account on the
+machine (``root``, ``daemon``, a colleague's login) is refused rather than handed a server.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import signal
+import subprocess
+from pathlib import Path
+
+from omteach.errors import HubError
+
+MARK = "omteach-hub"
+"""The GECOS field of every account the hub made (and so may use and remove)."""
+
+
+def is_hub_account(name: str) -> bool:
+    """Whether ``name`` is a system account this hub (or an earlier one) made."""
+    try:
+        return pwd.getpwnam(name).pw_gecos == MARK
+    except KeyError:
+        return False
+
+
+def ensure_account(name: str, homes: Path) -> pwd.struct_passwd:
+    """The account ``name``, made with a private home under ``homes`` if it does not exist."""
+    try:
+        account = pwd.getpwnam(name)
+    except KeyError:
+        account = None
+    if account is None:
+        home = homes / name
+        result = subprocess.run(
+            ["useradd", "--create-home", "--home-dir", str(home), "--shell", "/bin/bash",
+             "--comment", MARK, "--user-group", name], capture_output=True, text=True)
+        if result.returncode != 0 and not is_hub_account(name):
+            raise HubError(f"could not make the system account {name!r}: "
+                           f"{result.stderr.strip()} (the hub runs as root)")
+        account = pwd.getpwnam(name)
+    if account.pw_gecos != MARK:
+        raise HubError(f"{name!r} is already an account on this machine that the hub did not "
+                       "make: rename the student in the class list (e.g. add a prefix)")
+    os.chmod(account.pw_dir, 0o700)  # useradd's mode depends on login.defs: set it here
+    return account
+
+
+def remove_account(name: str) -> None:
+    """Remove an account the hub made, its home and its processes; others are left alone."""
+    if not is_hub_account(name):
+        return
+    uid = pwd.getpwnam(name).pw_uid
+    for pid in processes_of(uid):  # a server or kernel the hub left behind
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    subprocess.run(["userdel", "--remove", name], capture_output=True)
+
+
+def processes_of(uid: int) -> list[int]:
+    """The ids of the processes running as ``uid`` (read from /proc)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    pids.append(int(entry.name))
+            except FileNotFoundError:  # it ended while we looked
+                continue
+    return pids

@@ -1,0 +1,150 @@
+"""Driving a hub as its students' browsers would, for the hub's tests and bench: a hub of
+throw-away accounts, students' servers started through the REST API, and a kernel run through a
+student's own server (its REST API and kernel websocket, with the student's token).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from omteach.hub.launch import ClassHub, free_port
+
+
+@contextmanager
+def class_hub(students: int, *, idle_timeout: int = 3600) -> Iterator[ClassHub]:
+    """A hub on loopback for ``students`` test accounts (unique names), removed afterwards:
+    servers, services, namespace, accounts with their homes, and its data folder."""
+    tag = secrets.token_hex(2)
+    data = Path(f"/tmp/omteach-hub-test-{tag}")
+    data.mkdir(mode=0o755)
+    class_list = data / "class.csv"
+    class_list.write_text("username\n" + "".join(f"ht{tag}s{i}\n" for i in range(students)))
+    hub = ClassHub(class_list, port=free_port(), data=data, teacher=f"ht{tag}t",
+                   gate_port=8546, slot=100 + secrets.randbelow(150), idle_timeout=idle_timeout)
+    try:
+        hub.start(timeout=180)
+        yield hub
+    finally:
+        hub.stop()
+        hub.remove_accounts()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def start_servers(hub: ClassHub, names: list[str], *, timeout: float = 180.0) -> dict[str, str]:
+    """Ask the hub for each student's server, all at once, and wait until every one is ready;
+    returns name -> a token of that student's (what their browser's session would carry).
+
+    The requests go out in parallel: the hub answers a spawn request only when the server is up
+    or after its 10 s ``slow_spawn_timeout``, so asking one by one would measure the client.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(32, len(names) or 1)) as pool:
+        list(pool.map(lambda name: hub.api("POST", f"/users/{name}/server", timeout=300),
+                      names))
+    tokens = {name: hub.api("POST", f"/users/{name}/tokens", {"note": "test"})["token"]
+              for name in names}
+    deadline = time.monotonic() + timeout
+    pending = set(names)
+    while pending:
+        for name in list(pending):
+            if hub.api("GET", f"/users/{name}")["servers"].get("", {}).get("ready"):
+                pending.discard(name)
+        if pending and time.monotonic() > deadline:
+            raise TimeoutError(f"servers not ready after {timeout} s: {sorted(pending)}\n"
+                               f"{hub.log_tail()}")
+        time.sleep(0.3)
+    return tokens
+
+
+def server_request(hub: ClassHub, user: str, token: str, path: str, body: object = None,
+                   method: str = "GET") -> tuple[int, object]:
+    """A request to ``user``'s server (through the proxy) with ``token``: (status, JSON)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"http://127.0.0.1:{hub.port}/user/{user}{path}", data,
+                                     method=method,
+                                     headers={"Authorization": f"token {token}"})
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):  # a redirect to the login page: refused
+            return None
+
+    try:
+        with urllib.request.build_opener(NoRedirect).open(request, timeout=60) as response:
+            text = response.read()
+            return response.status, json.loads(text) if text else None
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
+
+
+class Kernel:
+    """An ``omteach`` kernel in ``user``'s server, run through the kernel websocket."""
+
+    def __init__(self, hub: ClassHub, user: str, token: str):
+        import websocket  # websocket-client: a dependency of jupyter_server
+
+        self.user = user
+        status, model = server_request(hub, user, token, "/api/kernels", {"name": "omteach"},
+                                       method="POST")
+        if status != 201:
+            raise RuntimeError(f"{user}: no kernel ({status})")
+        self.id = model["id"]
+        self.ws = websocket.create_connection(
+            f"ws://127.0.0.1:{hub.port}/user/{user}/api/kernels/{self.id}/channels",
+            header=[f"Authorization: token {token}"], timeout=600)
+        self.session = uuid.uuid4().hex
+
+    def submit(self, code: str) -> str:
+        """Send ``code`` to run; returns the request's id (collect its output with :meth:`wait`)."""
+        msg_id = uuid.uuid4().hex
+        self.ws.send(json.dumps({
+            "header": {"msg_id": msg_id, "username": self.user, "session": self.session,
+                       "msg_type": "execute_request", "version": "5.3"},
+            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+            "content": {"code": code, "silent": False, "store_history": False,
+                        "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}}))
+        return msg_id
+
+    def wait(self, msg_id: str) -> str:
+        """The stdout of request ``msg_id``; raises with the traceback if it failed."""
+        out, error = [], None
+        while True:
+            opcode, frame = self.ws.recv_data()
+            if opcode != 0x1:  # a binary frame: a message with buffers (widgets), not ours
+                continue
+            msg = json.loads(frame)
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream" and content["name"] == "stdout":
+                out.append(content["text"])
+            elif kind == "error":
+                error = "\n".join(content["traceback"])
+            elif kind == "status" and content["execution_state"] == "idle":
+                break
+        if error is not None:
+            raise RuntimeError(f"{self.user}'s kernel: {error}")
+        return "".join(out)
+
+    def run(self, code: str) -> str:
+        return self.wait(self.submit(code))
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+def process_rss_kib(pid: int) -> int:
+    """A process's resident memory (KiB), from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0

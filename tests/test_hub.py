@@ -1,0 +1,423 @@
+"""The class hub end to end: JupyterHub on loopback, students' servers as their own accounts,
+chapter 6's student flow through each server's kernel API, the walls between students, and
+nbgrader's exchange.
+
+Root only (system accounts, a network namespace); CI runs as root. The suite runs 2 students and
+skips the nbgrader round trip and the browser, to stay within its time budget (40-46 s on a
+loaded 2-core machine, bench/RESULTS.md); ``make hub-test`` runs the issue's 8 students, the
+exchange and the browser.
+Each run makes uniquely named accounts, a namespace and a data folder, and removes them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from omteach.chain.anvil import find_anvil
+from omteach.errors import HubError
+from omteach.hub.classlist import read_class_list
+from omteach.hub.drive import Kernel, class_hub, server_request, start_servers
+from omteach.hub.launch import ClassHub, find_proxy
+
+ROOT = Path(__file__).resolve().parents[1]
+CH06 = ROOT / "notebooks" / "06_classroom_round.ipynb"
+
+
+def student_count() -> int:
+    """How many students the hub test runs: 2 in the suite (its time budget), the issue's 8 in
+    ``make hub-test`` (OMTEACH_HUB_STUDENTS=8)."""
+    return int(os.environ.get("OMTEACH_HUB_STUDENTS", "2"))
+
+
+FULL = os.environ.get("OMTEACH_HUB_FULL") == "1"
+"""``make hub-test``: also the nbgrader round trip (30-65 s: twelve nbgrader runs, two autograded
+chapters) and the browser, too long for the suite's budget."""
+
+
+def _proxy_missing() -> bool:
+    try:
+        find_proxy()
+    except HubError:
+        return True
+    return False
+
+
+def _why_no_hub() -> str | None:
+    """Why the hub cannot start here (the skip's reason), or None."""
+    if os.geteuid() != 0:
+        return ("the hub makes system accounts and a network namespace: root only "
+                "(CI runs as root)")
+    if shutil.which("ip") is None:
+        return "the ip command (iproute2) is missing"
+    if find_anvil() is None:
+        return "anvil not installed: make setup-anvil"
+    if _proxy_missing():
+        return "configurable-http-proxy not installed: make setup-hub"
+    return None
+
+
+# -- bad input: the project's own error, saying what to do (no root needed) --------------------
+
+@pytest.mark.parametrize("text, words", [
+    ("username\nana\nRoot Beer\n", "row 3"),
+    ("ana\nana\n", "listed twice"),
+    ("username\n# nobody yet\n", "lists no student"),
+])
+def test_a_malformed_class_list_says_which_row(tmp_path, text, words):
+    path = tmp_path / "class.csv"
+    path.write_text(text)
+    with pytest.raises(HubError, match=words):
+        read_class_list(path)
+
+
+def test_a_class_list_with_a_header_and_comments(tmp_path):
+    path = tmp_path / "class.csv"
+    path.write_text("\ufeffusername,full name\nAna,Ana P\n\n# late\nbo-2,Bo\n")
+    assert read_class_list(path) == ["ana", "bo-2"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="checks the refusal a non-root user gets")
+def test_not_root_is_refused_with_what_to_do(tmp_path):
+    (tmp_path / "class.csv").write_text("ana\n")
+    with pytest.raises(HubError, match="runs as root"):
+        ClassHub(tmp_path / "class.csv", data=tmp_path / "data").check()
+
+
+@pytest.mark.skipif(_why_no_hub() is not None, reason=str(_why_no_hub()))
+def test_a_port_in_use_is_refused_with_what_to_do(tmp_path):
+    import socket
+
+    (tmp_path / "class.csv").write_text("ana\n")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        hub = ClassHub(tmp_path / "class.csv", port=busy.getsockname()[1],
+                       data=tmp_path / "data")
+        with pytest.raises(HubError, match="choose another port"):
+            hub.check()
+
+
+# -- the hub ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def hub():
+    if (why := _why_no_hub()) is not None:
+        pytest.skip(why)
+    with class_hub(student_count()) as hub:
+        yield hub
+
+
+@pytest.fixture(scope="module")
+def servers(hub):
+    """Every student's server, started through the REST API; name -> the student's token."""
+    return start_servers(hub, hub.students)
+
+
+def _cells(notebook: Path) -> list[str]:
+    return ["".join(c["source"]) for c in json.loads(notebook.read_text())["cells"]
+            if c["cell_type"] == "code"]
+
+
+def _student_code(name: str) -> list[str]:
+    """Chapter 6's student cells as the notebook has them, with its first cell (where the student
+    pastes the join line) taken from the kernel's OMTEACH_CLASS, which the hub sets."""
+    cells = _cells(CH06)
+    first = ("import os\nCLASS, CLASSROOM = os.environ['OMTEACH_CLASS'].split()\n"
+             f"NAME = {name!r}\n")
+    join, pad, data, find = cells[1], cells[2], cells[3], cells[4]
+    assert "Student.join(CLASS, CLASSROOM, NAME)" in join, "chapter 6's join cell moved"
+    return [first, join, pad, data, find]
+
+
+@pytest.mark.parametrize("_", [0], ids=["round"])
+@pytest.mark.slow
+def test_a_class_joins_and_closes_a_round_through_the_hub(hub, servers, _):
+    """Every student joins from their kernel with the join line the hub gave it; the teacher's
+    round closes with the exact mean of their updates; the dashboard counts them all."""
+    from omteach.classroom.teacher import ClassTeacher
+    from omteach.learning.data import seat_shard
+    from omteach.ui.ch06 import TeacherDashboard
+
+    n = len(hub.students)
+    kernels = [Kernel(hub, name, servers[name]) for name in hub.students]
+    try:
+        # Start the kernels' imports and joins at once (they share two cores).
+        steps = [_student_code(k.user) for k in kernels]
+        for k, code in zip(kernels, steps, strict=True):
+            k.wait(k.submit(code[0]))
+        joins = [k.submit("\n".join(code[1:4])) for k, code in zip(kernels, steps, strict=True)]
+        outputs = [k.wait(m) for k, m in zip(kernels, joins, strict=True)]
+        assert all(f"as {k.user};" in out for k, out in zip(kernels, outputs, strict=True))
+
+        state = Path(hub.homes / hub.teacher / ".omteach" / "classroom" / "node.json")
+        teacher = ClassTeacher.from_state(state, test=seat_shard(0, n)[1])
+        roster = teacher.status()["students"]
+        assert sorted(roster) == sorted(hub.students)  # all joined
+        spec_id = teacher.post(rounds=1, places=n, min_owners=min(3, n))
+        finds = [k.submit(steps[i][4] + "\npanel_spec = spec_id\n")
+                 for i, k in enumerate(kernels)]
+        for k, m in zip(kernels, finds, strict=True):
+            assert f"spec {spec_id}" in k.wait(m)
+        runs = [k.submit("owner.accept(spec_id)\nprint(owner.take_part(spec_id, timeout=300))\n"
+                         "import json\nprint(json.dumps([float(v) for v in "
+                         "owner.owner.last_update]))") for k in kernels]
+        record = teacher.run_round(wait_for=n, grace=5.0)
+        updates = [json.loads(k.wait(m).strip().splitlines()[-1])
+                   for k, m in zip(kernels, runs, strict=True)]
+        assert sorted(record.submitted) == sorted(hub.students)
+        # The weights the record shows: its first ones, or `record.shown` where the record
+        # names them (the dashboard that shows the six the mean moved most).
+        shown = getattr(record, "shown", None) or range(len(record.mean_update))
+        mean = [sum(u[i] for u in updates) / n for i in shown]
+        assert record.mean_update == pytest.approx(mean, abs=1e-3)  # the exact sum, over n
+        dashboard = TeacherDashboard(teacher)
+        dashboard.refresh()
+        assert dashboard.students.text.startswith(f"{n} students"), dashboard.students.text
+    finally:
+        for k in kernels:
+            k.close()
+
+
+WALLS = """
+import json, os, socket
+out = {}
+for what, path in PATHS.items():  # a folder is listed, a file is read
+    try:
+        os.listdir(path) if path.endswith("/") else open(path).read(10)
+        out[what] = "read"
+    except OSError as exc:
+        out[what] = type(exc).__name__
+for what, host in {"anvil_loopback": "127.0.0.1", "anvil_node_address": GATE_HOST}.items():
+    try:
+        socket.create_connection((host, ANVIL_PORT), timeout=3).close()
+        out[what] = "open"
+    except OSError as exc:
+        out[what] = type(exc).__name__
+print(json.dumps(out))
+"""
+
+
+def test_students_cannot_reach_anvil_nor_read_others(hub, servers):
+    """From a student's kernel: anvil's port (on the host's loopback and on the node's address)
+    refuses; a classmate's home, the teacher's course, the node's state and the checkout's
+    instructor sources cannot be read."""
+    me, classmate = hub.students[0], hub.students[1]
+    node_state = hub.run_dir / "node.json"
+    anvil_port = urlparse(json.loads(node_state.read_text())["node_url"]).port
+    gate_host = urlparse(hub.join_line().split()[0]).hostname
+    kernel = Kernel(hub, me, servers[me])
+    try:
+        paths = {"classmate": f"{hub.homes / classmate}/",
+                 "course": f"{hub.homes / hub.teacher / 'course'}/",
+                 "teacher_key": str(hub.homes / hub.teacher / ".omteach" / "classroom" /
+                                    "node.json"),
+                 "node_state": str(node_state),
+                 "answer_key": str(ROOT / "source" / "course" / "02_smart_contracts.ipynb")}
+        out = json.loads(kernel.run(f"PATHS = {paths!r}\nGATE_HOST = {gate_host!r}\n"
+                                    f"ANVIL_PORT = {anvil_port}\n" + WALLS))
+    finally:
+        kernel.close()
+    assert out == {"classmate": "PermissionError", "course": "PermissionError",
+                   "teacher_key": "PermissionError", "node_state": "PermissionError",
+                   "answer_key": "PermissionError",
+                   "anvil_loopback": "ConnectionRefusedError",
+                   "anvil_node_address": "ConnectionRefusedError"}, out
+
+
+def test_one_students_token_does_not_open_anothers_server(hub, servers):
+    me, classmate = hub.students[0], hub.students[1]
+    assert server_request(hub, me, servers[me], "/api/kernels")[0] == 200
+    assert server_request(hub, classmate, servers[me], "/api/kernels")[0] == 403
+    status, _ = server_request(hub, classmate, servers[me], "/api/kernels", {"name": "omteach"},
+                               method="POST")
+    assert status == 403
+
+
+# -- nbgrader's exchange --------------------------------------------------------------------------
+
+def _as(hub: ClassHub, user: str, *args: str, cwd: Path | None = None,
+        check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``args`` as ``user`` with the environment the hub gives that user's server."""
+    settings = json.loads((hub.run_dir / "settings.json").read_text())
+    home = hub.homes / user
+    env = {"HOME": str(home), "USER": user, "PATH": f"{hub.env / 'bin'}:/usr/bin:/bin",
+           "JUPYTER_CONFIG_PATH": settings["jupyter_config_path"],
+           "JUPYTER_PATH": settings["jupyter_path"],
+           "LD_LIBRARY_PATH": settings["ld_library_path"]}
+    result = subprocess.run(["runuser", "-u", user, "--", "env", "-i",
+                             *(f"{k}={v}" for k, v in env.items()), *args],
+                            cwd=cwd or home, capture_output=True, text=True, timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{user}: {' '.join(args)} failed:\n{result.stdout}\n"
+                             f"{result.stderr[-3000:]}")
+    return result
+
+
+def _nbgrader(hub: ClassHub, user: str, *args: str, cwd: Path | None = None) -> str:
+    return _as(hub, user, str(hub.env / "bin" / "python"), "-m", "nbgrader", *args,
+               cwd=cwd).stderr
+
+
+def _answer(notebook: Path, key: Path) -> None:
+    """Fill ``notebook``'s answer cells with the answer key's solutions (markers removed)."""
+    solutions = {}
+    for cell in json.loads(key.read_text())["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution"):
+            lines = "".join(cell["source"]).splitlines(keepends=True)
+            solutions[meta["grade_id"]] = "".join(
+                line for line in lines if "### BEGIN SOLUTION" not in line
+                and "### END SOLUTION" not in line)
+    nb = json.loads(notebook.read_text())
+    for cell in nb["cells"]:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if grade_id in solutions:
+            cell["source"] = solutions[grade_id]
+    notebook.write_text(json.dumps(nb))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not FULL, reason="30-65 s: runs in 'make hub-test' (OMTEACH_HUB_FULL=1), "
+                    "outside the suite's time budget")
+def test_nbgrader_round_trip_through_the_exchange(hub):
+    """The teacher releases chapter 2; one student submits the answers, another the blank
+    edition; a classmate cannot rename or alter a submission in the exchange; the teacher
+    collects, autogrades and returns feedback; the gradebook holds both grades; the feedback
+    shows no hidden test."""
+    from nbgrader.api import Gradebook
+
+    teacher, right, wrong = hub.teacher, hub.students[0], hub.students[1]
+    course = hub.homes / teacher / "course"
+    _nbgrader(hub, teacher, "generate_assignment", "ch02", "--force", cwd=course)
+    _nbgrader(hub, teacher, "release_assignment", "ch02", "--force", cwd=course)
+    for student in (right, wrong):
+        _nbgrader(hub, student, "fetch_assignment", "ch02")
+    notebook = hub.homes / right / "ch02" / "02_smart_contracts.ipynb"
+    _answer(notebook, ROOT / "source" / "course" / "02_smart_contracts.ipynb")
+    for student in (right, wrong):
+        _nbgrader(hub, student, "submit", "ch02")
+
+    inbound = hub.exchange / "omteach" / "inbound"
+    submission = next(p for p in inbound.iterdir() if p.name.startswith(f"{right}+ch02+"))
+    tamper = _as(hub, wrong, str(hub.env / "bin" / "python"), "-c", (
+        "import os, sys\n"
+        "nb = os.path.join(sys.argv[1], '02_smart_contracts.ipynb')\n"
+        "for attempt in (lambda: os.rename(sys.argv[1], sys.argv[1] + '-x'),\n"
+        "                lambda: open(nb, 'a'),\n"
+        "                lambda: os.listdir(os.path.dirname(sys.argv[1]))):\n"
+        "    try:\n"
+        "        attempt(); print('done')\n"
+        "    except OSError as exc:\n"
+        "        print(type(exc).__name__)\n"), str(submission))
+    assert tamper.stdout.split() == ["PermissionError"] * 3, tamper.stdout
+
+    for step in ("collect", "autograde", "generate_feedback", "release_feedback"):
+        _nbgrader(hub, teacher, step, "ch02", cwd=course)
+    with Gradebook(f"sqlite:///{course / 'build' / 'gradebook.db'}") as gradebook:
+        scores = {s: gradebook.find_submission("ch02", s).score for s in (right, wrong)}
+        maximum = gradebook.find_assignment("ch02").max_score
+    assert scores[right] == maximum > scores[wrong], scores
+
+    hidden = "assert list(predictions) == [False, False, True"
+    for student in (right, wrong):
+        _nbgrader(hub, student, "fetch_feedback", "ch02")
+        html = next((hub.homes / student / "ch02" / "feedback").rglob("*.html")).read_text()
+        assert "ch02_ex1_predictions_check" in html or "Graded" in html
+        assert hidden not in html, f"{student}'s feedback shows a hidden test"
+
+
+def test_the_idle_culler_runs_with_its_minimal_role(hub, servers):
+    """The culler lists users and reads activity with its role's scopes, and nothing refused it."""
+    culler = [line for line in hub.log_tail(100_000).splitlines() if "(idle-culler@" in line]
+    assert any(" 200 GET /hub/api/users" in line for line in culler), culler[-5:]
+    assert not any(" 403 " in line for line in culler), culler
+
+
+def _login(hub: ClassHub, name: str, password: str) -> tuple[int, str]:
+    """Log in through the hub's login page as a browser does: (status, where it sends us)."""
+    import http.cookiejar
+    import re
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
+    base = f"http://127.0.0.1:{hub.port}/hub/login"
+    page = opener.open(base, timeout=30).read().decode()
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page).group(1)
+    form = urllib.parse.urlencode({"username": name, "password": password, "_xsrf": xsrf})
+    try:
+        with opener.open(base, form.encode(), timeout=60) as response:
+            return response.status, ""
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Location", "")
+
+
+def test_only_the_class_list_logs_in_with_its_passwords(hub):
+    """A student logs in with the first password from the handout; the same name with another
+    password, and a stranger not on the list (any password), are refused at the login page."""
+    student = hub.students[-1]
+    status, location = _login(hub, student, hub.passwords[student])
+    assert status == 302 and "/login" not in location, (status, location)
+    assert _login(hub, student, "not-the-password")[0] == 403
+    assert _login(hub, "stranger", "any-password-at-all")[0] == 403
+    for private in ("passwords.csv", "passwords.dbm*", "jupyterhub.sqlite", "jupyterhub.log"):
+        assert list(hub.run_dir.glob(private)), private  # dbm may add its own suffix
+    assert hub.run_dir.stat().st_mode & 0o077 == 0  # root's eyes only
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not FULL, reason="a browser through the hub, about 30 s: runs in "
+                    "'make hub-test' (OMTEACH_HUB_FULL=1), outside the suite's time budget")
+def test_a_student_logs_in_through_the_browser_and_opens_a_chapter(hub):
+    """Headless Chromium: the hub's login page, the student's own JupyterLab, chapter 1 open
+    with its cells (the chapter copied into the student's home as a fetch would put it)."""
+    import pwd
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_browser import CHROMIUM_ARGS, NB, find_chromium
+
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("chromium not installed: sudo apt-get install chromium")
+    student = hub.students[-1]
+    account = pwd.getpwnam(student)
+    chapter = hub.homes / student / "01_homomorphic_addition.ipynb"
+    shutil.copy2(ROOT / "notebooks" / chapter.name, chapter)
+    os.chown(chapter, account.pw_uid, account.pw_gid)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{hub.port}/hub/login", timeout=60_000)
+            page.fill("input[name=username]", student)
+            page.fill("input[name=password]", hub.passwords[student])
+            page.click("input[type=submit], button[type=submit]")
+            page.wait_for_url(f"**/user/{student}/lab**", timeout=180_000)
+            page.goto(f"http://127.0.0.1:{hub.port}/user/{student}/lab/tree/{chapter.name}",
+                      timeout=120_000)
+            cells = page.locator(f"{NB} .jp-Notebook .jp-Cell")
+            cells.first.wait_for(timeout=120_000)
+            for _ in range(120):  # JupyterLab draws the cells a few at a time
+                if cells.count() >= 5:
+                    break
+                page.wait_for_timeout(500)
+            assert cells.count() >= 5, cells.count()
+            title = json.loads(chapter.read_text())["cells"][0]["source"][0].strip("# \n")
+            heading = page.locator(f"{NB} .jp-RenderedMarkdown h1").filter(has_text=title)
+            heading.first.wait_for(timeout=60_000)  # the chapter's title, rendered
+        finally:
+            browser.close()
