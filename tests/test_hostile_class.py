@@ -168,10 +168,12 @@ def test_the_roster_and_the_dashboard_show_each_address_beside_the_name(node, ma
     from omteach.ui.ch06 import TeacherDashboard
 
     def status() -> dict:  # what ClassTeacher.status gives before a spec is posted
-        return {"spec": None, "rounds": [], "students": {
-            name: {"address": address, "accepted": False, "rounds": {}, "balance": 0}
-            for name, address in read_roster(node.classroom).items()}}
-    board = TeacherDashboard(SimpleNamespace(status=status, spec_id=None,
+        return {"spec": None, "rounds": [], "state": None, "closed": set(), "grace": None,
+                "next_round_at": None, "students": {
+                    name: {"address": address, "accepted": False, "rounds": {}, "credited": 0,
+                           "balance": 0}
+                    for name, address in read_roster(node.classroom).items()}}
+    board = TeacherDashboard(SimpleNamespace(status=status, spec_id=None, name=str,
                                              initial_accuracy=None))
     board.refresh()
     assert "Mallory" in board.students.value

@@ -14,10 +14,11 @@ from omteach.protocol.round import Phase, Seat
 PACKAGE = Path(__file__).resolve().parents[1] / "omteach"
 RANK = {"errors": 0, "story": 0, "text": 0, "waiting": 0,
         "chain": 1, "crypto": 1, "ledger": 1,
-        "learning": 2, "protocol": 3, "classroom": 4, "ui": 5, "exercises": 5}
+        "learning": 2, "protocol": 3, "classroom": 4, "ui": 5, "exercises": 5, "hub": 5}
 """The README's layers, bottom up. The bottom layer's leaves may use each other (no cycle there),
-and a chapter's checkers may use its widgets; every other import points to a lower rank."""
-ABOVE_PROTOCOL = ("classroom", "ui", "exercises")
+and a chapter's checkers may use its widgets; every other import points to a lower rank. The
+class hub sits at the top beside the chapters: it starts the classroom node, nothing imports it."""
+ABOVE_PROTOCOL = ("classroom", "ui", "exercises", "hub")
 
 
 def _top(path: Path) -> str:
