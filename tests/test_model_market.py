@@ -362,6 +362,7 @@ def test_keys_shares_and_submissions_are_recorded_and_logged(chain, market):
     assert market.call("submission_count", sid, 0) == 1
     assert market.call("shares", sid, 0, "Joe") == h("joe-shares")
     assert [chain.name_of(a) for a in market.call("submitters_of", sid, 0)] == ["Joe"]
+    assert market.call("blobs_of", sid, 0) == [(h("joe-shares"), h("joe-update"), ZERO)]
 
 
 def test_keys_share_and_submit_rules(chain, market):

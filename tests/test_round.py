@@ -138,7 +138,7 @@ def _train_and_submit(r: TrainingRun, *names: str) -> None:
 
 def _past_the_submit_deadline(r: TrainingRun) -> None:
     """Move chain time past the open round's submit deadline (who has not submitted dropped)."""
-    r.chain.advance_time(r.round_state().info.submit_deadline - r.chain.now() + 1)
+    r.chain.advance_time(r.round_state().info.submit_deadline - r.chain.now())
 
 
 def _end_and_reveal(r: TrainingRun) -> None:

@@ -93,19 +93,19 @@ def test_a_passed_phase_deadline_is_a_wait_that_is_over(round_state, waited, act
     if deadline is None:  # accepting, closed, finished: no deadline on chain
         assert next_action(round_state, now=10**9).action is next_action(round_state).action
         return
-    assert next_action(round_state, now=deadline).action is next_action(round_state).action
-    assert next_action(round_state, now=deadline + 1).action is next_action(
+    assert next_action(round_state, now=deadline - 1).action is next_action(round_state).action
+    assert next_action(round_state, now=deadline).action is next_action(
         round_state, waited=True).action
     if waited:
-        assert next_action(round_state, now=deadline + 1).action is action
+        assert next_action(round_state, now=deadline).action is action
 
 
 def test_each_phase_names_its_own_deadline():
     assert [state(p).phase_deadline for p in (Phase.SHARING, Phase.SUBMITTING,
                                                Phase.RECOVERING)] == [100, 200, 300]
     assert state(Phase.ACCEPTING).phase_deadline is None
-    assert not state(Phase.SUBMITTING).deadline_passed(200)
-    assert state(Phase.SUBMITTING).deadline_passed(201)
+    assert not state(Phase.SUBMITTING).deadline_passed(199)
+    assert state(Phase.SUBMITTING).deadline_passed(200)
     assert (state(Phase.SUBMITTING).k, state(Phase.SUBMITTING).threshold) == (3, 2)
 
 

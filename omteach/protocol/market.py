@@ -201,6 +201,12 @@ class Market:
                 out[owner] = blob
         return out
 
+    def round_blobs(self, spec_id: int, round_no: int) -> list[tuple[str | None, ...]]:
+        """Each participant's (shares, submission, reveal) blob ids, None where it posted none,
+        in the participants' order: one read."""
+        return [tuple(_blob_or_none(b) for b in row)
+                for row in self.contract.call("blobs_of", spec_id, round_no)]
+
     def submitters(self, spec_id: int, round_no: int) -> list[str]:
         """Addresses of the participants who submitted in a round (one read)."""
         return list(self.contract.call("submitters_of", spec_id, round_no))
@@ -236,13 +242,14 @@ class Market:
         shared: dict[str, str] = {}
         submitted: dict[str, str] = {}
         revealed: dict[str, str] = {}
-        for p in wanted:
-            for out, read in ((shared, self.shares_blob), (submitted, self.submission),
-                              (revealed, self.reveal if counts[2] else None)):
-                # No reveal before AI Inc. declares dropouts: the count spares those reads.
-                blob = read(spec_id, rnd, p) if read is not None else None
-                if blob is not None:
-                    out[p] = blob
+        if wanted:
+            # One read for the whole round (three a participant otherwise).
+            for p, blobs in zip(participants, self.round_blobs(spec_id, rnd), strict=True):
+                if p not in wanted:
+                    continue
+                for out, blob in zip((shared, submitted, revealed), blobs, strict=True):
+                    if blob is not None:
+                        out[p] = blob
         phase = phase_of(spec, rnd, shares_count=counts[0], submission_count=counts[1],
                          participants=len(participants))
         advertised: tuple[str, ...] = ()

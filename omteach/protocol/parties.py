@@ -596,8 +596,8 @@ class DataOwner:
             self.market.blobs.put(data)
         return blob, tx
 
-    def reveal_shares(self, spec_id: int, round_no: int, *,
-                      masked: bool = True) -> tuple[str, TxResult]:
+    def reveal_shares(self, spec_id: int, round_no: int, *, masked: bool = True,
+                      state: RoundState | None = None) -> tuple[str, TxResult]:
         """Reveal the shares this owner holds: of each surviving neighbour's (and its own)
         self-mask seed, and of each dropped neighbour's mask key; never both for one owner.
 
@@ -605,8 +605,10 @@ class DataOwner:
         from the company; the rule is enforced by :meth:`Participant.reveal`, which raises
         :class:`~omteach.errors.RevealRefusedError` (nothing revealed) for a request that
         would unmask anyone. ``masked=False`` (the plain comparison run): an empty reveal.
+        ``state``: the round as the caller just read it (a student's step), spared a read.
         """
-        state = self._round(spec_id, round_no)
+        if state is None or (state.spec_id, state.round) != (spec_id, round_no):
+            state = self._round(spec_id, round_no)
         if not state.spec.recovering:
             raise ProtocolError("the company has not ended this round's submissions")
         survivors = self.market.submitters(spec_id, round_no)  # one read, the same for all

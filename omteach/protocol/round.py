@@ -146,16 +146,16 @@ class RoundState:
 
     @property
     def phase_deadline(self) -> int | None:
-        """Chain time at which the current phase's wait ends (None: no deadline runs)."""
+        """Chain time from which the current phase's work is refused (None: no deadline runs)."""
         return {Phase.SHARING: self.info.share_deadline,
                 Phase.SUBMITTING: self.info.submit_deadline,
                 Phase.RECOVERING: self.info.reveal_deadline}.get(self.phase)
 
     def deadline_passed(self, now: int) -> bool:
-        """The current phase's deadline is behind chain time ``now`` (the contract then refuses
-        that phase's work, and AI Inc. may act without the late)."""
+        """Chain time ``now`` has reached the current phase's deadline: the contract refuses that
+        phase's work from that second on, and AI Inc. may act without the late."""
         deadline = self.phase_deadline
-        return bool(deadline) and now > deadline
+        return bool(deadline) and now >= deadline
 
     @property
     def all_shares_in(self) -> bool:

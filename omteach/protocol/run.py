@@ -222,7 +222,7 @@ class TrainingRun:
                 say(None, "the contract refused to close the round")
                 return report
             if next_action(state).action is Action.WAIT:  # someone dropped: play the clock
-                self.chain.advance_time(max(0, state.info.submit_deadline - self.chain.now()) + 1)
+                self.chain.advance_time(max(0, state.info.submit_deadline - self.chain.now()))
             with timed(timings, "chain"):
                 self.company.end_submissions(self.spec_id)
             state = self.round_state()
