@@ -74,8 +74,7 @@ class LocalClass:
     def _teach(self, expected: int, timeout: float) -> None:
         try:
             for _ in range(self.rounds):
-                self.records.append(self.teacher.run_round(wait_for=expected, grace=5.0,
-                                                           timeout=timeout))
+                self.records.append(self.teacher.run_round(wait_for=expected, timeout=timeout))
         except BaseException as exc:  # shown by the notebook, not lost in a thread
             self.error = exc
 
