@@ -141,6 +141,13 @@ def _past_the_submit_deadline(r: TrainingRun) -> None:
     r.chain.advance_time(r.round_state().info.submit_deadline - r.chain.now())
 
 
+def _assert_the_plain_mean(r: TrainingRun, updates: dict, mean: np.ndarray, count: int) -> None:
+    """AI Inc.'s mean is the mean of exactly ``updates``, up to the packing's rounding."""
+    assert count == len(updates)
+    plain_mean = np.mean(list(updates.values()), axis=0)
+    assert np.max(np.abs(mean - plain_mean)) <= r.company.codec.error_bound(count) / count + 1e-12
+
+
 def _end_and_reveal(r: TrainingRun) -> None:
     """Everyone submitted: AI Inc. ends the submissions and every survivor reveals."""
     r.company.end_submissions(r.spec_id)
@@ -231,10 +238,7 @@ def test_the_recovered_sum_is_exact(keys):
         with pytest.raises(DropoutRecoveryError, match="1 share.* threshold is 2"):
             r.company.aggregate(r.spec_id, 0)
         r.owners["Jane"].reveal_shares(r.spec_id, 0)
-        mean, count = r.company.aggregate(r.spec_id, 0)
-    assert count == 2
-    plain_mean = np.mean(list(updates.values()), axis=0)
-    assert np.max(np.abs(mean - plain_mean)) <= r.company.codec.error_bound(2) / 2 + 1e-12
+        _assert_the_plain_mean(r, updates, *r.company.aggregate(r.spec_id, 0))
 
 
 def test_too_few_survivors_leave_the_round_open(keys):
@@ -287,6 +291,26 @@ def test_a_lie_among_exactly_t_reveals_is_refused_not_decoded(keys):
         r.market.reveal_shares(r.spec_id, 0, r.market.blobs.put_json(lie), sender=jane)
         with pytest.raises(AggregationError, match="does not match|does not decode"):
             r.company.aggregate(r.spec_id, 0)
+
+
+def test_an_unusable_reveal_is_left_out_and_named_never_a_crash(keys):
+    """Jane reveals junk: it is left out; Joe's share alone cannot rebuild anyone's self-mask
+    seed (t = 2), so the round refuses, naming Jane; once Jack reveals, the sum is exact."""
+    with TrainingRun(keys=keys, workers=1, rounds=1) as r:
+        r.open_round()
+        updates = {n: r.owners[n].train(r.spec_id, 0) for n in r.owners}
+        for name, update in updates.items():
+            r.owners[name].submit(r.spec_id, 0, update)
+        r.company.end_submissions(r.spec_id)
+        r.owners["Joe"].reveal_shares(r.spec_id, 0)
+        jane = r.owners["Jane"].address
+        junk = {"kind": "omteach.RevealedShares", "sender": jane, "spec_id": r.spec_id,
+                "round": 0, "keys": [], "seeds": "ff"}  # the right header, a wrong body
+        r.market.reveal_shares(r.spec_id, 0, r.market.blobs.put_json(junk), sender=jane)
+        with pytest.raises(DropoutRecoveryError, match="unusable reveals left out: Jane"):
+            r.company.aggregate(r.spec_id, 0)
+        r.owners["Jack"].reveal_shares(r.spec_id, 0)
+        _assert_the_plain_mean(r, updates, *r.company.aggregate(r.spec_id, 0))
 
 
 def test_bad_key_shares_are_refused_before_masking_and_the_round_reopens(keys):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from omteach.errors import InvalidValueError
 from omteach.protocol.market import MarketSpec
@@ -107,6 +109,17 @@ def test_each_phase_names_its_own_deadline():
     assert not state(Phase.SUBMITTING).deadline_passed(199)
     assert state(Phase.SUBMITTING).deadline_passed(200)
     assert (state(Phase.SUBMITTING).k, state(Phase.SUBMITTING).threshold) == (3, 2)
+
+
+@given(st.integers(1, 128))
+def test_the_companys_k_and_t_always_pass_the_contracts_checks(n):
+    """open_round refuses k >= n, t outside 1..k+1, and n x k odd (no k-regular graph)."""
+    from omteach.protocol.parties import secagg_parameters
+
+    k, t = secagg_parameters(n)
+    assert k < n and 1 <= t <= k + 1 and (n * k) % 2 == 0
+    if n >= 2:
+        assert t >= 2  # one share alone never rebuilds a secret
 
 
 def test_the_table_covers_every_phase_and_action():
