@@ -1,29 +1,30 @@
-"""The live round with N simulated students, each a separate process, against one class node.
+"""The live round with N simulated students, 10% of whom leave after posting their key shares.
 
     .venv/bin/python bench/classroom_bench.py               # 30 students, then 100
-    .venv/bin/python bench/classroom_bench.py --students 30
+    .venv/bin/python bench/classroom_bench.py --students 30 --submit-seconds 30
 
 Each student is its own process (forked from a server that imported the students' modules
 once: ``student_context``), with its own key, joining through the gate, accepting the spec,
-posting its key shares and submitting a packed, masked, encrypted update (a precomputed one:
-"light" students import no torch, since a torch process takes ~300 MB). The teacher (AI Inc.)
-runs in this process on loopback, as ``make classroom`` does.
+advertising its round keys, dealing its key shares to its SecAgg+ neighbours and submitting a
+packed, double-masked, encrypted update (a precomputed one: "light" students import no torch,
+since a torch process takes ~300 MB). The teacher (AI Inc.) runs in this process on loopback,
+as ``make classroom`` does.
 
-``round_close_s`` is the time from the LAST student's submission (the wall clock the student
-process records once its transaction is mined) to the next model being posted and the round
-closed (the teacher's clock after its ``close_round`` transaction): what the class waits for
-between rounds. It holds AI Inc.'s whole cost: noticing the last submission (polling every
-0.1 s), fetching and checking every blob (one ``eth_getLogs`` per 100), the homomorphic sum, one
-decryption, publishing the model and the close transaction. ``per_student_ms`` divides it by N.
+In round 0, ``dropout`` of the class (10%) accept, advertise, deal their shares and leave: they
+miss the submit deadline, and the round must close without them, with the exact mean of the
+others. Round 1 runs without them (no dropout). For round 0 the line reports:
 
-Dropout recovery (Bonawitz et al.) deals each participant's mask seeds to every other: a key
-shares blob grows as N² (51 kB at 20 students, 80 kB at 25, 115 kB at 30), and the board takes
-blobs of 64 KiB at most. Classes above :data:`SHARES_FIT` students therefore run here with
-``min_owners = N`` (no shares dealt, no dropout tolerated), and the line says so; a sparse
-masking graph (each owner masks with O(log N) neighbours, Bell et al. CCS 2020) is the known
-way past this, not built yet.
+- ``round_close_s``: from the submit deadline (chain time; anvil stamps blocks with the wall
+  clock) to the round closed on chain (the teacher's clock after ``close_round``): AI Inc.
+  noticing the deadline, ``end_submissions``, every survivor noticing it and revealing (students
+  poll the chain every ``interval`` s), fetching and checking every blob, the homomorphic sum,
+  one decryption, unmasking, the next model, the close transaction;
+- ``recovery_s``: the reveal phase plus AI Inc.'s unmasking (part of ``round_close_s``);
+- ``shares_bytes_per_student``: the mean size of a student's key shares blob (one sealed pair
+  of shares per neighbour: it grows with k, not with N).
 
-The last line is ``students=<N> round_close_s=<t> per_student_ms=<m>`` for the first N given.
+The mean AI Inc. applied is checked against the mean of the survivors' updates (recomputed here
+from their seeds); a mismatch beyond the packing's rounding stops the benchmark.
 """
 
 from __future__ import annotations
@@ -33,42 +34,67 @@ import os
 import platform
 import time
 
+import numpy as np
+
+from omteach.classroom.classmates import light_values
 from omteach.classroom.drill import rehearse_round
+from omteach.classroom.node import ClassroomNode
+from omteach.learning import tasks
 
-SHARES_FIT = 20
-"""Largest class whose key shares blobs fit the board (64 KiB) at t = 3."""
 
-
-def one_class(n: int, *, rounds: int) -> dict[str, float]:
-    """Run ``rounds`` rounds with ``n`` light students; the last round's figures."""
-    min_owners = 3 if n <= SHARES_FIT else n
+def one_class(n: int, *, dropout: float, submit_seconds: int) -> dict[str, float]:
+    """Two rounds with ``n`` light students, ``dropout`` of them leaving in round 0."""
+    dropouts = int(n * dropout + 1e-9)
+    leave = {seat: 0 for seat in range(n - dropouts, n)}
     t0 = time.monotonic()
-    result = rehearse_round(n, rounds=rounds, light=True, min_owners=min_owners, grace=60.0,
-                            timeout=900.0, interval=0.5 if n <= SHARES_FIT else 1.5)
-    wall = time.monotonic() - t0
+    with ClassroomNode(per_client=n + 1) as node:  # still up after the rounds, to read them
+        result = rehearse_round(n, rounds=2, light=True, min_owners=3, leave=leave,
+                                timeout=900.0, interval=0.5 if n <= 30 else 1.0, node=node,
+                                phase_seconds={"share_seconds": 300,
+                                               "submit_seconds": submit_seconds,
+                                               "reveal_seconds": 60})
+        return _figures(result, n, leave, time.monotonic() - t0)
+
+
+def _figures(result, n: int, leave: dict[int, int], wall: float) -> dict[str, float]:
+    """The dropout round's figures, after checking the class's aggregate is exact."""
     errors = [f"{r.name}: {r.error}" for r in result.reports if r.error]
     if errors:
         raise SystemExit("students failed:\n" + "\n".join(errors[:5]))
-    out = {}
+    teacher = result.teacher
+    spec_id = teacher.spec_id
+    first = result.records[0]
+    info = teacher.market.round_info(spec_id, 0)
+    # Exactness: the model moved by the survivors' mean in round 0, then everyone's in round 1.
+    size = teacher.company.weights.size
+    survivors = [s for s in range(n) if s not in leave]
+    expected = sum(np.mean([light_values(s, r, size) for s in survivors], axis=0)
+                   for r in (0, 1))
+    moved = teacher.company.weights - tasks.initial_weights(teacher.model, 0)
+    error = float(np.max(np.abs(moved - expected)))
+    bound = 2 * teacher.codec.error_bound(len(survivors)) / len(survivors)
+    if len(first.submitted) != len(survivors) or error > bound + 1e-12:
+        raise SystemExit(f"round 0 summed {len(first.submitted)} updates with error {error:.2e} "
+                         f"(bound {bound:.2e}): the recovered mean is not the survivors'")
+    participants = teacher.market.participants(spec_id, 0)
+    share_bytes = [teacher.blobs.size(teacher.market.shares_blob(spec_id, 0, p))
+                   for p in participants]
     for rec in result.records:
-        last = max(r.extra["submitted_at"][rec.round] for r in result.reports)
-        close = rec.closed_at - last
-        out = {"round": rec.round, "round_close_s": close, "ai_inc_s": sum(rec.timings.values()),
-               "submitted": len(rec.submitted), "open_gas": result.teacher.open_gas[rec.round]}
-        print(f"  round {rec.round}: {len(rec.submitted)} submissions, close {close:.2f} s "
-              f"(AI Inc.'s steps {out['ai_inc_s']:.2f} s: "
-              + ", ".join(f"{k} {v:.2f}" for k, v in rec.timings.items())
-              + f"), open_round {out['open_gas']:,} gas", flush=True)
-    out["min_owners"] = min_owners
-    out["wall_s"] = wall
-    return out
+        print(f"  round {rec.round}: {len(rec.participants)} participants, "
+              f"{len(rec.submitted)} submissions, {len(rec.dropped)} dropped; AI Inc.'s steps "
+              + ", ".join(f"{k} {v:.2f}" for k, v in rec.timings.items()), flush=True)
+    return {"dropouts": len(first.dropped), "round_close_s": first.closed_at - info.submit_deadline,
+            "recovery_s": first.timings.get("reveals", 0.0) + first.timings.get("recovery", 0.0),
+            "shares_bytes": float(np.mean(share_bytes)), "k": info.k, "t": info.threshold,
+            "error": error, "wall_s": wall}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--students", type=int, nargs="+", default=[30, 100])
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="rounds per class; the last is reported (the first warms up)")
+    parser.add_argument("--dropout", type=float, default=0.1)
+    parser.add_argument("--submit-seconds", type=int, default=60,
+                        help="the submit phase (long enough for N processes on this machine)")
     args = parser.parse_args()
     load = os.getloadavg()
     print(f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
@@ -76,13 +102,13 @@ def main() -> None:
     lines = []
     for n in args.students:
         print(f"{n} students (separate processes):", flush=True)
-        r = one_class(n, rounds=args.rounds)
-        note = "" if r["min_owners"] == 3 else f" (min_owners={n}: no dropout recovery)"
-        lines.append(f"students={n} round_close_s={r['round_close_s']:.2f} "
-                     f"per_student_ms={1000 * r['round_close_s'] / n:.1f}")
-        print(f"  {lines[-1]} ai_inc_s={r['ai_inc_s']:.2f} open_round_gas={r['open_gas']:,} "
-              f"wall_s={r['wall_s']:.0f}{note}", flush=True)
-    print(lines[0])
+        r = one_class(n, dropout=args.dropout, submit_seconds=args.submit_seconds)
+        lines.append(f"students={n} dropouts={r['dropouts']} "
+                     f"round_close_s={r['round_close_s']:.2f} recovery_s={r['recovery_s']:.2f} "
+                     f"shares_bytes_per_student={r['shares_bytes']:.0f}")
+        print(f"  {lines[-1]} k={r['k']} t={r['t']} max_error={r['error']:.1e} "
+              f"wall_s={r['wall_s']:.0f}", flush=True)
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

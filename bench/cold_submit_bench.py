@@ -9,7 +9,7 @@ share of the digits (a class of 30), and times the step that trains, packs, mask
 submits, from "every key share is in" to "submitted", in round 0 (cold) and round 1 (warm).
 AI Inc. waits as long as it takes (grace 60 s), so nobody is cut off while measured.
 
-The teacher's default grace (:data:`omteach.classroom.teacher.SUBMIT_GRACE`) comes from this.
+The default submit deadline (:data:`omteach.protocol.market.SUBMIT_SECONDS`) comes from this.
 The last line is ``cold_s=<min>/<median>/<max> warm_s=<median>``.
 """
 

@@ -15,8 +15,9 @@ dealing, the survivors reveal, and AI Inc. removes the masks from the survivors'
 - ``reveal_ms_per_student``: what one survivor spends answering (on its own machine, in parallel
   with the others); ``reveals_total_s`` adds them all (one machine playing the whole class).
 - ``shares_bytes_per_student``: the key shares blob a student publishes (canonical JSON:
-  recipient -> hex ciphertext), beside what the round's current scheme (every pairwise seed
-  shared with every other participant, :func:`omteach.crypto.secagg.deal_shares`) publishes.
+  recipient -> hex ciphertext). The all-pairs scheme the round used before (every pairwise seed
+  shared with every other participant: 115 kB a student at 30) is retired; its figures stay in
+  ``bench/RESULTS.md``.
 
 The check: the recovered sum equals the plain sum of the survivors' updates, exactly.
 The last line is ``students=<N> dropouts=<D> recovery_s=<r> shares_bytes_per_student=<b>``.
@@ -33,7 +34,7 @@ import secrets
 import statistics
 import time
 
-from omteach.crypto import doublemask, neighbours, secagg
+from omteach.crypto import doublemask, neighbours
 from omteach.crypto.doublemask import Participant, RoundSetup
 
 PLAINTEXTS = 22
@@ -43,15 +44,6 @@ PLAINTEXTS = 22
 def _blob_bytes(obj: object) -> int:
     # The form blobs are stored in (protocol.parties.canonical_json).
     return len(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode())
-
-
-def old_scheme_bytes(n: int, threshold: int) -> int:
-    """Bytes of one student's key shares blob in the round's current scheme, for n students."""
-    names = [f"0x{i:040x}" for i in range(1, n + 1)]
-    me, others = names[0], names[1:]
-    seeds = {p: secrets.token_bytes(32) for p in others}
-    sealed = secagg.deal_shares(me, names, seeds, seeds, threshold, spec_id=1, round_no=0)
-    return _blob_bytes({"kind": "omteach.KeyShares", "owner": me, "shares": sealed})
 
 
 def one_class(n: int, dropout: float, corruption: float,
@@ -95,8 +87,7 @@ def one_class(n: int, dropout: float, corruption: float,
             "p_recovery": params.p_recovery_fails, "p_privacy": params.p_privacy_fails,
             "graph_s": graph_s, "deal_ms": deal_s * 1e3, "mask_ms": mask_s * 1e3,
             "reveal_ms": reveals_total / len(survivors) * 1e3, "reveals_total_s": reveals_total,
-            "recovery_s": statistics.median(runs), "bytes": share_bytes,
-            "old_bytes": old_scheme_bytes(n, params.threshold), "exact": exact}
+            "recovery_s": statistics.median(runs), "bytes": share_bytes, "exact": exact}
 
 
 def main() -> None:
@@ -123,8 +114,8 @@ def main() -> None:
               f"{r['p_recovery']:.1e}, privacy fails p <= {r['p_privacy']:.1e}); graph "
               f"{r['graph_s'] * 1e3:.1f} ms; per student: deal {r['deal_ms']:.1f} ms, open + "
               f"mask {r['mask_ms']:.1f} ms, reveal {r['reveal_ms']:.2f} ms "
-              f"(all {r['reveals_total_s']:.2f} s); shares blob {r['bytes']:.0f} B "
-              f"(current scheme: {r['old_bytes']} B); recovered sum exact: "
+              f"(all {r['reveals_total_s']:.2f} s); shares blob {r['bytes']:.0f} B; "
+              f"recovered sum exact: "
               f"{'yes' if r['exact'] else 'NO'}")
     growth = {n: neighbours.choose_parameters(n, args.dropout, args.corruption).k
               for n in (30, 100, 300, 1000, 3000)}

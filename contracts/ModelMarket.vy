@@ -4,15 +4,26 @@
 @notice DATA  - each spec: who posts it, the model (the sha256 id of its blob), the training
                 terms everyone can audit before consenting, the bounty, the number of places
                 the escrow pays for, and the deadline;
-        STATE - who accepted, who takes part in which round (fixed when the round opens), who
-                posted the key shares and the update for a round, which shares were revealed to
-                recover a dropped owner, what is left in escrow, and each party's balance;
-        CODE  - consent first, at most as many owners as the escrow pays for, one submission per
-                participant and round, no late work, a round closes when every participant
-                submitted (or enough of them to recover the others' masks), bounties are
-                credited on close and each party withdraws its own money (pull payments).
+        STATE - who accepted, who takes part in which round (fixed when the round opens, with
+                the round's public seed, neighbourhood size k and share threshold t), the
+                round keys each participant advertised, who posted the key shares, the update
+                and the revealed shares for a round, the phases' deadlines, what is left in
+                escrow, and each party's balance;
+        CODE  - consent first, at most as many owners as the escrow pays for; in each round:
+                advertise keys and post shares before the sharing deadline, submit before the
+                submit deadline (who does not is a dropout), reveal before the reveal deadline;
+                one of each per participant and round; bounties are credited on close and each
+                party withdraws its own money (pull payments).
         Blobs (models, public keys, key shares, encrypted updates) live off chain; only their
         sha256 ids are here, so anyone can check that a blob is the one the contract names.
+
+        Secure aggregation (Bonawitz et al. CCS 2017 over SecAgg+ neighbourhoods, Bell et al.
+        CCS 2020): every participant masks its update with a self-mask and pairwise masks shared
+        with its k neighbours, and deals Shamir shares (threshold t) of both secrets to them.
+        After the submissions end, every survivor reveals its shares of the survivors' self-mask
+        seeds and of the dropouts' mask keys; honest participants never reveal both for one
+        owner, and this contract makes the survivor set one public fact that cannot change
+        once the submissions end.
 
         Why pull payments: the contract never sends ether to anyone except the caller of
         `withdraw`, for the caller's own balance. A push in a loop (`for owner in owners:
@@ -26,6 +37,8 @@
 # with the participants, not with the cap: open_round costs ~48 k gas a participant (1.54 M gas
 # for 30, 4.86 M for 100, measured on anvil by bench/classroom_bench.py) of a 30 M block.
 MAX_OWNERS: constant(uint256) = 128
+# A phase of a lesson's round lasts seconds to minutes; a day bounds a typo (and the overflow).
+MAX_PHASE: constant(uint256) = 86400
 
 struct Spec:
     company: address            # who posted the spec and pays the bounties
@@ -39,11 +52,36 @@ struct Spec:
     noise_milli: uint256        # differential-privacy noise scale x 1000 (0 = none)
     bounty: uint256             # wei per contribution (per owner and round)
     deadline: uint256           # no acceptance, submission or close after this time
+    share_seconds: uint256      # each round: advertise keys and post shares within this
+    submit_seconds: uint256     # ... then submit within this, once every share is in
+    reveal_seconds: uint256     # ... then reveal within this, once the submissions end
     escrow: uint256             # wei held for bounties; the rest is credited back at the end
     round: uint256              # the current round, counted from 0
     opened: bool                # the current round's participants are fixed
     recovering: bool            # submissions are over; survivors reveal the dropped' shares
     finished: bool              # all rounds done, or the escrow reclaimed
+
+struct RoundInfo:
+    seed: bytes32               # public randomness fixed at open_round: draws the neighbour graph
+    k: uint256                  # neighbours per participant (SecAgg+)
+    threshold: uint256          # shares that rebuild a participant's secret (Shamir's t)
+    # A deadline is the first second in which the phase's work is refused (and the company may
+    # go on without the late): anvil stamps blocks in whole seconds of the wall clock, so the
+    # class is not kept waiting up to a second longer than the deadline says.
+    share_deadline: uint256     # advertise and post shares before then
+    submit_deadline: uint256    # 0 until every share is in; then submit before then
+    reveal_deadline: uint256    # 0 until the submissions end; then reveal before then
+    advertised: uint256         # how many participants advertised their round keys
+
+struct RoundBlobs:
+    shares: bytes32             # the sealed key shares it dealt (empty: none yet)
+    submission: bytes32         # its masked, encrypted update
+    reveal: bytes32             # the shares it revealed
+
+struct RoundKeys:
+    cipher: bytes32             # X25519 key the neighbours seal their shares to
+    mask: bytes32               # X25519 key the pairwise masks are agreed with
+    commitment: bytes32         # sha256 commitment to the self-mask seed
 
 # ---------------------------------------------------------------------------------------------
 # STATE
@@ -53,9 +91,10 @@ spec_count: public(uint256)
 specs: public(HashMap[uint256, Spec])
 owners: HashMap[uint256, DynArray[address, MAX_OWNERS]]
 accepted: public(HashMap[uint256, HashMap[address, bool]])
-mask_key: public(HashMap[uint256, HashMap[address, bytes32]])
 # spec -> round -> ...
+round_info: public(HashMap[uint256, HashMap[uint256, RoundInfo]])
 participants: HashMap[uint256, HashMap[uint256, DynArray[address, MAX_OWNERS]]]
+keys: public(HashMap[uint256, HashMap[uint256, HashMap[address, RoundKeys]]])
 is_participant: public(HashMap[uint256, HashMap[uint256, HashMap[address, bool]]])
 shares: public(HashMap[uint256, HashMap[uint256, HashMap[address, bytes32]]])
 shares_count: public(HashMap[uint256, HashMap[uint256, uint256]])
@@ -88,12 +127,20 @@ event PlacesAdded:
 event Accepted:
     spec_id: indexed(uint256)
     owner: indexed(address)
-    mask_key: bytes32
 
 event RoundOpened:
     spec_id: indexed(uint256)
     round: uint256
     participants: uint256
+    seed: bytes32
+    k: uint256
+    threshold: uint256
+    share_deadline: uint256
+
+event KeysAdvertised:
+    spec_id: indexed(uint256)
+    round: uint256
+    owner: indexed(address)
 
 event SharesPosted:
     spec_id: indexed(uint256)
@@ -107,11 +154,12 @@ event Submitted:
     owner: indexed(address)
     update_blob: bytes32
 
-event DropoutsDeclared:
+event SubmissionsEnded:
     spec_id: indexed(uint256)
     round: uint256
     survivors: uint256
     dropped: uint256
+    reveal_deadline: uint256
 
 event SharesRevealed:
     spec_id: indexed(uint256)
@@ -163,10 +211,12 @@ def _cost(bounty: uint256, places: uint256, rounds: uint256) -> uint256:
 @payable
 def post_spec(model_blob: bytes32, key_blob: bytes32, summary: String[200], batch_size: uint256,
               rounds: uint256, min_owners: uint256, places: uint256, noise_milli: uint256,
-              bounty: uint256, deadline: uint256) -> uint256:
+              bounty: uint256, deadline: uint256, share_seconds: uint256,
+              submit_seconds: uint256, reveal_seconds: uint256) -> uint256:
     """
     @notice The company posts a model to train. The money sent with it is the escrow; it must
-            pay the bounty to every place in every round: bounty x places x rounds.
+            pay the bounty to every place in every round: bounty x places x rounds. The three
+            phase durations (seconds) bound how long one absent participant can hold up a round.
     """
     assert model_blob != empty(bytes32), "the spec must name a model blob"
     assert key_blob != empty(bytes32), "the spec must name the company's public key blob"
@@ -176,6 +226,10 @@ def post_spec(model_blob: bytes32, key_blob: bytes32, summary: String[200], batc
     assert places >= min_owners and places <= MAX_OWNERS, \
         "places must be between min_owners and 128"
     assert deadline > block.timestamp, "the deadline must be in the future"
+    assert share_seconds > 0 and submit_seconds > 0 and reveal_seconds > 0, \
+        "every phase needs a duration of at least 1 second"
+    assert share_seconds <= MAX_PHASE and submit_seconds <= MAX_PHASE and \
+        reveal_seconds <= MAX_PHASE, "a phase lasts at most a day"
     assert msg.value >= self._cost(bounty, places, rounds), \
         "the escrow must cover the bounty for every place in every round"
     spec_id: uint256 = self.spec_count
@@ -183,7 +237,8 @@ def post_spec(model_blob: bytes32, key_blob: bytes32, summary: String[200], batc
     self.specs[spec_id] = Spec(
         company=msg.sender, model_blob=model_blob, key_blob=key_blob, summary=summary,
         batch_size=batch_size, rounds=rounds, min_owners=min_owners, places=places,
-        noise_milli=noise_milli, bounty=bounty, deadline=deadline, escrow=msg.value, round=0,
+        noise_milli=noise_milli, bounty=bounty, deadline=deadline, share_seconds=share_seconds,
+        submit_seconds=submit_seconds, reveal_seconds=reveal_seconds, escrow=msg.value, round=0,
         opened=False, recovering=False, finished=False)
     log SpecPosted(spec_id=spec_id, company=msg.sender, model_blob=model_blob, rounds=rounds,
                    min_owners=min_owners, places=places, bounty=bounty, escrow=msg.value)
@@ -227,49 +282,67 @@ def add_places(spec_id: uint256, extra: uint256):
 
 
 @external
-def accept(spec_id: uint256, mask_key: bytes32):
+def accept(spec_id: uint256):
     """
-    @notice A data owner consents to train the spec's model on their data, and publishes the id
-            of their masking key (for the pairwise masks of secure aggregation). An owner who
-            accepts takes part from the next round the company opens.
+    @notice A data owner consents to train the spec's model on their data. An owner who accepts
+            takes part from the next round the company opens (its masking keys are fresh in
+            every round: see advertise_keys).
     """
     spec: Spec = self._open_spec(spec_id)
     assert msg.sender != spec.company, "the company cannot accept its own spec"
     assert not self.accepted[spec_id][msg.sender], "you already accepted this spec"
     assert len(self.owners[spec_id]) < spec.places, \
         "every place the escrow pays for is taken; wait for the company to add places"
-    assert mask_key != empty(bytes32), "publish the id of your masking key"
     self.accepted[spec_id][msg.sender] = True
-    self.mask_key[spec_id][msg.sender] = mask_key
     self.owners[spec_id].append(msg.sender)
-    log Accepted(spec_id=spec_id, owner=msg.sender, mask_key=mask_key)
+    log Accepted(spec_id=spec_id, owner=msg.sender)
 
 
 @external
-def open_round(spec_id: uint256, participants: DynArray[address, MAX_OWNERS]):
+def open_round(spec_id: uint256, participants: DynArray[address, MAX_OWNERS], k: uint256,
+               threshold: uint256):
     """
-    @notice The company fixes who takes part in the current round. Masks are agreed between
-            exactly these owners, so the set cannot change once anyone has submitted. Before
-            that, the company may open the round again with another set (for instance without
-            an owner who never posted its key shares).
+    @notice The company fixes who takes part in the current round, the neighbourhood size k and
+            the share threshold t. Masks are agreed between exactly these owners, so the set
+            cannot change once anyone has submitted. Before that, the company may open the round
+            again with another set (for instance without an owner who never posted its key
+            shares): every key and share is then forgotten, and the round gets a new seed.
+
+            The seed, which draws the neighbour graph, is fixed here from the previous block's
+            hash, after the participants: nobody chose it. (A company that times its call could
+            try one seed per block; the graph's guarantees are per random graph, see
+            omteach.crypto.neighbours.)
     """
     spec: Spec = self._company_spec(spec_id)
     rnd: uint256 = spec.round
     assert self.submission_count[spec_id][rnd] == 0, \
         "owners have submitted: this round's participants are fixed"
     assert len(participants) >= spec.min_owners, "a round needs at least min_owners participants"
+    n: uint256 = len(participants)
+    assert k < n, "k (neighbours per participant) must be below the number of participants"
+    assert threshold >= 1 and threshold <= k + 1, \
+        "the threshold must be from 1 to k + 1 (the neighbours and the owner hold a share each)"
+    assert (n * k) % 2 == 0, "no k-regular graph exists when n x k is odd"
     for old: address in self.participants[spec_id][rnd]:  # opened again: forget the old set
         self.is_participant[spec_id][rnd][old] = False
         self.shares[spec_id][rnd][old] = empty(bytes32)
+        self.keys[spec_id][rnd][old] = empty(RoundKeys)
     self.shares_count[spec_id][rnd] = 0
     for owner: address in participants:
         assert self.accepted[spec_id][owner], "every participant must have accepted the spec"
         assert not self.is_participant[spec_id][rnd][owner], "a participant is listed twice"
         self.is_participant[spec_id][rnd][owner] = True
     self.participants[spec_id][rnd] = participants
+    seed: bytes32 = keccak256(concat(block.prevhash, convert(spec_id, bytes32),
+                                     convert(rnd, bytes32)))
+    deadline: uint256 = block.timestamp + spec.share_seconds
+    self.round_info[spec_id][rnd] = RoundInfo(seed=seed, k=k, threshold=threshold,
+                                              share_deadline=deadline, submit_deadline=0,
+                                              reveal_deadline=0, advertised=0)
     spec.opened = True
     self.specs[spec_id] = spec
-    log RoundOpened(spec_id=spec_id, round=rnd, participants=len(participants))
+    log RoundOpened(spec_id=spec_id, round=rnd, participants=n, seed=seed, k=k,
+                    threshold=threshold, share_deadline=deadline)
 
 
 @internal
@@ -284,32 +357,69 @@ def _participant_spec(spec_id: uint256, round: uint256) -> Spec:
 
 
 @external
-def post_shares(spec_id: uint256, round: uint256, shares_blob: bytes32):
+def advertise_keys(spec_id: uint256, round: uint256, cipher: bytes32, mask: bytes32,
+                   commitment: bytes32):
     """
-    @notice A participant posts the id of its key shares for the round: its mask seeds, split
-            by Shamir's scheme, one share encrypted to each other participant. Any min_owners
-            of them can later remove this owner's masks if it drops out.
+    @notice A participant advertises its keys for this round (Bonawitz's AdvertiseKeys): the
+            key its neighbours seal their shares to, the key its pairwise masks are agreed with,
+            and a commitment to its self-mask seed. Fresh every round: a dropout's mask key is
+            revealed, so it must never mask another round. Before the sharing deadline.
     """
     spec: Spec = self._participant_spec(spec_id, round)
+    info: RoundInfo = self.round_info[spec_id][round]
+    assert block.timestamp < info.share_deadline, \
+        "the sharing deadline has passed: the company opens the round again without the late"
+    assert self.keys[spec_id][round][msg.sender].mask == empty(bytes32), \
+        "you already advertised your keys for this round"
+    assert cipher != empty(bytes32) and mask != empty(bytes32) and \
+        commitment != empty(bytes32), "advertise three non-empty keys"
+    self.keys[spec_id][round][msg.sender] = RoundKeys(cipher=cipher, mask=mask,
+                                                      commitment=commitment)
+    info.advertised += 1
+    self.round_info[spec_id][round] = info
+    log KeysAdvertised(spec_id=spec_id, round=round, owner=msg.sender)
+
+
+@external
+def post_shares(spec_id: uint256, round: uint256, shares_blob: bytes32):
+    """
+    @notice A participant posts the id of its key shares for the round (Bonawitz's ShareKeys):
+            its mask key and self-mask seed, split by Shamir's scheme, one pair of shares sealed
+            to each neighbour. Any t of the holders can later rebuild one of the two secrets.
+            Only once every participant advertised its keys, before the sharing deadline; the
+            last share starts the submit phase's clock.
+    """
+    spec: Spec = self._participant_spec(spec_id, round)
+    info: RoundInfo = self.round_info[spec_id][round]
+    assert block.timestamp < info.share_deadline, \
+        "the sharing deadline has passed: the company opens the round again without the late"
+    n: uint256 = len(self.participants[spec_id][round])
+    assert info.advertised == n, "wait until every participant has advertised its round keys"
     assert self.shares[spec_id][round][msg.sender] == empty(bytes32), \
         "you already posted your shares for this round"
     assert shares_blob != empty(bytes32), "the shares blob id is empty"
     self.shares[spec_id][round][msg.sender] = shares_blob
     self.shares_count[spec_id][round] += 1
+    if self.shares_count[spec_id][round] == n:
+        info.submit_deadline = block.timestamp + spec.submit_seconds
+        self.round_info[spec_id][round] = info
     log SharesPosted(spec_id=spec_id, round=round, owner=msg.sender, shares_blob=shares_blob)
 
 
 @external
 def submit(spec_id: uint256, round: uint256, update_blob: bytes32):
     """
-    @notice A participant posts the id of its encrypted update for the round. Only once every
-            participant's key shares are on chain: then any dropout can be recovered.
+    @notice A participant posts the id of its masked, encrypted update for the round. Only once
+            every participant's key shares are on chain (then any dropout can be recovered), and
+            before the submit deadline: who misses it is a dropout of the round.
     """
     spec: Spec = self._participant_spec(spec_id, round)
     assert not spec.recovering, \
-        "submissions are closed: the company declared the dropouts of this round"
+        "submissions are closed: the company ended this round's submissions"
     assert self.shares_count[spec_id][round] == len(self.participants[spec_id][round]), \
         "wait until every participant has posted its key shares"
+    assert block.timestamp < self.round_info[spec_id][round].submit_deadline, \
+        "the submit deadline has passed: you are a dropout of this round"
     assert self.submission[spec_id][round][msg.sender] == empty(bytes32), \
         "you already submitted in this round"
     assert update_blob != empty(bytes32), "the update blob id is empty"
@@ -319,36 +429,45 @@ def submit(spec_id: uint256, round: uint256, update_blob: bytes32):
 
 
 @external
-def declare_dropouts(spec_id: uint256):
+def end_submissions(spec_id: uint256):
     """
-    @notice The company ends the round's submissions: every participant that has not submitted
-            is dropped from this round, and can no longer submit in it (its masks are about to
-            be removed, so a late update would be readable). Needs at least min_owners
-            submissions, enough to reconstruct the dropped owners' mask seeds.
+    @notice The company ends the round's submissions, once every participant submitted or the
+            submit deadline passed: every participant that has not submitted is a dropout of
+            this round and can no longer submit in it (its pairwise masks are about to be
+            removed). Needs at least min_owners submissions. The reveal phase's clock starts.
     """
     spec: Spec = self._company_spec(spec_id)
     rnd: uint256 = spec.round
     assert spec.opened, "the company has not opened this round yet"
-    assert not spec.recovering, "the dropouts of this round are already declared"
+    assert not spec.recovering, "the submissions of this round already ended"
+    info: RoundInfo = self.round_info[spec_id][rnd]
+    assert info.submit_deadline != 0, "the participants' key shares are not all in yet"
     count: uint256 = self.submission_count[spec_id][rnd]
     total: uint256 = len(self.participants[spec_id][rnd])
-    assert count < total, "every participant submitted: there is nothing to recover"
-    assert count >= spec.min_owners, \
-        "too few owners submitted to recover the others: min_owners must submit"
+    if count < total:
+        assert block.timestamp >= info.submit_deadline, \
+            "the submit deadline has not passed: participants may still submit"
+    assert count >= spec.min_owners, "too few owners submitted: min_owners must submit"
+    info.reveal_deadline = block.timestamp + spec.reveal_seconds
+    self.round_info[spec_id][rnd] = info
     spec.recovering = True
     self.specs[spec_id] = spec
-    log DropoutsDeclared(spec_id=spec_id, round=rnd, survivors=count, dropped=total - count)
+    log SubmissionsEnded(spec_id=spec_id, round=rnd, survivors=count, dropped=total - count,
+                         reveal_deadline=info.reveal_deadline)
 
 
 @external
 def reveal_shares(spec_id: uint256, round: uint256, reveal_blob: bytes32):
     """
-    @notice A survivor (a participant that submitted) posts the id of the shares it holds of
-            the dropped owners' mask seeds, decrypted: with min_owners of these, the company
-            removes the dropped owners' masks from the sum.
+    @notice A survivor (a participant that submitted) posts the id of the shares it holds, in
+            the clear: of its surviving neighbours' self-mask seeds and of its dropped
+            neighbours' mask keys (never both for one owner). With t of each, the company
+            removes every mask from the sum. Before the reveal deadline.
     """
     spec: Spec = self._participant_spec(spec_id, round)
-    assert spec.recovering, "the company has not declared any dropouts in this round"
+    assert spec.recovering, "the company has not ended this round's submissions"
+    assert block.timestamp < self.round_info[spec_id][round].reveal_deadline, \
+        "the reveal deadline has passed"
     assert self.submission[spec_id][round][msg.sender] != empty(bytes32), \
         "only owners who submitted in this round can reveal shares"
     assert self.reveal[spec_id][round][msg.sender] == empty(bytes32), \
@@ -362,19 +481,24 @@ def reveal_shares(spec_id: uint256, round: uint256, reveal_blob: bytes32):
 @external
 def close_round(spec_id: uint256, next_model_blob: bytes32):
     """
-    @notice The company closes the current round: each participant who submitted is credited
-            the bounty (withdraw it with `withdraw`), and the next round starts from the new
-            model. After the last round the rest of the escrow is credited to the company.
+    @notice The company closes the current round, once every survivor revealed its shares (or
+            the reveal deadline passed with at least t reveals): each participant who submitted
+            is credited the bounty (withdraw it with `withdraw`), and the next round starts from
+            the new model. After the last round the rest of the escrow is credited to the company.
     """
     spec: Spec = self._company_spec(spec_id)
     closed: uint256 = spec.round
     assert spec.opened, "the company has not opened this round yet"
+    assert spec.recovering, \
+        "end the submissions first: the survivors then reveal the shares that unmask the sum"
     count: uint256 = self.submission_count[spec_id][closed]
-    if count < len(self.participants[spec_id][closed]):
-        assert spec.recovering, \
-            "not every participant submitted: declare the dropouts and recover their masks"
-        assert self.reveal_count[spec_id][closed] >= spec.min_owners, \
-            "fewer than min_owners survivors revealed their shares of the dropped owners"
+    revealed: uint256 = self.reveal_count[spec_id][closed]
+    if revealed < count:
+        info: RoundInfo = self.round_info[spec_id][closed]
+        assert block.timestamp >= info.reveal_deadline, \
+            "wait for every survivor's revealed shares, or for the reveal deadline"
+        assert revealed >= info.threshold, \
+            "fewer than t survivors revealed their shares: no mask can be removed"
     assert next_model_blob != empty(bytes32), "name the blob of the updated model"
     # Cannot fail: at most `places` owners take part, and the escrow holds the bounty for every
     # place in every remaining round (post_spec and add_places check it).
@@ -470,6 +594,42 @@ def withdraw_to(recipient: address):
 def owners_of(spec_id: uint256) -> DynArray[address, MAX_OWNERS]:
     """@notice The owners who accepted the spec, in the order they accepted."""
     return self.owners[spec_id]
+
+
+@view
+@external
+def keys_of(spec_id: uint256, round: uint256) -> DynArray[RoundKeys, MAX_OWNERS]:
+    """@notice The round keys each participant advertised, in the participants' order (empty
+            keys for one that has not)."""
+    out: DynArray[RoundKeys, MAX_OWNERS] = []
+    for p: address in self.participants[spec_id][round]:
+        out.append(self.keys[spec_id][round][p])
+    return out
+
+
+@view
+@external
+def blobs_of(spec_id: uint256, round: uint256) -> DynArray[RoundBlobs, MAX_OWNERS]:
+    """@notice Every participant's blob ids for a round, in the participants' order: the whole
+            round in one read (a class of 100 would otherwise take 300)."""
+    out: DynArray[RoundBlobs, MAX_OWNERS] = []
+    for p: address in self.participants[spec_id][round]:
+        out.append(RoundBlobs(shares=self.shares[spec_id][round][p],
+                              submission=self.submission[spec_id][round][p],
+                              reveal=self.reveal[spec_id][round][p]))
+    return out
+
+
+@view
+@external
+def submitters_of(spec_id: uint256, round: uint256) -> DynArray[address, MAX_OWNERS]:
+    """@notice The participants who submitted in a round, in the participants' order: the
+            survivor set every honest participant reveals for (one read, the same for all)."""
+    out: DynArray[address, MAX_OWNERS] = []
+    for p: address in self.participants[spec_id][round]:
+        if self.submission[spec_id][round][p] != empty(bytes32):
+            out.append(p)
+    return out
 
 
 @view

@@ -262,13 +262,16 @@ def test_the_quick_gas_estimate_is_enough_and_close_to_the_bisection():
     fns = market.contract._contract.functions
     now = chain.now()
     steps = [("AI Inc.", fns.post_spec(b"\1" * 32, b"\2" * 32, "s", 8, 1, 2, 3, 0, 100,
-                                       now + 10**6), 300)]
-    steps += [(who, fns.accept(0, bytes([i + 1]) * 32), 0)
-              for i, who in enumerate(("Joe", "Jane", "Jack"))]
-    steps += [("AI Inc.", fns.open_round(0, [chain.address(w) for w in ("Joe", "Jane", "Jack")]),
-               0)]
-    steps += [(who, fns.post_shares(0, 0, b"\3" * 32), 0) for who in ("Joe", "Jane", "Jack")]
-    steps += [(who, fns.submit(0, 0, b"\4" * 32), 0) for who in ("Joe", "Jane", "Jack")]
+                                       now + 10**6, 60, 60, 60), 300)]
+    trio = ("Joe", "Jane", "Jack")
+    steps += [(who, fns.accept(0), 0) for who in trio]
+    steps += [("AI Inc.", fns.open_round(0, [chain.address(w) for w in trio], 2, 2), 0)]
+    steps += [(who, fns.advertise_keys(0, 0, *[bytes([i + 1]) * 32] * 3), 0)
+              for i, who in enumerate(trio)]
+    steps += [(who, fns.post_shares(0, 0, b"\3" * 32), 0) for who in trio]
+    steps += [(who, fns.submit(0, 0, b"\4" * 32), 0) for who in trio]
+    steps += [("AI Inc.", fns.end_submissions(0), 0)]
+    steps += [(who, fns.reveal_shares(0, 0, b"\6" * 32), 0) for who in trio]
     steps += [("AI Inc.", fns.close_round(0, b"\5" * 32), 0), ("Joe", fns.withdraw(), 0)]
     for who, fn, value in steps:
         tx = {"from": chain.address(who), "to": market.contract.address, "value": value,
@@ -285,7 +288,7 @@ def test_the_quick_gas_estimate_is_enough_and_close_to_the_bisection():
 
 def _post_spec_tx(market):
     fn = market.contract._contract.functions.post_spec(
-        b"\1" * 32, b"\2" * 32, "s", 8, 1, 2, 3, 0, 100, market.chain.now() + 10**6)
+        b"\1" * 32, b"\2" * 32, "s", 8, 1, 2, 3, 0, 100, market.chain.now() + 10**6, 60, 60, 60)
     return {"from": market.address("AI Inc."), "to": market.contract.address, "value": 300,
             "data": fn._encode_transaction_data()}
 

@@ -38,7 +38,8 @@ def test_eight_student_processes_three_rounds_a_dropout_and_a_latecomer():
     """Seat 7 arrives once round 0 is open (takes part from round 1); seat 2 posts its key
     shares in round 1 and leaves. Every round closes; the model learns; everyone is paid for
     exactly the rounds they contributed to."""
-    result = rehearse_round(8, rounds=3, late={7: 1}, leave={2: 1}, grace=6.0, timeout=150)
+    result = rehearse_round(8, rounds=3, late={7: 1}, leave={2: 1}, timeout=150,
+                            phase_seconds={"share_seconds": 90, "submit_seconds": 20})
     print(round_table(result))
     reports = {r.name: r for r in result.reports}
     assert {n: r.error for n, r in reports.items() if r.error} == {}
@@ -50,9 +51,9 @@ def test_eight_student_processes_three_rounds_a_dropout_and_a_latecomer():
     assert [len(r.submitted) for r in result.records] == [7, 7, 7]
     assert result.initial_accuracy < 0.3 < ACCURACY_FLOOR < third.accuracy
     # the latecomer: not in round 0, then a participant; the dropout: left in round 1
-    assert reports["student-07"].extra["rounds"] == {1: "revealed", 2: "submitted"}
+    assert reports["student-07"].extra["rounds"] == {1: "revealed", 2: "revealed"}
     assert reports["student-02"].left and reports["student-02"].extra["rounds"] == {
-        0: "submitted", 1: "left"}
+        0: "revealed", 1: "left"}
     # pull payments: each finisher withdrew one bounty per round it contributed to; the dropout
     # was credited round 0 (it never came back to withdraw), nothing for round 1
     for name, report in reports.items():
@@ -68,6 +69,38 @@ def test_eight_student_processes_three_rounds_a_dropout_and_a_latecomer():
         assert np.mean(np.abs(record.one_update)) > 10 * np.mean(np.abs(record.mean_update))
 
 
+def test_students_who_vanish_after_dealing_shares_cost_the_class_only_the_submit_deadline():
+    """The issue's rehearsal at suite size (30 and 100 run in bench/classroom_bench.py): 10
+    light student processes, one of whom advertises, deals its key shares and vanishes in
+    round 0. Each round closes within the submit deadline + 3 s (round 1, without it, as soon
+    as everyone submitted), and the model moved by exactly the others' mean (up to the
+    packing's rounding)."""
+    from omteach.classroom.classmates import light_values
+    from omteach.learning import tasks
+
+    n, gone = 10, 9
+    with ClassroomNode(per_client=n + 1) as node:  # still up after the round, to read it
+        result = rehearse_round(n, rounds=2, light=True, min_owners=3, leave={gone: 0},
+                                timeout=120, interval=0.2, node=node,
+                                phase_seconds={"share_seconds": 60, "submit_seconds": 8,
+                                               "reveal_seconds": 30})
+        teacher = result.teacher
+        deadlines = [teacher.market.round_info(teacher.spec_id, r).submit_deadline
+                     for r in (0, 1)]
+    assert {r.name: r.error for r in result.reports if r.error} == {}
+    first, second = result.records
+    assert first.dropped == ["student-09"] and len(first.submitted) == n - 1
+    assert second.dropped == [] and len(second.participants) == n - 1
+    for record, deadline in zip(result.records, deadlines, strict=True):
+        assert record.closed_at <= deadline + 3, (record.round, record.closed_at - deadline)
+    size = teacher.company.weights.size
+    survivors = [s for s in range(n) if s != gone]
+    expected = sum(np.mean([light_values(s, r, size) for s in survivors], axis=0)
+                   for r in (0, 1))
+    moved = teacher.company.weights - tasks.initial_weights(teacher.model, 0)
+    assert np.max(np.abs(moved - expected)) <= 2 * teacher.codec.error_bound(n - 1) / (n - 1)
+
+
 # -- cheating students, step by step, in this process -------------------------------------------
 
 
@@ -78,10 +111,12 @@ def keys():
 
 @pytest.fixture
 def klass(keys):
-    """A class node, its teacher with a spec posted (t = 2), and four students who accepted."""
+    """A class node, its teacher with a spec posted (min_owners 2; 5 s to submit once every
+    share is in), and four students who accepted."""
     with ClassroomNode(per_client=10) as node:
         teacher = ClassTeacher.from_node(node, keys=keys)
-        spec_id = teacher.post(rounds=2, places=4, min_owners=2)
+        spec_id = teacher.post(rounds=2, places=4, min_owners=2, share_seconds=30,
+                               submit_seconds=5, reveal_seconds=30)
         owners = []
         for seat in range(4):
             me = Student.join(node.gate.url, node.classroom.address, f"s{seat}")
@@ -96,10 +131,21 @@ def _play(teacher, spec_id, owners, *, skip=()):
     """Open round and step each owner (but ``skip``) until it submitted."""
     for owner in owners:
         if owner not in skip:
-            owner.step(spec_id)  # shares
+            assert "advertised my keys" in owner.step(spec_id)
+    for owner in owners:
+        if owner not in skip:
+            assert "dealt my key shares" in owner.step(spec_id)
     for owner in owners:
         if owner not in skip:
             assert "submitted" in owner.step(spec_id)
+
+
+def _finish(teacher, spec_id, owners):
+    """Everyone submitted: AI Inc. ends the submissions, each owner reveals, AI Inc. closes."""
+    teacher.company.end_submissions(spec_id)
+    for owner in owners:
+        assert "revealed my shares" in owner.step(spec_id)
+    return teacher.close(teacher_record(teacher, spec_id))
 
 
 def test_a_student_cannot_submit_twice_or_outside_its_round(klass):
@@ -111,7 +157,7 @@ def test_a_student_cannot_submit_twice_or_outside_its_round(klass):
         cheat.market.submit(spec_id, 0, "ab" * 32, sender=cheat.address)
     with pytest.raises(ContractRevertError, match="this round is not open"):
         cheat.market.submit(spec_id, 1, "ab" * 32, sender=cheat.address)
-    record = teacher.close(teacher_record(teacher, spec_id))
+    record = _finish(teacher, spec_id, owners)
     assert len(record.submitted) == 4
 
 
@@ -144,14 +190,15 @@ def test_a_forged_or_malformed_update_is_refused_and_never_paid(klass):
     teacher, spec_id, owners = klass
     teacher.open_round()
     cheat = owners[0]
-    for owner in owners:
-        owner.step(spec_id)
+    for _ in range(2):
+        for owner in owners:
+            owner.step(spec_id)  # keys, then shares
     junk = cheat.student.blobs.put_json({"kind": "omteach.PackedCiphertext", "length": 3})
     cheat.market.submit(spec_id, 0, junk, sender=cheat.address)
     for owner in owners[1:]:
         owner.step(spec_id)
     with pytest.raises(AggregationError, match="s0's update"):
-        teacher.close(teacher_record(teacher, spec_id))
+        _finish(teacher, spec_id, owners)
     assert [o.balance() for o in owners] == [0, 0, 0, 0]
     assert teacher.market.spec(spec_id).round == 0
 
@@ -160,8 +207,9 @@ def test_an_id_whose_blob_never_arrives_is_named_not_waited_for_forever(klass):
     """s0 posts the id of an update and never publishes its bytes."""
     teacher, spec_id, owners = klass
     teacher.open_round()
-    for owner in owners:
-        owner.step(spec_id)
+    for _ in range(2):
+        for owner in owners:
+            owner.step(spec_id)  # keys, then shares
     cheat = owners[0]
     cheat.market.submit(spec_id, 0, "cd" * 32, sender=cheat.address)
     for owner in owners[1:]:
@@ -186,29 +234,37 @@ def test_reading_anothers_update_gives_noise(klass):
                                                                    blob))
     truth = victim.owner.last_update
     assert abs(np.corrcoef(seen, truth)[0, 1]) < 0.2
-    record = teacher.close(teacher_record(teacher, spec_id))
+    record = _finish(teacher, spec_id, owners)
     mean = np.mean([o.owner.last_update for o in owners], axis=0)
     assert np.allclose(record.mean_update, mean[record.shown], atol=1e-3)  # the ones shown
 
 
 def test_a_student_cannot_block_the_round(klass):
-    """s3 never posts its key shares: the teacher reopens without it. s2 posts its shares and
-    leaves: the others reveal theirs and the round closes without it. Both are paid nothing."""
+    """s3 never advertises its keys: the teacher reopens without it. s2 posts its shares and
+    leaves: it misses the submit deadline, the others reveal theirs and the round closes
+    without it, seconds after that deadline. Both are paid nothing."""
+    import time
+
     teacher, spec_id, owners = klass
     teacher.open_round()
     for owner in owners[:3]:
         owner.step(spec_id)
+    assert "waiting for every participant's keys" in owners[0].step(spec_id)
     left_out = teacher.wait_for_shares(timeout=1.0)
     assert left_out == [owners[3].address]
     assert owners[3].address not in teacher.market.participants(spec_id, 0)
     owners[2].leave_at = 0
-    for owner in owners[:3]:
-        owner.step(spec_id)  # the reopened round: shares again
+    for _ in range(2):
+        for owner in owners[:3]:
+            owner.step(spec_id)  # the reopened round: keys and shares again
     assert owners[2].step(spec_id) == LEFT
     for owner in owners[:2]:
         assert "submitted" in owner.step(spec_id)
-    dropped = teacher.wait_for_submissions(grace=0.5, timeout=10)
-    assert dropped == [owners[2].address]
+    deadline = teacher.market.round_info(spec_id, 0).submit_deadline
+    dropped = teacher.wait_for_submissions(timeout=10)
+    assert dropped == [owners[2].address] and time.time() < deadline + 2
+    with pytest.raises(ContractRevertError, match="the submit deadline has passed"):
+        owners[2].owner.submit(spec_id, 0, light_update(owners[2].owner, spec_id, 0))
     with pytest.raises(ProtocolError, match="revealed their shares"):
         teacher.recover(dropped, timeout=0.5)
     for owner in owners[:2]:
@@ -237,7 +293,9 @@ def test_the_student_panel_and_the_teacher_dashboard_read_the_chain(klass):
     board.refresh()
     assert board.students.text == "4 students"
     assert board.students.value.count("submitted") == 4
-    teacher.history.append(teacher.close(teacher_record(teacher, spec_id)))  # as run_round does
+    status = teacher.status()["round"]
+    assert (status.k, status.threshold) == (3, 2) and status.phase_deadline > 0
+    teacher.history.append(_finish(teacher, spec_id, owners))  # as run_round does
     board.say("round 0 closed")
     assert "round 0 closed" in board.line.text and "masked values, not weights" in board.seen.text
     panel.spec_id = 99  # a spec that is not there: the error shows in the panel, not raised
@@ -258,10 +316,10 @@ def test_a_waiting_student_reads_the_chain_again_only_after_a_new_block(klass):
     with pytest.raises(ProtocolError, match="nothing happened"):
         me.take_part(spec_id, timeout=1.0, interval=0.05)  # about 20 polls of a quiet chain
     assert steps == ["round 0: waiting for AI Inc. to close the round"]
-    teacher.close(teacher_record(teacher, spec_id))
+    _finish(teacher, spec_id, owners)  # me reveals: one more step
     with pytest.raises(ProtocolError, match="nothing happened"):
         me.take_part(spec_id, timeout=1.0, interval=0.05)
-    assert steps[1] == "round 1: waiting for AI Inc. to open it" and len(steps) == 2
+    assert steps[2] == "round 1: waiting for AI Inc. to open it" and len(steps) == 3
 
 
 def test_the_dashboard_reads_a_closed_round_once(klass):
@@ -270,18 +328,18 @@ def test_the_dashboard_reads_a_closed_round_once(klass):
     teacher, spec_id, owners = klass
     teacher.open_round()
     _play(teacher, spec_id, owners)
-    teacher.close(teacher_record(teacher, spec_id))
+    _finish(teacher, spec_id, owners)
     teacher.open_round()
-    owners[0].step(spec_id)  # round 1: shares
+    owners[0].step(spec_id)  # round 1: keys (no shares before every key is in)
     first = teacher.status()
     reads = []
-    real = teacher.market.submission
-    teacher.market.submission = lambda sid, rnd, who: reads.append(rnd) or real(sid, rnd, who)
+    real = teacher.market.round_blobs
+    teacher.market.round_blobs = lambda sid, rnd: reads.append(rnd) or real(sid, rnd)
     again = teacher.status()
     assert reads and set(reads) == {1}  # round 0 is not read again
     assert again["students"] == first["students"]
-    assert {s["rounds"][0] for s in again["students"].values()} == {"submitted"}
-    assert again["students"]["s0"]["rounds"][1] == "shares"
+    assert {s["rounds"][0] for s in again["students"].values()} == {"revealed"}
+    assert again["students"]["s0"]["rounds"][1] == "participant"
 
 
 def test_the_live_dashboard_names_who_is_missing_counts_down_and_shows_credits(klass):
@@ -291,24 +349,22 @@ def test_the_live_dashboard_names_who_is_missing_counts_down_and_shows_credits(k
     from omteach.ui.ch06 import TeacherDashboard
 
     teacher, spec_id, owners = klass
-    now = [1000.0]
-    board = TeacherDashboard(teacher, clock=lambda: now[0])
+    board = TeacherDashboard(teacher)
     board.refresh()
     assert "round 0: not open yet" in board.live.text and "everyone" in board.live.text
     assert "Spec deadline in" in board.live.text
     teacher.open_round()
     board.refresh()
     assert "key shares 0 of 4; waiting for: s0, s1, s2, s3" in board.live.text
+    assert "phase deadline in" in board.live.text  # the sharing deadline, on chain
     for owner in owners:
-        owner.step(spec_id)  # shares
+        owner.step(spec_id)  # advertise keys
+    for owner in owners:
+        owner.step(spec_id)  # deal key shares
     for owner in owners[:2]:
         owner.step(spec_id)  # submit
-    teacher.grace = 20.0
     board.refresh()
-    assert "submitted 2 of 4; waiting for: s2, s3; cut-off in 20 s" in board.live.text
-    now[0] += 15
-    board.refresh()
-    assert "cut-off in 5 s" in board.live.text  # counts from when the count last changed
+    assert "submitted 2 of 4; waiting for: s2, s3; phase deadline in" in board.live.text
     board.start(interval=0.05)
     try:
         owners[2].step(spec_id)  # the kernel does nothing: the thread sees the new submission
@@ -321,8 +377,8 @@ def test_the_live_dashboard_names_who_is_missing_counts_down_and_shows_credits(k
     finally:
         board.stop()
     assert not board.running
-    dropped = teacher.wait_for_submissions(grace=0.2, timeout=5)
-    teacher.company.declare_dropouts(spec_id)
+    dropped = teacher.wait_for_submissions(timeout=15)  # until the 5 s submit deadline
+    teacher.company.end_submissions(spec_id)
     board.refresh()
     assert "dropped s3; revealed 0 of 3; waiting for: s0, s1, s2" in board.live.text
     for owner in owners[:3]:
@@ -363,8 +419,8 @@ def test_the_pause_between_rounds_counts_down_and_refuses_nonsense(klass):
     for bad in (-1, "10", True, 1e9):
         with pytest.raises(InvalidValueError, match="pause between rounds"):
             teacher.pause(bad)
-    with pytest.raises(InvalidValueError, match="grace must be"):
-        teacher.run_rounds(grace=-1)
+    with pytest.raises(InvalidValueError, match="pause must be"):
+        teacher.run_rounds(pause=-1)
 
 
 def _table_rows(markup: str) -> list[list[str]]:

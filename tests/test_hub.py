@@ -168,7 +168,7 @@ def test_a_class_joins_and_closes_a_round_through_the_hub(hub, servers, _):
         runs = [k.submit("owner.accept(spec_id)\nprint(owner.take_part(spec_id, timeout=300))\n"
                          "import json\nprint(json.dumps([float(v) for v in "
                          "owner.owner.last_update]))") for k in kernels]
-        record = teacher.run_round(wait_for=n, grace=5.0)
+        record = teacher.run_round(wait_for=n)
         updates = [json.loads(k.wait(m).strip().splitlines()[-1])
                    for k, m in zip(kernels, runs, strict=True)]
         assert sorted(record.submitted) == sorted(hub.students)

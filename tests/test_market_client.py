@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from omteach.crypto.doublemask import PublicKeys
 from omteach.errors import ContractRevertError, InvalidValueError
 from omteach.protocol import Market
 from omteach.protocol.market import to_bytes32
@@ -18,6 +19,10 @@ def blob(market: Market, text: str) -> str:
     return market.blobs.put_json({"kind": "test", "text": text})
 
 
+def keys(who: str) -> PublicKeys:
+    return PublicKeys(*(f"{who}-{part}".encode().ljust(32, b".") for part in "cmb"))
+
+
 def test_every_contract_function_has_a_verb(market):
     transactions = {f for f in market.contract.functions if not market.contract.is_view(f)}
     verbs = {"post_spec": "post"}
@@ -27,22 +32,38 @@ def test_every_contract_function_has_a_verb(market):
 def test_a_round_through_the_verbs(market):
     sid = market.post(model_blob=blob(market, "model"), key_blob=blob(market, "key"),
                       summary="é" * 150, batch_size=32, rounds=1, min_owners=2, places=2,
-                      bounty=100)
+                      bounty=100, share_seconds=60, submit_seconds=90, reveal_seconds=30)
     spec = market.spec(sid)
     assert len(spec.summary.encode()) == 200 and spec.places == 2 and spec.escrow == 200
+    assert (spec.share_seconds, spec.submit_seconds, spec.reveal_seconds) == (60, 90, 30)
     for who in ("Joe", "Jane"):
-        market.accept(sid, blob(market, f"mask-{who}"), sender=who)
+        market.accept(sid, sender=who)
     with pytest.raises(ContractRevertError, match="every place the escrow pays for is taken"):
-        market.accept(sid, blob(market, "mask-Jack"), sender="Jack")
+        market.accept(sid, sender="Jack")
     market.add_places(sid, 1)
-    market.accept(sid, blob(market, "mask-Jack"), sender="Jack")
-    market.open_round(sid, ["Joe", "Jane", "Jack"])
+    market.accept(sid, sender="Jack")
+    market.open_round(sid, ["Joe", "Jane", "Jack"], 2, 2)
     assert [market.name(a) for a in market.participants(sid, 0)] == ["Joe", "Jane", "Jack"]
+    info = market.round_info(sid, 0)
+    assert (info.k, info.threshold, info.advertised, info.submit_deadline) == (2, 2, 0, 0)
+    assert info.share_deadline == market.chain.now() + 60 and info.seed != bytes(32)
+    assert market.round_keys(sid, 0) == {}
+    for who in ("Joe", "Jane", "Jack"):
+        market.advertise_keys(sid, 0, keys(who), sender=who)
+    assert {market.name(a): k for a, k in market.round_keys(sid, 0).items()} == {
+        who: keys(who) for who in ("Joe", "Jane", "Jack")}
     for who in ("Joe", "Jane", "Jack"):
         market.post_shares(sid, 0, blob(market, f"shares-{who}"), sender=who)
+    assert market.round_info(sid, 0).submit_deadline == market.chain.now() + 90
     for who in ("Joe", "Jane"):
         market.submit(sid, 0, blob(market, f"update-{who}"), sender=who)
-    market.declare_dropouts(sid)
+    assert list(map(market.name, market.submitters(sid, 0))) == ["Joe", "Jane"]
+    with pytest.raises(ContractRevertError, match="the submit deadline has not passed"):
+        market.end_submissions(sid)
+    market.chain.advance_time(91)
+    with pytest.raises(ContractRevertError, match="the submit deadline has passed"):
+        market.submit(sid, 0, blob(market, "update-Jack"), sender="Jack")
+    market.end_submissions(sid)
     for who in ("Joe", "Jane"):
         market.reveal_shares(sid, 0, blob(market, f"reveal-{who}"), sender=who)
     assert set(map(market.name, market.reveals(sid, 0))) == {"Joe", "Jane"}
@@ -64,7 +85,7 @@ def test_bad_arguments_are_refused_before_the_chain(market):
         with pytest.raises(InvalidValueError, match="is not a blob id"):
             to_bytes32(bad)
     with pytest.raises(InvalidValueError, match="at most 128 participants"):
-        market.open_round(0, ["Joe"] * 129)
+        market.open_round(0, ["Joe"] * 129, 2, 2)
     with pytest.raises(InvalidValueError, match="noise must be a number"):
         market.post(model_blob=blob(market, "m"), key_blob=blob(market, "k"), summary="s",
                     batch_size=1, rounds=1, min_owners=1, bounty=0, noise=-1)
@@ -78,19 +99,8 @@ def test_a_spec_that_was_never_posted_is_refused_whatever_its_id(market):
             market.spec(bad)
 
 
-def test_a_mask_key_is_read_from_chain_once_it_is_set_and_not_before():
-    market = Market.create()
-    sid = market.post(model_blob=blob(market, "model"), key_blob=blob(market, "key"),
-                      summary="s", batch_size=8, rounds=1, min_owners=1, places=2, bounty=1)
-    reads = []
-    real = market.contract.call
-    market.contract.call = lambda fn, *a, **k: (reads.append(fn), real(fn, *a, **k))[1]
-    assert market.mask_key_blob(sid, "Joe") is None  # not accepted yet: asked again next time
-    assert market.mask_key_blob(sid, "Joe") is None
-    market.accept(sid, blob(market, "mask-Joe"), sender="Joe")
-    for _ in range(3):
-        assert market.mask_key_blob(sid, "Joe") == blob(market, "mask-Joe")
-    assert reads.count("mask_key") == 3
-    # The contract keeps it: a second accept, which could change it, is refused.
-    with pytest.raises(ContractRevertError, match="you already accepted this spec"):
-        market.accept(sid, blob(market, "another key"), sender="Joe")
+def test_phase_durations_outside_a_day_are_refused_by_the_contract(market):
+    for bad in ({"share_seconds": 0}, {"submit_seconds": 86_401}):
+        with pytest.raises(ContractRevertError, match="at least 1 second|at most a day"):
+            market.post(model_blob=blob(market, "m"), key_blob=blob(market, "k"), summary="s",
+                        batch_size=1, rounds=1, min_owners=1, bounty=0, **bad)

@@ -8,6 +8,7 @@ cannot receive it (tests/contracts/*.vy, compiled in-process).
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import pytest
@@ -31,15 +32,20 @@ KEY_BLOB = h("key")
 
 
 def refused(reason: str):
-    return pytest.raises(ContractRevertError, match=reason)
+    """The contract refuses, and its reason starts with or contains ``reason`` (literally)."""
+    return pytest.raises(ContractRevertError, match=re.escape(reason))
+
+
+PHASE = 60  # seconds each phase of a round lasts in these tests
 
 
 def post(market, chain, *, rounds=2, min_owners=2, places=None, bounty=BOUNTY, value=None,
-         days=7, batch=32, noise_milli=0, model=MODEL_BLOB, key=KEY_BLOB, sender="AI Inc."):
+         days=7, batch=32, noise_milli=0, model=MODEL_BLOB, key=KEY_BLOB, sender="AI Inc.",
+         phases=(PHASE, PHASE, PHASE)):
     places = min_owners if places is None else places
     value = bounty * places * rounds if value is None else value
     result = market.transact("post_spec", model, key, "MLP 64-32-10", batch, rounds, min_owners,
-                             places, noise_milli, bounty, chain.now() + days * DAY,
+                             places, noise_milli, bounty, chain.now() + days * DAY, *phases,
                              sender=sender, value=value)
     return result.events[0].args["spec_id"]
 
@@ -58,12 +64,28 @@ def spec(market, spec_id):
 
 def accept(market, sid, owners):
     for o in owners:
-        market.transact("accept", sid, h(f"mask-{o}"), sender=o)
+        market.transact("accept", sid, sender=o)
+
+
+def kt(n):
+    """k and t for n participants in these tests: everyone neighbours everyone, t = 2."""
+    return n - 1, min(2, n)
+
+
+def open_round(market, sid, owners, company="AI Inc."):
+    return market.transact("open_round", sid, [market.chain.address(o) for o in owners],
+                           *kt(len(owners)), sender=company)
+
+
+def advertise(market, sid, owners, rnd=0):
+    for o in owners:
+        market.transact("advertise_keys", sid, rnd, h(f"c-{o}"), h(f"m-{o}"), h(f"b-{o}"),
+                        sender=o)
 
 
 def open_and_share(market, sid, owners, rnd=0, company="AI Inc."):
-    market.transact("open_round", sid, [market.chain.address(o) for o in owners],
-                    sender=company)
+    open_round(market, sid, owners, company)
+    advertise(market, sid, owners, rnd)
     for o in owners:
         market.transact("post_shares", sid, rnd, h(f"shares-{o}-{rnd}"), sender=o)
 
@@ -73,9 +95,16 @@ def submit(market, sid, owners, rnd=0):
         market.transact("submit", sid, rnd, h(f"{o}-{rnd}"), sender=o)
 
 
+def end_and_reveal(market, sid, survivors, rnd=0, company="AI Inc."):
+    market.transact("end_submissions", sid, sender=company)
+    for o in survivors:
+        market.transact("reveal_shares", sid, rnd, h(f"r-{o}-{rnd}"), sender=o)
+
+
 def full_round(market, sid, owners, rnd=0, next_model="next"):
     open_and_share(market, sid, owners, rnd)
     submit(market, sid, owners, rnd)
+    end_and_reveal(market, sid, owners, rnd)
     return market.transact("close_round", sid, h(f"{next_model}-{rnd}"), sender="AI Inc.")
 
 
@@ -84,7 +113,7 @@ def full_round(market, sid, owners, rnd=0, next_model="next"):
 
 def test_post_escrows_the_bounty_and_logs_it(chain, market):
     result = market.transact("post_spec", h("model"), h("key"), "MLP", 32, 3, 2, 2, 500, BOUNTY,
-                             chain.now() + DAY, sender="AI Inc.", value=700)
+                             chain.now() + DAY, 20, 30, 10, sender="AI Inc.", value=700)
     [event] = result.events
     assert event.name == "SpecPosted"
     assert event.args == {"spec_id": 0, "company": "AI Inc.", "model_blob": "0x" + h("model").hex(),
@@ -93,6 +122,7 @@ def test_post_escrows_the_bounty_and_logs_it(chain, market):
     s = spec(market, 0)
     assert (s["escrow"], s["round"], s["finished"], s["noise_milli"], s["places"]) == (
         700, 0, False, 500, 2)
+    assert (s["share_seconds"], s["submit_seconds"], s["reveal_seconds"]) == (20, 30, 10)
     assert market.call("spec_count") == 1
     assert chain.balance("ModelMarket") == 700
     assert post(market, chain) == 1
@@ -111,6 +141,10 @@ def test_post_escrows_the_bounty_and_logs_it(chain, market):
     ({"value": 2 * 2 * BOUNTY - 1}, "the escrow must cover the bounty for every place"),
     ({"bounty": MAX_UINT // 3, "value": 0}, "bounty x places x rounds is too large"),
     ({"rounds": MAX_UINT, "value": 0}, "bounty x places x rounds is too large"),
+    ({"phases": (0, 60, 60)}, "every phase needs a duration of at least 1 second"),
+    ({"phases": (60, 60, 0)}, "every phase needs a duration of at least 1 second"),
+    ({"phases": (60, 86_401, 60)}, "a phase lasts at most a day"),
+    ({"phases": (60, 60, MAX_UINT)}, "a phase lasts at most a day"),
 ])
 def test_post_refuses_bad_specs(chain, market, change, reason):
     with refused(reason):
@@ -122,7 +156,7 @@ def test_acceptance_stops_at_the_places_the_escrow_pays_for_until_a_top_up(chain
     sid = post(market, chain, rounds=2, min_owners=1, places=2)
     accept(market, sid, ["Joe", "Jane"])
     with refused("every place the escrow pays for is taken"):
-        market.transact("accept", sid, h("m"), sender="Jack")
+        market.transact("accept", sid, sender="Jack")
     with refused("only the spec's company can do this"):
         market.transact("add_places", sid, 1, sender="Jack", value=2 * BOUNTY)
     with refused("add at least one place"):
@@ -140,32 +174,29 @@ def test_acceptance_stops_at_the_places_the_escrow_pays_for_until_a_top_up(chain
 # -- accepting --------------------------------------------------------------------------------
 
 
-def test_owners_accept_with_their_mask_key(chain, market):
+def test_owners_accept(chain, market):
     sid = post(market, chain)
-    result = market.transact("accept", sid, h("joe-mask"), sender="Joe")
+    result = market.transact("accept", sid, sender="Joe")
     assert [(e.name, e.args) for e in result.events] == [
-        ("Accepted", {"spec_id": sid, "owner": "Joe", "mask_key": "0x" + h("joe-mask").hex()})]
-    market.transact("accept", sid, h("jane-mask"), sender="Jane")
+        ("Accepted", {"spec_id": sid, "owner": "Joe"})]
+    market.transact("accept", sid, sender="Jane")
     assert [chain.name_of(a) for a in market.call("owners_of", sid)] == ["Joe", "Jane"]
     assert market.call("accepted", sid, "Joe") is True
     assert market.call("accepted", sid, "Jack") is False
-    assert market.call("mask_key", sid, "Jane") == h("jane-mask")
 
 
 def test_accept_rules(chain, market):
     sid = post(market, chain)
     with refused("there is no spec with this id"):
-        market.transact("accept", 7, h("m"), sender="Joe")
+        market.transact("accept", 7, sender="Joe")
     with refused("the company cannot accept its own spec"):
-        market.transact("accept", sid, h("m"), sender="AI Inc.")
-    with refused("publish the id of your masking key"):
-        market.transact("accept", sid, ZERO, sender="Joe")
-    market.transact("accept", sid, h("m"), sender="Joe")
+        market.transact("accept", sid, sender="AI Inc.")
+    market.transact("accept", sid, sender="Joe")
     with refused("you already accepted this spec"):
-        market.transact("accept", sid, h("m"), sender="Joe")
+        market.transact("accept", sid, sender="Joe")
     chain.advance_time(8 * DAY)
     with refused("the spec's deadline has passed"):
-        market.transact("accept", sid, h("m"), sender="Jane")
+        market.transact("accept", sid, sender="Jane")
 
 
 def test_a_spec_takes_no_more_owners_than_its_places(chain, market):
@@ -178,8 +209,8 @@ def test_a_spec_takes_no_more_owners_than_its_places(chain, market):
         extra.append(account)
         w3.eth.send_transaction({"from": funder, "to": account.address, "value": 10**18})
     txs = []
-    for i, account in enumerate(extra):
-        fn = market._contract.functions.accept(sid, h(f"m{i}"))
+    for account in extra:
+        fn = market._contract.functions.accept(sid)
         tx = fn.build_transaction({"from": account.address, "nonce": 0,
                                    "gas": 300_000, "chainId": w3.eth.chain_id})
         signed = account.sign_transaction(tx)
@@ -187,7 +218,7 @@ def test_a_spec_takes_no_more_owners_than_its_places(chain, market):
     for tx in txs:
         assert w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
     with refused("every place the escrow pays for is taken"):
-        market.transact("accept", sid, h("late"), sender="Joe")
+        market.transact("accept", sid, sender="Joe")
 
 
 def _accept_from_fresh_keys(chain, market, sid, n):
@@ -198,8 +229,8 @@ def _accept_from_fresh_keys(chain, market, sid, n):
     for account in keys:
         w3.eth.send_transaction({"from": funder, "to": account.address, "value": 10**17})
     txs = []
-    for i, account in enumerate(keys):
-        tx = market._contract.functions.accept(sid, h(f"m{i}")).build_transaction(
+    for account in keys:
+        tx = market._contract.functions.accept(sid).build_transaction(
             {"from": account.address, "nonce": 0, "gas": 300_000, "chainId": w3.eth.chain_id})
         txs.append(w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction))
     for tx in txs:
@@ -224,7 +255,7 @@ def test_a_round_of_a_hundred_fits_in_a_block(chain, market):
     (the places rule above runs on both)."""
     sid = post(market, chain, min_owners=2, places=100, rounds=1)
     owners = _accept_from_fresh_keys(chain, market, sid, 100)
-    result = market.transact("open_round", sid, owners, sender="AI Inc.")
+    result = market.transact("open_round", sid, owners, 20, 11, sender="AI Inc.")
     assert result.events[0].args["participants"] == 100
     # about 47 k gas a participant (two storage writes each): far under a 30 M block
     assert result.gas_used < 100 * 60_000
@@ -237,38 +268,59 @@ def test_a_round_of_a_hundred_fits_in_a_block(chain, market):
 def test_open_round_fixes_the_participants(chain, market):
     sid = post(market, chain, min_owners=2, places=3)
     accept(market, sid, ["Joe", "Jane"])
+    joe, jane, jack = (chain.address(o) for o in ("Joe", "Jane", "Jack"))
     with refused("only the spec's company can do this"):
-        market.transact("open_round", sid, [chain.address("Joe")], sender="Joe")
+        market.transact("open_round", sid, [joe], 0, 1, sender="Joe")
     with refused("a round needs at least min_owners participants"):
-        market.transact("open_round", sid, [chain.address("Joe")], sender="AI Inc.")
+        market.transact("open_round", sid, [joe], 0, 1, sender="AI Inc.")
     with refused("every participant must have accepted the spec"):
-        market.transact("open_round", sid, [chain.address("Joe"), chain.address("Jack")],
-                        sender="AI Inc.")
+        market.transact("open_round", sid, [joe, jack], 1, 2, sender="AI Inc.")
     with refused("a participant is listed twice"):
-        market.transact("open_round", sid, [chain.address("Joe")] * 2, sender="AI Inc.")
-    result = market.transact("open_round", sid, [chain.address("Joe"), chain.address("Jane")],
-                             sender="AI Inc.")
+        market.transact("open_round", sid, [joe] * 2, 1, 2, sender="AI Inc.")
+    with refused("k (neighbours per participant) must be below"):
+        market.transact("open_round", sid, [joe, jane], 2, 2, sender="AI Inc.")
+    with refused("the threshold must be from 1 to k + 1 (the neighbours"):
+        market.transact("open_round", sid, [joe, jane], 1, 3, sender="AI Inc.")
+    with refused("the threshold must be from 1 to k + 1 (the neighbours"):
+        market.transact("open_round", sid, [joe, jane], 1, 0, sender="AI Inc.")
+    result = market.transact("open_round", sid, [joe, jane], 1, 2, sender="AI Inc.")
+    info = market.call("round_info", sid, 0)
     assert [(e.name, e.args) for e in result.events] == [
-        ("RoundOpened", {"spec_id": sid, "round": 0, "participants": 2})]
+        ("RoundOpened", {"spec_id": sid, "round": 0, "participants": 2,
+                         "seed": "0x" + info[0].hex(), "k": 1, "threshold": 2,
+                         "share_deadline": chain.now() + PHASE})]
+    assert tuple(info) == (info[0], 1, 2, chain.now() + PHASE, 0, 0, 0) and info[0] != ZERO
     assert [chain.name_of(a) for a in market.call("participants_of", sid, 0)] == ["Joe", "Jane"]
     assert spec(market, sid)["opened"] is True
     # A latecomer accepts during the round: it takes part from the next round, not this one.
     accept(market, sid, ["Jack"])
     with refused("only this round's participants can do this"):
-        market.transact("post_shares", sid, 0, h("s"), sender="Jack")
-    # Before anyone submits, the company may open the round again with another set.
+        market.transact("advertise_keys", sid, 0, h("c"), h("m"), h("b"), sender="Jack")
+    # Before anyone submits, the company may open the round again with another set: keys,
+    # shares and the seed are all new.
+    advertise(market, sid, ["Joe", "Jane"])
     market.transact("post_shares", sid, 0, h("s-joe"), sender="Joe")
-    market.transact("open_round", sid, [chain.address("Jane"), chain.address("Jack")],
-                    sender="AI Inc.")
+    open_round(market, sid, ["Jane", "Jack"])
     assert market.call("is_participant", sid, 0, "Joe") is False
     assert market.call("shares", sid, 0, "Joe") == ZERO
     assert market.call("shares_count", sid, 0) == 0
+    assert market.call("keys", sid, 0, "Jane") == (ZERO, ZERO, ZERO)
+    again = market.call("round_info", sid, 0)
+    assert again[6] == 0 and again[0] != info[0]  # nobody advertised yet; a new seed
+    advertise(market, sid, ["Jane", "Jack"])
     for o in ("Jane", "Jack"):
         market.transact("post_shares", sid, 0, h(f"s-{o}"), sender=o)
     market.transact("submit", sid, 0, h("u"), sender="Jane")
     with refused("owners have submitted: this round's participants are fixed"):
-        market.transact("open_round", sid, [chain.address("Joe"), chain.address("Jane")],
-                        sender="AI Inc.")
+        market.transact("open_round", sid, [joe, jane], 1, 2, sender="AI Inc.")
+
+
+def test_no_k_regular_graph_no_round(chain, market):
+    sid = post(market, chain, min_owners=3, places=3)
+    accept(market, sid, ["Joe", "Jane", "Jack"])
+    with refused("no k-regular graph exists when n x k is odd"):
+        market.transact("open_round", sid, [chain.address(o) for o in ("Joe", "Jane", "Jack")],
+                        1, 2, sender="AI Inc.")
 
 
 def test_a_latecomer_joins_at_the_next_round(chain, market):
@@ -277,23 +329,31 @@ def test_a_latecomer_joins_at_the_next_round(chain, market):
     open_and_share(market, sid, ["Joe", "Jane"])
     accept(market, sid, ["Jack"])
     submit(market, sid, ["Joe", "Jane"])
+    end_and_reveal(market, sid, ["Joe", "Jane"])
     market.transact("close_round", sid, h("m1"), sender="AI Inc.")
     full_round(market, sid, ["Joe", "Jane", "Jack"], rnd=1)
     assert market.call("balance_of", "Jack") == BOUNTY
     assert market.call("balance_of", "Joe") == 2 * BOUNTY
 
 
-# -- shares, submissions ----------------------------------------------------------------------
+# -- keys, shares, submissions ----------------------------------------------------------------
 
 
-def test_shares_and_submissions_are_recorded_and_logged(chain, market):
+def test_keys_shares_and_submissions_are_recorded_and_logged(chain, market):
     sid = post(market, chain, min_owners=1, places=1)
     accept(market, sid, ["Joe"])
-    market.transact("open_round", sid, [chain.address("Joe")], sender="AI Inc.")
+    open_round(market, sid, ["Joe"])
+    result = market.transact("advertise_keys", sid, 0, h("c"), h("m"), h("b"), sender="Joe")
+    assert [(e.name, e.args) for e in result.events] == [
+        ("KeysAdvertised", {"spec_id": sid, "round": 0, "owner": "Joe"})]
+    assert market.call("keys", sid, 0, "Joe") == (h("c"), h("m"), h("b"))
+    assert market.call("keys_of", sid, 0) == [(h("c"), h("m"), h("b"))]
     result = market.transact("post_shares", sid, 0, h("joe-shares"), sender="Joe")
     assert [(e.name, e.args) for e in result.events] == [
         ("SharesPosted", {"spec_id": sid, "round": 0, "owner": "Joe",
                           "shares_blob": "0x" + h("joe-shares").hex()})]
+    # The last share starts the submit phase's clock.
+    assert market.call("round_info", sid, 0)[4] == chain.now() + PHASE
     result = market.transact("submit", sid, 0, h("joe-update"), sender="Joe")
     assert [(e.name, e.args) for e in result.events] == [
         ("Submitted", {"spec_id": sid, "round": 0, "owner": "Joe",
@@ -301,21 +361,30 @@ def test_shares_and_submissions_are_recorded_and_logged(chain, market):
     assert market.call("submission", sid, 0, "Joe") == h("joe-update")
     assert market.call("submission_count", sid, 0) == 1
     assert market.call("shares", sid, 0, "Joe") == h("joe-shares")
+    assert [chain.name_of(a) for a in market.call("submitters_of", sid, 0)] == ["Joe"]
+    assert market.call("blobs_of", sid, 0) == [(h("joe-shares"), h("joe-update"), ZERO)]
 
 
-def test_share_and_submit_rules(chain, market):
+def test_keys_share_and_submit_rules(chain, market):
     sid = post(market, chain, min_owners=2, places=3)
     accept(market, sid, ["Joe", "Jane", "Jack"])
     with refused("the company has not opened this round yet"):
         market.transact("post_shares", sid, 0, h("s"), sender="Joe")
     with refused("the company has not opened this round yet"):
         market.transact("submit", sid, 0, h("u"), sender="Joe")
-    market.transact("open_round", sid, [chain.address("Joe"), chain.address("Jane")],
-                    sender="AI Inc.")
+    open_round(market, sid, ["Joe", "Jane"])
     with refused("only this round's participants can do this"):
         market.transact("submit", sid, 0, h("u"), sender="Jack")
     with refused("this round is not open"):
         market.transact("post_shares", sid, 1, h("s"), sender="Joe")
+    with refused("advertise three non-empty keys"):
+        market.transact("advertise_keys", sid, 0, h("c"), ZERO, h("b"), sender="Joe")
+    advertise(market, sid, ["Joe"])
+    with refused("you already advertised your keys for this round"):
+        advertise(market, sid, ["Joe"])
+    with refused("wait until every participant has advertised its round keys"):
+        market.transact("post_shares", sid, 0, h("s"), sender="Joe")
+    advertise(market, sid, ["Jane"])
     with refused("the shares blob id is empty"):
         market.transact("post_shares", sid, 0, ZERO, sender="Joe")
     market.transact("post_shares", sid, 0, h("s"), sender="Joe")
@@ -323,6 +392,8 @@ def test_share_and_submit_rules(chain, market):
         market.transact("post_shares", sid, 0, h("s2"), sender="Joe")
     with refused("wait until every participant has posted its key shares"):
         market.transact("submit", sid, 0, h("u"), sender="Joe")
+    with refused("the participants' key shares are not all in yet"):
+        market.transact("end_submissions", sid, sender="AI Inc.")
     market.transact("post_shares", sid, 0, h("s"), sender="Jane")
     with refused("this round is not open"):
         market.transact("submit", sid, 1, h("u"), sender="Joe")
@@ -336,30 +407,50 @@ def test_share_and_submit_rules(chain, market):
         market.transact("submit", sid, 0, h("u3"), sender="Jane")
 
 
-# -- dropouts and recovery --------------------------------------------------------------------
+def test_who_misses_the_sharing_deadline_is_left_out_of_a_reopened_round(chain, market):
+    sid = post(market, chain, min_owners=2, places=3)
+    accept(market, sid, ["Joe", "Jane", "Jack"])
+    open_round(market, sid, ["Joe", "Jane", "Jack"])
+    advertise(market, sid, ["Joe", "Jane"])
+    chain.advance_time(PHASE + 1)
+    with refused("the sharing deadline has passed: the company opens"):
+        advertise(market, sid, ["Jack"])
+    open_round(market, sid, ["Joe", "Jane"])  # without Jack, with a new sharing deadline
+    advertise(market, sid, ["Joe", "Jane"])
+    market.transact("post_shares", sid, 0, h("s-joe"), sender="Joe")
+    chain.advance_time(PHASE + 1)
+    with refused("the sharing deadline has passed: the company opens"):
+        market.transact("post_shares", sid, 0, h("s-jane"), sender="Jane")
 
 
-def test_a_dropout_is_recovered_by_enough_survivors(chain, market):
+# -- deadlines, dropouts and reveals ----------------------------------------------------------
+
+
+def test_who_misses_the_submit_deadline_is_a_dropout(chain, market):
     sid = post(market, chain, rounds=1, min_owners=2, places=3)
     accept(market, sid, ["Joe", "Jane", "Jack"])
     open_and_share(market, sid, ["Joe", "Jane", "Jack"])
     submit(market, sid, ["Joe"])
-    with refused("not every participant submitted: declare the dropouts"):
+    with refused("end the submissions first: the survivors then reveal"):
         market.transact("close_round", sid, h("m"), sender="AI Inc.")
-    with refused("the company has not declared any dropouts in this round"):
+    with refused("the company has not ended this round's submissions"):
         market.transact("reveal_shares", sid, 0, h("r"), sender="Joe")
     with refused("only the spec's company can do this"):
-        market.transact("declare_dropouts", sid, sender="Joe")
-    with refused("too few owners submitted to recover the others"):
-        market.transact("declare_dropouts", sid, sender="AI Inc.")
+        market.transact("end_submissions", sid, sender="Joe")
+    with refused("the submit deadline has not passed: participants may still submit"):
+        market.transact("end_submissions", sid, sender="AI Inc.")
     submit(market, sid, ["Jane"])
-    result = market.transact("declare_dropouts", sid, sender="AI Inc.")
+    chain.advance_time(PHASE + 1)
+    with refused("the submit deadline has passed: you are a dropout of this round"):
+        submit(market, sid, ["Jack"])
+    result = market.transact("end_submissions", sid, sender="AI Inc.")
     assert [(e.name, e.args) for e in result.events] == [
-        ("DropoutsDeclared", {"spec_id": sid, "round": 0, "survivors": 2, "dropped": 1})]
-    with refused("the dropouts of this round are already declared"):
-        market.transact("declare_dropouts", sid, sender="AI Inc.")
-    # The dropped owner can no longer submit: its masks are about to be revealed.
-    with refused("submissions are closed: the company declared the dropouts"):
+        ("SubmissionsEnded", {"spec_id": sid, "round": 0, "survivors": 2, "dropped": 1,
+                              "reveal_deadline": chain.now() + PHASE})]
+    assert market.call("round_info", sid, 0)[5] == chain.now() + PHASE
+    with refused("the submissions of this round already ended"):
+        market.transact("end_submissions", sid, sender="AI Inc.")
+    with refused("submissions are closed: the company ended this round's submissions"):
         market.transact("submit", sid, 0, h("late"), sender="Jack")
     with refused("only owners who submitted in this round can reveal shares"):
         market.transact("reveal_shares", sid, 0, h("r"), sender="Jack")
@@ -371,7 +462,7 @@ def test_a_dropout_is_recovered_by_enough_survivors(chain, market):
                             "reveal_blob": "0x" + h("r-joe").hex()})]
     with refused("you already revealed your shares for this round"):
         market.transact("reveal_shares", sid, 0, h("r2"), sender="Joe")
-    with refused("fewer than min_owners survivors revealed their shares"):
+    with refused("wait for every survivor's revealed shares, or for the reveal deadline"):
         market.transact("close_round", sid, h("m"), sender="AI Inc.")
     market.transact("reveal_shares", sid, 0, h("r-jane"), sender="Jane")
     assert market.call("reveal", sid, 0, "Jane") == h("r-jane")
@@ -384,17 +475,47 @@ def test_a_dropout_is_recovered_by_enough_survivors(chain, market):
     assert market.call("balance_of", "AI Inc.") == BOUNTY  # Jack's unused place comes back
 
 
-def test_nothing_to_recover_when_everyone_submitted(chain, market):
+def test_too_few_submissions_by_the_deadline_cannot_end_the_round(chain, market):
+    sid = post(market, chain, rounds=1, min_owners=2, places=3)
+    accept(market, sid, ["Joe", "Jane", "Jack"])
+    open_and_share(market, sid, ["Joe", "Jane", "Jack"])
+    submit(market, sid, ["Joe"])
+    chain.advance_time(PHASE + 1)
+    with refused("too few owners submitted: min_owners must submit"):
+        market.transact("end_submissions", sid, sender="AI Inc.")
+
+
+def test_the_reveal_deadline_closes_the_round_with_t_reveals(chain, market):
+    sid = post(market, chain, rounds=1, min_owners=2, places=3)
+    accept(market, sid, ["Joe", "Jane", "Jack"])
+    open_and_share(market, sid, ["Joe", "Jane", "Jack"])  # k = 2, t = 2
+    submit(market, sid, ["Joe", "Jane", "Jack"])
+    market.transact("end_submissions", sid, sender="AI Inc.")  # all in: no need to wait
+    market.transact("reveal_shares", sid, 0, h("r-joe"), sender="Joe")
+    chain.advance_time(PHASE + 1)
+    with refused("the reveal deadline has passed"):
+        market.transact("reveal_shares", sid, 0, h("r-jane"), sender="Jane")
+    with refused("fewer than t survivors revealed their shares: no mask can be removed"):
+        market.transact("close_round", sid, h("m"), sender="AI Inc.")
+
+
+def test_the_reveal_deadline_lets_t_reveals_close_without_a_silent_survivor(chain, market):
+    sid = post(market, chain, rounds=1, min_owners=2, places=3)
+    accept(market, sid, ["Joe", "Jane", "Jack"])
+    open_and_share(market, sid, ["Joe", "Jane", "Jack"])  # k = 2, t = 2
+    submit(market, sid, ["Joe", "Jane", "Jack"])
+    end_and_reveal(market, sid, ["Joe", "Jane"])
+    chain.advance_time(PHASE + 1)
+    result = market.transact("close_round", sid, h("m"), sender="AI Inc.")
+    assert result.events[0].args["contributors"] == 3  # Jack submitted: he is paid
+
+
+def test_nothing_to_end_before_a_round_opens(chain, market):
     sid = post(market, chain, rounds=1, min_owners=1, places=2)
     with refused("the company has not opened this round yet"):
-        market.transact("declare_dropouts", sid, sender="AI Inc.")
+        market.transact("end_submissions", sid, sender="AI Inc.")
     with refused("the company has not opened this round yet"):
         market.transact("close_round", sid, h("m"), sender="AI Inc.")
-    accept(market, sid, ["Joe", "Jane"])
-    open_and_share(market, sid, ["Joe", "Jane"])
-    submit(market, sid, ["Joe", "Jane"])
-    with refused("every participant submitted: there is nothing to recover"):
-        market.transact("declare_dropouts", sid, sender="AI Inc.")
 
 
 # -- closing rounds: credits, not transfers ---------------------------------------------------
@@ -407,6 +528,7 @@ def test_close_credits_each_contributor_and_opens_the_next_round(chain, market):
         market.transact("close_round", sid, h("next"), sender="Joe")
     open_and_share(market, sid, ["Joe", "Jane", "Jack"])
     submit(market, sid, ["Joe", "Jane", "Jack"])
+    end_and_reveal(market, sid, ["Joe", "Jane", "Jack"])
     with refused("name the blob of the updated model"):
         market.transact("close_round", sid, ZERO, sender="AI Inc.")
     before = {o: chain.balance(o) for o in ("Joe", "Jane", "Jack")}
@@ -460,7 +582,7 @@ def test_last_round_credits_the_rest_of_the_escrow_to_the_company(chain, market)
     with refused("this spec is finished"):
         market.transact("submit", sid, 1, h("more"), sender="Joe")
     with refused("this spec is finished"):
-        market.transact("accept", sid, h("m"), sender="Jane")
+        market.transact("accept", sid, sender="Jane")
 
 
 def test_anyone_can_end_a_stalled_spec_after_its_deadline(chain, market):
@@ -508,14 +630,18 @@ def test_an_owner_that_refuses_ether_blocks_nobody(chain, market):
     refuser = deploy_helper(chain, "RefusingOwner", market, "Jack")
     sid = post(market, chain, rounds=1, min_owners=3, places=3)
     accept(market, sid, ["Joe", "Jane"])
-    refuser.transact("accept", sid, h("mask-refuser"), sender="Jack")
+    refuser.transact("accept", sid, sender="Jack")
     market.transact("open_round", sid, [chain.address("Joe"), chain.address("Jane"),
-                                        refuser.address], sender="AI Inc.")
+                                        refuser.address], 2, 2, sender="AI Inc.")
+    advertise(market, sid, ["Joe", "Jane"])
+    refuser.transact("advertise_keys", sid, 0, h("c"), h("m"), h("b"), sender="Jack")
     for o in ("Joe", "Jane"):
         market.transact("post_shares", sid, 0, h(f"s-{o}"), sender=o)
     refuser.transact("post_shares", sid, 0, h("s-refuser"), sender="Jack")
     submit(market, sid, ["Joe", "Jane"])
     refuser.transact("submit", sid, 0, h("u-refuser"), sender="Jack")
+    end_and_reveal(market, sid, ["Joe", "Jane"])
+    refuser.transact("reveal_shares", sid, 0, h("r-refuser"), sender="Jack")
     result = market.transact("close_round", sid, h("m"), sender="AI Inc.")
     assert [e.name for e in result.events].count("BountyCredited") == 3
     for o in ("Joe", "Jane"):
@@ -534,12 +660,17 @@ def test_an_owner_that_reenters_withdraw_gets_paid_once_or_not_at_all(chain, mar
     greedy = deploy_helper(chain, "GreedyOwner", market, "Jack")
     sid = post(market, chain, rounds=1, min_owners=2, places=2)
     accept(market, sid, ["Joe"])
-    greedy.transact("accept", sid, h("mask-greedy"), sender="Jack")
-    market.transact("open_round", sid, [chain.address("Joe"), greedy.address], sender="AI Inc.")
+    greedy.transact("accept", sid, sender="Jack")
+    market.transact("open_round", sid, [chain.address("Joe"), greedy.address], 1, 2,
+                    sender="AI Inc.")
+    advertise(market, sid, ["Joe"])
+    greedy.transact("advertise_keys", sid, 0, h("c"), h("m"), h("b"), sender="Jack")
     market.transact("post_shares", sid, 0, h("s-joe"), sender="Joe")
     greedy.transact("post_shares", sid, 0, h("s-greedy"), sender="Jack")
     submit(market, sid, ["Joe"])
     greedy.transact("submit", sid, 0, h("u-greedy"), sender="Jack")
+    end_and_reveal(market, sid, ["Joe"])
+    greedy.transact("reveal_shares", sid, 0, h("r-greedy"), sender="Jack")
     market.transact("close_round", sid, h("m"), sender="AI Inc.")
     with refused("the recipient refused the ether"):
         greedy.transact("withdraw", sender="Jack")
@@ -556,15 +687,22 @@ def test_a_company_that_cannot_receive_ether_locks_nothing(chain, market):
     sid = 0
     assert spec(market, sid)["company"] == company.address
     accept(market, sid, ["Joe", "Jane"])
-    company.transact("open_round", sid, [chain.address("Joe")], sender="AI Inc.")
+    company.transact("open_round", sid, [chain.address("Joe")], 0, 1, sender="AI Inc.")
+    advertise(market, sid, ["Joe"])
     market.transact("post_shares", sid, 0, h("s"), sender="Joe")
     submit(market, sid, ["Joe"])
+    company.transact("end_submissions", sid, sender="AI Inc.")
+    market.transact("reveal_shares", sid, 0, h("r"), sender="Joe")
     company.transact("close_round", sid, h("m1"), sender="AI Inc.")
-    company.transact("open_round", sid, [chain.address("Joe"), chain.address("Jane")],
+    company.transact("open_round", sid, [chain.address("Joe"), chain.address("Jane")], 1, 2,
                      sender="AI Inc.")
+    advertise(market, sid, ["Joe", "Jane"], rnd=1)
     for o in ("Joe", "Jane"):
         market.transact("post_shares", sid, 1, h(f"s-{o}"), sender=o)
     submit(market, sid, ["Joe", "Jane"], rnd=1)
+    company.transact("end_submissions", sid, sender="AI Inc.")
+    for o in ("Joe", "Jane"):
+        market.transact("reveal_shares", sid, 1, h(f"r-{o}"), sender=o)
     company.transact("close_round", sid, h("m2"), sender="AI Inc.")  # the last round
     events = [e.name for e in market.events()][-4:]
     assert events == ["RoundClosed", "BountyCredited", "BountyCredited", "EscrowReturned"]

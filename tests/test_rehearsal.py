@@ -63,7 +63,7 @@ def test_a_latecomer_and_a_dropout_at_the_process_level():
 
 def test_the_command_line_rehearses_the_round(capsys):
     """`make rehearsal`: the live round, seat 4 a latecomer, seat 1 a dropout."""
-    main(["--students", "5", "--rounds", "2"])
+    main(["--students", "5", "--rounds", "2", "--submit-seconds", "15"])
     out = capsys.readouterr().out
     assert "every student finished" in out, out
     assert "students=5 rounds=2 accuracy=" in out

@@ -136,6 +136,25 @@ def _train_and_submit(r: TrainingRun, *names: str) -> None:
         r.owners[name].submit(r.spec_id, 0, r.owners[name].train(r.spec_id, 0))
 
 
+def _past_the_submit_deadline(r: TrainingRun) -> None:
+    """Move chain time past the open round's submit deadline (who has not submitted dropped)."""
+    r.chain.advance_time(r.round_state().info.submit_deadline - r.chain.now())
+
+
+def _assert_the_plain_mean(r: TrainingRun, updates: dict, mean: np.ndarray, count: int) -> None:
+    """AI Inc.'s mean is the mean of exactly ``updates``, up to the packing's rounding."""
+    assert count == len(updates)
+    plain_mean = np.mean(list(updates.values()), axis=0)
+    assert np.max(np.abs(mean - plain_mean)) <= r.company.codec.error_bound(count) / count + 1e-12
+
+
+def _end_and_reveal(r: TrainingRun) -> None:
+    """Everyone submitted: AI Inc. ends the submissions and every survivor reveals."""
+    r.company.end_submissions(r.spec_id)
+    for address in r.round_state().submitted:
+        next(o for o in r.owners.values() if o.address == address).reveal_shares(r.spec_id, 0)
+
+
 def test_a_three_owner_three_round_run_learns(run):
     reports = [run.run_round() for _ in range(3)]
     assert all(r.closed for r in reports)
@@ -162,6 +181,9 @@ def test_the_decrypted_aggregate_is_the_mean_of_the_plain_updates(keys):
         updates = {n: o.train(r.spec_id, 0) for n, o in r.owners.items()}
         for name, owner in r.owners.items():
             owner.submit(r.spec_id, 0, updates[name])
+        with pytest.raises(AggregationError, match="submissions of this round have not ended"):
+            r.company.aggregate(r.spec_id, 0)  # every update still hides behind its self-mask
+        _end_and_reveal(r)
         mean, count = r.company.aggregate(r.spec_id, 0)
     assert count == 3
     plain_mean = np.mean(list(updates.values()), axis=0)
@@ -186,13 +208,13 @@ def test_an_owner_drops_after_the_masks_are_fixed_and_the_round_completes(keys):
         updates = {n: r.owners[n].train(r.spec_id, 0) for n in ("Joe", "Jane")}
         for name, update in updates.items():
             r.owners[name].submit(r.spec_id, 0, update)
-        with pytest.raises(AggregationError, match="Jack did not submit: their masks"):
-            r.company.aggregate(r.spec_id, 0)
+        with pytest.raises(ContractRevertError, match="the submit deadline has not passed"):
+            r.company.end_submissions(r.spec_id)  # Jack still has time
         report = r.run_round(drop=["Jack"])
         assert report.closed and report.contributors == ["Jane", "Joe"]
         assert report.dropped == ["Jack"] and "recovery" in report.timings
         events = [e.name for e in r.market.contract.events()]
-        assert events.count("SharesRevealed") == 2 and "DropoutsDeclared" in events
+        assert events.count("SharesRevealed") == 2 and "SubmissionsEnded" in events
         assert report.accuracy > r.initial_accuracy + 0.1  # the recovered mean is no noise
         assert r.market.balance("Jack") == 0 and r.market.balance("Joe") == 1_000
         # The dropped owner cannot submit late into the recovered round (it is closed), and
@@ -207,25 +229,23 @@ def test_the_recovered_sum_is_exact(keys):
         updates = {n: r.owners[n].train(r.spec_id, 0) for n in ("Joe", "Jane")}
         for name, update in updates.items():
             r.owners[name].submit(r.spec_id, 0, update)
-        r.company.declare_dropouts(r.spec_id)
+        _past_the_submit_deadline(r)
+        r.company.end_submissions(r.spec_id)
         with pytest.raises(ContractRevertError, match="submissions are closed"):
             r.owners["Jack"].submit(r.spec_id, 0, r.owners["Jack"].train(r.spec_id, 0))
         assert r.owners["Jack"].last_update is not None
         r.owners["Joe"].reveal_shares(r.spec_id, 0)
-        with pytest.raises(DropoutRecoveryError, match="1 survivor"):
+        with pytest.raises(DropoutRecoveryError, match="1 share.* threshold is 2"):
             r.company.aggregate(r.spec_id, 0)
         r.owners["Jane"].reveal_shares(r.spec_id, 0)
-        mean, count = r.company.aggregate(r.spec_id, 0)
-    assert count == 2
-    plain_mean = np.mean(list(updates.values()), axis=0)
-    assert np.max(np.abs(mean - plain_mean)) <= r.company.codec.error_bound(2) / 2 + 1e-12
+        _assert_the_plain_mean(r, updates, *r.company.aggregate(r.spec_id, 0))
 
 
 def test_too_few_survivors_leave_the_round_open(keys):
     with TrainingRun(keys=keys, workers=1, rounds=1) as r:
         report = r.run_round(drop=["Jack", "Jane"])
         assert not report.closed and report.contributors == ["Joe"]
-        assert "needs the shares of at least 2" in report.refusal
+        assert "closes with at least 2 (min_owners)" in report.refusal
         assert r.round_no == 0
         again = r.run_round()
         assert again.closed and again.contributors == ["Jack", "Jane", "Joe"]
@@ -241,20 +261,19 @@ def test_a_wrong_revealed_share_is_refused_not_decoded(keys):
                      min_owners=2, chain=chain) as r:
         r.open_round()
         _train_and_submit(r, "Joe", "Jane", "Jack")
-        r.company.declare_dropouts(r.spec_id)
+        _past_the_submit_deadline(r)
+        r.company.end_submissions(r.spec_id)
         r.owners["Joe"].reveal_shares(r.spec_id, 0)
         r.owners["Jane"].reveal_shares(r.spec_id, 0)
-        # Jack lies: his revealed shares are shifted by one.
+        # Jack lies: his share of the dropout's mask key is shifted by one.
         jack = r.owners["Jack"]
-        participants = r.market.participants(r.spec_id, 0)
-        honest_blob = r.market.reveal(r.spec_id, 0, r.owners["Joe"].address)
-        doc = r.market.blobs.get_json(honest_blob)
+        doc = r.market.blobs.get_json(r.market.reveal(r.spec_id, 0, r.owners["Joe"].address))
         jill = r.owners[fourth].address
-        lie = {peer: format(int(y, 16) + 1, "x") for peer, y in doc["dropped"][jill].items()}
-        blob = r.market.blobs.put_json({**doc, "owner": jack.address, "dropped": {jill: lie},
-                                        "x": participants.index(jack.address) + 1})
-        r.market.reveal_shares(r.spec_id, 0, blob, sender=jack.address)
-        with pytest.raises(DropoutRecoveryError, match="at least one share is wrong"):
+        assert r.market.round_info(r.spec_id, 0).k == 3  # 4 participants: all neighbours
+        lie = {**doc, "sender": jack.address,
+               "keys": {jill: format(int(doc["keys"][jill], 16) + 1, "x")}}
+        r.market.reveal_shares(r.spec_id, 0, r.market.blobs.put_json(lie), sender=jack.address)
+        with pytest.raises(DropoutRecoveryError, match="disagree|wrong"):
             r.company.aggregate(r.spec_id, 0)
 
 
@@ -263,17 +282,35 @@ def test_a_lie_among_exactly_t_reveals_is_refused_not_decoded(keys):
     with TrainingRun(keys=keys, workers=1, rounds=1) as r:
         r.open_round()
         _train_and_submit(r, "Joe", "Jane")
-        r.company.declare_dropouts(r.spec_id)
+        _past_the_submit_deadline(r)
+        r.company.end_submissions(r.spec_id)
         blob, _ = r.owners["Joe"].reveal_shares(r.spec_id, 0)
         doc = r.market.blobs.get_json(blob)
         jane, jack = r.owners["Jane"].address, r.owners["Jack"].address
-        lie = {peer: format(int(y, 16) ^ 1, "x") for peer, y in doc["dropped"][jack].items()}
-        participants = r.market.participants(r.spec_id, 0)
-        lying = r.market.blobs.put_json({**doc, "owner": jane, "dropped": {jack: lie},
-                                         "x": participants.index(jane) + 1})
-        r.market.reveal_shares(r.spec_id, 0, lying, sender=jane)
-        with pytest.raises(AggregationError, match="not a seed|does not decode"):
+        lie = {**doc, "sender": jane, "keys": {jack: format(int(doc["keys"][jack], 16) ^ 1, "x")}}
+        r.market.reveal_shares(r.spec_id, 0, r.market.blobs.put_json(lie), sender=jane)
+        with pytest.raises(AggregationError, match="does not match|does not decode"):
             r.company.aggregate(r.spec_id, 0)
+
+
+def test_an_unusable_reveal_is_left_out_and_named_never_a_crash(keys):
+    """Jane reveals junk: it is left out; Joe's share alone cannot rebuild anyone's self-mask
+    seed (t = 2), so the round refuses, naming Jane; once Jack reveals, the sum is exact."""
+    with TrainingRun(keys=keys, workers=1, rounds=1) as r:
+        r.open_round()
+        updates = {n: r.owners[n].train(r.spec_id, 0) for n in r.owners}
+        for name, update in updates.items():
+            r.owners[name].submit(r.spec_id, 0, update)
+        r.company.end_submissions(r.spec_id)
+        r.owners["Joe"].reveal_shares(r.spec_id, 0)
+        jane = r.owners["Jane"].address
+        junk = {"kind": "omteach.RevealedShares", "sender": jane, "spec_id": r.spec_id,
+                "round": 0, "keys": [], "seeds": "ff"}  # the right header, a wrong body
+        r.market.reveal_shares(r.spec_id, 0, r.market.blobs.put_json(junk), sender=jane)
+        with pytest.raises(DropoutRecoveryError, match="unusable reveals left out: Jane"):
+            r.company.aggregate(r.spec_id, 0)
+        r.owners["Jack"].reveal_shares(r.spec_id, 0)
+        _assert_the_plain_mean(r, updates, *r.company.aggregate(r.spec_id, 0))
 
 
 def test_bad_key_shares_are_refused_before_masking_and_the_round_reopens(keys):
@@ -281,10 +318,12 @@ def test_bad_key_shares_are_refused_before_masking_and_the_round_reopens(keys):
     with TrainingRun(keys=keys, workers=1, rounds=1) as r:
         joe, jane, jack = (r.owners[n] for n in ("Joe", "Jane", "Jack"))
         r.company.open_round(r.spec_id)
+        for owner in (joe, jane, jack):
+            owner.advertise_keys(r.spec_id, 0)
         joe.post_shares(r.spec_id, 0)
         jane.post_shares(r.spec_id, 0)
-        bad = r.market.blobs.put_json({"kind": "omteach.KeyShares",
-                                       "shares": {joe.address: "00" * 60}})
+        bad = r.market.blobs.put_json({"kind": "omteach.SealedKeyShares", "sender": jack.address,
+                                       "shares": {joe.address: "00" * 94}})
         r.market.post_shares(r.spec_id, 0, bad, sender=jack.address)
         with pytest.raises(ProtocolError, match="Jack's key shares hold no usable share for Joe"):
             joe.submit(r.spec_id, 0, joe.train(r.spec_id, 0))
@@ -318,7 +357,7 @@ def test_owners_refuse_to_work_outside_their_round(keys):
         r.owners["Jack"].accept(r.spec_id)  # a latecomer: not in this round's set
         with pytest.raises(ProtocolError, match="Jack is not a participant of round 0"):
             r.owners["Jack"].post_shares(r.spec_id, 0)
-        with pytest.raises(ProtocolError, match="has not declared any dropouts"):
+        with pytest.raises(ProtocolError, match="has not ended this round's submissions"):
             r.owners["Joe"].reveal_shares(r.spec_id, 0)
 
 
@@ -364,6 +403,7 @@ def test_aggregate_refuses_a_round_with_a_lying_blob(keys):
         honest = r.market.blobs.get_json(r.market.submission(r.spec_id, 0, joe))
         blob = r.market.blobs.put(canonical_json({**honest, "contributions": 0}))
         r.market.submit(r.spec_id, 0, blob, sender=jack.address)
+        _end_and_reveal(r)
         with pytest.raises(AggregationError, match="Jack's update says contributions = 0"):
             r.company.aggregate(r.spec_id, 0)
         with pytest.raises(AggregationError, match="round 1 is not the open round"):
@@ -377,6 +417,9 @@ def test_a_copied_update_does_not_decode(keys):
         _train_and_submit(r, "Joe", "Jane")
         joe_blob = r.market.submission(r.spec_id, 0, r.owners["Joe"].address)
         r.market.submit(r.spec_id, 0, joe_blob, sender=r.owners["Jack"].address)
+        r.company.end_submissions(r.spec_id)
+        for name in ("Joe", "Jane"):
+            r.owners[name].reveal_shares(r.spec_id, 0)
         with pytest.raises(AggregationError, match="the decrypted sum does not decode"):
             r.company.aggregate(r.spec_id, 0)
 

@@ -5,10 +5,20 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from omteach.errors import InvalidValueError
 from omteach.protocol.market import MarketSpec
-from omteach.protocol.round import Action, Phase, RoundState, Seat, next_action, phase_of
+from omteach.protocol.round import (
+    Action,
+    Phase,
+    RoundInfo,
+    RoundState,
+    Seat,
+    next_action,
+    phase_of,
+)
 
 P = ("0xa", "0xb", "0xc", "0xd")
 SPEC = MarketSpec(0, "AI Inc.", "0" * 64, "1" * 64, "mlp", 32, 3, 2, 4, 0.0, 10, 10**9, 120,
@@ -36,12 +46,16 @@ def test_the_phase_follows_the_contracts_flags_and_counts(flags, round_no, share
                     participants=4) is phase
 
 
+INFO = RoundInfo(b"s" * 32, k=3, threshold=2, share_deadline=100, submit_deadline=200,
+                 reveal_deadline=300, advertised=4)
+
+
 def state(phase: Phase, *, owners: int = 4, shares: int = 4, subs: int = 0,
           reveals: int = 0) -> RoundState:
-    """A round of 4 participants (t = 2) in ``phase`` with the given counts."""
+    """A round of 4 participants (min_owners 2, k 3, t 2) in ``phase`` with the given counts."""
     return RoundState(SPEC, 1, phase, P[:owners], P, shares, subs, reveals,
                       submitted={p: "f" * 64 for p in P[:subs]},
-                      revealed={p: "e" * 64 for p in P[:reveals]})
+                      revealed={p: "e" * 64 for p in P[:reveals]}, info=INFO)
 
 
 # Every phase, waited or not, at the thresholds that change the answer (t = 2 of 4).
@@ -55,8 +69,8 @@ NEXT = [
     (state(Phase.SHARING, shares=1), True, Action.STUCK),
     (state(Phase.SUBMITTING, subs=1), False, Action.WAIT),
     (state(Phase.SUBMITTING, subs=1), True, Action.STUCK),
-    (state(Phase.SUBMITTING, subs=2), True, Action.DECLARE_DROPOUTS),
-    (state(Phase.SUBMITTING, subs=4), False, Action.CLOSE_ROUND),
+    (state(Phase.SUBMITTING, subs=2), True, Action.END_SUBMISSIONS),
+    (state(Phase.SUBMITTING, subs=4), False, Action.END_SUBMISSIONS),
     (state(Phase.RECOVERING, subs=3, reveals=1), False, Action.WAIT),
     (state(Phase.RECOVERING, subs=3, reveals=1), True, Action.STUCK),
     (state(Phase.RECOVERING, subs=3, reveals=2), False, Action.WAIT),
@@ -72,6 +86,40 @@ NEXT = [
 def test_next_action_over_every_phase(round_state, waited, action):
     step = next_action(round_state, waited=waited)
     assert step.action is action and step.why
+
+
+@pytest.mark.parametrize(("round_state", "waited", "action"), NEXT,
+                         ids=[f"{s.phase.value}-{w}-{a.value}" for s, w, a in NEXT])
+def test_a_passed_phase_deadline_is_a_wait_that_is_over(round_state, waited, action):
+    deadline = round_state.phase_deadline
+    if deadline is None:  # accepting, closed, finished: no deadline on chain
+        assert next_action(round_state, now=10**9).action is next_action(round_state).action
+        return
+    assert next_action(round_state, now=deadline - 1).action is next_action(round_state).action
+    assert next_action(round_state, now=deadline).action is next_action(
+        round_state, waited=True).action
+    if waited:
+        assert next_action(round_state, now=deadline).action is action
+
+
+def test_each_phase_names_its_own_deadline():
+    assert [state(p).phase_deadline for p in (Phase.SHARING, Phase.SUBMITTING,
+                                               Phase.RECOVERING)] == [100, 200, 300]
+    assert state(Phase.ACCEPTING).phase_deadline is None
+    assert not state(Phase.SUBMITTING).deadline_passed(199)
+    assert state(Phase.SUBMITTING).deadline_passed(200)
+    assert (state(Phase.SUBMITTING).k, state(Phase.SUBMITTING).threshold) == (3, 2)
+
+
+@given(st.integers(1, 128))
+def test_the_companys_k_and_t_always_pass_the_contracts_checks(n):
+    """open_round refuses k >= n, t outside 1..k+1, and n x k odd (no k-regular graph)."""
+    from omteach.protocol.parties import secagg_parameters
+
+    k, t = secagg_parameters(n)
+    assert k < n and 1 <= t <= k + 1 and (n * k) % 2 == 0
+    if n >= 2:
+        assert t >= 2  # one share alone never rebuilds a secret
 
 
 def test_the_table_covers_every_phase_and_action():
@@ -114,6 +162,9 @@ def test_one_read_of_the_market_gives_the_round(keys):
         sharing = run.round_state()
         assert sharing.phase is Phase.SUBMITTING and sharing.all_shares_in
         assert set(sharing.shared) == set(sharing.participants)
+        assert sharing.info.advertised == 3 and len(sharing.info.seed) == 32
+        assert (sharing.k, sharing.threshold) == (2, 2)  # 3 participants: each neighbours both
+        assert sharing.info.submit_deadline > sharing.info.share_deadline > 0
         joe.submit(run.spec_id, 0, joe.train(run.spec_id, 0), encrypted=False)
         mine = run.market.round_state(run.spec_id, of=["Joe"])
         assert set(mine.submitted) == {joe.address} == set(mine.shared)  # only Joe was read

@@ -1,4 +1,4 @@
-"""Shamir shares and dropout-tolerant masks: properties over the whole input space."""
+"""Shamir shares and chapter 5's pairwise masks: properties over the whole input space."""
 
 from __future__ import annotations
 
@@ -76,75 +76,18 @@ def test_split_refuses_bad_arguments():
         shamir.split(-1, [1], 1)
 
 
-# -- masks with dropouts ----------------------------------------------------------------------
-
-
-def _round(participants, t, spec_id=3, round_no=5):
-    """Every participant's round seeds and the shares it deals (as the owners' clients do)."""
-    index = {a: ADDRESSES.index(a) for a in participants}
-    pair = {u: {v: KEYS[index[u]].shared_seed(KEYS[index[v]].public)
-                for v in participants if v != u} for u in participants}
-    seeds = {u: {v: secagg.round_seed(s, spec_id, round_no) for v, s in pair[u].items()}
-             for u in participants}
-    dealt = {u: secagg.deal_shares(u, participants, seeds[u], pair[u], t, spec_id=spec_id,
-                                   round_no=round_no) for u in participants}
-    return pair, seeds, dealt
+# -- chapter 5's pairwise masks (no dropouts: the round uses crypto.doublemask) ---------------
 
 
 @settings(max_examples=25, deadline=None)
-@given(data=st.data(), count=st.integers(1, 3))
-def test_masks_cancel_for_any_set_and_any_dropouts_above_the_threshold(data, count):
-    participants = data.draw(st.lists(st.sampled_from(ADDRESSES), min_size=2, max_size=6,
-                                      unique=True), label="participants")
-    t = data.draw(st.integers(1, len(participants) - 1), label="t")
-    survivors = data.draw(st.lists(st.sampled_from(participants), min_size=t,
-                                   max_size=len(participants), unique=True), label="survivors")
-    pair, seeds, dealt = _round(participants, t)
-    masks = {u: secagg.mask_from_round_seeds(u, seeds[u], count, MOD) for u in participants}
-    assert all(any(m) for m in masks.values())
-    total = [sum(col) % MOD for col in zip(*(masks[u] for u in survivors), strict=True)]
-    dropped = [u for u in participants if u not in survivors]
-    if not dropped:
-        assert total == [0] * count
-        return
-    xs = {p: i + 1 for i, p in enumerate(participants)}
-    recovered = {}
-    for d in dropped:
-        revealed = {xs[w]: secagg.open_shares(d, w, participants, dealt[d][w], pair[w][d],
-                                              spec_id=3, round_no=5) for w in survivors}
-        recovered[d] = secagg.recover_round_seeds(revealed, t)
-        assert recovered[d] == seeds[d]
-        if t > 1:  # t - 1 survivors cannot rebuild anything
-            fewer = dict(list(revealed.items())[:t - 1])
-            with pytest.raises(InvalidValueError, match="cannot be removed"):
-                secagg.recover_round_seeds(fewer, t)
-    correction = secagg.dropout_correction(recovered, survivors, count, MOD)
-    assert [(a - b) % MOD for a, b in zip(total, correction, strict=True)] == [0] * count
-
-
-def test_sealed_shares_open_only_for_their_recipient():
-    participants = ADDRESSES[:3]
-    pair, seeds, dealt = _round(participants, 2)
-    a, b, c = participants
-    points = secagg.open_shares(a, b, participants, dealt[a][b], pair[b][a], spec_id=3,
-                                round_no=5)
-    assert set(points) == {b, c}
-    with pytest.raises(InvalidValueError, match="does not open"):  # c's box, b's key
-        secagg.open_shares(a, b, participants, dealt[a][c], pair[b][a], spec_id=3, round_no=5)
-    with pytest.raises(InvalidValueError, match="does not open"):  # another round
-        secagg.open_shares(a, b, participants, dealt[a][b], pair[b][a], spec_id=3, round_no=6)
-    for at in (0, 40, len(dealt[a][b]) - 2):  # the nonce, the body, the tag
-        sealed = dealt[a][b]
-        flipped = sealed[:at] + format(int(sealed[at:at + 2], 16) ^ 1, "02x") + sealed[at + 2:]
-        with pytest.raises(InvalidValueError, match="does not open"):
-            secagg.open_shares(a, b, participants, flipped, pair[b][a], spec_id=3, round_no=5)
-    # Dealt again (a round opened anew): a fresh nonce, so never the same key stream twice.
-    again = secagg.deal_shares(a, participants, seeds[a], pair[a], 2, spec_id=3, round_no=5)
-    assert again[b][:32] != dealt[a][b][:32]
-    with pytest.raises(InvalidValueError, match="not hex"):
-        secagg.unseal(pair[b][a], b"", "zz")
-    with pytest.raises(InvalidValueError, match="too short"):
-        secagg.unseal(pair[b][a], b"", "00" * 47)
+@given(data=st.data(), count=st.integers(1, 3), round_no=st.integers(0, 2**32))
+def test_pairwise_masks_cancel_for_any_set(data, count, round_no):
+    chosen = data.draw(st.lists(st.integers(0, 5), min_size=2, max_size=6, unique=True))
+    masks = [secagg.pairwise_mask(ADDRESSES[i], KEYS[i],
+                                  {ADDRESSES[j]: KEYS[j].public for j in chosen if j != i},
+                                  round_no, count, MOD) for i in chosen]
+    assert [sum(col) % MOD for col in zip(*masks, strict=True)] == [0] * count
+    assert all(any(m) for m in masks)  # each one alone is no zero
 
 
 def test_revealing_a_round_seed_keeps_other_rounds_secret():
@@ -152,8 +95,3 @@ def test_revealing_a_round_seed_keeps_other_rounds_secret():
     r5, r6 = (secagg.round_seed(pair_seed, 0, r) for r in (5, 6))
     assert r5 != r6 and pair_seed not in (r5, r6)
     assert secagg.expand_mask(r5, 2, MOD) != secagg.expand_mask(r6, 2, MOD)
-
-
-def test_dealing_needs_enough_recipients():
-    with pytest.raises(InvalidValueError, match="needs at least 3 other participants"):
-        _round(ADDRESSES[:3], 3)

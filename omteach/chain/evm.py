@@ -49,6 +49,11 @@ __all__ = ["Chain", "CompiledContract", "DeployedContract", "compile_all", "comp
            "share_compiled"]
 
 
+GAS_MARGIN = 30_000
+"""Gas added to a locally signed contract call's estimate: one storage slot set from zero
+(22,100) and change, for state that changed between the estimate and the block."""
+
+
 def _read_retries() -> Any:
     """Retry reads (web3's allowlist: eth_call, eth_getLogs, ...; never a transaction) when the
     connection drops.
@@ -332,10 +337,30 @@ class Chain:
             raise
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash)
         if receipt["status"] != 1:
+            reason = self._replayed_reason(fn, tx, receipt)
+            if reason is not None:
+                raise ContractRevertError(f"{sender} → {what} was refused: {reason}",
+                                          reason=reason, function=what, sender=sender)
             raise ContractRevertError(f"{sender} → {what} was refused (no reason given)",
                                       reason="(the contract gave no reason)", function=what,
                                       sender=sender)
         return receipt
+
+    def _replayed_reason(self, fn: Any, tx: dict[str, Any], receipt: Any) -> str | None:
+        """Why a mined transaction reverted: its call replayed in its block's context.
+
+        The gas estimate runs the call against the latest block, so a rule on the clock (a
+        deadline that passed between the estimate and the block) surfaces only when mined; the
+        replay sees that block's timestamp and gives the contract's reason.
+        """
+        if fn is None or not hasattr(fn, "call"):
+            return None
+        try:
+            fn.call({k: v for k, v in tx.items() if k in ("from", "value")},
+                    block_identifier=receipt["blockNumber"])
+        except Exception as exc:  # the revert we are after, or a node that cannot replay
+            return revert_reason(exc)
+        return None
 
     def _send_signed(self, account: Any, fn: Any, tx: dict[str, Any]) -> Any:
         # One lock per chain: two threads of one process must not take the same nonce.
@@ -345,6 +370,10 @@ class Chain:
             if fn is not None:
                 # Estimating the gas runs the call: a refusal surfaces here, with its reason.
                 full = fn.build_transaction(tx)
+                # The estimate runs against the latest state; classmates' transactions mined
+                # first can make this one dearer (the round's last key shares also start the
+                # submit clock: one more storage slot), and out of gas reverts with no reason.
+                full["gas"] = int(full["gas"]) + GAS_MARGIN
             else:
                 full = dict(tx, gas=self.w3.eth.estimate_gas(tx))
                 fees = self._fees()

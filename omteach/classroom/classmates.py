@@ -211,13 +211,18 @@ def _wait_for_round(gate_url: str, classroom: str, round_no: int, timeout: float
                error=RoundTimeoutError)
 
 
-def light_update(owner: Any, spec_id: int, round_no: int) -> Any:
-    """A precomputed update (seeded noise within the clip): a student process without torch."""
+def light_values(seed: int, round_no: int, size: int) -> Any:
+    """The update a light student with ``seed`` submits in a round: seeded noise in the clip
+    (what a test or the benchmark sums itself to check the class's aggregate)."""
     import numpy as np
 
+    return np.random.default_rng(seed * 1000 + round_no).uniform(-0.05, 0.05, size=size)
+
+
+def light_update(owner: Any, spec_id: int, round_no: int) -> Any:
+    """A precomputed update (seeded noise within the clip): a student process without torch."""
     _, weights = owner.inspect(spec_id)
-    rng = np.random.default_rng(owner.seed * 1000 + round_no)
-    return rng.uniform(-0.05, 0.05, size=weights.shape)
+    return light_values(owner.seed, round_no, weights.size)
 
 
 def _round_student(gate_url: str, classroom: str, seat: int, n: int, plan: dict[str, Any],

@@ -42,7 +42,8 @@ class RoundRehearsal:
 
 def rehearse_round(n_students: int = 8, *, rounds: int = 3, late: Mapping[int, int] | None = None,
                    leave: Mapping[int, int] | None = None, light: bool = False,
-                   min_owners: int = 3, grace: float = 5.0, timeout: float = 120.0,
+                   min_owners: int = 3, phase_seconds: Mapping[str, int] | None = None,
+                   timeout: float = 120.0,
                    interval: float = 0.2,
                    node: ClassroomNode | None = None, keys: Any = None,
                    progress: Callable[[str], None] | None = None,
@@ -51,7 +52,9 @@ def rehearse_round(n_students: int = 8, *, rounds: int = 3, late: Mapping[int, i
 
     ``late``: seat -> the round it takes part from (it joins once the round before is open);
     ``leave``: seat -> the round in which it posts its key shares and then leaves (a dropout).
-    ``grace``: seconds without a new submission after which the teacher declares the dropouts.
+    ``phase_seconds``: the spec's phase durations (``share_seconds``, ``submit_seconds``,
+    ``reveal_seconds``; default the market's): a student who has not submitted by the submit
+    deadline is a dropout.
     ``light``: students submit precomputed updates (no torch, no accuracy); ``interval``: seconds
     between a student's polls of the chain. ``on_teacher`` is
     called with the teacher once the spec is posted (the dashboard attaches there).
@@ -68,7 +71,8 @@ def rehearse_round(n_students: int = 8, *, rounds: int = 3, late: Mapping[int, i
     try:
         test = None if light else seat_shard(0, n_students)[1]
         teacher = ClassTeacher.from_node(node, test=test, keys=keys)
-        teacher.post(rounds=rounds, places=n_students - len(late), min_owners=min_owners)
+        teacher.post(rounds=rounds, places=n_students - len(late), min_owners=min_owners,
+                     **dict(phase_seconds or {}))
         if on_teacher is not None:
             on_teacher(teacher)
         plans = {seat: {"late_round": late.get(seat, 0), "leave_at": leave.get(seat),
@@ -78,7 +82,7 @@ def rehearse_round(n_students: int = 8, *, rounds: int = 3, late: Mapping[int, i
         records = []
         for round_no in range(rounds):
             expected = sum(late.get(seat, 0) <= round_no for seat in range(n_students))
-            records.append(teacher.run_round(wait_for=expected, grace=grace, timeout=timeout,
+            records.append(teacher.run_round(wait_for=expected, timeout=timeout,
                                              progress=progress))
         reports = collect_reports(out, procs, timeout + 60)
     finally:

@@ -10,9 +10,12 @@
     owner.take_part(spec)                                   # every round: shares, train, submit…
 
 The student reacts to the chain: :meth:`ClassOwner.step` reads the spec and the round on chain
-and does whatever is due now (post the round's key shares, train and submit once every
-participant's shares are in, reveal its shares of the dropouts when AI Inc. declares them), then
-returns a line saying what it did or waits for. :meth:`ClassOwner.take_part` calls it until the
+and does whatever is due now (advertise fresh keys for the round, deal its key shares to its
+neighbours once everyone advertised, train and submit once every participant's shares are in,
+reveal its shares once AI Inc. ends the submissions: of its surviving neighbours' self-mask
+seeds and its dropped neighbours' mask keys, never both for one), then returns a line saying
+what it did or waits for. Each phase has a deadline on chain; work that misses it is refused,
+and the student says so. :meth:`ClassOwner.take_part` calls it until the
 spec is finished, with a timeout; the notebook's panel calls it from a button or a loop. Nothing
 but the chain connects the student to AI Inc.: no second server.
 
@@ -29,7 +32,12 @@ from typing import Any
 import numpy as np
 
 from omteach.classroom.student import Student
-from omteach.errors import ContractRevertError, RoundTimeoutError, WaitTimeoutError
+from omteach.errors import (
+    ContractRevertError,
+    RevealRefusedError,
+    RoundTimeoutError,
+    WaitTimeoutError,
+)
 from omteach.learning.data import Dataset
 from omteach.learning.defences import AuditReport
 from omteach.protocol.market import Market
@@ -126,7 +134,7 @@ class ClassOwner:
         return self.owner.audit(spec_id)
 
     def accept(self, spec_id: int, *, timeout: float = 60.0) -> str:
-        """Consent on chain (publishing the masking key); waits for a place if all are taken."""
+        """Consent on chain; waits for a place if all are taken."""
         if self.address in self.market.owners(spec_id):
             return self._say("already accepted")
         refusals: list[ContractRevertError] = []
@@ -166,10 +174,23 @@ class ClassOwner:
                    f"I take part in round {round_no + 1}, which AI Inc. opens after this one "
                    "closes and the teacher's pause"))
         if me not in state.shared:
-            self.owner.post_shares(spec_id, round_no)
+            if state.phase is not Phase.SHARING:  # submissions began without my shares
+                return self._dropped(round_no)
+            try:
+                if not state.has_advertised(me):
+                    self.owner.advertise_keys(spec_id, round_no)
+                    return self._say(f"round {round_no}: advertised my keys for this round")
+                if state.info.advertised < len(state.participants):
+                    return self._say(f"round {round_no}: waiting for every participant's keys")
+                self.owner.post_shares(spec_id, round_no)
+            except ContractRevertError as exc:
+                if "sharing deadline has passed" not in exc.reason:
+                    raise
+                return self._say(f"round {round_no}: too late for the sharing deadline; "
+                                 "AI Inc. opens the round again without me")
             self.rounds[round_no] = Seat.SHARES
-            return self._say(f"round {round_no}: posted my key shares for "
-                             f"{len(state.participants) - 1} peers")
+            return self._say(f"round {round_no}: dealt my key shares to my {state.k} "
+                             "neighbours")
         if self.leave_at == round_no:
             self.rounds[round_no] = Seat.LEFT
             return self._say(LEFT)
@@ -182,23 +203,33 @@ class ClassOwner:
             try:
                 self.owner.submit(spec_id, round_no, update)
             except ContractRevertError as exc:
-                if "submissions are closed" not in exc.reason:
+                if ("submissions are closed" not in exc.reason
+                        and "submit deadline has passed" not in exc.reason):
                     raise
-                # AI Inc. declared the dropouts while we trained: the id was refused, so the
-                # update was never published (its masks are about to be removed)
+                # The submit deadline passed while we trained: the id was refused, so the
+                # update was never published (its pairwise masks are about to be removed)
                 return self._dropped(round_no)
             self.submitted_at[round_no] = time.time()
             self.rounds[round_no] = Seat.SUBMITTED
             return self._say(f"round {round_no}: trained, masked, encrypted and submitted")
         if state.phase is Phase.RECOVERING and me not in state.revealed:
-            self.owner.reveal_shares(spec_id, round_no)
+            try:
+                self.owner.reveal_shares(spec_id, round_no, state=state)
+            except RevealRefusedError as exc:  # the honest student's rule: nothing revealed
+                self.rounds[round_no] = Seat.SUBMITTED
+                return self._say(f"round {round_no}: I refuse to reveal: {exc}")
+            except ContractRevertError as exc:
+                if "reveal deadline has passed" not in exc.reason:
+                    raise
+                return self._say(f"round {round_no}: too late for the reveal deadline")
             self.rounds[round_no] = Seat.REVEALED
-            return self._say(f"round {round_no}: revealed my shares of the dropouts' masks")
+            return self._say(f"round {round_no}: revealed my shares (survivors' self-mask "
+                             "seeds, dropouts' mask keys)")
         return self._say(f"round {round_no}: waiting for AI Inc. to close the round")
 
     def _dropped(self, round_no: int) -> str:
         self.rounds[round_no] = Seat.DROPPED
-        return self._say(f"round {round_no}: too late, AI Inc. declared the dropouts")
+        return self._say(f"round {round_no}: too late, the submit deadline passed")
 
     def take_part(self, spec_id: int, *, timeout: float = 300.0, interval: float = 0.2,
                   on_step: Callable[[str], None] | None = None) -> str:

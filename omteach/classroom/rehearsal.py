@@ -28,6 +28,7 @@ from omteach.classroom.classmates import (
 )
 from omteach.classroom.drill import RoundRehearsal, rehearse_round, round_table
 from omteach.classroom.local import LocalClass
+from omteach.protocol.market import SUBMIT_SECONDS
 
 __all__ = ["CHEATS", "STUDENT_MODULES", "LocalClass", "RoundRehearsal", "StudentReport",
            "exchange_blobs", "light_update", "main", "rehearse", "rehearse_round",
@@ -35,7 +36,8 @@ __all__ = ["CHEATS", "STUDENT_MODULES", "LocalClass", "RoundRehearsal", "Student
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m omteach.classroom.rehearsal --students N [--rounds R] [--skeleton]``."""
+    """``python -m omteach.classroom.rehearsal --students N [--rounds R] [--skeleton]
+    [--submit-seconds S]``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--students", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
@@ -43,6 +45,9 @@ def main(argv: list[str] | None = None) -> None:
                         "(with --skeleton)")
     parser.add_argument("--skeleton", action="store_true",
                         help="only join and exchange blobs (no market round)")
+    parser.add_argument("--submit-seconds", type=int, default=SUBMIT_SECONDS,
+                        help="the submit phase: the dropout's round closes this long after "
+                        "every share is in")
     args = parser.parse_args(argv)
     start = time.monotonic()
     if args.skeleton:
@@ -54,7 +59,8 @@ def main(argv: list[str] | None = None) -> None:
     n = args.students
     late = {n - 1: 1} if n >= 5 and args.rounds >= 2 else {}
     leave = {1: 1} if n >= 5 and args.rounds >= 2 else {}
-    result = rehearse_round(n, rounds=args.rounds, late=late, leave=leave, progress=print)
+    result = rehearse_round(n, rounds=args.rounds, late=late, leave=leave, progress=print,
+                            phase_seconds={"submit_seconds": args.submit_seconds})
     print(round_table(result))
     errors = [f"{r.name}: {r.error}" for r in result.reports if r.error]
     print("\n".join(errors) or "every student finished")

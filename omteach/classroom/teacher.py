@@ -4,8 +4,8 @@
 
     teacher = ClassTeacher.from_node(node)          # or ClassTeacher.from_state() in notebook 06
     teacher.post(rounds=3, places=30)               # the spec: model, key, terms, bounty in escrow
-    teacher.run_rounds(wait_for=8, pause=30)        # each round: open, wait, recover dropouts,
-                                                    # aggregate, close; a pause between two
+    teacher.run_rounds(wait_for=8, pause=30)        # each round: open, shares, submissions,
+                                                    # reveals, close; a pause between two
 
 Everything goes through the node: the market contract (``ModelMarket``) decides who takes part
 and who is paid; the blobs (model, public key, shares, updates) are posted to the ``BlobBoard``
@@ -15,15 +15,22 @@ process: students react to the chain by polling it, and so does the teacher.
 A round, as the teacher runs it (:meth:`ClassTeacher.run_round`):
 
 1. **open**: the owners who accepted so far (latecomers join at the next round; owners who
-   dropped out of an earlier round are left out) are fixed on chain (``open_round``);
-2. **shares**: every participant posts its sealed key shares; one who does not within the
-   deadline is left out and the round is opened again without it (allowed until someone submits);
-3. **submissions**: wait until every participant submitted, or until no new submission came for
-   ``grace`` seconds: the others are the round's **dropouts** (``declare_dropouts``), and the
-   survivors reveal their shares of the dropouts' mask seeds;
-4. **close**: every blob of the round is fetched in one request (``prefetch``) and checked against
-   the spec, the sum is decrypted once, the new model is posted and the round closed: each
-   contributor is credited the bounty (students withdraw it themselves).
+   dropped out of an earlier round are left out) are fixed on chain (``open_round``) with
+   SecAgg+'s ``k`` and ``t`` for that many; the contract draws the round's seed;
+2. **shares**: every participant advertises fresh round keys, then deals its sealed key shares
+   to its neighbours; one who has not by the sharing deadline is left out and the round is
+   opened again without it (allowed until someone submits);
+3. **submissions**: wait until every participant submitted, or until the submit deadline passed:
+   the others are the round's **dropouts** (``end_submissions``);
+4. **reveals**: every survivor reveals its shares of its surviving neighbours' self-mask seeds
+   and of its dropped neighbours' mask keys (all of them, or ``t`` by the reveal deadline);
+5. **close**: every blob of the round is fetched in one request (``prefetch``) and checked against
+   the spec, the sum is decrypted once and unmasked, the new model is posted and the round
+   closed: each contributor is credited the bounty (students withdraw it themselves).
+
+Every wait ends at the phase's deadline on chain (the spec's ``share_seconds``,
+``submit_seconds``, ``reveal_seconds``): a student who closes the laptop costs the class at most
+that phase.
 
 :meth:`ClassTeacher.status` is what the dashboard shows: each student's state per round, what
 AI Inc. sees of one update (noise) and of the sum, accuracy per round, balances.
@@ -36,7 +43,7 @@ who dropped out); its steps are short because the round's rules live in
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,7 +66,13 @@ from omteach.learning import tasks
 from omteach.learning.data import Dataset
 from omteach.learning.model import ModelSpec
 from omteach.protocol.chainblobs import ChainBlobStore
-from omteach.protocol.market import MAX_OWNERS, Market
+from omteach.protocol.market import (
+    MAX_OWNERS,
+    REVEAL_SECONDS,
+    SHARE_SECONDS,
+    SUBMIT_SECONDS,
+    Market,
+)
 from omteach.protocol.parties import AICompany, timed
 from omteach.protocol.round import Action, Phase, RoundState, Seat, next_action
 from omteach.story import COMPANY
@@ -70,14 +83,6 @@ BOUNTY = 10 * FINNEY
 """Wei per contribution (0.01 of the class's play ether)."""
 CLASS_MODEL = ModelSpec(local_epochs=5)
 """The model the class trains: chapter 4's digits MLP, five local epochs a round."""
-SUBMIT_GRACE = 20.0
-"""Seconds without a new submission after which AI Inc. declares the rest dropouts (once enough
-submitted). Measured (bench/cold_submit_bench.py, 2026-12-03, 2 shared cores, 6 runs): a
-student's first submission in a fresh process (train, pack, mask, encrypt, submit) took 3.8-5.5 s,
-the second 0.6-1.1 s; the classroom walk of issue 23 saw about 8 s on a cold laptop, which the
-old 5 s cut off. 20 s covers 2.5 times the slowest seen, and costs nothing when everyone submits
-(the round then closes at once): only a real dropout makes the class wait for it.
-"""
 ROUND_PAUSE = 30.0
 """Seconds between two rounds in class: a latecomer who accepts then takes part in the next
 round (the teacher changes it: ``run_rounds(pause=...)``)."""
@@ -146,8 +151,6 @@ class ClassTeacher:
         """Gas of each open_round (it grows with the participants: the cost table's figure)."""
         self._closed_states: dict[tuple[int, int], dict[str, Seat]] = {}
         """(spec, round) -> each participant's state in a closed round: final, read once."""
-        self.grace = SUBMIT_GRACE
-        """The grace of the round being run (the dashboard's cut-off countdown reads it)."""
         self.next_round_at: float | None = None
         """Wall-clock time the pause ends and the next round opens (None: not pausing)."""
         self.initial_accuracy = self.accuracy()
@@ -166,10 +169,14 @@ class ClassTeacher:
     # -- the spec ---------------------------------------------------------------------------------
 
     def post(self, *, rounds: int = 3, places: int = 8, min_owners: int = 3,
-             bounty: int = BOUNTY) -> int:
-        """Post the spec for the class: ``places`` owners may accept (more are added later)."""
+             bounty: int = BOUNTY, share_seconds: int = SHARE_SECONDS,
+             submit_seconds: int = SUBMIT_SECONDS, reveal_seconds: int = REVEAL_SECONDS) -> int:
+        """Post the spec for the class: ``places`` owners may accept (more are added later);
+        each round's phases last ``share_seconds``, ``submit_seconds``, ``reveal_seconds``."""
         self.spec_id = self.company.post(rounds=rounds, min_owners=min_owners, bounty=bounty,
-                                         places=places)
+                                         places=places, share_seconds=share_seconds,
+                                         submit_seconds=submit_seconds,
+                                         reveal_seconds=reveal_seconds)
         return self.spec_id
 
     def _spec_id(self) -> int:
@@ -193,8 +200,25 @@ class ClassTeacher:
     # through the market's verbs; a step that waits for students goes through wait_until.
 
     def _round(self, *, full: bool = False) -> RoundState:
-        """The open round; without ``full``, only its counts (six reads, not three a student)."""
+        """The open round; without ``full``, only its counts (seven reads, not three a student)."""
         return self.market.round_state(self._spec_id(), of=None if full else ())
+
+    def now(self) -> int:
+        """Chain time as the next block will have it: anvil stamps a block with the wall clock,
+        and the latest block may be seconds old on a quiet chain."""
+        return max(self.chain.now(), int(time.time()))
+
+    def _stamp(self, deadline: int) -> None:
+        """Make sure the latest block is stamped at ``deadline`` or later: the contract reads
+        the clock from the block a call runs in, and a quiet chain's latest block can be older
+        than the wall clock, so a call past a deadline would still be refused. A zero-value
+        transfer to itself mines one (any node takes it; no cheat method needed)."""
+        if self.chain.now() < deadline <= time.time():
+            self.chain.send_value(COMPANY, COMPANY, 0)
+
+    def _phase_over(self, state: RoundState, phase: Phase) -> bool:
+        """The round left ``phase``, or its deadline passed (the contract then refuses the late)."""
+        return state.phase is not phase or state.deadline_passed(self.now())
 
     def open_round(self, *, wait_for: int = 0, timeout: float = 60.0) -> list[str]:
         """Fix the round's participants: every owner who accepted (waiting up to ``timeout`` s
@@ -221,19 +245,23 @@ class ClassTeacher:
         return chosen
 
     def wait_for_shares(self, *, timeout: float = 60.0) -> list[str]:
-        """Wait for every participant's key shares; if some posted none within ``timeout`` s,
-        open the round again without them (the others post their shares again).
+        """Wait for every participant's round keys and key shares; if some posted none by the
+        sharing deadline (or within ``timeout`` s), open the round again without them (the
+        others advertise and share again, with a new seed and deadline).
 
         Returns who was left out (empty: every share is in). They are not chosen again.
         """
         try:
-            wait_until(self._round, lambda state, _quiet: state.phase is not Phase.SHARING,
-                       what="every participant's key shares", timeout=timeout,
-                       error=RoundTimeoutError)
-            return []
+            state = wait_until(self._round,
+                               lambda state, _quiet: self._phase_over(state, Phase.SHARING),
+                               what="every participant's key shares", timeout=timeout,
+                               interval=0.1, error=RoundTimeoutError)
+            if state.phase is not Phase.SHARING:
+                return []
         except RoundTimeoutError:
-            state = self._round(full=True)
-        missing = list(state.missing_shares())
+            pass
+        state = self._round(full=True)
+        missing = list(state.late_in_sharing())
         self.dropped_out.update(missing)
         if state.phase is not Phase.SHARING:
             return []  # someone submitted: too late to reopen, they are dropouts of this round
@@ -244,36 +272,47 @@ class ClassTeacher:
                                                 if p not in missing])
         return missing
 
-    def wait_for_submissions(self, *, grace: float = 10.0, timeout: float = 300.0) -> list[str]:
-        """Wait until every participant submitted, or, once ``min_owners`` have (enough to
-        recover the others), until no new submission came for ``grace`` s.
-
-        Returns the participants who have not submitted (the round's dropouts).
-        """
-        def over(state: RoundState, quiet: float) -> bool:
-            return next_action(state, waited=quiet > grace).action in (
-                Action.CLOSE_ROUND, Action.DECLARE_DROPOUTS)
+    def wait_for_submissions(self, *, timeout: float = 300.0) -> list[str]:
+        """Wait until every participant submitted or the submit deadline passed (or
+        ``timeout`` s). Returns the participants who have not submitted: the round's dropouts
+        once the deadline passed."""
         try:
-            wait_until(self._round, over, what="the participants' updates", timeout=timeout,
-                       interval=0.1, error=RoundTimeoutError)
+            wait_until(self._round,
+                       lambda state, _quiet: (state.submission_count == len(state.participants)
+                                              or self._phase_over(state, Phase.SUBMITTING)),
+                       what="the participants' updates", timeout=timeout, interval=0.1,
+                       error=RoundTimeoutError)
         except RoundTimeoutError:
             pass  # the ones who have not submitted by now are the dropouts
         return list(self._round(full=True).not_submitted())
 
-    def recover(self, dropped: list[str], *, timeout: float = 60.0) -> None:
-        """Declare the dropouts; wait for the survivors' reveals (all of them, or t at least)."""
+    def recover(self, dropped: Collection[str] = (), *, timeout: float = 60.0) -> None:
+        """End the submissions (who has not submitted is a dropout, ``dropped`` as the teacher
+        saw them); wait for the survivors' reveals: all of them, or ``t`` once the reveal
+        deadline passed (or ``timeout`` s)."""
         self.dropped_out.update(dropped)
-        if self._round().phase is not Phase.RECOVERING:
-            self.company.declare_dropouts(self._spec_id())
+        state = self._round()
+        if state.phase is not Phase.RECOVERING:
+            step = next_action(state, now=self.now())
+            if step.action is not Action.END_SUBMISSIONS:
+                raise ProtocolError(f"the submissions cannot end now: {step.why}")
+            if state.submission_count < len(state.participants):
+                self._stamp(state.info.submit_deadline)
+            self.company.end_submissions(self._spec_id())
         try:
-            wait_until(self._round, lambda state, _quiet: next_action(state).action is
-                       Action.CLOSE_ROUND, what="every survivor's revealed shares",
-                       timeout=timeout, error=RoundTimeoutError)
+            wait_until(self._round, lambda state, _quiet: next_action(
+                state, now=self.now()).action in (Action.CLOSE_ROUND, Action.STUCK),
+                what="every survivor's revealed shares", timeout=timeout, interval=0.1,
+                error=RoundTimeoutError)
         except RoundTimeoutError:
-            step = next_action(self._round(), waited=True)
-            if step.action is not Action.CLOSE_ROUND:
-                raise ProtocolError(f"{step.why}, after {timeout:.0f} s. Wait longer "
-                                    "(teacher.recover again)") from None
+            pass
+        state = self._round()
+        step = next_action(state, now=self.now())
+        if step.action is not Action.CLOSE_ROUND:
+            raise ProtocolError(f"{step.why} (waited up to {timeout:.0f} s; "
+                                "teacher.recover waits again)")
+        if state.reveal_count < state.submission_count:  # closing on the reveal deadline
+            self._stamp(state.info.reveal_deadline)
 
     def close(self, record: RoundRecord, *, blob_timeout: float = 10.0) -> RoundRecord:
         """Fetch the round's blobs at once, check and sum them, decrypt once, post the model."""
@@ -312,16 +351,19 @@ class ClassTeacher:
         record.accuracy = self.accuracy()
         return record
 
-    def run_round(self, *, wait_for: int = 0, grace: float = 10.0, timeout: float = 300.0,
+    def run_round(self, *, wait_for: int = 0, timeout: float = 300.0,
                   progress: Progress | None = None) -> RoundRecord:
-        """One whole round: open, shares, submissions, dropouts, close. Its record."""
+        """One whole round: open, shares, submissions, reveals, close. Its record.
+
+        Each wait ends at its phase's deadline on chain (or ``timeout`` s at most)."""
         say = progress or (lambda _msg: None)
-        self.grace = grace
         round_no = self._round().round
         say(f"round {round_no}: waiting for {wait_for} owner(s) to accept…" if wait_for
             else f"round {round_no}: opening…")
         parts = self.open_round(wait_for=wait_for, timeout=timeout)
-        say(f"round {round_no}: {len(parts)} participant(s); waiting for their key shares…")
+        state = self._round()
+        say(f"round {round_no}: {len(parts)} participant(s), {state.k} neighbours each, "
+            f"threshold {state.threshold}; waiting for their keys and key shares…")
         left_out: list[str] = []
         while missing := self.wait_for_shares(timeout=timeout):
             left_out += missing
@@ -331,11 +373,11 @@ class ClassTeacher:
                              left_out=[self.name(p) for p in left_out], spec_id=self.spec_id)
         self.history.append(record)
         say(f"round {round_no}: waiting for {len(parts)} submission(s)…")
-        dropped = self.wait_for_submissions(grace=grace, timeout=timeout)
+        dropped = self.wait_for_submissions(timeout=timeout)
         record.last_submission_at = time.time()
         record.dropped = [self.name(p) for p in dropped]
-        if dropped:
-            say(f"round {round_no}: {len(dropped)} dropout(s); survivors reveal their shares…")
+        say(f"round {round_no}: {len(dropped)} dropout(s); the survivors reveal their shares…")
+        with timed(record.timings, "reveals"):
             self.recover(dropped, timeout=timeout)
         say(f"round {round_no}: AI Inc. sums, decrypts and posts the next model…")
         self.close(record)
@@ -373,7 +415,7 @@ class ClassTeacher:
             self.next_round_at = None
 
     def run_rounds(self, rounds: int | None = None, *, wait_for: int = 0,
-                   grace: float = SUBMIT_GRACE, pause: float = ROUND_PAUSE,
+                   pause: float = ROUND_PAUSE,
                    pause_early: bool = True, timeout: float = 300.0,
                    progress: Progress | None = None) -> list[RoundRecord]:
         """The spec's remaining rounds (or ``rounds`` of them), with ``pause`` s between two
@@ -382,9 +424,8 @@ class ClassTeacher:
         ``wait_for`` owners are awaited before the first round only: later rounds open with
         whoever accepted by then (latecomers included). Returns the rounds' records.
         """
-        for name, value in (("grace", grace), ("pause", pause)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise InvalidValueError(f"{name} must be a number of seconds ≥ 0, not {value!r}")
+        if isinstance(pause, bool) or not isinstance(pause, int | float) or pause < 0:
+            raise InvalidValueError(f"pause must be a number of seconds ≥ 0, not {pause!r}")
         spec = self.market.spec(self._spec_id())
         left = spec.rounds - spec.round if not spec.finished else 0
         count = left if rounds is None else min(rounds, left)
@@ -392,7 +433,7 @@ class ClassTeacher:
         for i in range(count):
             if i:
                 self.pause(pause, early=pause_early, progress=progress)
-            records.append(self.run_round(wait_for=wait_for, grace=grace, timeout=timeout,
+            records.append(self.run_round(wait_for=wait_for, timeout=timeout,
                                           progress=progress))
         return records
 
@@ -421,12 +462,15 @@ class ClassTeacher:
         ``credited`` the wei of bounties this spec credited them (one per closed round they
         contributed to) and ``balance`` what they may withdraw now (0 once withdrawn).
         ``state``: the open round's :class:`RoundState` (None before a spec or after its last
-        round); ``rounds``: this spec's records; ``grace`` and ``next_round_at`` the run's.
+        round; between two rounds the next one, not opened yet); ``round``: the current round's
+        state as read (its phase, ``k``, ``threshold``, ``phase_deadline`` in chain time,
+        ``info`` with every deadline); ``rounds``: this spec's records; ``now``: chain time
+        (what the deadlines count against); ``next_round_at``: the end of the pause.
         """
         roster = read_roster(self.classroom)
         out: dict[str, Any] = {"spec": None, "students": {}, "rounds": self.records(),
-                               "state": None, "closed": set(), "grace": self.grace,
-                               "next_round_at": self.next_round_at}
+                               "state": None, "round": None, "closed": set(),
+                               "now": self.now(), "next_round_at": self.next_round_at}
         spec = self.market.spec(self.spec_id) if self.spec_id is not None else None
         owners = set(self.market.owners(spec.spec_id)) if spec is not None else set()
         out["spec"] = spec
@@ -438,6 +482,8 @@ class ClassTeacher:
                     per_round[round_no] = self._closed_states[spec.spec_id, round_no]
                     continue
                 state = self.market.round_state(spec.spec_id, round_no)
+                if round_no == spec.round:
+                    out["round"] = state
                 seats = {p: seat for p in state.participants if (seat := state.seat(p))}
                 per_round[round_no] = seats
                 if state.phase is Phase.CLOSED:  # the contract takes nothing more for it

@@ -212,7 +212,8 @@ class PackingCodec:
         """Quantize, pack and encrypt a float vector, many values per ciphertext.
 
         ``mask``: one number mod n per ciphertext, added to the packed plaintext before
-        encryption (secure aggregation, :mod:`omteach.crypto.secagg`). ``encryptor``: a callable
+        encryption (secure aggregation: :mod:`omteach.crypto.doublemask` in the round,
+        :mod:`omteach.crypto.secagg` in chapter 5's encrypted model). ``encryptor``: a callable
         that maps the list of plaintexts to ciphertexts (e.g. spread over processes); default: here.
         """
         if not isinstance(public, PublicKey):
@@ -225,7 +226,7 @@ class PackingCodec:
             if isinstance(mask, str | bytes) or not isinstance(mask, Sequence) or not all(
                     isinstance(m, numbers.Integral) and not isinstance(m, bool) for m in mask):
                 raise InvalidValueError("the mask must be a list of whole numbers (mod n), one "
-                                        "per plaintext; make it with omteach.crypto.secagg")
+                                        "per plaintext (omteach.crypto.doublemask makes one)")
             mask = [int(m) for m in mask]
             if len(mask) != len(plain):
                 raise InvalidValueError(

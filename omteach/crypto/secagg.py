@@ -1,4 +1,4 @@
-"""Secure aggregation by pairwise masks, with dropout recovery (Bonawitz et al., CCS 2017).
+"""Pairwise masks (the first idea of Bonawitz et al., CCS 2017), for chapter 5's encrypted model.
 
 Each pair of data owners agrees on a secret seed by Diffie-Hellman: each publishes ``g^a mod p``
 (the id of that key goes on chain when they accept a spec), and both compute ``g^(ab) mod p``
@@ -12,22 +12,12 @@ before encrypting, so:
 - in the sum of all owners' ciphertexts every mask appears once with + and once with -, so the
   decrypted sum is exactly the sum of the updates.
 
-Dropouts: if a participant does not submit, its masks no longer cancel. So when the round's set
-is fixed, each owner splits each of its round seeds by Shamir's scheme (threshold ``t``, see
-:mod:`omteach.crypto.shamir`) and gives one share to each other participant, sealed with the key
-it shares with that participant (so the shares blob can be public). If the owner drops, any ``t``
-survivors reveal their shares of its seeds; AI Inc. rebuilds them and removes the dropped owner's
-masks from the survivors' sum (:func:`dropout_correction`). The round seeds are one-way functions
-of the pair seeds, so revealing them exposes this round's masks and nothing else.
-
-What this does not do: Bonawitz's *double masking* (a self-mask per owner, of which the server
-may learn either the seed or the dropout shares, never both). Without it, an update that arrives
-after its owner's masks were revealed would be readable; here the contract refuses such an update
-(``declare_dropouts`` closes submissions before any share is revealed), and owners post the id of
-an update on chain before they upload its bytes. Nor does it share *one* key per owner over a
-sparse graph: each owner shares all its n - 1 pair seeds with all n - 1 others. Both are in
-:mod:`omteach.crypto.doublemask` and :mod:`omteach.crypto.neighbours`, which the round is to use
-in place of this module.
+This module has no dropout recovery: every owner must submit, which chapter 5's encrypted model
+(:mod:`omteach.learning.encrypted_model`, three owners in one kernel) needs and no more. The
+training round of chapters 4 and 6 uses :mod:`omteach.crypto.doublemask` over
+:mod:`omteach.crypto.neighbours` instead: fresh keys every round, a self-mask beside the
+pairwise masks, Shamir shares of one mask key and one seed per owner dealt to ``k`` neighbours,
+and reveals that never give both for one owner.
 
 The group is the 2048-bit MODP group 14 of RFC 3526; seeds are SHA-256 of the shared secret,
 masks are SHAKE-256 output reduced mod n (with 128 extra bits, so the bias is negligible).
@@ -37,12 +27,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import hmac
 import secrets
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from omteach.crypto import shamir
 from omteach.errors import InvalidValueError
 
 # RFC 3526, group 14: a 2048-bit safe prime, generator 2.
@@ -135,124 +123,3 @@ def apply_mask(plaintexts: Sequence[int], mask: Sequence[int], n: int) -> list[i
         raise InvalidValueError(
             f"the mask has {len(mask)} numbers but there are {len(plaintexts)} plaintexts")
     return [(p + m) % n for p, m in zip(plaintexts, mask, strict=True)]
-
-
-# -- dropout recovery: Shamir shares of the round seeds, sealed to each recipient ---------------
-
-_Y_BYTES = (shamir.PRIME.bit_length() + 7) // 8
-
-
-def _box_stream(pair_seed: bytes, context: bytes, length: int) -> tuple[bytes, bytes]:
-    stream = hashlib.shake_256(b"omteach-share-box|" + pair_seed + context).digest(length)
-    mac_key = hashlib.sha256(b"omteach-share-mac|" + pair_seed + context).digest()
-    return stream, mac_key
-
-
-def seal(pair_seed: bytes, context: bytes, plain: bytes) -> str:
-    """Encrypt and authenticate ``plain`` for the one peer who shares ``pair_seed`` (hex out).
-
-    A one-time key stream (SHAKE-256 of the pair seed, a context naming spec, round, sender and
-    recipient, and a fresh random nonce, so no key stream is ever used twice, even when a round
-    is opened again and the shares are dealt anew) and an HMAC-SHA256 tag.
-    """
-    nonce = secrets.token_bytes(16)
-    stream, mac_key = _box_stream(pair_seed, context + nonce, len(plain))
-    body = bytes(a ^ b for a, b in zip(plain, stream, strict=True))
-    return (nonce + body + hmac.new(mac_key, nonce + body, hashlib.sha256).digest()).hex()
-
-
-def unseal(pair_seed: bytes, context: bytes, sealed: str) -> bytes:
-    """Open :func:`seal`'s output; a wrong key or altered bytes raise :class:`InvalidValueError`."""
-    try:
-        raw = bytes.fromhex(sealed)
-    except (TypeError, ValueError):
-        raise InvalidValueError("a sealed share is not hex") from None
-    if len(raw) < 48:
-        raise InvalidValueError("a sealed share is too short to carry its nonce and tag")
-    nonce, body, tag = raw[:16], raw[16:-32], raw[-32:]
-    stream, mac_key = _box_stream(pair_seed, context + nonce, len(body))
-    if not hmac.compare_digest(tag, hmac.new(mac_key, nonce + body, hashlib.sha256).digest()):
-        raise InvalidValueError("a sealed share does not open with this key: it was altered, "
-                                "or it is not for this recipient")
-    return bytes(a ^ b for a, b in zip(body, stream, strict=True))
-
-
-def share_context(spec_id: int, round_no: int, sender: str, recipient: str) -> bytes:
-    """What a sealed share is bound to: the spec, the round, who sent it and to whom."""
-    return f"|{spec_id}|{round_no}|{sender.lower()}|{recipient.lower()}".encode()
-
-
-def deal_shares(me: str, participants: Sequence[str], round_seeds: Mapping[str, bytes],
-                pair_seeds: Mapping[str, bytes], threshold: int, *, spec_id: int,
-                round_no: int) -> dict[str, str]:
-    """Split each of this owner's round seeds among the other participants, sealed to each.
-
-    ``participants``: the round's set in the chain's order (share x-coordinate = position + 1).
-    Returns recipient → sealed share (hex): for each peer in ``participants`` order (without
-    ``me``), the recipient's point of the polynomial hiding the seed shared with that peer.
-    """
-    order = [p for p in participants if p.lower() != me.lower()]
-    if {p.lower() for p in order} != {p.lower() for p in round_seeds}:
-        raise InvalidValueError("round seeds must be given for exactly the other participants")
-    xs = {p: i + 1 for i, p in enumerate(participants)}
-    recipients = [p for p in participants if p.lower() != me.lower()]
-    if threshold > len(recipients):
-        raise InvalidValueError(f"a threshold of {threshold} needs at least {threshold} other "
-                                f"participants, there are {len(recipients)}")
-    points = {peer: shamir.split(int.from_bytes(round_seeds[peer], "big"),
-                                 [xs[r] for r in recipients], threshold) for peer in order}
-    out = {}
-    for r in recipients:
-        plain = b"".join(points[peer][xs[r]].to_bytes(_Y_BYTES, "big") for peer in order)
-        out[r] = seal(pair_seeds[r], share_context(spec_id, round_no, me, r), plain)
-    return out
-
-
-def open_shares(sender: str, me: str, participants: Sequence[str], sealed: str,
-                pair_seed: bytes, *, spec_id: int, round_no: int) -> dict[str, int]:
-    """The shares ``sender`` dealt to ``me``: peer of ``sender`` → y (at ``me``'s x-coordinate)."""
-    order = [p for p in participants if p.lower() != sender.lower()]
-    plain = unseal(pair_seed, share_context(spec_id, round_no, sender, me), sealed)
-    if len(plain) != _Y_BYTES * len(order):
-        raise InvalidValueError("a sealed share holds the wrong number of points")
-    return {peer: int.from_bytes(plain[i * _Y_BYTES:(i + 1) * _Y_BYTES], "big")
-            for i, peer in enumerate(order)}
-
-
-def recover_round_seeds(revealed: Mapping[int, Mapping[str, int]],
-                        threshold: int) -> dict[str, bytes]:
-    """A dropped owner's round seeds from survivors' revealed shares (x → {peer: y}).
-
-    Fewer than ``threshold`` revealers, or shares that disagree, raise
-    :class:`InvalidValueError`.
-    """
-    if len(revealed) < threshold:
-        raise InvalidValueError(f"{len(revealed)} survivor(s) revealed shares, the threshold is "
-                                f"{threshold}: the dropped owner's masks cannot be removed")
-    peers = set.intersection(*(set(v) for v in revealed.values()))
-    seeds = {}
-    for peer in peers:
-        secret = shamir.reconstruct({x: v[peer] for x, v in revealed.items()}, threshold)
-        if secret >= 2**256:
-            raise InvalidValueError("the revealed shares rebuild a number that is not a seed: "
-                                    "at least one share is wrong")
-        seeds[peer] = secret.to_bytes(32, "big")
-    return seeds
-
-
-def dropout_correction(dropped: Mapping[str, Mapping[str, bytes]], survivors: Sequence[str],
-                       count: int, n: int) -> list[int]:
-    """What the survivors' sum holds of the dropped owners' masks (subtract it, mod n).
-
-    ``dropped`` maps each dropped owner to its recovered round seeds (peer → seed). Each
-    survivor ``v`` added ``sign(v, u) * mask(u, v)`` for each dropped owner ``u``.
-    """
-    total = [0] * count
-    for u, seeds in dropped.items():
-        for v in survivors:
-            if v not in seeds:
-                raise InvalidValueError(f"no recovered seed between {u} and survivor {v}")
-            sign = _sign(v, u)
-            for i, m in enumerate(expand_mask(seeds[v], count, n)):
-                total[i] = (total[i] + sign * m) % n
-    return total

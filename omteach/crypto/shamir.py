@@ -11,8 +11,9 @@ The shares are ``(1, 55), (2, 68), (3, 81)``. From ``(1, 55)`` and ``(3, 81)``: 
 ``(81 - 55) / (3 - 1) = 13``, so ``f(0) = 55 - 13 = 42``. From ``(1, 55)`` alone, any line through
 it is possible, so any secret is.
 
-The course shares 256-bit mask seeds (:mod:`omteach.crypto.secagg`), so the field is the
-Mersenne prime ``2**521 - 1``: larger than any seed, and cheap to reduce modulo.
+The default field is the Mersenne prime ``2**521 - 1``: larger than any 256-bit seed, and cheap to
+reduce modulo. The round's key shares (:mod:`omteach.crypto.doublemask`) use the smallest prime
+above ``2**256`` instead, so that one share fits 33 bytes.
 """
 
 from __future__ import annotations

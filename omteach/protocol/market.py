@@ -4,8 +4,9 @@ The contract (``contracts/ModelMarket.vy``) decides who accepted, who takes part
 submitted, when a round may close and who is owed what; the blob store holds everything else by
 hash. :class:`Market` is the one place that turns Python values into the contract's arguments
 (``bytes32`` ids, wei, days): every contract function has a verb here (``post``, ``accept``,
-``open_round``, ``post_shares``, ``submit``, ``declare_dropouts``, ``reveal_shares``,
-``close_round``, ``reclaim_escrow``, ``add_places``, ``withdraw``, ``withdraw_to``).
+``open_round``, ``advertise_keys``, ``post_shares``, ``submit``, ``end_submissions``,
+``reveal_shares``, ``close_round``, ``reclaim_escrow``, ``add_places``, ``withdraw``,
+``withdraw_to``).
 
 Parties are identified by **address** (any account, inside the story's cast or not); names are
 for display only (:meth:`Market.name`).
@@ -18,15 +19,29 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from omteach.chain import Chain, DeployedContract, TxResult
+from omteach.crypto.doublemask import PublicKeys
 from omteach.crypto.packing import PackingCodec
 from omteach.errors import BlobError, HeadroomExceededError, InvalidValueError
 from omteach.protocol.blobs import BlobStore
-from omteach.protocol.round import RoundState, phase_of
+from omteach.protocol.round import Phase, RoundInfo, RoundState, phase_of
 from omteach.story import COMPANY, DAY
 
 _BLOB_ID = re.compile(r"(0x)?[0-9a-f]{64}")
 MAX_OWNERS = 128
 """The most owners a spec (and a round) can take: the contract's MAX_OWNERS."""
+MAX_PHASE = 86_400
+"""The longest a phase of a round may last, in seconds: the contract's MAX_PHASE."""
+
+SHARE_SECONDS = 20
+"""Default time to advertise keys and post key shares once a round opens (two transactions,
+each after reading the round: about a second on a student's laptop; the rest is slack for a
+slow network)."""
+SUBMIT_SECONDS = 30
+"""Default time to train, mask, encrypt and submit once every share is in. A cold student
+process (imports, data, first training) took 2.9-4.6 s on this project's 2-core machine
+(``bench/RESULTS.md``), a cold laptop about 8 s (issue 21): about four times that."""
+REVEAL_SECONDS = 20
+"""Default time to reveal shares once the submissions end (one read, one transaction)."""
 
 
 def to_bytes32(blob: str) -> bytes:
@@ -74,6 +89,9 @@ class MarketSpec:
     recovering: bool
     finished: bool
     company_address: str = ""
+    share_seconds: int = SHARE_SECONDS
+    submit_seconds: int = SUBMIT_SECONDS
+    reveal_seconds: int = REVEAL_SECONDS
 
 
 class Market:
@@ -83,7 +101,6 @@ class Market:
         self.chain = chain
         self.blobs = blobs
         self.contract = contract or chain.deploy("ModelMarket", sender=COMPANY)
-        self._mask_keys: dict[tuple[int, str], str] = {}  # (spec, owner) -> blob id, once set
 
     @classmethod
     def create(cls, chain: Chain | None = None, blobs: BlobStore | None = None) -> Market:
@@ -115,7 +132,7 @@ class Market:
         if isinstance(spec_id, bool) or not isinstance(spec_id, int) or not 0 <= spec_id < 2**256:
             raise missing
         (company, model_blob, key_blob, summary, batch, rounds, min_owners, places, noise_milli,
-         bounty, deadline, escrow, rnd, opened, recovering, finished
+         bounty, deadline, share_s, submit_s, reveal_s, escrow, rnd, opened, recovering, finished
          ) = self.contract.call("specs", spec_id)
         # One read, not two (spec_count, then specs): a spec that was never posted reads as
         # zeros, and a posted one always names its company (the sender of post_spec).
@@ -124,7 +141,7 @@ class Market:
         return MarketSpec(spec_id, self.name(company), from_bytes32(model_blob),
                           from_bytes32(key_blob), summary, batch, rounds, min_owners, places,
                           noise_milli / 1000, bounty, deadline, escrow, rnd, opened, recovering,
-                          finished, company)
+                          finished, company, share_s, submit_s, reveal_s)
 
     def specs(self) -> list[MarketSpec]:
         """Every spec ever posted, oldest first."""
@@ -143,16 +160,26 @@ class Market:
         """Addresses of a round's participants, fixed on chain when the round opened."""
         return list(self.contract.call("participants_of", spec_id, round_no))
 
-    def mask_key_blob(self, spec_id: int, owner: str) -> str | None:
-        """The blob id of ``owner``'s masking public key, as published when accepting."""
-        key = (spec_id, self.address(owner))
-        if key not in self._mask_keys:
-            blob = _blob_or_none(self.contract.call("mask_key", *key))
-            if blob is None:
-                return None
-            # Kept: the contract sets it once, in accept, which an owner cannot call twice.
-            self._mask_keys[key] = blob
-        return self._mask_keys[key]
+    def round_info(self, spec_id: int, round_no: int) -> RoundInfo:
+        """A round's seed, k, threshold, phase deadlines and advertised count (zeros: not open)."""
+        seed, k, t, share_dl, submit_dl, reveal_dl, advertised = self.contract.call(
+            "round_info", spec_id, round_no)
+        return RoundInfo(bytes(seed), k, t, share_dl, submit_dl, reveal_dl, advertised)
+
+    def round_keys(self, spec_id: int, round_no: int) -> dict[str, PublicKeys]:
+        """Participant address -> the round keys it advertised (one read for the whole round).
+
+        Keys that are not three 32-byte values cannot be advertised (the contract refuses
+        empty ones; the ABI fixes the length), so every entry parses; who has not advertised
+        is left out.
+        """
+        keys = self.contract.call("keys_of", spec_id, round_no)
+        out = {}
+        for p, (cipher, mask, commitment) in zip(self.participants(spec_id, round_no), keys,
+                                                 strict=True):
+            if int.from_bytes(bytes(mask), "big"):
+                out[p] = PublicKeys(bytes(cipher), bytes(mask), bytes(commitment))
+        return out
 
     def shares_blob(self, spec_id: int, round_no: int, owner: str) -> str | None:
         """The blob id of the key shares ``owner`` posted for a round, or None."""
@@ -177,6 +204,16 @@ class Market:
                 out[owner] = blob
         return out
 
+    def round_blobs(self, spec_id: int, round_no: int) -> list[tuple[str | None, ...]]:
+        """Each participant's (shares, submission, reveal) blob ids, None where it posted none,
+        in the participants' order: one read."""
+        return [tuple(_blob_or_none(b) for b in row)
+                for row in self.contract.call("blobs_of", spec_id, round_no)]
+
+    def submitters(self, spec_id: int, round_no: int) -> list[str]:
+        """Addresses of the participants who submitted in a round (one read)."""
+        return list(self.contract.call("submitters_of", spec_id, round_no))
+
     def submissions(self, spec_id: int, round_no: int) -> dict[str, str]:
         """Participant address → submitted blob id, for a round."""
         return self._by_participant(spec_id, round_no, self.submission)
@@ -200,6 +237,7 @@ class Market:
                                     f"one is {spec.round})")
         participants = tuple(self.participants(spec_id, rnd)) if spec.opened or rnd < spec.round \
             else ()
+        info = self.round_info(spec_id, rnd) if participants else RoundInfo()
         counts = [int(self.contract.call(name, spec_id, rnd)) if participants else 0
                   for name in ("shares_count", "submission_count", "reveal_count")]
         wanted = participants if of is None else tuple(
@@ -207,18 +245,23 @@ class Market:
         shared: dict[str, str] = {}
         submitted: dict[str, str] = {}
         revealed: dict[str, str] = {}
-        for p in wanted:
-            for out, read in ((shared, self.shares_blob), (submitted, self.submission),
-                              (revealed, self.reveal if counts[2] else None)):
-                # No reveal before AI Inc. declares dropouts: the count spares those reads.
-                blob = read(spec_id, rnd, p) if read is not None else None
-                if blob is not None:
-                    out[p] = blob
+        if wanted:
+            # One read for the whole round (three a participant otherwise).
+            for p, blobs in zip(participants, self.round_blobs(spec_id, rnd), strict=True):
+                if p not in wanted:
+                    continue
+                for out, blob in zip((shared, submitted, revealed), blobs, strict=True):
+                    if blob is not None:
+                        out[p] = blob
         phase = phase_of(spec, rnd, shares_count=counts[0], submission_count=counts[1],
                          participants=len(participants))
+        advertised: tuple[str, ...] = ()
+        if phase is Phase.SHARING and (of is None or len(of) > 0):
+            # Only while keys are being advertised does anyone need to ask who has.
+            advertised = tuple(self.round_keys(spec_id, rnd))
         return RoundState(spec, rnd, phase, tuple(self.owners(spec_id)),
                           participants, *counts, shared=shared, submitted=submitted,
-                          revealed=revealed)
+                          revealed=revealed, info=info, advertised=advertised)
 
     def balance(self, who: str) -> int:
         """What ``who`` may withdraw from the market (credited bounties and refunds), in wei."""
@@ -251,8 +294,15 @@ class Market:
 
     def post(self, *, model_blob: str, key_blob: str, summary: str, batch_size: int, rounds: int,
              min_owners: int, places: int | None = None, noise: float = 0.0, bounty: int,
-             days: int = 30, escrow: int | None = None, sender: str = COMPANY) -> int:
-        """Post a spec with the bounty for every place in every round in escrow; its id."""
+             days: int = 30, escrow: int | None = None, share_seconds: int = SHARE_SECONDS,
+             submit_seconds: int = SUBMIT_SECONDS, reveal_seconds: int = REVEAL_SECONDS,
+             sender: str = COMPANY) -> int:
+        """Post a spec with the bounty for every place in every round in escrow; its id.
+
+        ``share_seconds``, ``submit_seconds``, ``reveal_seconds``: each round's phase durations
+        (the contract refuses work after each deadline; a participant who misses the submit
+        deadline is a dropout of the round).
+        """
         places = min_owners if places is None else places
         if isinstance(noise, bool) or not isinstance(noise, int | float) or not noise >= 0:
             raise InvalidValueError(f"noise must be a number >= 0, got {noise!r}")
@@ -265,7 +315,8 @@ class Market:
         result = self._transact(
             "post_spec", to_bytes32(model_blob), to_bytes32(key_blob), summary,
             batch_size, rounds, min_owners, places, int(round(noise * 1000)), bounty,
-            self.chain.now() + days * DAY, sender=sender, value=escrow)
+            self.chain.now() + days * DAY, share_seconds, submit_seconds, reveal_seconds,
+            sender=sender, value=escrow)
         return int(result.events[0].args["spec_id"])
 
     def add_places(self, spec_id: int, extra: int, *, value: int | None = None,
@@ -283,18 +334,20 @@ class Market:
             value = spec.bounty * extra * (spec.rounds - spec.round)
         return self._transact("add_places", spec_id, extra, sender=sender, value=value)
 
-    def open_round(self, spec_id: int, participants: list[str], *,
+    def open_round(self, spec_id: int, participants: list[str], k: int, threshold: int, *,
                    sender: str = COMPANY) -> TxResult:
-        """Fix the current round's participants (names or addresses) on chain."""
+        """Fix the current round's participants (names or addresses), its neighbourhood size
+        ``k`` and share threshold on chain; the contract draws the round's seed."""
         if len(participants) > MAX_OWNERS:  # the contract holds 128: say so, not an ABI error
             raise InvalidValueError(f"a round takes at most {MAX_OWNERS} participants, "
                                     f"got {len(participants)}")
-        return self._transact("open_round", spec_id,
-                                      [self.address(p) for p in participants], sender=sender)
+        return self._transact("open_round", spec_id, [self.address(p) for p in participants],
+                              k, threshold, sender=sender)
 
-    def declare_dropouts(self, spec_id: int, *, sender: str = COMPANY) -> TxResult:
-        """End the round's submissions: participants who have not submitted are dropped."""
-        return self._transact("declare_dropouts", spec_id, sender=sender)
+    def end_submissions(self, spec_id: int, *, sender: str = COMPANY) -> TxResult:
+        """End the round's submissions (all in, or the submit deadline passed): participants
+        who have not submitted are the round's dropouts; the survivors then reveal."""
+        return self._transact("end_submissions", spec_id, sender=sender)
 
     def close_round(self, spec_id: int, next_model_blob: str, *,
                     sender: str = COMPANY) -> TxResult:
@@ -308,10 +361,15 @@ class Market:
 
     # -- the owners' verbs ------------------------------------------------------------------------
 
-    def accept(self, spec_id: int, mask_key_blob: str, *, sender: str) -> TxResult:
-        """Consent to the spec, publishing the id of the sender's masking key."""
-        return self._transact("accept", spec_id, to_bytes32(mask_key_blob),
-                                      sender=sender)
+    def accept(self, spec_id: int, *, sender: str) -> TxResult:
+        """Consent to the spec (from the next round the company opens)."""
+        return self._transact("accept", spec_id, sender=sender)
+
+    def advertise_keys(self, spec_id: int, round_no: int, keys: PublicKeys, *,
+                       sender: str) -> TxResult:
+        """Advertise the sender's keys for one round (two X25519 keys, a seed commitment)."""
+        return self._transact("advertise_keys", spec_id, round_no, keys.cipher, keys.mask,
+                              keys.commitment, sender=sender)
 
     def post_shares(self, spec_id: int, round_no: int, shares_blob: str, *,
                     sender: str) -> TxResult:
@@ -326,7 +384,7 @@ class Market:
 
     def reveal_shares(self, spec_id: int, round_no: int, reveal_blob: str, *,
                       sender: str) -> TxResult:
-        """Post the id of the shares the sender holds of the round's dropped owners."""
+        """Post the id of the shares the sender reveals (survivors' seeds, dropouts' keys)."""
         return self._transact("reveal_shares", spec_id, round_no,
                                       to_bytes32(reveal_blob), sender=sender)
 

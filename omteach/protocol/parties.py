@@ -5,32 +5,43 @@
   round with a fixed set of participants, adds the owners' encrypted updates, decrypts *only the
   sum* (after checking every blob against the spec on chain), updates the model.
 - **Data owners** (:class:`DataOwner`): Joe, Jane, Jack, or any address. Their data is never sent
-  anywhere. Each checks the model against its id, consents on chain, deals Shamir shares of its
-  round's mask seeds to the other participants, trains locally, and sends an update that is
-  clipped, packed, masked (:mod:`omteach.crypto.secagg`) and encrypted under AI Inc.'s key. If
-  someone drops out, the survivors reveal their shares of the dropped owner's seeds.
+  anywhere. Each checks the model against its id and consents on chain. In every round it
+  advertises fresh keys, deals Shamir shares of its mask key and self-mask seed to its
+  neighbours, trains locally, and sends an update that is clipped, packed, double-masked
+  (:mod:`omteach.crypto.doublemask` over SecAgg+ neighbourhoods) and encrypted under AI Inc.'s
+  key. After the submissions end, each survivor reveals its shares of the survivors' self-mask
+  seeds and of the dropouts' mask keys, never both kinds for one owner.
 
 Parties are keyed by **address** in everything the protocol computes (masks, shares, sums);
 names are only for display.
 
 Why one module of some 540 lines: AI Inc. and the data owner are the two ends of the same
 blob formats (what one writes the other parses and checks: models, keys, shares, updates,
-reveals), so each format's writer and reader sit side by side. The secure-aggregation rewrite
-(the next issue) changes both ends together; split the two classes after it, not before.
+reveals), so each format's writer and reader sit side by side.
 """
 
 from __future__ import annotations
 
 import io
+import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 from omteach.chain import TxResult
-from omteach.crypto import secagg
+from omteach.crypto.doublemask import (
+    Participant,
+    PublicKeys,
+    Reveal,
+    RoundSetup,
+    sealed_from_json,
+    sealed_to_json,
+    unmask,
+)
+from omteach.crypto.neighbours import DEFAULT_CORRUPTION, DEFAULT_DROPOUT, choose_parameters
 from omteach.crypto.packing import PackedCiphertext, PackingCodec
 from omteach.crypto.paillier import (
     KeyPair,
@@ -40,7 +51,6 @@ from omteach.crypto.paillier import (
     public_key_from_json,
     public_key_to_json,
 )
-from omteach.crypto.secagg import MaskKey
 from omteach.errors import (
     AggregationError,
     BlobError,
@@ -55,6 +65,7 @@ from omteach.learning.defences import AuditPolicy, AuditReport, audit_spec
 from omteach.learning.model import ModelSpec
 from omteach.protocol.blobs import blob_id
 from omteach.protocol.market import Market, MarketSpec
+from omteach.protocol.round import RoundState
 from omteach.story import COMPANY
 from omteach.text import canonical_json
 
@@ -72,6 +83,38 @@ def timed(timings: dict[str, float], step: str) -> Iterator[None]:
 def _same_json(a: Any, b: Any) -> bool:
     # Compare as JSON text: True is not 1, and 0.5 from a blob equals 0.5 here.
     return canonical_json(a) == canonical_json(b)
+
+
+REVEAL_KIND = "omteach.RevealedShares"
+
+
+def secagg_parameters(n: int, dropout: float = DEFAULT_DROPOUT,
+                      corruption: float = DEFAULT_CORRUPTION) -> tuple[int, int]:
+    """``(k, t)`` for a round of ``n`` participants: SecAgg+'s neighbours and threshold.
+
+    From :func:`~omteach.crypto.neighbours.choose_parameters` for 3 or more. Two participants
+    neighbour each other and both shares are needed (neither can be recovered if the other
+    drops: with two, each would learn the other's update from the sum anyway). One participant
+    has nobody to mask with: ``(0, 1)``, and the round adds no masks.
+    """
+    if n >= 3:
+        chosen = choose_parameters(n, dropout, corruption)
+        return chosen.k, chosen.threshold
+    return (1, 2) if n == 2 else (0, 1)
+
+
+def round_context(market: Market, spec_id: int, round_no: int) -> bytes:
+    """Names one round of one market: nothing sealed or derived for it opens in another."""
+    return f"ModelMarket {market.contract.address.lower()} spec {spec_id} round {round_no}".encode()
+
+
+def round_setup(market: Market, state: RoundState, modulus: int, length: int) -> RoundSetup | None:
+    """The round's secure-aggregation terms, all read from the chain (None: one participant,
+    nothing to mask). Every participant and AI Inc. build the same, or no share opens."""
+    if len(state.participants) < 2:
+        return None
+    return RoundSetup(tuple(state.participants), state.info.seed, modulus, length, state.k,
+                      state.threshold, context=round_context(market, state.spec_id, state.round))
 
 
 def _codec_json(codec: PackingCodec) -> dict[str, Any]:
@@ -115,29 +158,37 @@ class AICompany:
                                            "codec": _codec_json(self.codec)})
 
     def post(self, *, rounds: int, min_owners: int, bounty: int, places: int | None = None,
-             days: int = 30, noise: float = 0.0, escrow: int | None = None) -> int:
+             days: int = 30, noise: float = 0.0, escrow: int | None = None,
+             **phase_seconds: int) -> int:
         """Post the spec with the bounty for every place in every round in escrow; its id.
 
-        ``min_owners`` (t): the fewest submissions a round closes with, and the threshold of the
-        dropout shares. ``places``: how many owners may accept (default ``min_owners``).
+        ``min_owners``: the fewest submissions a round closes with (the share threshold t is
+        chosen per round from the participants, see :func:`secagg_parameters`). ``places``:
+        how many owners may accept (default ``min_owners``). ``share_seconds``,
+        ``submit_seconds``, ``reveal_seconds``: the phases' durations (:meth:`Market.post`).
         """
         self.spec_id = self.market.post(
             model_blob=self.publish_model(), key_blob=self.publish_key(),
             summary=tasks.summary(self.model), batch_size=self.model.batch_size, rounds=rounds,
             min_owners=min_owners, places=places, noise=noise, bounty=bounty, days=days,
-            escrow=escrow, sender=self.address)
+            escrow=escrow, sender=self.address, **phase_seconds)
         return self.spec_id
 
     # -- running a round -------------------------------------------------------------------------
 
-    def open_round(self, spec_id: int, participants: list[str] | None = None) -> TxResult:
-        """Fix the current round's participants on chain (default: every owner who accepted)."""
-        chosen = self.market.owners(spec_id) if participants is None else participants
-        return self.market.open_round(spec_id, chosen, sender=self.address)
+    def open_round(self, spec_id: int, participants: Sequence[str] | None = None, *,
+                   dropout: float = DEFAULT_DROPOUT,
+                   corruption: float = DEFAULT_CORRUPTION) -> TxResult:
+        """Fix the current round's participants on chain (default: every owner who accepted),
+        with SecAgg+'s ``k`` and ``t`` for that many (tolerating the ``dropout`` and
+        ``corruption`` fractions); the contract draws the round's seed."""
+        chosen = list(self.market.owners(spec_id) if participants is None else participants)
+        k, t = secagg_parameters(len(chosen), dropout, corruption)
+        return self.market.open_round(spec_id, chosen, k, t, sender=self.address)
 
-    def declare_dropouts(self, spec_id: int) -> TxResult:
-        """End the round's submissions: whoever has not submitted is dropped from it."""
-        return self.market.declare_dropouts(spec_id, sender=self.address)
+    def end_submissions(self, spec_id: int) -> TxResult:
+        """End the round's submissions: whoever has not submitted is a dropout of it."""
+        return self.market.end_submissions(spec_id, sender=self.address)
 
     def _round_terms(self, spec: MarketSpec) -> tuple[int, dict[str, Any], str]:
         """What every update of the round must say, read from the blobs the chain names."""
@@ -197,30 +248,29 @@ class AICompany:
 
     def aggregate(self, spec_id: int, round_no: int, *, encrypted: bool = True,
                   timings: dict[str, float] | None = None) -> tuple[np.ndarray, int]:
-        """Sum the round's updates (homomorphically if encrypted) and decrypt once.
+        """Sum the round's updates (homomorphically if encrypted), decrypt once, unmask.
 
-        Refuses (:class:`AggregationError`) a round whose submissions are not exactly its
-        participants' (unless the dropouts were declared and enough survivors revealed their
-        shares), a blob that disagrees with the spec on chain, or a sum that does not decode.
+        Only after the submissions ended (the survivors then revealed the shares that remove
+        their self-masks and the dropouts' pairwise masks). Refuses (:class:`AggregationError`)
+        a blob that disagrees with the spec on chain, too few usable reveals
+        (:class:`DropoutRecoveryError`), or a sum that does not decode: never a wrong mean.
         Returns the mean update and the number of contributions.
         """
         timings = {} if timings is None else timings
         market = self.market
         with timed(timings, "chain"):
-            spec = market.spec(spec_id)
+            state = market.round_state(spec_id)
+            spec = state.spec
             if round_no != spec.round or not spec.opened or spec.finished:
                 raise AggregationError(f"round {round_no} is not the open round of spec "
                                        f"{spec_id} (the open round is {spec.round})")
-            participants = market.participants(spec_id, round_no)
-            subs = market.submissions(spec_id, round_no)
+            subs = dict(state.submitted)
         if not subs:
             raise AggregationError("no participant has submitted in this round yet")
-        missing = [p for p in participants if p not in subs]
-        if missing and not spec.recovering:
+        if not spec.recovering:
             raise AggregationError(
-                f"{', '.join(market.name(p) for p in missing)} did not submit: their masks do "
-                "not cancel, so the sum would be noise. Wait for them, or declare the dropouts "
-                "and let the survivors reveal their shares")
+                "the submissions of this round have not ended: every update is still hidden by "
+                "its self-mask. End them (end_submissions) and let the survivors reveal")
         if not encrypted:
             with timed(timings, "blobs"):
                 updates = [self._load_plain(owner, blob) for owner, blob in subs.items()]
@@ -235,16 +285,65 @@ class AICompany:
             total = packed[0]
             for p in packed[1:]:
                 total = total + p
-        correction = [0] * len(total.ciphertexts)
-        if missing:
-            with timed(timings, "recovery"):
-                correction = self._dropout_correction(spec, participants, list(subs), missing,
-                                                      len(total.ciphertexts))
         with timed(timings, "decryption"):
-            plain = [(self.keys.private.raw_decrypt(c) - r) % public.n
-                     for c, r in zip(total.ciphertexts, correction, strict=True)]
-            summed = self._decode(codec, plain, length, len(packed), bool(missing))
+            masked = [self.keys.private.raw_decrypt(c) % public.n for c in total.ciphertexts]
+        with timed(timings, "recovery"):
+            plain = self._unmask(state, masked)
+        with timed(timings, "decryption"):
+            summed = self._decode(codec, plain, length, len(packed),
+                                  bool(state.not_submitted()))
         return summed / len(packed), len(packed)
+
+    def unmasked_mean(self, spec_id: int, round_no: int) -> tuple[np.ndarray, int]:
+        """The mean of a round's encrypted submissions, unmasked with its survivors' reveals:
+        for any round whose submissions ended (the open one or a closed one), without the
+        checks and the state change of :meth:`aggregate` (chapter 4's "what AI Inc. sees")."""
+        state = self.market.round_state(spec_id, round_no)
+        if not state.submissions_over or not state.revealed:
+            raise AggregationError(
+                "every update also carries its owner's self-mask, which no other mask cancels: "
+                "the sum stays noise until the submissions end and the survivors reveal")
+        length, codec_json, fingerprint = self._round_terms(state.spec)
+        packed = [self._load_update(o, b, length, codec_json, fingerprint)
+                  for o, b in state.submitted.items()]
+        total = sum(packed[1:], packed[0])
+        masked = [self.keys.private.raw_decrypt(c) % self.keys.public.n
+                  for c in total.ciphertexts]
+        plain = self._unmask(state, masked)
+        summed = self._decode(packed[0].codec, plain, length, len(packed),
+                              bool(state.not_submitted()))
+        return summed / len(packed), len(packed)
+
+    def _reveals(self, state: RoundState) -> tuple[dict[str, Reveal], list[str]]:
+        """The survivors' reveals, each checked against its id, kind, round and sender; the
+        unusable ones are left out (others may hold the same shares) and named."""
+        reveals, unusable = {}, []
+        for survivor, blob in state.revealed.items():
+            try:
+                doc = self.market.blobs.get_json(blob)
+                if (not isinstance(doc, dict) or doc.get("kind") != REVEAL_KIND
+                        or doc.get("spec_id") != state.spec_id or doc.get("round") != state.round
+                        or str(doc.get("sender", "")).lower() != survivor.lower()):
+                    raise InvalidValueError("not this survivor's reveal for this round")
+                reveals[survivor] = Reveal.from_json(doc)
+            except OmteachError:
+                unusable.append(self.market.name(survivor))
+        return reveals, unusable
+
+    def _unmask(self, state: RoundState, masked: list[int]) -> list[int]:
+        """Remove every mask from the decrypted sum: Bonawitz's Unmasking, server side."""
+        setup = round_setup(self.market, state, self.keys.public.n, len(masked))
+        if setup is None:
+            return masked  # one participant: no masks were added
+        reveals, unusable = self._reveals(state)
+        try:
+            return unmask(setup, self.market.round_keys(state.spec_id, state.round),
+                          state.participants, tuple(state.submitted), masked, reveals)
+        except (DropoutRecoveryError, InvalidValueError) as exc:
+            left_out = (f" (unusable reveals left out: {', '.join(unusable)})" if unusable
+                        else "")
+            raise DropoutRecoveryError(f"the sum cannot be unmasked: {exc}{left_out}. Nothing "
+                                       "was used") from None
 
     def _load_plain(self, owner: str, blob: str) -> np.ndarray:
         who = self.market.name(owner)
@@ -266,43 +365,10 @@ class AICompany:
         fits = all(p >> bits == 0 for p, bits in zip(plain, used, strict=True))
         q = codec.unpack(plain, length, public) if fits else None
         if q is None or q.max(initial=0) > contributions * codec.levels:
-            why = ("the dropped owners' masks were not all removed (a wrong revealed share?)"
-                   if recovered else "some masks did not cancel, or an update was not packed "
-                   "with this codec")
+            why = ("some masks were not removed (a wrong share or key?)" if recovered else
+                   "some masks did not cancel, or an update was not packed with this codec")
             raise AggregationError(f"the decrypted sum does not decode: {why}. Nothing was used")
         return codec.dequantize(q, contributions)
-
-    def _dropout_correction(self, spec: MarketSpec, participants: list[str],
-                            survivors: list[str], dropped: list[str], count: int) -> list[int]:
-        """Rebuild the dropped owners' round seeds from the revealed shares; their masks' sum."""
-        market = self.market
-        reveals = market.reveals(spec.spec_id, spec.round)
-        if len(reveals) < spec.min_owners:
-            raise DropoutRecoveryError(
-                f"{len(reveals)} survivor(s) revealed their shares, {spec.min_owners} are needed "
-                f"to remove the masks of {', '.join(market.name(d) for d in dropped)}")
-        xs = {p: i + 1 for i, p in enumerate(participants)}
-        revealed: dict[str, dict[int, dict[str, int]]] = {d: {} for d in dropped}
-        for survivor, blob in reveals.items():
-            try:
-                doc = market.blobs.get_json(blob)
-                if (not isinstance(doc, dict) or doc.get("kind") != "omteach.RevealedShares"
-                        or doc.get("x") != xs[survivor]):
-                    raise InvalidValueError("not a reveal of this survivor's shares")
-                for d in dropped:
-                    revealed[d][xs[survivor]] = {
-                        peer: int(y, 16) for peer, y in doc["dropped"][d].items()}
-            except (OmteachError, KeyError, TypeError, ValueError, AttributeError) as exc:
-                raise DropoutRecoveryError(
-                    f"{market.name(survivor)}'s revealed shares are unusable: {exc}") from None
-        seeds = {}
-        for d in dropped:
-            try:
-                seeds[d] = secagg.recover_round_seeds(revealed[d], spec.min_owners)
-            except InvalidValueError as exc:
-                raise DropoutRecoveryError(
-                    f"the masks of {market.name(d)} cannot be removed: {exc}") from None
-        return secagg.dropout_correction(seeds, survivors, count, self.keys.public.n)
 
     def close_round(self, spec_id: int, mean_update: np.ndarray) -> TxResult:
         """Apply the mean update, publish the new model and close the round on chain.
@@ -337,8 +403,12 @@ class DataOwner:
         self.data = data
         self.seed = seed
         self.task = task
-        self.mask_key = MaskKey.generate()
         self.last_update: np.ndarray | None = None
+        # (spec, round) -> (the round's seed, this owner's secrets for it). Fresh in every round
+        # and after every reopening (a new seed): a dropout's revealed mask key must never
+        # unmask another round. They live in this process only, as the data does.
+        self._secrets: dict[tuple[int, int], tuple[bytes, Participant | None]] = {}
+        self._opened: set[tuple[int, int, bytes]] = set()  # rounds whose shares this owner holds
 
     def browse(self) -> list[MarketSpec]:
         """The open specs on the market."""
@@ -397,99 +467,95 @@ class DataOwner:
         return public, codec
 
     def accept(self, spec_id: int) -> TxResult:
-        """Check the model (and that this owner's data fits it), publish the masking key, and
-        consent on chain."""
+        """Check the model (and that this owner's data fits it), then consent on chain."""
         model, _ = self.inspect(spec_id)
         tasks.check_data(model, self.data)  # before any gas: data that cannot train is refused
-        key_blob = self.market.blobs.put_json({"kind": "omteach.MaskKey",
-                                               "public": format(self.mask_key.public, "x")})
-        return self.market.accept(spec_id, key_blob, sender=self.address)
+        return self.market.accept(spec_id, sender=self.address)
 
     # -- the round's keys and shares -------------------------------------------------------------
 
-    def _participants(self, spec_id: int, round_no: int) -> tuple[MarketSpec, list[str]]:
-        spec = self.market.spec(spec_id)
+    def _round(self, spec_id: int, round_no: int) -> RoundState:
+        state = self.market.round_state(spec_id, of=[self.address])
+        spec = state.spec
         if spec.finished or round_no != spec.round or not spec.opened:
             raise ProtocolError(f"round {round_no} of spec {spec_id} is not open (the company "
                                 "opens a round with open_round)")
-        participants = self.market.participants(spec_id, round_no)
-        if self.address not in participants:
+        if self.address not in state.participants:
             raise ProtocolError(f"{self.name} is not a participant of round {round_no}")
-        return spec, participants
+        return state
 
-    def _pair_seeds(self, spec_id: int, peers: list[str]) -> dict[str, bytes]:
-        """The Diffie-Hellman seed this owner shares with each peer (from keys named on chain)."""
-        seeds = {}
-        for peer in peers:
-            blob = self.market.mask_key_blob(spec_id, peer)
-            doc = self.market.blobs.get_json(blob) if blob else None
-            try:
-                public = int(doc["public"], 16)
-            except (KeyError, TypeError, ValueError):
-                raise BlobError(f"{self.market.name(peer)}'s masking key blob is not a key"
-                                ) from None
-            seeds[peer] = self.mask_key.shared_seed(public)
-        return seeds
+    def _setup(self, state: RoundState) -> RoundSetup | None:
+        public, codec = self._key_from(state.spec)
+        model, _ = self.inspect(state.spec_id)
+        return round_setup(self.market, state, public.n,
+                           codec.n_ciphertexts(tasks.n_params(model), public))
 
-    def _round_seeds(self, spec_id: int, round_no: int,
-                     participants: list[str]) -> tuple[dict[str, bytes], dict[str, bytes]]:
-        peers = [p for p in participants if p != self.address]
-        pair = self._pair_seeds(spec_id, peers)
-        return pair, {p: secagg.round_seed(pair[p], spec_id, round_no) for p in peers}
+    def _secret(self, state: RoundState) -> Participant | None:
+        """This owner's secrets for the round (None: a lone participant, no masks)."""
+        held = self._secrets.get((state.spec_id, state.round))
+        if held is None or held[0] != state.info.seed:
+            raise ProtocolError(f"{self.name} has no keys for this opening of round "
+                                f"{state.round}: advertise them first (advertise_keys)")
+        return held[1]
+
+    def advertise_keys(self, spec_id: int, round_no: int) -> TxResult:
+        """Fresh keys for this round (Bonawitz's AdvertiseKeys): two X25519 public keys and a
+        commitment to a fresh self-mask seed go on chain; the secrets stay here."""
+        state = self._round(spec_id, round_no)
+        setup = self._setup(state)
+        me = None if setup is None else Participant(self.address, setup)
+        self._secrets[spec_id, round_no] = (state.info.seed, me)
+        keys = (me.public_keys() if me is not None else  # nobody to mask with: any keys
+                PublicKeys(*(secrets.token_bytes(32) for _ in range(3))))
+        return self.market.advertise_keys(spec_id, round_no, keys, sender=self.address)
 
     def post_shares(self, spec_id: int, round_no: int, *,
                     masked: bool = True) -> tuple[str, TxResult]:
-        """Deal Shamir shares of this round's mask seeds to the other participants, sealed.
+        """Deal Shamir shares of this round's mask key and self-mask seed to the neighbours,
+        each pair sealed to its recipient (Bonawitz's ShareKeys over SecAgg+'s graph).
 
-        ``masked=False`` (the plain comparison run, no masks), or a round in which no dropout can
-        be recovered (fewer than ``min_owners`` others): an empty shares blob.
+        Needs every participant's advertised keys (the contract waits for them).
+        ``masked=False`` (the plain comparison run, no masks) or a lone participant: an empty
+        shares blob.
         """
-        spec, participants = self._participants(spec_id, round_no)
-        sealed: dict[str, str] = {}
-        if masked and len(participants) - 1 >= spec.min_owners:
-            pair, seeds = self._round_seeds(spec_id, round_no, participants)
-            sealed = secagg.deal_shares(self.address, participants, seeds, pair,
-                                        spec.min_owners, spec_id=spec_id, round_no=round_no)
-        blob = self.market.blobs.put_json({
-            "kind": "omteach.KeyShares", "spec_id": spec_id, "round": round_no,
-            "owner": self.address, "threshold": spec.min_owners, "shares": sealed})
+        state = self._round(spec_id, round_no)
+        me = self._secret(state)
+        sealed: dict[str, bytes] = {}
+        if masked and me is not None:
+            sealed = me.deal_shares(self.market.round_keys(spec_id, round_no))
+        blob = self.market.blobs.put_json({**sealed_to_json(self.address, sealed),
+                                           "spec_id": spec_id, "round": round_no})
         return blob, self.market.post_shares(spec_id, round_no, blob, sender=self.address)
 
-    def _share_from(self, spec_id: int, round_no: int, participants: list[str], sender: str,
-                    pair_seed: bytes) -> dict[str, int]:
-        """The share ``sender`` dealt to this owner, opened; a clear error if there is none."""
-        who = self.market.name(sender)
-        try:
-            blob = self.market.shares_blob(spec_id, round_no, sender)
-            doc = self.market.blobs.get_json(blob) if blob else None
-            return secagg.open_shares(sender, self.address, participants,
-                                      doc["shares"][self.address], pair_seed, spec_id=spec_id,
-                                      round_no=round_no)
-        except (OmteachError, KeyError, TypeError) as exc:
-            raise ProtocolError(
-                f"{who}'s key shares hold no usable share for {self.name} ({exc}): if {who} "
-                f"dropped out, its masks could not be removed. Ask the company to open the round "
-                f"again without {who}") from None
-
     def check_shares(self, spec_id: int, round_no: int) -> None:
-        """Open the share every other participant dealt this owner, before masking anything.
+        """Open the shares each neighbour dealt this owner, before masking anything.
 
-        An owner whose shares are missing or do not open could drop out and leave the round
-        unrecoverable; the time to refuse is before submitting (the company may then open the
-        round again without it).
+        A neighbour whose shares are missing or do not open could drop out and leave the round
+        unrecoverable: the time to refuse is before submitting (:class:`ProtocolError` naming
+        it; the company may then open the round again without it).
         """
-        spec, participants = self._participants(spec_id, round_no)
-        if len(participants) - 1 < spec.min_owners:
-            return  # nobody can drop out and leave min_owners survivors: no shares were dealt
-        peers = [p for p in participants if p != self.address]
-        self._check_shares(spec, round_no, participants, self._pair_seeds(spec_id, peers))
+        self._open_shares(self._round(spec_id, round_no))
 
-    def _check_shares(self, spec: MarketSpec, round_no: int, participants: list[str],
-                      pair: dict[str, bytes]) -> None:
-        if len(participants) - 1 < spec.min_owners:
-            return
-        for peer, seed in pair.items():
-            self._share_from(spec.spec_id, round_no, participants, peer, seed)
+    def _open_shares(self, state: RoundState) -> Participant | None:
+        me = self._secret(state)
+        key = (state.spec_id, state.round, state.info.seed)
+        if me is None or key in self._opened:
+            return me
+        for peer in me.setup.neighbours(self.address):
+            who = self.market.name(peer)
+            try:
+                blob = self.market.shares_blob(state.spec_id, state.round, peer)
+                if blob is None:
+                    raise BlobError("no shares on chain")
+                sealed = sealed_from_json(self.market.blobs.get_json(blob), self.address)
+                me.receive_shares({peer: sealed})  # opens, or refuses, this neighbour's share
+            except OmteachError as exc:
+                raise ProtocolError(
+                    f"{who}'s key shares hold no usable share for {self.name}: if {who} "
+                    f"dropped out, its masks could not be removed. Ask the company to open the "
+                    f"round again without {who} ({exc})") from None
+        self._opened.add(key)
+        return me
 
     def train(self, spec_id: int, round_no: int) -> np.ndarray:
         """Train the spec's current model on this owner's data; the clipped update."""
@@ -499,23 +565,23 @@ class DataOwner:
     def submit(self, spec_id: int, round_no: int, update: np.ndarray, *, encrypted: bool = True,
                encryptor: Callable[[list[int]], list[int]] | None = None,
                timings: dict[str, float] | None = None) -> tuple[str, TxResult]:
-        """Pack, mask for exactly the round's participants, encrypt; post the id, then the blob.
+        """Pack, double-mask, encrypt; post the id, then the blob.
 
-        The id goes on chain *before* the bytes are uploaded: if the contract refuses (the
-        round's dropouts were declared, so this owner's masks may be revealed), the update is
+        The mask is this owner's self-mask plus its pairwise masks with its neighbours (the
+        masked input of a zero vector is exactly the mask, added to the packed plaintexts mod
+        n). The id goes on chain *before* the bytes are uploaded: if the contract refuses (the
+        submit deadline passed, so this owner's pairwise masks may be revealed), the update is
         never published. Returns (blob id, transaction result).
         """
         timings = {} if timings is None else timings
         self.last_update = update  # stays on this owner's machine (the notebook compares)
         if encrypted:
             with timed(timings, "masking"):
-                # check_shares, with the round's terms read from chain once for all the steps
-                spec, participants = self._participants(spec_id, round_no)
-                pair, seeds = self._round_seeds(spec_id, round_no, participants)
-                self._check_shares(spec, round_no, participants, pair)
-                public, codec = self._key_from(spec)
-                count = codec.n_ciphertexts(len(update), public)
-                mask = secagg.mask_from_round_seeds(self.address, seeds, count, public.n)
+                state = self._round(spec_id, round_no)
+                me = self._open_shares(state)
+                public, codec = self._key_from(state.spec)
+                mask = (None if me is None else
+                        me.masked_input([0] * me.setup.length, state.participants))
             with timed(timings, "encryption"):
                 packed = codec.encrypt(public, update, mask=mask, encryptor=encryptor)
             data = canonical_json(packed.to_json(), ensure_ascii=True)
@@ -530,27 +596,32 @@ class DataOwner:
             self.market.blobs.put(data)
         return blob, tx
 
-    def reveal_shares(self, spec_id: int, round_no: int, *,
-                      masked: bool = True) -> tuple[str, TxResult]:
-        """Reveal the shares this owner holds of the round's dropped owners' seeds.
+    def reveal_shares(self, spec_id: int, round_no: int, *, masked: bool = True,
+                      state: RoundState | None = None) -> tuple[str, TxResult]:
+        """Reveal the shares this owner holds: of each surviving neighbour's (and its own)
+        self-mask seed, and of each dropped neighbour's mask key; never both for one owner.
 
-        Only for owners who did not submit (read from chain, after the company declared the
-        dropouts): revealing the shares of an owner who submitted would unmask its update.
-        ``masked=False`` (the plain comparison run): nothing to reveal, an empty blob.
+        Survivors and dropouts are read from chain after the submissions ended, never taken
+        from the company; the rule is enforced by :meth:`Participant.reveal`, which raises
+        :class:`~omteach.errors.RevealRefusedError` (nothing revealed) for a request that
+        would unmask anyone. ``masked=False`` (the plain comparison run): an empty reveal.
+        ``state``: the round as the caller just read it (a student's step), spared a read.
         """
-        spec, participants = self._participants(spec_id, round_no)
-        if not spec.recovering:
-            raise ProtocolError("the company has not declared any dropouts in this round")
-        subs = self.market.submissions(spec_id, round_no)
-        dropped = [p for p in participants if p not in subs] if masked else []
-        pair = self._pair_seeds(spec_id, dropped)
-        out = {}
-        for d in dropped:
-            points = self._share_from(spec_id, round_no, participants, d, pair[d])
-            out[d] = {peer: format(y, "x") for peer, y in points.items()}
-        blob = self.market.blobs.put_json({
-            "kind": "omteach.RevealedShares", "spec_id": spec_id, "round": round_no,
-            "owner": self.address, "x": participants.index(self.address) + 1, "dropped": out})
+        if state is None or (state.spec_id, state.round) != (spec_id, round_no):
+            state = self._round(spec_id, round_no)
+        if not state.spec.recovering:
+            raise ProtocolError("the company has not ended this round's submissions")
+        survivors = self.market.submitters(spec_id, round_no)  # one read, the same for all
+        if self.address not in survivors:
+            raise ProtocolError(f"{self.name} did not submit in round {round_no}: it reveals "
+                                "nothing")
+        me = self._open_shares(state) if masked else None
+        if me is None:
+            reveal = Reveal(self.address, {}, {})
+        else:
+            reveal = me.reveal(survivors, [p for p in state.participants if p not in survivors])
+        blob = self.market.blobs.put_json({**reveal.to_json(), "kind": REVEAL_KIND,
+                                           "spec_id": spec_id, "round": round_no})
         return blob, self.market.reveal_shares(spec_id, round_no, blob, sender=self.address)
 
     def withdraw(self) -> TxResult:

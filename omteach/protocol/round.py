@@ -6,15 +6,17 @@ returns a frozen :class:`RoundState`. Every driver of a round (the single-kernel
 reads the round through it and decides with :func:`next_action` (AI Inc.) or
 :meth:`RoundState.seat` (an owner); none of them compares the contract's flags or strings itself.
 
-A round's life, as :class:`Phase`::
+A round's life, as :class:`Phase`, each phase after ACCEPTING with its own deadline on chain::
 
     ACCEPTING ──open_round──▶ SHARING ──every share in──▶ SUBMITTING
-        ▲                      │  ▲                        │     │ declare_dropouts
-        │                      └──┘ reopen without         │     ▼
-        │                           who posted no shares   │  RECOVERING
-        │                                                  │     │
-        └─────────── close_round: the next round ◀─────────┴─────┘
-                     (after the last one: FINISHED; every earlier round reads CLOSED)
+        ▲       (seed, k, t)   │  ▲   (advertise keys,      │ all in, or the submit deadline
+        │                      └──┘    deal shares)         │ passed: end_submissions
+        │            reopen without who                     ▼
+        │            missed the sharing deadline        RECOVERING (survivors reveal: seeds of
+        │                                                   │  survivors, keys of dropouts)
+        └─────────── close_round: the next round ◀──────────┘ all revealed, or the reveal
+                     (after the last one: FINISHED;            deadline passed with t reveals
+                      every earlier round reads CLOSED)
 """
 
 from __future__ import annotations
@@ -29,17 +31,36 @@ if TYPE_CHECKING:  # market.py builds RoundStates: it imports this module, not t
     from omteach.protocol.market import MarketSpec
 
 
+@dataclass(frozen=True)
+class RoundInfo:
+    """What the contract fixed for one round: its public seed (drawn at ``open_round``, it
+    draws the neighbour graph), ``k`` neighbours per participant, the share ``threshold`` t,
+    the phases' deadlines (chain time; 0: the phase has not started) and how many participants
+    advertised their round keys. All zeros before the round opens."""
+
+    seed: bytes = bytes(32)
+    k: int = 0
+    threshold: int = 0
+    share_deadline: int = 0
+    submit_deadline: int = 0
+    reveal_deadline: int = 0
+    advertised: int = 0
+
+
 class Phase(enum.Enum):
     """Where a round is in its life (see the module's diagram)."""
 
     ACCEPTING = "accepting"
     """The round is not opened yet: owners accept the spec, AI Inc. opens the round."""
     SHARING = "sharing"
-    """Participants are fixed; they post their sealed key shares; nobody has submitted."""
+    """Participants are fixed; they advertise their round keys, then post their sealed key
+    shares, before the sharing deadline; nobody has submitted."""
     SUBMITTING = "submitting"
-    """Participants train and submit (the contract takes updates once every share is in)."""
+    """Participants train and submit, before the submit deadline (the contract takes updates
+    once every share is in)."""
     RECOVERING = "recovering"
-    """AI Inc. declared the dropouts; the survivors reveal their shares of the dropouts' seeds."""
+    """AI Inc. ended the submissions (who did not submit dropped); the survivors reveal their
+    shares of the survivors' self-mask seeds and of the dropouts' mask keys."""
     CLOSED = "closed"
     """A round before the current one: final, the contract takes nothing more for it."""
     FINISHED = "finished"
@@ -56,9 +77,9 @@ class Seat(enum.StrEnum):
     SUBMITTED = "submitted"
     """Posted its update."""
     REVEALED = "revealed"
-    """Submitted, then revealed its shares of the dropouts' seeds."""
+    """Submitted, then revealed its shares (survivors' seeds, dropouts' keys)."""
     DROPPED = "dropped"
-    """Submissions are over and it never submitted."""
+    """Submissions are over and it never submitted (missed the submit deadline)."""
     LEFT = "left"
     """Left the class after posting its shares (a rehearsal's dropout, as the student sees it)."""
 
@@ -78,6 +99,9 @@ class RoundState:
     was asked for some only (``Market.round_state(..., of=[me])``: a student's six reads
     instead of three per classmate). :attr:`dropped`, :attr:`recovered` and :attr:`paid` follow
     from them: who never submitted, whose masks were removed, who was credited the bounty.
+    ``info`` is what the contract fixed for the round (seed, k, t, the phases' deadlines);
+    ``advertised`` who advertised round keys (read in the SHARING phase only: afterwards every
+    participant has).
     """
 
     spec: MarketSpec
@@ -91,6 +115,8 @@ class RoundState:
     shared: Mapping[str, str] = field(default_factory=_frozen)
     submitted: Mapping[str, str] = field(default_factory=_frozen)
     revealed: Mapping[str, str] = field(default_factory=_frozen)
+    info: RoundInfo = field(default_factory=RoundInfo)
+    advertised: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # A read is a snapshot: its mappings are read-only views of copies, so no driver can
@@ -107,6 +133,29 @@ class RoundState:
     def deadline(self) -> int:
         """Chain time after which the contract takes no acceptance, submission or close."""
         return self.spec.deadline
+
+    @property
+    def k(self) -> int:
+        """Neighbours per participant (SecAgg+), fixed at open_round."""
+        return self.info.k
+
+    @property
+    def threshold(self) -> int:
+        """Shares that rebuild a participant's secret (Shamir's t), fixed at open_round."""
+        return self.info.threshold
+
+    @property
+    def phase_deadline(self) -> int | None:
+        """Chain time from which the current phase's work is refused (None: no deadline runs)."""
+        return {Phase.SHARING: self.info.share_deadline,
+                Phase.SUBMITTING: self.info.submit_deadline,
+                Phase.RECOVERING: self.info.reveal_deadline}.get(self.phase)
+
+    def deadline_passed(self, now: int) -> bool:
+        """Chain time ``now`` has reached the current phase's deadline: the contract refuses that
+        phase's work from that second on, and AI Inc. may act without the late."""
+        deadline = self.phase_deadline
+        return bool(deadline) and now >= deadline
 
     @property
     def all_shares_in(self) -> bool:
@@ -155,6 +204,18 @@ class RoundState:
             return Seat.DROPPED
         return Seat.SHARES if address in self.shared else Seat.PARTICIPANT
 
+    def has_advertised(self, address: str) -> bool:
+        """``address`` advertised its round keys (every participant has, after SHARING)."""
+        return self.phase is not Phase.SHARING or address in self.advertised
+
+    def late_in_sharing(self) -> tuple[str, ...]:
+        """Who holds the sharing phase up: those without round keys while some are missing
+        (nobody can deal shares before every key is in), else those without key shares.
+        Needs a full read (``advertised`` is read only then)."""
+        if self.info.advertised < len(self.participants):
+            return tuple(p for p in self.participants if p not in self.advertised)
+        return self.missing_shares()
+
     def missing_shares(self) -> tuple[str, ...]:
         """Participants who have not posted their key shares."""
         return tuple(p for p in self.participants if p not in self.shared)
@@ -192,10 +253,10 @@ class Action(enum.Enum):
     """Fix the round's participants on chain."""
     REOPEN_ROUND = "reopen_round"
     """Open the round again without the participants who posted no key shares."""
-    DECLARE_DROPOUTS = "declare_dropouts"
-    """End the submissions: who has not submitted is dropped; survivors then reveal."""
+    END_SUBMISSIONS = "end_submissions"
+    """End the submissions: who has not submitted is a dropout; survivors then reveal."""
     CLOSE_ROUND = "close_round"
-    """Sum, decrypt, post the next model, close the round (bounties are credited)."""
+    """Sum, decrypt, unmask, post the next model, close the round (bounties are credited)."""
     STUCK = "stuck"
     """Nothing AI Inc. may do completes the round: too few owners (the reason says which)."""
     DONE = "done"
@@ -210,17 +271,20 @@ class Next:
     why: str
 
 
-def next_action(state: RoundState, *, waited: bool = False,
+def next_action(state: RoundState, *, waited: bool = False, now: int | None = None,
                 exclude: Collection[str] = ()) -> Next:
     """The one rule for what AI Inc. may do next in ``state``'s round.
 
-    ``waited``: the wait for the owners in this phase is over (its deadline or grace period
-    passed; a single-kernel run has nobody to wait for and passes True). ``exclude``: owners AI
-    Inc. leaves out of a round it opens (they dropped out of an earlier one). The contract
-    enforces the same thresholds; this rule says in advance which call it would accept.
+    ``now``: chain time; once it is past the current phase's deadline the wait for the late is
+    over (the contract refuses their work from then on). ``waited``: the wait is over anyway
+    (the accepting phase has no deadline on chain; a single-kernel run plays the clock itself).
+    ``exclude``: owners AI Inc. leaves out of a round it opens (they dropped out of an earlier
+    one). The contract enforces the same thresholds and deadlines; this rule says in advance
+    which call it would accept.
     """
     t = state.spec.min_owners
     phase = state.phase
+    waited = waited or (now is not None and state.deadline_passed(now))
     if phase in (Phase.CLOSED, Phase.FINISHED):
         return Next(Action.DONE, f"round {state.round} is {phase.value}")
     if phase is Phase.ACCEPTING:
@@ -233,30 +297,34 @@ def next_action(state: RoundState, *, waited: bool = False,
                     "(min_owners): wait for more to accept")
     if phase is Phase.SHARING:
         if not waited:
-            return Next(Action.WAIT, "waiting for every participant's key shares")
-        ready = state.shares_count
+            return Next(Action.WAIT, "waiting for every participant's round keys and key shares")
+        # Shares wait for every key: while keys are missing, those who advertised are ready.
+        n = len(state.participants)
+        ready, what = ((state.shares_count, "posted their key shares")
+                       if state.info.advertised >= n else
+                       (state.info.advertised, "advertised their round keys"))
         if ready >= t:
-            return Next(Action.REOPEN_ROUND, f"{len(state.participants) - ready} participant(s) "
-                        "posted no key shares: open the round again without them")
-        return Next(Action.STUCK, f"only {ready} participant(s) posted their key shares, a "
-                    f"round needs {t}: wait longer, or open the round again when more are back")
+            return Next(Action.REOPEN_ROUND, f"{n - ready} participant(s) missed the sharing "
+                        "deadline: open the round again without them")
+        return Next(Action.STUCK, f"only {ready} participant(s) {what}, a round needs {t}: "
+                    "open the round again when more are back")
     if phase is Phase.SUBMITTING:
         n, count = len(state.participants), state.submission_count
         if count == n:
-            return Next(Action.CLOSE_ROUND, "every participant submitted")
+            return Next(Action.END_SUBMISSIONS, "every participant submitted")
         if not waited:
             return Next(Action.WAIT, f"{count} of {n} participant(s) submitted")
         if count >= t:
-            return Next(Action.DECLARE_DROPOUTS, f"{n - count} participant(s) did not submit; "
-                        f"{count} survivors can recover their masks")
-        return Next(Action.STUCK, f"only {count} of {n} participants submitted, and removing "
-                    f"the others' masks needs the shares of at least {t} (min_owners): the "
-                    "round stays open until more submit")
-    # RECOVERING: every survivor's reveal, or at least t once the wait is over.
+            return Next(Action.END_SUBMISSIONS, f"{n - count} participant(s) missed the submit "
+                        f"deadline; {count} survivors reveal the shares that unmask the sum")
+        return Next(Action.STUCK, f"only {count} of {n} participants submitted before the "
+                    f"deadline, a round closes with at least {t} (min_owners): this round "
+                    "cannot close; after the spec's deadline anyone may reclaim the escrow")
+    # RECOVERING: every survivor's reveal, or at least t once the reveal deadline passed.
     count, survivors = state.reveal_count, state.submission_count
-    if count >= survivors or (waited and count >= t):
+    if count >= survivors or (waited and count >= state.threshold):
         return Next(Action.CLOSE_ROUND, f"{count} of {survivors} survivor(s) revealed")
     if not waited:
         return Next(Action.WAIT, f"{count} of {survivors} survivor(s) revealed their shares")
-    return Next(Action.STUCK, f"only {count} survivor(s) revealed their shares; {t} are "
-                "needed to remove the dropouts' masks")
+    return Next(Action.STUCK, f"only {count} survivor(s) revealed their shares before the "
+                f"deadline; at least t = {state.threshold} are needed to remove any mask")

@@ -20,7 +20,7 @@ from omteach.learning import tasks
 from omteach.learning.data import Dataset, split_digits
 from omteach.learning.model import ModelSpec, accuracy, build_model, get_weights, train_locally
 from omteach.protocol.blobs import BlobStore
-from omteach.protocol.market import Market
+from omteach.protocol.market import MAX_PHASE, Market
 from omteach.protocol.parties import AICompany, DataOwner, timed
 from omteach.protocol.round import Action, Phase, RoundState, next_action
 from omteach.story import OWNERS
@@ -76,6 +76,9 @@ class TrainingRun:
     blobs go (default: an in-process store; the classroom passes one that posts through the node).
     ``progress`` is called with (steps done, steps in all, what happens now) before each step of
     the set-up (starting the chain takes a few seconds in a fresh kernel) and once at the end.
+    ``phase_seconds``: each phase's deadline on chain (default an hour: a notebook may pause
+    between cells; one kernel plays the clock itself, moving chain time past the submit
+    deadline when owners drop out).
     """
 
     def __init__(self, *, owners: Sequence[str] = OWNERS, split: str = "even", rounds: int = 3,
@@ -84,7 +87,8 @@ class TrainingRun:
                  chain: Chain | None = None, accept: bool = True,
                  data: tuple[dict[str, Dataset], Dataset] | None = None,
                  min_owners: int | None = None, blobs: BlobStore | None = None,
-                 progress: Callable[[int, int, str], None] | None = None):
+                 progress: Callable[[int, int, str], None] | None = None,
+                 phase_seconds: int = 3_600):
         if not owners:
             raise InvalidValueError("a training run needs at least one data owner")
         total = 6 if accept else 5
@@ -121,8 +125,13 @@ class TrainingRun:
                            if encrypted else None)
         t = default_threshold(len(owners)) if min_owners is None else min_owners
         step("AI Inc. posts the spec, with the bounty in escrow…")
+        if not 1 <= phase_seconds <= MAX_PHASE:
+            raise InvalidValueError(f"phase_seconds must be from 1 to {MAX_PHASE:,} (a day), "
+                                    f"got {phase_seconds!r}")
         self.spec_id = self.company.post(rounds=rounds, min_owners=t, places=len(owners),
-                                         bounty=bounty)
+                                         bounty=bounty, share_seconds=phase_seconds,
+                                         submit_seconds=phase_seconds,
+                                         reveal_seconds=phase_seconds)
         if accept:  # accept=False leaves browsing, checking and accepting to the notebook
             step("the owners check the model and accept…")
             for owner in self.owners.values():
@@ -149,8 +158,9 @@ class TrainingRun:
         return sorted(self._owner_at(a).name for a in addresses)
 
     def open_round(self, timings: dict[str, float] | None = None) -> list[str]:
-        """AI Inc. fixes the round's participants (every owner who accepted) on chain; each posts
-        its key shares. Returns the participants' names. Does nothing if the round is open."""
+        """AI Inc. fixes the round's participants (every owner who accepted) on chain; each
+        advertises its round keys, then posts its key shares. Returns the participants' names.
+        Opens nothing if the round is open (and only completes what is missing)."""
         timings = {} if timings is None else timings
         state = self.round_state()
         if state.phase is Phase.FINISHED:
@@ -161,6 +171,11 @@ class TrainingRun:
                 self.company.open_round(self.spec_id)
                 state = self.round_state()
         with timed(timings, "shares"):
+            if state.phase is Phase.SHARING:
+                for address in state.participants:
+                    if not state.has_advertised(address):
+                        self._owner_at(address).advertise_keys(self.spec_id, state.round)
+                state = self.round_state()
             for address in state.missing_shares():
                 self._owner_at(address).post_shares(self.spec_id, state.round,
                                                     masked=self.encrypted)
@@ -171,13 +186,14 @@ class TrainingRun:
         """Every participant not in ``drop`` trains and submits; then AI Inc. closes the round.
 
         Owners in ``drop`` drop out *after* the masks are fixed (they posted their key shares,
-        then never submit). If at least ``min_owners`` submitted, AI Inc. declares the dropouts,
-        the survivors reveal their shares of the dropped owners' seeds, and the round completes
-        without them. With fewer, the report says why and the round stays open (run it again
-        without dropping anyone to finish it). ``progress`` is called with (steps done, steps in
-        all, what was done) after each owner and at the end. What AI Inc. does after the
-        submissions is :func:`~omteach.protocol.round.next_action`'s: one kernel has nobody to
-        wait for, so every wait counts as over.
+        then never submit). If at least ``min_owners`` submitted, the kernel moves chain time
+        past the submit deadline (nobody else is coming), AI Inc. ends the submissions, every
+        survivor reveals its shares (of the survivors' self-mask seeds, of the dropouts' mask
+        keys) and AI Inc. unmasks the sum without the dropouts. With fewer, the report says why
+        and the round stays open (run it again without dropping anyone to finish it, before the
+        submit deadline). ``progress`` is called with (steps done, steps in all, what was done)
+        after each owner and at the end. What AI Inc. does after the submissions is
+        :func:`~omteach.protocol.round.next_action`'s.
         """
         drop = set(drop)
         unknown = drop - set(self.owners)
@@ -196,19 +212,29 @@ class TrainingRun:
                              timings, self._ciphertexts_per_owner(), sizes,
                              dropped=self._names(state.not_submitted()))
         self.history.append(report)
-        if state.phase is Phase.RECOVERING:  # declared before: the survivors reveal first
-            with timed(timings, "recovery"):
-                self._recover(state)
+        if state.phase is Phase.SUBMITTING:
+            t = state.spec.min_owners
+            if state.submission_count < t:
+                report.refusal = (
+                    f"only {state.submission_count} of {len(state.participants)} participants "
+                    f"submitted, and a round closes with at least {t} (min_owners): the round "
+                    "stays open until more submit")
+                say(None, "the contract refused to close the round")
+                return report
+            if next_action(state).action is Action.WAIT:  # someone dropped: play the clock
+                self.chain.advance_time(max(0, state.info.submit_deadline - self.chain.now()))
+            with timed(timings, "chain"):
+                self.company.end_submissions(self.spec_id)
             state = self.round_state()
-        step = next_action(state, waited=True)
-        if step.action is Action.STUCK:
+        say(len(todo), "the survivors reveal; AI Inc. decrypts and unmasks the sum…")
+        with timed(timings, "recovery"):
+            self._reveal(state)
+        state = self.round_state()
+        step = next_action(state, now=self.chain.now())
+        if step.action is not Action.CLOSE_ROUND:
             report.refusal = step.why
             say(None, "the contract refused to close the round")
             return report
-        say(len(todo), "AI Inc. decrypts the sum and closes the round…")
-        if step.action is Action.DECLARE_DROPOUTS:
-            with timed(timings, "recovery"):
-                self._recover(state)
         mean, _ = self.company.aggregate(self.spec_id, state.round, encrypted=self.encrypted,
                                          timings=timings)
         with timed(timings, "chain"):
@@ -233,10 +259,8 @@ class TrainingRun:
             say(i + 1, f"{name} submitted")
         return sizes
 
-    def _recover(self, state: RoundState) -> None:
-        """Declare the dropouts (unless done); every survivor who has not revealed does."""
-        if state.phase is not Phase.RECOVERING:
-            self.company.declare_dropouts(self.spec_id)
+    def _reveal(self, state: RoundState) -> None:
+        """Every survivor who has not revealed its shares does."""
         for address in state.submitted:
             if address not in state.revealed:
                 self._owner_at(address).reveal_shares(self.spec_id, state.round,

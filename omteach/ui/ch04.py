@@ -215,23 +215,21 @@ class WhatAISees(widgets.VBox):
             return self._refused(exc)
 
     def decrypt_sum(self) -> float | None:
-        """AI Inc. decrypts the sum of all submissions; returns the largest error vs the truth."""
+        """AI Inc. decrypts the sum of all submissions and unmasks it with the survivors' reveals;
+        returns the largest error vs the truth."""
         try:
             run = self._run
             rnd = self._round()
-            subs = run.company.fetch_submissions(run.spec_id, rnd)
-            if set(subs) != set(run.market.participants(run.spec_id, rnd)):
-                raise OmteachError("not every participant submitted in that round: the masks of "
-                                   "the missing owners do not cancel, the plain sum is noise "
-                                   "(the round's dropout recovery removes them)")
-            mean = run.company.decrypt_one(sum(subs.values())) / len(subs)
+            mean, _ = run.company.unmasked_mean(run.spec_id, rnd)  # the reveals remove the masks
+            subs = run.market.submissions(run.spec_id, rnd)
             true = np.mean([o.last_update for o in run.owners.values()
                             if o.address in subs], axis=0)
             err = float(np.max(np.abs(mean - true)))
             self._compare(f"AI Inc. decrypts the sum of {len(subs)} submissions (÷{len(subs)})",
                           mean, "true mean update", true, 4,
                           f"largest difference over all {len(true):,} weights {err:.1e} "
-                          "(quantization only): the masks cancelled.", "ok")
+                          "(quantization only): the pairwise masks cancelled, the revealed "
+                          "seeds removed the self-masks.", "ok")
             return err
         except OmteachError as exc:
             return self._refused(exc)

@@ -260,7 +260,8 @@ class TeacherDashboard(widgets.VBox):
 
     ``teacher`` is a :class:`~omteach.classroom.teacher.ClassTeacher`. Shows what the open
     round waits for and from whom (who has not accepted, posted shares, submitted, revealed),
-    with countdowns (the grace cut-off, the pause before the next round, the spec's deadline);
+    with countdowns (the phase's deadline on chain, the pause before the next round, the spec's
+    deadline);
     every student's state per round with the bounty credited and what is still withdrawable;
     accuracy per round; what AI Inc. sees of one update and of the mean.
 
@@ -290,8 +291,6 @@ class TeacherDashboard(widgets.VBox):
         self._lock = threading.Lock()  # one refresh at a time: the thread's or a button's
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._submissions: tuple[int, int, int] | None = None
-        """(round, submission count, when it was first seen): the grace countdown's start."""
         super().__init__(children=[widgets.HBox([self._refresh, self.title]), self.line,
                                    self.live, self.students, self.rounds, self.seen])
 
@@ -375,8 +374,7 @@ class TeacherDashboard(widgets.VBox):
                            for r in range(n_rounds)],
                          _ether(s["credited"]), _ether(s["balance"])])
         self.students.show_html(f"{len(rows)} students", html_table(header, rows))
-        self.live.show(live_line(status, self.teacher.name, self._clock(),
-                                 self._submission_seen(status)),
+        self.live.show(live_line(status, self.teacher.name, self._clock()),
                        kind="ok" if spec is not None and spec.finished else "info")
         records = status["rounds"]
         closed = [r for r in records if r.closed_at]  # the open round's record is filled at close
@@ -390,15 +388,6 @@ class TeacherDashboard(widgets.VBox):
             self.seen.show_html(seen_text(last, self.teacher.model.update_clip),
                                 seen_html(last, self.teacher.model.update_clip))
 
-    def _submission_seen(self, status: dict) -> float | None:
-        """When the open round's submission count last changed (the grace counts from it)."""
-        state = status["state"]
-        if state is None:
-            return None
-        key = (state.spec_id, state.round, len(state.submitted))
-        if self._submissions is None or self._submissions[:3] != key:
-            self._submissions = (*key, self._clock())
-        return self._submissions[3]
 
 
 def _names(addresses, name) -> str:
@@ -419,12 +408,12 @@ def _in(seconds: float) -> str:
     return f"in {minutes / (24 * 60):.0f} days"
 
 
-def live_line(status: dict, name, now: float, submissions_changed_at: float | None) -> str:
+def live_line(status: dict, name, now: float) -> str:
     """What the open round waits for, from whom, and until when: the dashboard's live line.
 
-    ``name`` turns an address into a display name; ``submissions_changed_at`` is when the
-    submission count last changed (the grace cut-off counts from it). Deadlines are what the
-    round state offers (the spec's deadline) and the teacher's own clock (grace, pause).
+    ``name`` turns an address into a display name; ``now`` is the dashboard's clock (the pause
+    counts against it). The phases' deadlines are the contract's, in chain time: they count
+    against ``status["now"]`` (the chain's clock, when the status has it).
     """
     spec, state = status["spec"], status["state"]
     if spec is None:
@@ -445,28 +434,23 @@ def live_line(status: dict, name, now: float, submissions_changed_at: float | No
                 + (f"not accepted yet: {', '.join(late)}" if late
                    else "everyone on the roster accepted"))
     elif state.phase is Phase.SHARING:
-        line = (f"round {k}: key shares {shared} of {n}; waiting for: "
-                f"{_names(state.missing_shares(), name)}")
+        line = (f"round {k}: {state.k} neighbours each, threshold {state.threshold}; key shares "
+                f"{shared} of {n}; waiting for: {_names(state.missing_shares(), name)}")
     elif state.phase is Phase.SUBMITTING and submitted == n:
         line = f"round {k}: all {n} submitted; AI Inc. sums, decrypts and closes the round"
     elif state.phase is Phase.SUBMITTING:
         line = (f"round {k}: submitted {submitted} of {n}; waiting for: "
                 f"{_names(state.not_submitted(), name)}")
-        grace = status.get("grace")
-        if grace is not None:
-            if submitted >= spec.min_owners and submissions_changed_at is not None:
-                left = grace - (now - submissions_changed_at)
-                line += (f"; cut-off {_in(left)} (the others become dropouts {grace:g} s after "
-                         "the last submission)")
-            else:
-                line += (f"; no cut-off before {spec.min_owners} (t) submitted, then "
-                         f"{grace:g} s after the last")
     else:  # RECOVERING
         survivors = [p for p in state.participants if p in state.submitted]
         line = (f"round {k}: dropped {_names(state.dropped, name)}; revealed "
                 f"{len(state.revealed)} of {len(survivors)}; waiting for: "
                 f"{_names([p for p in survivors if p not in state.revealed], name)}")
-    return f"{line}. Spec deadline {_in(state.deadline - now)}."
+    chain_now = status.get("now", now)
+    deadline = state.phase_deadline if state.phase is not Phase.ACCEPTING else None
+    if deadline:
+        line += f"; phase deadline {_in(deadline - chain_now)}"
+    return f"{line}. Spec deadline {_in(state.deadline - chain_now)}."
 
 
 def seen_text(record, clip: float) -> str:

@@ -7,9 +7,12 @@
 """
 
 interface Market:
-    def accept(spec_id: uint256, mask_key: bytes32): nonpayable
+    def accept(spec_id: uint256): nonpayable
+    def advertise_keys(spec_id: uint256, round: uint256, cipher: bytes32, mask: bytes32,
+                       commitment: bytes32): nonpayable
     def post_shares(spec_id: uint256, round: uint256, shares_blob: bytes32): nonpayable
     def submit(spec_id: uint256, round: uint256, update_blob: bytes32): nonpayable
+    def reveal_shares(spec_id: uint256, round: uint256, reveal_blob: bytes32): nonpayable
     def withdraw(): nonpayable
 
 market: public(address)
@@ -21,8 +24,14 @@ def __init__(market: address):
 
 
 @external
-def accept(spec_id: uint256, mask_key: bytes32):
-    extcall Market(self.market).accept(spec_id, mask_key)
+def accept(spec_id: uint256):
+    extcall Market(self.market).accept(spec_id)
+
+
+@external
+def advertise_keys(spec_id: uint256, round: uint256, cipher: bytes32, mask: bytes32,
+                   commitment: bytes32):
+    extcall Market(self.market).advertise_keys(spec_id, round, cipher, mask, commitment)
 
 
 @external
@@ -33,6 +42,11 @@ def post_shares(spec_id: uint256, round: uint256, shares_blob: bytes32):
 @external
 def submit(spec_id: uint256, round: uint256, update_blob: bytes32):
     extcall Market(self.market).submit(spec_id, round, update_blob)
+
+
+@external
+def reveal_shares(spec_id: uint256, round: uint256, reveal_blob: bytes32):
+    extcall Market(self.market).reveal_shares(spec_id, round, reveal_blob)
 
 
 @external

@@ -9,8 +9,12 @@
 interface Market:
     def post_spec(model_blob: bytes32, key_blob: bytes32, summary: String[200],
                   batch_size: uint256, rounds: uint256, min_owners: uint256, places: uint256,
-                  noise_milli: uint256, bounty: uint256, deadline: uint256) -> uint256: payable
-    def open_round(spec_id: uint256, participants: DynArray[address, 16]): nonpayable
+                  noise_milli: uint256, bounty: uint256, deadline: uint256,
+                  share_seconds: uint256, submit_seconds: uint256,
+                  reveal_seconds: uint256) -> uint256: payable
+    def open_round(spec_id: uint256, participants: DynArray[address, 16], k: uint256,
+                   threshold: uint256): nonpayable
+    def end_submissions(spec_id: uint256): nonpayable
     def close_round(spec_id: uint256, next_model_blob: bytes32): nonpayable
     def reclaim_escrow(spec_id: uint256): nonpayable
     def withdraw(): nonpayable
@@ -30,12 +34,18 @@ def post_spec(model_blob: bytes32, key_blob: bytes32, rounds: uint256, min_owner
               places: uint256, bounty: uint256, deadline: uint256) -> uint256:
     return extcall Market(self.market).post_spec(
         model_blob, key_blob, "test model", 32, rounds, min_owners, places, 0, bounty,
-        deadline, value=msg.value)
+        deadline, 60, 60, 60, value=msg.value)
 
 
 @external
-def open_round(spec_id: uint256, participants: DynArray[address, 16]):
-    extcall Market(self.market).open_round(spec_id, participants)
+def open_round(spec_id: uint256, participants: DynArray[address, 16], k: uint256,
+               threshold: uint256):
+    extcall Market(self.market).open_round(spec_id, participants, k, threshold)
+
+
+@external
+def end_submissions(spec_id: uint256):
+    extcall Market(self.market).end_submissions(spec_id)
 
 
 @external
