@@ -378,6 +378,7 @@ def test_the_live_dashboard_names_who_is_missing_counts_down_and_shows_credits(k
         board.stop()
     assert not board.running
     dropped = teacher.wait_for_submissions(timeout=15)  # until the 5 s submit deadline
+    teacher.chain.send_value("AI Inc.", "AI Inc.", 0)  # a block stamped past the deadline
     teacher.company.end_submissions(spec_id)
     board.refresh()
     assert "dropped s3; revealed 0 of 3; waiting for: s0, s1, s2" in board.live.text
@@ -449,8 +450,8 @@ def test_a_latecomer_is_told_what_the_chain_shows(klass):
         if rnd:
             teacher.open_round()
         _play(teacher, spec_id, owners + ([late] if rnd else []))
-        teacher.close(teacher_record(teacher, spec_id))
-    assert late.rounds == {1: "submitted"}
+        _finish(teacher, spec_id, owners + ([late] if rnd else []))
+    assert late.rounds == {1: "revealed"}  # took part in round 1 only, to the end
     later = ClassOwner(Student.join(node_url, room, "later"), NO_DATA, update=light_update)
     with pytest.raises(ProtocolError, match=r"spec 0 ran all its 2 round\(s\) before you arrived"):
         later.find_spec(timeout=0.5)
