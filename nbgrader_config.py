@@ -37,12 +37,16 @@ c.Execute.timeout = 600
 # Imported here, not at the top: only nbgrader reads this file, and only nbgrader needs them.
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbformat import from_dict  # noqa: E402
+from nbgrader.converters import Autograde  # noqa: E402
+from nbgrader.coursedir import CourseDirectory  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
     CheckCellMetadata,
     ClearHiddenTests,
     ClearOutput,
     DeduplicateIds,
+    Execute,
     GetGrades,
+    NbGraderPreprocessor,
     OverwriteCells,
     OverwriteKernelspec,
 )
@@ -117,7 +121,67 @@ class ClearHiddenTestsFromFeedback(ClearHiddenTests):
         return cell, resources
 
 
+UNTOUCHED = "omteach_untouched"
+"""The notebook-metadata flag MarkUntouched sets and GradeUntouchedWithoutRunning reads."""
+
+UNTOUCHED_FEEDBACK = (
+    "No answer: this notebook was handed in exactly as it was handed out, so this exercise "
+    "scored no points (it was not run). Write your answer in the cell above the checker, "
+    "re-run it, save, and submit again.")
+"""What every graded cell of an untouched submission says in the feedback."""
+
+
+class MarkUntouched(NbGraderPreprocessor):
+    """Flag a submission whose cells are exactly the handed-out notebook's (same kinds, same
+    sources; outputs do not count), before the hidden tests are put back.
+
+    Such a notebook holds no answer: every checker says "No answer yet" on it (the student
+    edition in notebooks/ is executed and compared by nbval, and a test reads those verdicts),
+    so running it can only score zero. Grading it without running saves a kernel and a full
+    chapter's run per untouched submission, which in a class is most submissions of a chapter
+    not yet started. A notebook with any cell added, removed or edited is run as usual.
+    """
+
+    def preprocess(self, nb, resources):
+        """Set the flag when the release folder's copy of this notebook has the same cells."""
+        ids = resources.get("nbgrader", {})
+        course = CourseDirectory(config=self.config)
+        released = Path(course.format_path(course.release_directory, ".", ids.get(
+            "assignment", ""))) / f"{ids.get('notebook', '')}.ipynb"
+        if released.is_file():
+            from nbformat import read
+
+            handed_out = read(released, as_version=4)
+            cells = [(c.cell_type, c.source) for c in nb.cells]
+            if cells == [(c.cell_type, c.source) for c in handed_out.cells]:
+                nb.metadata[UNTOUCHED] = True
+        return nb, resources
+
+
+class GradeUntouchedWithoutRunning(Execute):
+    """nbgrader's Execute, except for a submission MarkUntouched flagged: its graded cells get an
+    error output saying that nothing was answered (nbgrader scores a graded cell with an error
+    zero), and no kernel is started."""
+
+    def preprocess(self, nb, resources, *args, **kwargs):
+        """Run the notebook, or mark every graded cell of an untouched one unanswered."""
+        if not nb.metadata.pop(UNTOUCHED, False):
+            return super().preprocess(nb, resources, *args, **kwargs)
+        self.log.info("Handed in untouched: graded zero without running it")
+        for cell in nb.cells:
+            if cell.cell_type == "code" and is_grade(cell):
+                cell.outputs = [from_dict({"output_type": "error", "ename": "NoAnswer",
+                                           "evalue": UNTOUCHED_FEEDBACK,
+                                           "traceback": [f"NoAnswer: {UNTOUCHED_FEEDBACK}"]})]
+        return nb, resources
+
+
 c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec,
-                                      RestoreHiddenTestsQuietly, CheckCellMetadata]
+                                      MarkUntouched, RestoreHiddenTestsQuietly,
+                                      CheckCellMetadata]
+# nbgrader's own list, with Execute replaced by the one that skips untouched submissions.
+c.Autograde.autograde_preprocessors = [
+    GradeUntouchedWithoutRunning if step is Execute else step
+    for step in Autograde.class_traits()["autograde_preprocessors"].default()]
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTestsFromFeedback,
                                     CSSHTMLHeaderPreprocessor]

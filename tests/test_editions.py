@@ -38,6 +38,8 @@ def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
     out = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
                          capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stdout + out.stderr
+    # nbgrader logs an error in its config file and goes on with its defaults: not here.
+    assert "Exception while loading config file" not in out.stderr, out.stderr[-3000:]
     return out
 
 
@@ -250,6 +252,35 @@ def _points(chapters: list[Path]) -> float:
                if cell.metadata["nbgrader"].get("grade"))
 
 
+def _assert_untouched_feedback(notebook: Path) -> None:
+    """Every graded cell of an autograded untouched notebook says it was handed in untouched,
+    and no cell ran (no output besides that verdict)."""
+    nb = nbformat.read(notebook, as_version=4)
+    graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    assert graded and all(
+        [o.get("ename") for o in c.outputs] == ["NoAnswer"]
+        and "handed in exactly as it was handed out" in c.outputs[0].evalue for c in graded)
+    assert not [c for c in nb.cells if c not in graded and c.get("outputs")]
+
+
+def test_an_untouched_chapter_would_score_zero_if_it_ran():
+    """Grading an untouched submission without running it is sound: the student edition, run
+    top to bottom (notebooks/, whose outputs nbval checks), shows every checker refusing, and a
+    graded cell's hidden tests start with the checker's own `assert feedback`."""
+    for path in sorted((ROOT / "notebooks").glob("[0-9]*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+        assert graded, path.name
+        for cell in graded:
+            shown = "".join(str(o.get("data", {}).get("text/plain", "")) for o in cell.outputs)
+            assert shown.startswith("❌ Not yet."), (path.name, shown[:200])
+    for source in SOURCES:
+        for cell in graded_cells(nbformat.read(source, as_version=4)).values():
+            if cell.metadata["nbgrader"].get("grade"):
+                hidden = cell.source.split("### BEGIN HIDDEN TESTS", 1)[1].strip()
+                assert re.match(r"assert (\w+), \1\b", hidden), (source.name, hidden[:80])
+
+
 class _Autograde:
     """nbgrader's own autograde on one chapter notebook: the answer key scores full marks, an
     empty notebook zero. One course and gradebook per notebook, and one `nbgrader autograde` for
@@ -263,10 +294,15 @@ class _Autograde:
         course = make_course(tmp_path, chapters)
         for student in ("filled", "empty"):
             _submit(course, student, chapters)
-        nbgrader(course, "autograde", "course")  # every submission in build/submitted
+        graded = nbgrader(course, "autograde", "course")  # every submission in build/submitted
         score, max_score = _scores(course, "filled")
         assert max_score == _points(chapters) > 0 and score == max_score, (score, max_score)
         assert _scores(course, "empty") == (0, max_score)
+        # The untouched one was graded without running (the filled one was run: full marks).
+        log = graded.stdout + graded.stderr
+        assert log.count("Handed in untouched") == 1, log[-2000:]
+        _assert_untouched_feedback(course / "build" / "autograded" / "empty" / "course"
+                                   / self.notebook)
 
 
 # One class per notebook (chapter 6 has two) rather than one parametrised function: `make test`
@@ -360,7 +396,9 @@ class TestGradingQuietly:
         hidden = [line for line in _hidden_lines(chapter) if "feedback" not in line]
         assert hidden and not [line for line in hidden if line in text]
         assert "HIDDEN TESTS" not in text
-        assert "No answer yet" in text  # what failed: the checker's verdict
+        assert "handed in exactly as it was handed out" in text  # why it scored nothing
+        _assert_untouched_feedback(course / "build" / "autograded" / "empty" / "course"
+                                   / chapter.name)
 
 
 def test_sync_adopts_lesson_edits_and_keeps_the_solutions(tmp_path):
