@@ -78,6 +78,18 @@ struct RoundBlobs:
     submission: bytes32         # its masked, encrypted update
     reveal: bytes32             # the shares it revealed
 
+struct RoundView:
+    spec: Spec                  # the spec as `specs` reads it
+    round: uint256              # the round read: the one asked for, or the spec's current one
+    owners: DynArray[address, MAX_OWNERS]
+    participants: DynArray[address, MAX_OWNERS]
+    info: RoundInfo
+    shares_count: uint256
+    submission_count: uint256
+    reveal_count: uint256
+    blobs: DynArray[RoundBlobs, MAX_OWNERS]    # in the participants' order
+    keys: DynArray[RoundKeys, MAX_OWNERS]      # in the participants' order
+
 struct RoundKeys:
     cipher: bytes32             # X25519 key the neighbours seal their shares to
     mask: bytes32               # X25519 key the pairwise masks are agreed with
@@ -637,3 +649,29 @@ def submitters_of(spec_id: uint256, round: uint256) -> DynArray[address, MAX_OWN
 def participants_of(spec_id: uint256, round: uint256) -> DynArray[address, MAX_OWNERS]:
     """@notice The owners who take part in a round, in the order the company listed them."""
     return self.participants[spec_id][round]
+
+
+@view
+@external
+def round_view(spec_id: uint256, round: uint256) -> RoundView:
+    """
+    @notice Everything a driver of a round reads, in one call: the spec, its owners, the round's
+            participants, phase clock and counts, and each participant's blob ids and keys.
+            `round` = 2**256 - 1 reads the spec's current round. A round past the current one
+            reads as empty (nothing is fixed for it yet).
+    """
+    spec: Spec = self.specs[spec_id]
+    rnd: uint256 = spec.round if round == max_value(uint256) else round
+    blobs: DynArray[RoundBlobs, MAX_OWNERS] = []
+    keys: DynArray[RoundKeys, MAX_OWNERS] = []
+    for p: address in self.participants[spec_id][rnd]:
+        blobs.append(RoundBlobs(shares=self.shares[spec_id][rnd][p],
+                                submission=self.submission[spec_id][rnd][p],
+                                reveal=self.reveal[spec_id][rnd][p]))
+        keys.append(self.keys[spec_id][rnd][p])
+    return RoundView(spec=spec, round=rnd, owners=self.owners[spec_id],
+                     participants=self.participants[spec_id][rnd],
+                     info=self.round_info[spec_id][rnd],
+                     shares_count=self.shares_count[spec_id][rnd],
+                     submission_count=self.submission_count[spec_id][rnd],
+                     reveal_count=self.reveal_count[spec_id][rnd], blobs=blobs, keys=keys)

@@ -739,3 +739,33 @@ def test_every_event_and_reason_is_covered():
     reasons = {r for r in reasons if " " in r}
     missing = {r for r in reasons if r[:40] not in text}
     assert missing == set()
+
+
+def test_one_round_view_reads_what_the_single_getters_read(chain, market):
+    """round_view: the spec, owners, participants, clock, counts, blobs and keys of a round in
+    one call, the same as the getters one by one; the current round by default; a round past
+    the current one is empty."""
+    current = 2**256 - 1
+
+    def single(sid, rnd):
+        parts = market.call("participants_of", sid, rnd)
+        return (market.call("specs", sid), rnd, market.call("owners_of", sid), parts,
+                market.call("round_info", sid, rnd),
+                *(market.call(name, sid, rnd)
+                  for name in ("shares_count", "submission_count", "reveal_count")),
+                market.call("blobs_of", sid, rnd), market.call("keys_of", sid, rnd))
+
+    def as_lists(value):
+        return [as_lists(v) for v in value] if isinstance(value, list | tuple) else value
+
+    sid = post(market, chain, rounds=2, min_owners=2, places=3)
+    accept(market, sid, ["Joe", "Jane", "Jack"])
+    assert as_lists(market.call("round_view", sid, current)) == as_lists(single(sid, 0))
+    open_and_share(market, sid, ["Joe", "Jane", "Jack"])
+    submit(market, sid, ["Joe", "Jane"])
+    view = market.call("round_view", sid, current)
+    assert as_lists(view) == as_lists(single(sid, 0))
+    assert (view[5], view[6], view[7]) == (3, 2, 0) and len(view[8]) == len(view[9]) == 3
+    assert as_lists(market.call("round_view", sid, 0)) == as_lists(view)
+    later = market.call("round_view", sid, 1)
+    assert later[1] == 1 and later[3] == [] and later[8] == [] and later[9] == []

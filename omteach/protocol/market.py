@@ -61,6 +61,22 @@ def _blob_or_none(value: bytes | str) -> str | None:
     return None if int(blob, 16) == 0 else blob
 
 
+def _info_from(fields: tuple) -> RoundInfo:
+    """A RoundInfo from the contract's struct as read."""
+    seed, k, t, share_dl, submit_dl, reveal_dl, advertised = fields
+    return RoundInfo(bytes(seed), k, t, share_dl, submit_dl, reveal_dl, advertised)
+
+
+def _keys_from(participants: Collection[str], keys: Collection[tuple]) -> dict[str, PublicKeys]:
+    """Participant address -> its advertised round keys, from the contract's RoundKeys in the
+    participants' order; who has not advertised (all zeros) is left out."""
+    out = {}
+    for p, (cipher, mask, commitment) in zip(participants, keys, strict=True):
+        if int.from_bytes(bytes(mask), "big"):
+            out[p] = PublicKeys(bytes(cipher), bytes(mask), bytes(commitment))
+    return out
+
+
 # -- the market on chain ----------------------------------------------------------------------
 
 
@@ -131,13 +147,20 @@ class Market:
         missing = InvalidValueError(f"there is no spec {spec_id!r} on the market")
         if isinstance(spec_id, bool) or not isinstance(spec_id, int) or not 0 <= spec_id < 2**256:
             raise missing
-        (company, model_blob, key_blob, summary, batch, rounds, min_owners, places, noise_milli,
-         bounty, deadline, share_s, submit_s, reveal_s, escrow, rnd, opened, recovering, finished
-         ) = self.contract.call("specs", spec_id)
         # One read, not two (spec_count, then specs): a spec that was never posted reads as
         # zeros, and a posted one always names its company (the sender of post_spec).
-        if int(company, 16) == 0:
+        spec = self._spec_from(spec_id, self.contract.call("specs", spec_id))
+        if spec is None:
             raise missing
+        return spec
+
+    def _spec_from(self, spec_id: int, fields: tuple) -> MarketSpec | None:
+        """A MarketSpec from the contract's Spec struct as read (None: never posted)."""
+        (company, model_blob, key_blob, summary, batch, rounds, min_owners, places, noise_milli,
+         bounty, deadline, share_s, submit_s, reveal_s, escrow, rnd, opened, recovering, finished
+         ) = fields
+        if int(company, 16) == 0:
+            return None
         return MarketSpec(spec_id, self.name(company), from_bytes32(model_blob),
                           from_bytes32(key_blob), summary, batch, rounds, min_owners, places,
                           noise_milli / 1000, bounty, deadline, escrow, rnd, opened, recovering,
@@ -162,9 +185,7 @@ class Market:
 
     def round_info(self, spec_id: int, round_no: int) -> RoundInfo:
         """A round's seed, k, threshold, phase deadlines and advertised count (zeros: not open)."""
-        seed, k, t, share_dl, submit_dl, reveal_dl, advertised = self.contract.call(
-            "round_info", spec_id, round_no)
-        return RoundInfo(bytes(seed), k, t, share_dl, submit_dl, reveal_dl, advertised)
+        return _info_from(self.contract.call("round_info", spec_id, round_no))
 
     def round_keys(self, spec_id: int, round_no: int) -> dict[str, PublicKeys]:
         """Participant address -> the round keys it advertised (one read for the whole round).
@@ -173,13 +194,8 @@ class Market:
         empty ones; the ABI fixes the length), so every entry parses; who has not advertised
         is left out.
         """
-        keys = self.contract.call("keys_of", spec_id, round_no)
-        out = {}
-        for p, (cipher, mask, commitment) in zip(self.participants(spec_id, round_no), keys,
-                                                 strict=True):
-            if int.from_bytes(bytes(mask), "big"):
-                out[p] = PublicKeys(bytes(cipher), bytes(mask), bytes(commitment))
-        return out
+        return _keys_from(self.participants(spec_id, round_no),
+                          self.contract.call("keys_of", spec_id, round_no))
 
     def shares_blob(self, spec_id: int, round_no: int, owner: str) -> str | None:
         """The blob id of the key shares ``owner`` posted for a round, or None."""
@@ -230,38 +246,47 @@ class Market:
         participants and counts, and for each participant (or only those in ``of``: addresses
         or names) which blobs it posted. A closed round reads the same every time.
         """
-        spec = self.spec(spec_id)
-        rnd = spec.round if round_no is None else round_no
-        if isinstance(rnd, bool) or not isinstance(rnd, int) or not 0 <= rnd <= spec.round:
+        missing = InvalidValueError(f"there is no spec {spec_id!r} on the market")
+        if isinstance(spec_id, bool) or not isinstance(spec_id, int) or not 0 <= spec_id < 2**256:
+            raise missing
+        if round_no is not None and (isinstance(round_no, bool) or not isinstance(round_no, int)
+                                     or not 0 <= round_no < 2**256 - 1):
+            raise InvalidValueError(f"spec {spec_id} has no round {round_no!r}")
+        # One call for all of it (a dozen otherwise: every driver of a round polls this).
+        (spec_fields, rnd, owners, participants, info, shares_count, submission_count,
+         reveal_count, blobs, keys) = self.contract.call(
+            "round_view", spec_id, 2**256 - 1 if round_no is None else round_no)
+        spec = self._spec_from(spec_id, spec_fields)
+        if spec is None:
+            raise missing
+        if not rnd <= spec.round:
             raise InvalidValueError(f"spec {spec_id} has no round {round_no!r} yet (the current "
                                     f"one is {spec.round})")
-        participants = tuple(self.participants(spec_id, rnd)) if spec.opened or rnd < spec.round \
-            else ()
-        info = self.round_info(spec_id, rnd) if participants else RoundInfo()
-        counts = [int(self.contract.call(name, spec_id, rnd)) if participants else 0
-                  for name in ("shares_count", "submission_count", "reveal_count")]
+        if not (spec.opened or rnd < spec.round):
+            participants = ()  # the current round is not open: nobody takes part yet
+        participants = tuple(participants)
+        info = _info_from(info) if participants else RoundInfo()
+        counts = (shares_count, submission_count, reveal_count) if participants else (0, 0, 0)
         wanted = participants if of is None else tuple(
             p for p in participants if p in {self.address(o) for o in of})
         shared: dict[str, str] = {}
         submitted: dict[str, str] = {}
         revealed: dict[str, str] = {}
-        if wanted:
-            # One read for the whole round (three a participant otherwise).
-            for p, blobs in zip(participants, self.round_blobs(spec_id, rnd), strict=True):
-                if p not in wanted:
-                    continue
-                for out, blob in zip((shared, submitted, revealed), blobs, strict=True):
-                    if blob is not None:
-                        out[p] = blob
+        for p, row in zip(participants, blobs, strict=True):
+            if p not in wanted:
+                continue
+            for out, blob in zip((shared, submitted, revealed), row, strict=True):
+                if (blob := _blob_or_none(blob)) is not None:
+                    out[p] = blob
         phase = phase_of(spec, rnd, shares_count=counts[0], submission_count=counts[1],
                          participants=len(participants))
         advertised: tuple[str, ...] = ()
         if phase is Phase.SHARING and (of is None or len(of) > 0):
             # Only while keys are being advertised does anyone need to ask who has.
-            advertised = tuple(self.round_keys(spec_id, rnd))
-        return RoundState(spec, rnd, phase, tuple(self.owners(spec_id)),
-                          participants, *counts, shared=shared, submitted=submitted,
-                          revealed=revealed, info=info, advertised=advertised)
+            advertised = tuple(_keys_from(participants, keys))
+        return RoundState(spec, rnd, phase, tuple(owners), participants, *counts,
+                          shared=shared, submitted=submitted, revealed=revealed, info=info,
+                          advertised=advertised)
 
     def balance(self, who: str) -> int:
         """What ``who`` may withdraw from the market (credited bounties and refunds), in wei."""
