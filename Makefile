@@ -141,6 +141,7 @@ bench: setup
 	$(PY) bench/classroom_start_bench.py
 	$(PY) bench/gate_bench.py
 	$(PY) bench/hostile_round_bench.py
+	$(PY) bench/round_read_bench.py
 
 # Editions (nbgrader, settings in nbgrader_config.py). The instructor sources, with solutions and
 # hidden tests, are source/course/*.ipynb. nbgrader finds alembic on PATH, hence the venv's bin.
