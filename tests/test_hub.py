@@ -83,6 +83,33 @@ def test_a_class_list_with_a_header_and_comments(tmp_path):
     assert read_class_list(path) == ["ana", "bo-2"]
 
 
+HUB_ENV = {"OMTEACH_CLASS": "http://10.251.7.2:8546 0xC1a55", "JUPYTERHUB_USER": "ana_p",
+           "OMTEACH_CLASS_PASS": "ana_p:" + "ab" * 32}
+
+
+@pytest.mark.parametrize("typed, environ, chosen", [
+    ((None, None, "Ana"), {}, (None, None, "Ana")),  # laptop, CI, nbval: rehearse alone
+    ((None, None, "Ana"), HUB_ENV, ("http://10.251.7.2:8546", "0xC1a55", "ana-p")),  # the hub
+    (("http://10.0.0.5:8546", "0xAb", "Ana"), HUB_ENV, ("http://10.0.0.5:8546", "0xAb", "Ana")),
+    ((None, None, "Ana"), {"OMTEACH_CLASS": ""}, (None, None, "Ana")),  # node not up at spawn
+    ((None, None, "Ana"), {"OMTEACH_CLASS": "junk"}, (None, None, "Ana")),
+], ids=["alone", "hub", "typed-wins", "empty", "junk"])
+def test_chapter_6_joins_the_hubs_class_and_rehearses_elsewhere(typed, environ, chosen):
+    from omteach.classroom.student import class_to_join
+
+    assert class_to_join(*typed, environ=environ) == chosen
+
+
+def test_the_class_pass_goes_to_the_hubs_gate_only():
+    from omteach.classroom.gate import PASS_HEADER
+    from omteach.classroom.student import pass_headers
+
+    assert pass_headers("http://10.251.7.2:8546/", HUB_ENV) == {
+        PASS_HEADER: HUB_ENV["OMTEACH_CLASS_PASS"]}
+    assert pass_headers("http://10.0.0.5:8546", HUB_ENV) == {}  # another class's gate
+    assert pass_headers("http://10.251.7.2:8546", {"OMTEACH_CLASS": HUB_ENV["OMTEACH_CLASS"]}) == {}
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="checks the refusal a non-root user gets")
 def test_not_root_is_refused_with_what_to_do(tmp_path):
     (tmp_path / "class.csv").write_text("ana\n")

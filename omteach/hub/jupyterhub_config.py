@@ -9,7 +9,9 @@ import json
 import os
 from pathlib import Path
 
+from omteach.classroom.gate import class_pass
 from omteach.hub.accounts import ensure_account
+from omteach.hub.service import PASS_SECRET_FILE
 
 c = get_config()  # noqa: F821 (JupyterHub defines get_config when it reads this file)
 S = json.loads(Path(os.environ["OMTEACH_HUB_SETTINGS"]).read_text())
@@ -57,8 +59,18 @@ def _join(spawner) -> str:
     return f"{join['gate']} {join['classroom']}"
 
 
+PASS_SECRET = (PRIVATE / PASS_SECRET_FILE).read_bytes()  # the launcher made it (root only)
+
+
+def _pass(spawner) -> str:
+    """This user's class pass for the gate: in their server's environment only, so in their
+    kernels and nowhere a classmate can read (/proc/PID/environ is the owner's)."""
+    return class_pass(PASS_SECRET, spawner.user.name)
+
+
 c.Spawner.environment = {
     "OMTEACH_CLASS": _join,
+    "OMTEACH_CLASS_PASS": _pass,
     # nbgrader's exchange and course id for every server (no file in /etc/jupyter: other
     # JupyterLabs on this machine must not see this class's settings).
     "JUPYTER_CONFIG_PATH": S["jupyter_config_path"],

@@ -35,7 +35,7 @@ from omteach.errors import HubError
 from omteach.hub.accounts import ensure_account, remove_account
 from omteach.hub.classlist import read_class_list
 from omteach.hub.netns import NodeNamespace
-from omteach.hub.service import JOIN_FILE
+from omteach.hub.service import JOIN_FILE, make_pass_secret
 from omteach.setup_tools import ROOT
 
 COURSE_ID = "omteach"
@@ -312,7 +312,8 @@ class ClassHub:
         service = [*self.namespace.exec_prefix(), sys.executable, "-m", "omteach.hub.service",
                    "--host", self.namespace.node_address, "--port", str(self.gate_port),
                    "--run", str(self.run_dir), "--teacher", self.teacher,
-                   "--class-size", str(len(self.students))]
+                   "--class-size", str(len(self.students)),
+                   "--shared-address", self.namespace.host_address]
         return {"data": str(self.data), "homes": str(self.homes),
                 "bind_url": f"http://{self.host}:{self.port}", "hub_port": free_port(),
                 "proxy_api_port": free_port(), "proxy": str(self.proxy),
@@ -335,6 +336,7 @@ class ClassHub:
         with os.fdopen(fd, "w") as f:
             json.dump(self.settings(), f)
         (self.run_dir / JOIN_FILE).unlink(missing_ok=True)
+        make_pass_secret(self.run_dir)  # before the hub: its spawner and the gate both read it
         self.namespace.create()
         env = {**os.environ, "OMTEACH_HUB_SETTINGS": str(settings_file),
                "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
