@@ -318,6 +318,28 @@ else:
         other.close()
 
 
+def test_each_student_has_a_memory_limit_of_their_own(hub, servers):
+    """Where the machine gives the hub memory cgroups, a student's server and everything it
+    starts share that student's limit: a process of theirs that goes past it is killed (by the
+    kernel's OOM killer, inside their cgroup), and their kernel lives on."""
+    if not hub.memory_limit_enforced():
+        pytest.skip("this machine gives the hub no memory cgroup (cgroup v2 without the memory "
+                    "controller delegated): no limit to test")
+    me = hub.students[0]
+    over = (hub.memory_limit_mib + 64) * 2**20
+    kernel = Kernel(hub, me, servers[me])
+    try:
+        out = kernel.run(
+            "import subprocess, sys\n"
+            f"hog = subprocess.run([sys.executable, '-c', 'b = b\"x\" * {over}'])\n"
+            "print(hog.returncode)\nprint(open('/proc/self/cgroup').read())\n")
+    finally:
+        kernel.close()
+    returncode, cgroups = out.split("\n", 1)
+    assert returncode == "-9", out  # SIGKILL: the OOM killer, in this student's cgroup
+    assert f"/{hub.cgroup_prefix}{me}\n" in cgroups, cgroups
+
+
 def test_one_students_token_does_not_open_anothers_server(hub, servers):
     me, classmate = hub.students[0], hub.students[1]
     assert server_request(hub, me, servers[me], "/api/kernels")[0] == 200
