@@ -87,8 +87,9 @@ rehearsal: setup setup-anvil
 
 # The class hub (as root): CLASS_LIST is a CSV of user names, one student a row. HUB_HOST=0.0.0.0
 # lets the room in. Prints the URL and the teacher's login; Ctrl-C stops it (work stays in
-# HUB_DATA). HUB_MEMORY: MiB per student (where cgroups allow, docs/hub.md). hub-test: the full hub test, 8 students and nbgrader's exchange (the suite runs 2
-# students and no exchange: its time budget).
+# HUB_DATA). HUB_MEMORY: MiB per student (where cgroups allow, docs/hub.md). hub-test: the
+# full hub test, 8 students and nbgrader's exchange (the suite runs 2 students and no exchange:
+# its time budget).
 CLASS_LIST ?= class.csv
 HUB_HOST ?= 127.0.0.1
 HUB_PORT ?= 8000
