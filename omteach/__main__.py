@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "namespace and subnet (10.251.SLOT.0/30); another for a second hub")
     hub.add_argument("--idle-timeout", type=int, default=3600,
                      help="seconds before the idle culler stops a forgotten server")
+    hub.add_argument("--memory-limit", type=int, default=2048, metavar="MIB",
+                     help="memory per student (server and kernels together, MiB; 0: none), "
+                          "where the machine gives the hub memory cgroups (default 2048)")
     hub.add_argument("--here", action="store_true", help=argparse.SUPPRESS)
     return parser
 

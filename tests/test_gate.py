@@ -455,3 +455,91 @@ def test_a_bug_in_the_gate_costs_one_answer_not_the_gate(anvil_node, monkeypatch
         assert g.queue._free == UPSTREAM_WORKERS  # the turn came back
         monkeypatch.undo()
         assert "result" in rpc(g.url, "eth_chainId")
+
+
+# -- the class hub: one address, many students, a class pass each ----------------------------------
+
+HUB_SECRET = b"s" * 32
+
+
+def _pass_header(name: str, secret: bytes = HUB_SECRET) -> dict[str, str]:
+    from omteach.classroom.gate import PASS_HEADER, class_pass
+
+    return {PASS_HEADER: class_pass(secret, name)}
+
+
+def _hold(url: str, headers: dict[str, str], count: int) -> list[socket.socket]:
+    """``count`` connections that each send a request's headers and never its body."""
+    parts = urlsplit(url)
+    held = []
+    for _ in range(count):
+        s = socket.create_connection((parts.hostname, parts.port), timeout=10)
+        extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        s.sendall(f"POST / HTTP/1.1\r\nContent-Length: 10\r\n{extra}\r\n".encode())
+        held.append(s)
+    return held
+
+
+def _wait_open(g: Gate, key: str, count: int) -> None:
+    deadline = time.monotonic() + 5
+    while g.open_connections.get(key, 0) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert g.open_connections.get(key, 0) == count, g.open_connections
+
+
+def test_a_class_pass_cannot_be_made_for_another_student():
+    from omteach.classroom.gate import class_pass, pass_holder
+
+    ana = class_pass(HUB_SECRET, "ana")
+    assert pass_holder(HUB_SECRET, ana) == "ana"
+    mac = ana.split(":")[1]
+    for forged in (f"bo:{mac}", class_pass(b"t" * 32, "bo"), "bo", "bo:", "ana:" + "0" * 64,
+                   ana + "0"):
+        assert pass_holder(HUB_SECRET, forged) is None, forged
+
+
+def test_a_flooding_hub_student_does_not_starve_a_classmate(anvil_node):
+    """Every kernel on a hub comes from one address: per pass holder, one student holding all
+    the connections they may is refused more, a classmate is served, with turns of the queue of
+    their own; a forged pass (a classmate's name) is refused."""
+    with Gate(anvil_node.url, max_open_per_client=3, pass_secret=HUB_SECRET,
+              shared_addresses=["127.0.0.1"]) as g:
+        turns: list[str] = []
+        acquire = g.queue.acquire
+        g.queue.acquire = lambda client, timeout: (turns.append(client), acquire(client, timeout))
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}).encode()
+        flood = _hold(g.url, _pass_header("ana"), 3)
+        try:
+            _wait_open(g, "pass:ana", 3)
+            status, answer = post(g.url, body, _pass_header("ana"))
+            assert status == 503 and "too many open requests" in answer["error"]["message"]
+            status, answer = post(g.url, body, _pass_header("bo"))
+            assert status == 200 and "result" in answer, answer
+            assert turns == ["pass:bo"]
+            forged = {k: v.replace("ana:", "bo:") for k, v in _pass_header("ana").items()}
+            status, answer = post(g.url, body, forged)
+            assert status == 403 and "class pass is not valid" in answer["error"]["message"]
+            assert g.refusals[-1] == ("127.0.0.1", "class pass")
+            assert "result" in rpc(g.url, "eth_chainId")  # no pass: counted as the address
+            assert turns[-1] == "127.0.0.1"
+        finally:
+            for s in flood:
+                s.close()
+
+
+def test_unnamed_connections_from_the_hub_cannot_fill_the_gate(anvil_node):
+    """A hub student opening connections that never send a request (so never say whose they
+    are) fills the gate; a classmate's connection takes the oldest one's slot and is served."""
+    with Gate(anvil_node.url, max_open=4, pass_secret=HUB_SECRET,
+              shared_addresses=["127.0.0.1"]) as g:
+        parts = urlsplit(g.url)
+        idle = [socket.create_connection((parts.hostname, parts.port), timeout=10)
+                for _ in range(4)]
+        try:
+            _wait_open(g, "127.0.0.1#unnamed", 4)
+            body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}).encode()
+            status, answer = post(g.url, body, _pass_header("bo"))
+            assert status == 200 and "result" in answer, answer
+        finally:
+            for s in idle:
+                s.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shutil
 import subprocess
 from pathlib import Path
@@ -83,6 +84,33 @@ def test_a_class_list_with_a_header_and_comments(tmp_path):
     assert read_class_list(path) == ["ana", "bo-2"]
 
 
+HUB_ENV = {"OMTEACH_CLASS": "http://10.251.7.2:8546 0xC1a55", "JUPYTERHUB_USER": "ana_p",
+           "OMTEACH_CLASS_PASS": "ana_p:" + "ab" * 32}
+
+
+@pytest.mark.parametrize("typed, environ, chosen", [
+    ((None, None, "Ana"), {}, (None, None, "Ana")),  # laptop, CI, nbval: rehearse alone
+    ((None, None, "Ana"), HUB_ENV, ("http://10.251.7.2:8546", "0xC1a55", "ana-p")),  # the hub
+    (("http://10.0.0.5:8546", "0xAb", "Ana"), HUB_ENV, ("http://10.0.0.5:8546", "0xAb", "Ana")),
+    ((None, None, "Ana"), {"OMTEACH_CLASS": ""}, (None, None, "Ana")),  # node not up at spawn
+    ((None, None, "Ana"), {"OMTEACH_CLASS": "junk"}, (None, None, "Ana")),
+], ids=["alone", "hub", "typed-wins", "empty", "junk"])
+def test_chapter_6_joins_the_hubs_class_and_rehearses_elsewhere(typed, environ, chosen):
+    from omteach.classroom.student import class_to_join
+
+    assert class_to_join(*typed, environ=environ) == chosen
+
+
+def test_the_class_pass_goes_to_the_hubs_gate_only():
+    from omteach.classroom.gate import PASS_HEADER
+    from omteach.classroom.student import pass_headers
+
+    assert pass_headers("http://10.251.7.2:8546/", HUB_ENV) == {
+        PASS_HEADER: HUB_ENV["OMTEACH_CLASS_PASS"]}
+    assert pass_headers("http://10.0.0.5:8546", HUB_ENV) == {}  # another class's gate
+    assert pass_headers("http://10.251.7.2:8546", {"OMTEACH_CLASS": HUB_ENV["OMTEACH_CLASS"]}) == {}
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="checks the refusal a non-root user gets")
 def test_not_root_is_refused_with_what_to_do(tmp_path):
     (tmp_path / "class.csv").write_text("ana\n")
@@ -125,13 +153,11 @@ def _cells(notebook: Path) -> list[str]:
             if c["cell_type"] == "code"]
 
 
-def _student_code(name: str) -> list[str]:
-    """Chapter 6's student cells as the notebook has them, with its first cell (where the student
-    pastes the join line) taken from the kernel's OMTEACH_CLASS, which the hub sets."""
-    cells = _cells(CH06)
-    first = ("import os\nCLASS, CLASSROOM = os.environ['OMTEACH_CLASS'].split()\n"
-             f"NAME = {name!r}\n")
-    join, pad, data, find = cells[1], cells[2], cells[3], cells[4]
+def _student_code() -> list[str]:
+    """Chapter 6's student cells as the notebook has them, its first one unchanged: on the hub it
+    finds the join details the hub put in the kernel (nothing typed: one click)."""
+    first, join, pad, data, find = _cells(CH06)[:5]
+    assert "class_to_join" in first, "chapter 6's first cell no longer reads the hub's class"
     assert "Student.join(CLASS, CLASSROOM, NAME)" in join, "chapter 6's join cell moved"
     return [first, join, pad, data, find]
 
@@ -149,12 +175,17 @@ def test_a_class_joins_and_closes_a_round_through_the_hub(hub, servers, _):
     kernels = [Kernel(hub, name, servers[name]) for name in hub.students]
     try:
         # Start the kernels' imports and joins at once (they share two cores).
-        steps = [_student_code(k.user) for k in kernels]
+        steps = [_student_code() for _ in kernels]
         for k, code in zip(kernels, steps, strict=True):
             k.wait(k.submit(code[0]))
         joins = [k.submit("\n".join(code[1:4])) for k, code in zip(kernels, steps, strict=True)]
         outputs = [k.wait(m) for k, m in zip(kernels, joins, strict=True)]
-        assert all(f"as {k.user};" in out for k, out in zip(kernels, outputs, strict=True))
+        assert all(f"[class] joined {hub.join_line().split()[0]} as {k.user};" in out
+                   for k, out in zip(kernels, outputs, strict=True)), outputs
+        # Each kernel sent its own class pass: the faucet counted every student apart.
+        funded = [json.loads(line) for line in (hub.run_dir / "gate.jsonl").read_text()
+                  .splitlines() if '"funded"' in line]
+        assert {r["client"] for r in funded} == {f"pass:{k.user}" for k in kernels}, funded
 
         state = Path(hub.homes / hub.teacher / ".omteach" / "classroom" / "node.json")
         teacher = ClassTeacher.from_state(state, test=seat_shard(0, n)[1])
@@ -229,6 +260,84 @@ def test_students_cannot_reach_anvil_nor_read_others(hub, servers):
                    "answer_key": "PermissionError",
                    "anvil_loopback": "ConnectionRefusedError",
                    "anvil_node_address": "ConnectionRefusedError"}, out
+
+
+FLOOD = """
+import http.client, json, os, socket, time
+from urllib.parse import urlsplit
+gate = urlsplit(os.environ["OMTEACH_CLASS"].split()[0])
+PASS = os.environ["OMTEACH_CLASS_PASS"]
+
+def ask(token):
+    conn = http.client.HTTPConnection(gate.hostname, gate.port, timeout=30)
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []})
+    conn.request("POST", "/", body, {"Content-Type": "application/json", "X-Omteach-Pass": token})
+    status = conn.getresponse().status
+    conn.close()
+    return status
+"""
+
+
+def test_a_flooding_student_does_not_starve_a_classmate_nor_pass_as_one(hub, servers):
+    """Every kernel on the hub reaches the gate from the host's one address. A student holding
+    every connection the gate allows one client is refused more, and a classmate is still
+    served (before class passes, the classmate got 503: one address, one share); a pass made
+    for the classmate's name is refused, and the classmate's server environment (their pass)
+    cannot be read."""
+    from omteach.classroom.gate import MAX_OPEN_PER_CLIENT
+    from omteach.hub.accounts import processes_of
+
+    me, classmate = hub.students[0], hub.students[1]
+    flooder, other = Kernel(hub, me, servers[me]), Kernel(hub, classmate, servers[classmate])
+    try:
+        flooder.run(FLOOD + f"""
+held = []
+for _ in range({MAX_OPEN_PER_CLIENT}):  # headers sent, the body never: each holds a slot
+    s = socket.create_connection((gate.hostname, gate.port), timeout=10)
+    s.sendall(("POST / HTTP/1.1\\r\\nContent-Length: 10\\r\\nX-Omteach-Pass: " + PASS
+               + "\\r\\n\\r\\n").encode())
+    held.append(s)
+for _ in range(50):  # until the gate has counted them all
+    if ask(PASS) == 503:
+        break
+    time.sleep(0.1)
+else:
+    raise AssertionError("the flooder was never refused")
+""")
+        other.run(FLOOD)
+        assert other.run("print(ask(PASS))").strip() == "200"
+        victim_pid = min(processes_of(pwd.getpwnam(classmate).pw_uid))
+        forged = flooder.run(
+            f"print(ask({classmate!r} + ':' + PASS.split(':')[1]))\n"
+            f"try:\n    open('/proc/{victim_pid}/environ').read()\n    print('read')\n"
+            "except OSError as exc:\n    print(type(exc).__name__)\n"
+            "for s in held:\n    s.close()\n")
+        assert forged.split() == ["403", "PermissionError"], forged
+    finally:
+        flooder.close()
+        other.close()
+
+
+def test_each_student_has_a_memory_limit_of_their_own(hub, servers):
+    """Where the machine gives the hub memory cgroups, a student's server and everything it
+    starts share that student's limit: a process of theirs that goes past it is killed (by the
+    kernel's OOM killer, inside their cgroup), and their kernel lives on."""
+    if not hub.memory_limit_enforced():
+        pytest.skip("this machine gives the hub no memory cgroup (cgroup v2 without the memory "
+                    "controller delegated): no limit to test")
+    me = hub.students[0]
+    over = (hub.memory_limit_mib + 64) * 2**20
+    kernel = Kernel(hub, me, servers[me])
+    try:
+        out = kernel.run(
+            "import subprocess, sys\n"
+            f"hog = subprocess.run([sys.executable, '-c', 'b = b\"x\" * {over}'])\n"
+            "print(hog.returncode)\nprint(open('/proc/self/cgroup').read())\n")
+    finally:
+        kernel.close()
+    returncode, cgroups = out.split("\n", 1)
+    assert returncode == "-9", out  # SIGKILL: the OOM killer, in this student's cgroup
+    assert f"/{hub.cgroup_prefix}{me}\n" in cgroups, cgroups
 
 
 def test_one_students_token_does_not_open_anothers_server(hub, servers):
@@ -384,7 +493,6 @@ def test_only_the_class_list_logs_in_with_its_passwords(hub):
 def test_a_student_logs_in_through_the_browser_and_opens_a_chapter(hub):
     """Headless Chromium: the hub's login page, the student's own JupyterLab, chapter 1 open
     with its cells (the chapter copied into the student's home as a fetch would put it)."""
-    import pwd
 
     from playwright.sync_api import sync_playwright
 

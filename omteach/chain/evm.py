@@ -76,11 +76,12 @@ class Chain:
     The first accounts of the node are given the names in ``cast`` (funded on a local chain).
     ``keys`` names local signing keys (a private key, hex or bytes, or an eth_account
     ``LocalAccount``): their transactions are signed here, never by the node. A chain reached
-    through the classroom's gate has no node accounts: pass ``cast=()``.
+    through the classroom's gate has no node accounts: pass ``cast=()``. ``headers`` go with
+    every request to ``url`` (the class hub's class pass, for its gate).
     """
 
     def __init__(self, url: str | None = None, *, cast: Sequence[str] = CAST,
-                 keys: Mapping[str, Any] | None = None):
+                 keys: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None):
         from web3 import Web3
 
         if url is None:
@@ -93,7 +94,10 @@ class Chain:
             # web3 asks the node for its chain id before every eth_call and gas estimate (its
             # validation): half of a classroom's requests. A node's chain id never changes, so
             # that one answer is cached (nothing else is: every read sees the chain as it is).
-            self._provider = Web3.HTTPProvider(url, request_kwargs={"timeout": 30},
+            kwargs: dict[str, Any] = {"timeout": 30}
+            if headers:  # e.g. a class pass for the class hub's gate
+                kwargs["headers"] = {**Web3.HTTPProvider.get_request_headers(), **headers}
+            self._provider = Web3.HTTPProvider(url, request_kwargs=kwargs,
                                                exception_retry_configuration=_read_retries(),
                                                cache_allowed_requests=True,
                                                cacheable_requests={"eth_chainId"})

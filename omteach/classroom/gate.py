@@ -37,6 +37,17 @@ attack rather than on one request seen once:
   the address holding most; requests reach the node through a fair queue that serves client
   addresses in turn, so one client's flood delays a classmate by about one request.
 
+A client is its address, except on a class hub, where every student's kernel reaches the gate
+from the same address (the host's): there the hub gives each student a **class pass**
+(:func:`class_pass`, an HMAC of the student's login under a secret only the hub and the gate
+hold), sent as the :data:`PASS_HEADER` header, and the gate counts connections, turns of the
+queue and faucet grants per pass holder instead (``pass_secret``). A pass that does not check
+out is refused (nobody can count as a classmate); a request without one counts as its address.
+Connections from a ``shared_addresses`` address are admitted before their first request says
+whose they are (bounded by the gate's total and the request deadline; when the gate is full, a
+newcomer from there takes the oldest such unnamed connection's slot), and counted per pass
+holder from their first request on.
+
 Why it is written here: it is some hundreds of lines on the standard library's
 ``ThreadingHTTPServer``; the JSON-RPC proxies on PyPI are frameworks for *serving* methods, and
 none does exactly "forward a whitelist, refuse the rest, survive junk". ``tests/test_gate.py``
@@ -47,6 +58,8 @@ a base fee the node pins, see :mod:`omteach.classroom.node`).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import json
 import re
@@ -62,7 +75,8 @@ from typing import Any
 
 from omteach.errors import ChainError, GateRefusal, OmteachError
 
-__all__ = ["Gate", "GateRefusal", "FairQueue", "parse_body", "READ_METHODS", "SEND_METHOD"]
+__all__ = ["Gate", "GateRefusal", "FairQueue", "parse_body", "READ_METHODS", "SEND_METHOD",
+           "PASS_HEADER", "class_pass", "pass_holder"]
 
 READ_METHODS = frozenset({
     "eth_chainId", "eth_blockNumber", "eth_getBalance", "eth_getTransactionCount", "eth_call",
@@ -107,6 +121,13 @@ UPSTREAM_WORKERS = 2
 """Requests the gate works on at once (parsing, forwarding, encoding); the others wait in the
 fair queue. The node answers a class's reads in a millisecond or two: more would only let a
 flood's threads take the CPU from the request a classmate is waiting for."""
+
+PASS_HEADER = "X-Omteach-Pass"
+"""The header a class-hub student's requests carry: their class pass (see :func:`class_pass`)."""
+PASS_PREFIX = "pass:"
+"""How a pass holder is named where the gate counts clients (never an IP address)."""
+UNNAMED = "#unnamed"
+"""Appended to a shared address for its connections that have not yet sent a request."""
 
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, INTERNAL_ERROR, SERVER_ERROR = (
     -32700, -32600, -32601, -32602, -32603, -32000)
@@ -181,6 +202,24 @@ def client_key(address: str) -> str:
             return str(ip.ipv4_mapped)
         return str(ipaddress.IPv6Network((ip, 64), strict=False))
     return str(ip)
+
+
+def class_pass(secret: bytes, name: str) -> str:
+    """The class pass of hub student ``name``: ``name:HMAC-SHA256(secret, name)``, hex.
+
+    The hub's spawner puts it in that student's server environment only (so in their kernels;
+    ``/proc/PID/environ`` is readable by the process's owner alone); the gate checks it with the
+    same secret. Without the secret nobody can make the pass of another name.
+    """
+    return f"{name}:{hmac.new(secret, name.encode(), hashlib.sha256).hexdigest()}"
+
+
+def pass_holder(secret: bytes, token: str) -> str | None:
+    """The student whose class pass ``token`` is, or None when it does not check out."""
+    name, _, mac = token.partition(":")
+    if not name or len(mac) != 64 or len(name) > 64:
+        return None
+    return name if hmac.compare_digest(class_pass(secret, name), token) else None
 
 
 def _quantity(value: Any, what: str) -> int:
@@ -266,6 +305,9 @@ class Gate:
     ``refusals`` keeps the last refused (client, method) pairs, for the teacher's dashboard;
     ``on_refusal(client, method, message)`` is also called for each (e.g. to write a log file).
     ``chain_id``: the chain transactions must be signed for (None: asked of the node once).
+    ``pass_secret``: the class hub's secret; requests with a valid class pass are counted per
+    student, not per address. ``shared_addresses``: addresses many students come from (the
+    hub's host), whose connections are counted per pass holder once their first request arrives.
     """
 
     def __init__(self, upstream: str, *, host: str = "127.0.0.1", port: int = 0,
@@ -277,7 +319,8 @@ class Gate:
                  request_deadline: float = REQUEST_DEADLINE, call_gas_cap: int = CALL_GAS_CAP,
                  tx_gas_cap: int = TX_GAS_CAP, max_log_blocks: int = MAX_LOG_BLOCKS,
                  max_response: int = MAX_RESPONSE, workers: int = UPSTREAM_WORKERS,
-                 chain_id: int | None = None):
+                 chain_id: int | None = None, pass_secret: bytes | None = None,
+                 shared_addresses: Iterable[str] = ()):
         self.upstream = upstream
         self.refuse_senders = {a.lower() for a in refuse_senders}
         self.handlers = dict(handlers or {})
@@ -294,6 +337,8 @@ class Gate:
         self.max_log_blocks = max_log_blocks
         self.max_response = max_response
         self.queue = FairQueue(workers)
+        self.pass_secret = pass_secret
+        self.shared = {client_key(a) for a in shared_addresses} if pass_secret else set()
         self._chain_id = chain_id
         self._latest: tuple[float, int] = (0.0, 0)  # (when read, latest block number)
         self._held = 0
@@ -309,7 +354,8 @@ class Gate:
             server_version = "omteach-gate"
 
             def handle(self) -> None:
-                conn = gate._enter(client_key(self.client_address[0]), self.connection)
+                conn = gate._enter(gate._admission_key(self.client_address[0]),
+                                   self.connection)
                 if conn is None:  # the client's share, and everyone's, is taken
                     self._drain()
                     self.close_connection = True
@@ -345,9 +391,24 @@ class Gate:
                     pass
 
             def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
-                status, body = gate._answer_http(self)
+                refused = gate._identify(self._conn, self.headers, self.client_address[0])
+                if refused is not None:
+                    self._skip_body()
+                    self._conn.deadline = None
+                    self._reply(*refused)
+                    return
+                status, body = gate._answer_http(self, self._conn.client)
                 self._conn.deadline = None  # answering: the forward has its own time limit
                 self._reply(status, body)
+
+            def _skip_body(self) -> None:
+                # Read a refused request's body (bounded; the request deadline holds) before
+                # answering: closing with unread bytes would reset the connection.
+                try:
+                    length = int(self.headers.get("Content-Length", "0"))
+                    self.rfile.read(max(0, min(length, gate.max_body)))
+                except (OSError, ValueError):
+                    pass
 
             def do_GET(self) -> None:  # noqa: N802
                 self._reply(405, _error(None, INVALID_REQUEST, "the gate speaks JSON-RPC: POST "
@@ -443,14 +504,25 @@ class Gate:
             for conn in late:
                 conn.close()
 
+    def _admission_key(self, address: str) -> str:
+        """Whom a new connection counts against until its first request: its address, or, from
+        a shared address (the class hub's host), that address's unnamed connections."""
+        key = client_key(address)
+        return key + UNNAMED if key in self.shared else key
+
     def _enter(self, client: str, sock: socket.socket) -> _Connection | None:
         """Admit a connection, taking a slot from the heaviest client when the gate is full."""
+        unnamed = client.endswith(UNNAMED)
         with self._open_lock:
             mine = self._open.get(client, 0)
-            if mine >= self.max_open_per_client:
+            if mine >= self.max_open_per_client and not unnamed:
                 return None
             if len(self._conns) >= self.max_open:
                 victim = self._evictable(client, mine)
+                if victim is None and unnamed:  # the oldest unnamed one from there makes room
+                    victim = min((c for c in self._conns
+                                  if c.client == client and c.deadline is not None),
+                                 key=lambda c: c.opened, default=None)
                 if victim is None:
                     return None
                 victim.close()  # its thread leaves and frees the slot; the newcomer goes on
@@ -469,6 +541,33 @@ class Gate:
         waiting = [c for c in self._conns if c.client == heaviest and c.deadline is not None]
         return min(waiting, key=lambda c: c.opened, default=None)
 
+    def _identify(self, conn: _Connection, headers: Any,
+                  address: str) -> tuple[int, dict[str, Any]] | None:
+        """Count ``conn`` against whoever its request says it comes from: the holder of a valid
+        class pass, else its address. None, or the refusal to send (a pass that does not check
+        out; that holder's connections all taken)."""
+        token = headers.get(PASS_HEADER) if self.pass_secret is not None else None
+        who = client_key(address)
+        if token is not None:
+            name = pass_holder(self.pass_secret, token)
+            if name is None:
+                self._refuse(None, who, "class pass", SERVER_ERROR, "bad class pass")
+                return 403, _error(None, SERVER_ERROR, "that class pass is not valid: send the "
+                                                       "one the hub gave you (OMTEACH_CLASS_PASS)")
+            who = PASS_PREFIX + name
+        with self._open_lock:
+            if who == conn.client:
+                return None
+            if self._open.get(who, 0) >= self.max_open_per_client:
+                return 503, _error(None, SERVER_ERROR, "too many open requests from you: wait "
+                                                       "a moment")
+            self._open[conn.client] -= 1
+            if not self._open[conn.client]:
+                del self._open[conn.client]
+            conn.client = who
+            self._open[who] = self._open.get(who, 0) + 1
+        return None
+
     def _leave(self, conn: _Connection) -> None:
         with self._open_lock:
             self._conns.discard(conn)
@@ -486,7 +585,7 @@ class Gate:
 
     # -- answering -------------------------------------------------------------------------------
 
-    def _answer_http(self, req: BaseHTTPRequestHandler) -> tuple[int, Any]:
+    def _answer_http(self, req: BaseHTTPRequestHandler, client: str) -> tuple[int, Any]:
         if req.headers.get("Transfer-Encoding"):
             return 411, _error(None, INVALID_REQUEST, "send a Content-Length, not chunks")
         try:
@@ -503,7 +602,6 @@ class Gate:
             raw = b""
         if len(raw) != length:
             return 408, _error(None, INVALID_REQUEST, "the request did not arrive in time")
-        client = client_key(req.client_address[0])
         # The client's turn covers the work the gate does for it (parsing, forwarding, encoding
         # the answer): a flood's threads wait, without using the CPU, while others are served.
         try:

@@ -39,7 +39,7 @@ import sys
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -191,12 +191,15 @@ class ClassroomNode:
     """anvil + gate + faucet + the class's contracts, started in this process.
 
     ``host``/``port`` are where the gate listens (the one port students need; default loopback
-    for a rehearsal). ``stop()`` or leaving ``with`` stops everything.
+    for a rehearsal). ``stop()`` or leaving ``with`` stops everything. ``pass_secret`` and
+    ``shared_addresses``: the class hub's, so its gate counts each student apart (see
+    :class:`~omteach.classroom.gate.Gate`).
     """
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, teacher_key: Any = None,
                  grant: int = GRANT_WEI, per_client: int = PER_CLIENT,
-                 state_file: Path | None = None, class_size: int = CLASS_SIZE):
+                 state_file: Path | None = None, class_size: int = CLASS_SIZE,
+                 pass_secret: bytes | None = None, shared_addresses: Iterable[str] = ()):
         from eth_account import Account
 
         self._log_lock = threading.Lock()
@@ -222,7 +225,8 @@ class ClassroomNode:
                              refuse_senders=self.chain.w3.eth.accounts,
                              chain_id=self.chain.chain_id,
                              handlers={FAUCET_METHOD: self.faucet},
-                             on_refusal=self._log_refusal).start()
+                             on_refusal=self._log_refusal, pass_secret=pass_secret,
+                             shared_addresses=shared_addresses).start()
         except BaseException:
             self.anvil.stop()
             raise
@@ -303,7 +307,10 @@ def teacher_chain(state_file: Path = DEFAULT_STATE) -> tuple[Chain, DeployedCont
                                                              DeployedContract]:
     """For the teacher's notebook: (chain as AI Inc. on loopback, Classroom, BlobBoard)."""
     state = ClassState.load(state_file)
-    chain = Chain(state.node_url, cast=(), keys={COMPANY: state.teacher_key})
+    from omteach.classroom.student import pass_headers
+
+    chain = Chain(state.node_url, cast=(), keys={COMPANY: state.teacher_key},
+                  headers=pass_headers(state.node_url))  # on the class hub: the teacher's pass
     return (chain, chain.attach("Classroom", state.classroom),
             chain.attach("BlobBoard", state.board))
 

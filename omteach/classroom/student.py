@@ -9,6 +9,13 @@ The key is generated here (eth_account) and never leaves this machine (it lives 
 or in a key file only this user can read, to come back after a restart); every transaction is
 signed here and sent raw (``eth_sendRawTransaction``), the only kind the gate forwards.
 
+On the class hub (:mod:`omteach.hub`) every kernel is given the class's join details
+(``OMTEACH_CLASS``: the gate's URL and the Classroom's address) and its owner's class pass
+(``OMTEACH_CLASS_PASS``, see :func:`omteach.classroom.gate.class_pass`):
+:func:`class_to_join` picks them up, so chapter 6 joins the live class without a typed line, and
+:class:`Student` sends the pass to that gate, which counts the student's requests apart from
+classmates' (every kernel on a hub reaches the gate from one address).
+
 ``python -m omteach.classroom.student URL CLASSROOM [--join NAME]`` checks from a terminal that
 this machine reaches the class (and says what to check when it does not).
 """
@@ -16,6 +23,7 @@ this machine reaches the class (and says what to check when it does not).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +35,51 @@ from omteach.errors import ChainError, ChainTimeoutError
 from omteach.protocol.chainblobs import ChainBlobStore
 from omteach.waiting import wait_until
 
+CLASS_VARIABLE = "OMTEACH_CLASS"
+"""What the class hub sets in every kernel: ``"<gate URL> <Classroom address>"``."""
+PASS_VARIABLE = "OMTEACH_CLASS_PASS"
+"""What the class hub sets in each kernel: its owner's class pass for that gate."""
+
+
+def hub_class(environ: Mapping[str, str] | None = None) -> tuple[str, str] | None:
+    """(gate URL, Classroom address) the class hub gave this kernel, or None (not on a hub, or
+    the hub's node was not up yet when the server started)."""
+    environ = os.environ if environ is None else environ
+    parts = environ.get(CLASS_VARIABLE, "").split()
+    if len(parts) != 2 or not parts[0].startswith(("http://", "https://")):
+        return None
+    return parts[0], parts[1]
+
+
+def class_to_join(gate_url: str | None, classroom: str | None, name: str,
+                  environ: Mapping[str, str] | None = None) -> tuple[str | None, str | None, str]:
+    """The class chapter 6 joins: ``(gate URL, Classroom, display name)``.
+
+    The notebook's own lines win when the student filled them in (``gate_url`` not None); else,
+    on the class hub, the join details the hub put in this kernel, with the student's hub login
+    as the display name (``_`` becomes ``-``: display names have no underscore); else
+    ``(None, None, name)``: rehearse alone, as on a laptop, in CI and under nbval.
+    """
+    environ = os.environ if environ is None else environ
+    found = hub_class(environ) if gate_url is None else None
+    if found is None:
+        return gate_url, classroom, name
+    login = environ.get("JUPYTERHUB_USER", "").replace("_", "-")
+    return found[0], found[1], login or name
+
+
+def pass_headers(gate_url: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The class-pass header for requests to ``gate_url``: only to the gate the hub named (the
+    pass is sent to no other server), and only when the hub gave this kernel one."""
+    from omteach.classroom.gate import PASS_HEADER
+
+    environ = os.environ if environ is None else environ
+    found = hub_class(environ)
+    token = environ.get(PASS_VARIABLE, "")
+    if found is None or not token or found[0].rstrip("/") != gate_url.rstrip("/"):
+        return {}
+    return {PASS_HEADER: token}
+
 
 class Student:
     """A student connected to a class through its gate, with a key of their own."""
@@ -35,7 +88,7 @@ class Student:
         from eth_account import Account
 
         self.name = name
-        self.chain = Chain(gate_url, cast=())
+        self.chain = Chain(gate_url, cast=(), headers=pass_headers(gate_url))
         self.address = self.chain.add_account(name, key if key is not None else Account.create())
         self.classroom: DeployedContract = self.chain.attach("Classroom", classroom)
         self.board = self.chain.attach("BlobBoard", self.classroom.call("board"))

@@ -4,6 +4,12 @@ Each account's home is ``HOMES/<name>`` with mode 0700: a student cannot list or
 classmate's work or the teacher's course (which holds the answer key). Accounts the hub makes
 carry :data:`MARK` in their comment field; a name that already belongs to another account on the
 machine (``root``, ``daemon``, a colleague's login) is refused rather than handed a server.
+
+Each student's server (and so every kernel it starts) can also get a memory limit of its own: a
+memory cgroup made under the hub's own (:func:`memory_cgroup`), which the kernel enforces by
+killing a process of that student's, never a classmate's, when the limit is reached. Where no
+memory cgroup can be made (no writable cgroup; cgroup v2 without the memory controller delegated
+to the hub) there is no limit, and :func:`memory_cgroup` says so by returning None.
 """
 
 from __future__ import annotations
@@ -74,3 +80,56 @@ def processes_of(uid: int) -> list[int]:
             except FileNotFoundError:  # it ended while we looked
                 continue
     return pids
+
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def _own_memory_cgroup() -> tuple[Path, str] | None:
+    """(folder of this process's memory cgroup, limit file's name), v1 or v2, or None."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:  # v1: "4:memory:/path"
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(",") and (CGROUP_ROOT / "memory").is_dir():
+            return CGROUP_ROOT / "memory" / path.lstrip("/"), "memory.limit_in_bytes"
+    for line in lines:  # v2, the unified tree: "0::/path"
+        if line.startswith("0::") and (CGROUP_ROOT / "cgroup.controllers").is_file():
+            return CGROUP_ROOT / line[3:].lstrip("/"), "memory.max"
+    return None
+
+
+def memory_cgroup(name: str, limit_bytes: int) -> Path | None:
+    """A memory cgroup ``name`` under the hub's own, limited to ``limit_bytes`` (swap included
+    where the kernel counts it); its ``cgroup.procs`` file, to move a process into; or None
+    when this machine gives the hub no memory cgroup to divide."""
+    own = _own_memory_cgroup()
+    if own is None:
+        return None
+    parent, limit_file = own
+    folder = parent / name
+    try:
+        folder.mkdir(exist_ok=True)
+        if not (folder / limit_file).exists():  # v2 without the memory controller delegated
+            folder.rmdir()
+            return None
+        (folder / limit_file).write_text(str(limit_bytes))
+        if (folder / "memory.memsw.limit_in_bytes").exists():  # v1 with swap accounting
+            (folder / "memory.memsw.limit_in_bytes").write_text(str(limit_bytes))
+        elif (folder / "memory.swap.max").exists():
+            (folder / "memory.swap.max").write_text("0")
+    except OSError:
+        return None
+    return folder / "cgroup.procs"
+
+
+def remove_memory_cgroup(name: str) -> None:
+    """Remove the memory cgroup ``name`` (once its processes are gone; otherwise it stays)."""
+    own = _own_memory_cgroup()
+    if own is not None:
+        try:
+            (own[0] / name).rmdir()
+        except OSError:
+            pass

@@ -20,16 +20,19 @@ from omteach.hub.launch import ClassHub, free_port
 
 
 @contextmanager
-def class_hub(students: int, *, idle_timeout: int = 3600) -> Iterator[ClassHub]:
+def class_hub(students: int, *, idle_timeout: int = 3600,
+              memory_limit_mib: int = 1024) -> Iterator[ClassHub]:
     """A hub on loopback for ``students`` test accounts (unique names), removed afterwards:
-    servers, services, namespace, accounts with their homes, and its data folder."""
+    servers, services, namespace, accounts with their homes, memory cgroups, and its data
+    folder. ``memory_limit_mib``: per user (a chapter-6 student needs about 400)."""
     tag = secrets.token_hex(2)
     data = Path(f"/tmp/omteach-hub-test-{tag}")
     data.mkdir(mode=0o755)
     class_list = data / "class.csv"
     class_list.write_text("username\n" + "".join(f"ht{tag}s{i}\n" for i in range(students)))
     hub = ClassHub(class_list, port=free_port(), data=data, teacher=f"ht{tag}t",
-                   gate_port=8546, slot=100 + secrets.randbelow(150), idle_timeout=idle_timeout)
+                   gate_port=8546, slot=100 + secrets.randbelow(150), idle_timeout=idle_timeout,
+                   memory_limit_mib=memory_limit_mib)
     try:
         hub.start(timeout=180)
         yield hub

@@ -9,7 +9,11 @@ import json
 import os
 from pathlib import Path
 
-from omteach.hub.accounts import ensure_account
+from jupyterhub.spawner import LocalProcessSpawner
+
+from omteach.classroom.gate import class_pass
+from omteach.hub.accounts import ensure_account, memory_cgroup
+from omteach.hub.service import PASS_SECRET_FILE
 
 c = get_config()  # noqa: F821 (JupyterHub defines get_config when it reads this file)
 S = json.loads(Path(os.environ["OMTEACH_HUB_SETTINGS"]).read_text())
@@ -39,8 +43,32 @@ c.FirstUseAuthenticator.min_password_length = 8
 c.Authenticator.allowed_users = set(S["students"]) | {S["teacher"]}
 c.Authenticator.admin_users = {S["teacher"]}
 
-# One server per student, as the student's own system account (private home, mode 0700).
-c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
+# One server per student, as the student's own system account (private home, mode 0700), in a
+# memory cgroup of its own where the machine allows (see omteach.hub.accounts.memory_cgroup).
+class ClassSpawner(LocalProcessSpawner):
+    """LocalProcessSpawner that first moves the server into its user's memory cgroup, so the
+    server and every kernel it starts share that user's limit (a runaway kernel is killed,
+    not a classmate's)."""
+
+    cgroup_procs: Path | None = None  # set by _pre_spawn
+
+    def make_preexec_fn(self, name):
+        drop_privileges = super().make_preexec_fn(name)
+        procs = None if self.cgroup_procs is None else str(self.cgroup_procs)
+
+        def preexec() -> None:
+            if procs is not None:  # still root here: join the cgroup, then become the user
+                fd = os.open(procs, os.O_WRONLY)
+                try:
+                    os.write(fd, str(os.getpid()).encode())
+                finally:
+                    os.close(fd)
+            drop_privileges()
+
+        return preexec
+
+
+c.JupyterHub.spawner_class = ClassSpawner
 ENV = Path(S["env"])  # the course for students: see ClassHub._shared_env
 c.Spawner.cmd = [str(ENV / "bin" / "python"), "-m", "jupyterhub.singleuser"]
 c.Spawner.default_url = "/lab"
@@ -57,8 +85,18 @@ def _join(spawner) -> str:
     return f"{join['gate']} {join['classroom']}"
 
 
+PASS_SECRET = (PRIVATE / PASS_SECRET_FILE).read_bytes()  # the launcher made it (root only)
+
+
+def _pass(spawner) -> str:
+    """This user's class pass for the gate: in their server's environment only, so in their
+    kernels and nowhere a classmate can read (/proc/PID/environ is the owner's)."""
+    return class_pass(PASS_SECRET, spawner.user.name)
+
+
 c.Spawner.environment = {
     "OMTEACH_CLASS": _join,
+    "OMTEACH_CLASS_PASS": _pass,
     # nbgrader's exchange and course id for every server (no file in /etc/jupyter: other
     # JupyterLabs on this machine must not see this class's settings).
     "JUPYTER_CONFIG_PATH": S["jupyter_config_path"],
@@ -73,6 +111,9 @@ def _pre_spawn(spawner) -> None:
     """Make the account on first spawn (a student added through the admin page or the API),
     and open the teacher's server on the course folder."""
     account = ensure_account(spawner.user.name, Path(S["homes"]))
+    if S.get("memory_limit_mib"):
+        spawner.cgroup_procs = memory_cgroup(f"{S['cgroup_prefix']}{spawner.user.name}",
+                                             S["memory_limit_mib"] * 2**20)
     if spawner.user.name == S["teacher"]:
         spawner.notebook_dir = str(Path(account.pw_dir) / "course")
 

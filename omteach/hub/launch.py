@@ -32,10 +32,15 @@ from pathlib import Path
 from typing import Any
 
 from omteach.errors import HubError
-from omteach.hub.accounts import ensure_account, remove_account
+from omteach.hub.accounts import (
+    ensure_account,
+    memory_cgroup,
+    remove_account,
+    remove_memory_cgroup,
+)
 from omteach.hub.classlist import read_class_list
 from omteach.hub.netns import NodeNamespace
-from omteach.hub.service import JOIN_FILE
+from omteach.hub.service import JOIN_FILE, make_pass_secret
 from omteach.setup_tools import ROOT
 
 COURSE_ID = "omteach"
@@ -143,7 +148,9 @@ class ClassHub:
     which students reach, and ``data/run`` (root only: database, cookie secret, passwords, log,
     the node's state, the launcher's token);
     ``slot`` (0-249) names the classroom node's network namespace and its subnet 10.251.slot.0/30,
-    so that two hubs (or a test beside a class) do not collide.
+    so that two hubs (or a test beside a class) do not collide;
+    ``memory_limit_mib``: each user's server and kernels together, where the machine gives the
+    hub memory cgroups (:func:`~omteach.hub.accounts.memory_cgroup`; 0: no limit).
     """
 
     class_list: Path
@@ -154,6 +161,7 @@ class ClassHub:
     gate_port: int = 8546
     slot: int = 0
     idle_timeout: int = 3600
+    memory_limit_mib: int = 2048
     students: list[str] = field(default_factory=list)
     passwords: dict[str, str] = field(default_factory=dict)
 
@@ -302,6 +310,19 @@ class ClassHub:
         return f"http://{host}:{self.port}"
 
     @property
+    def cgroup_prefix(self) -> str:
+        """Names of this hub's memory cgroups: the prefix, then the user's name."""
+        return f"omteach-hub{self.slot}-"
+
+    def memory_limit_enforced(self) -> bool:
+        """Whether this machine lets the hub give each user a memory cgroup (checked by making,
+        then removing, a probe)."""
+        probe = f"{self.cgroup_prefix}probe"
+        procs = memory_cgroup(probe, max(self.memory_limit_mib, 1) * 2**20)
+        remove_memory_cgroup(probe)
+        return procs is not None and self.memory_limit_mib > 0
+
+    @property
     def library_path(self) -> str:
         """LD_LIBRARY_PATH for students' processes: the replica's libpython, if there is one."""
         return str(self.python_replica / "lib")
@@ -312,7 +333,8 @@ class ClassHub:
         service = [*self.namespace.exec_prefix(), sys.executable, "-m", "omteach.hub.service",
                    "--host", self.namespace.node_address, "--port", str(self.gate_port),
                    "--run", str(self.run_dir), "--teacher", self.teacher,
-                   "--class-size", str(len(self.students))]
+                   "--class-size", str(len(self.students)),
+                   "--shared-address", self.namespace.host_address]
         return {"data": str(self.data), "homes": str(self.homes),
                 "bind_url": f"http://{self.host}:{self.port}", "hub_port": free_port(),
                 "proxy_api_port": free_port(), "proxy": str(self.proxy),
@@ -323,6 +345,7 @@ class ClassHub:
                 "jupyter_config_path": f"{self.data / 'jupyter-config'}:{venv / 'etc' / 'jupyter'}",
                 "python": sys.executable, "students": self.students, "teacher": self.teacher,
                 "classroom_command": service, "idle_timeout": self.idle_timeout,
+                "memory_limit_mib": self.memory_limit_mib, "cgroup_prefix": self.cgroup_prefix,
                 "admin_token": self.admin_token}
 
     def start(self, *, timeout: float = 120.0) -> ClassHub:
@@ -335,6 +358,7 @@ class ClassHub:
         with os.fdopen(fd, "w") as f:
             json.dump(self.settings(), f)
         (self.run_dir / JOIN_FILE).unlink(missing_ok=True)
+        make_pass_secret(self.run_dir)  # before the hub: its spawner and the gate both read it
         self.namespace.create()
         env = {**os.environ, "OMTEACH_HUB_SETTINGS": str(settings_file),
                "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
@@ -405,6 +429,8 @@ class ClassHub:
                 self._proc.kill()
                 self._proc.wait()
         self.namespace.delete()
+        for name in [*self.students, self.teacher]:
+            remove_memory_cgroup(self.cgroup_prefix + name)
 
     def remove_accounts(self) -> None:
         """Remove every account this hub made (tests, or the end of a course)."""
@@ -464,7 +490,7 @@ def run_hub(args: Any) -> int:
 
     hub = ClassHub(Path(args.class_list), host=args.host, port=args.port, data=args.data,
                    teacher=args.teacher, gate_port=args.gate_port, slot=args.slot,
-                   idle_timeout=args.idle_timeout)
+                   idle_timeout=args.idle_timeout, memory_limit_mib=args.memory_limit)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"starting the class hub for {args.class_list} (a minute)…", flush=True)
     hub.start()
@@ -473,6 +499,10 @@ def run_hub(args: Any) -> int:
         print(f"The class hub is up: {hub.url}")
         print(f"  teacher's login:   {hub.teacher} / {password}  (admin: {hub.url}/hub/admin)")
         print(f"  students' first passwords (hand them out): {hub.run_dir / 'passwords.csv'}")
+        limit = (f"{hub.memory_limit_mib} MiB each (a memory cgroup per user)"
+                 if hub.memory_limit_enforced() else "none (this machine gives the hub no "
+                 "memory cgroup: docs/hub.md)")
+        print(f"  memory limit per student: {limit}")
         print(f"  {len(hub.students)} students; chapters to release are in "
               f"~{hub.teacher}/course/source (nbgrader: Formgrader tab)")
         print(f"  the live round (chapter 6): {hub.join_line()} (in every kernel as "
