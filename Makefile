@@ -116,14 +116,14 @@ browser-deps:
 # Every core: with --dist loadscope a notebook's cells (nbval) and the browser test's one
 # JupyterLab stay together in one worker.
 test: setup setup-anvil setup-hub browser-deps
-	$(VENV)/bin/ruff check omteach tests bench
+	$(VENV)/bin/ruff check omteach tests bench conftest.py
 	$(PY) -m pytest -n auto --dist loadscope
 
 doctor: setup
 	$(PY) -m omteach doctor --here
 
 lint: setup
-	$(VENV)/bin/ruff check omteach tests bench
+	$(VENV)/bin/ruff check omteach tests bench conftest.py
 
 # The gate's property tests with many examples (the suite runs a few dozen), and the hostile
 # class's attacks once more. FUZZ_EXAMPLES=... to change how many.

@@ -137,3 +137,14 @@ def test_every_notebook_is_collected_by_nbval():
     for nb in NOTEBOOKS:
         cells = [ln for ln in out.stdout.splitlines() if ln.startswith(f"notebooks/{nb.name}::")]
         assert cells, f"{nb.name} was not collected by nbval:\n{out.stdout}"
+
+
+def test_nbval_waits_for_outputs_long_enough_for_a_loaded_machine():
+    """The repository's conftest.py gives every notebook cell nbval runs a patient wait for its
+    outputs (nbval's own is 5 s), whether pytest was given tests/ or a notebook alone."""
+    from nbval.plugin import IPyNbCell
+
+    import conftest
+
+    assert getattr(IPyNbCell.__init__, "_omteach_patient", False)
+    assert conftest.NBVAL_OUTPUT_TIMEOUT_S >= 30
