@@ -2,6 +2,15 @@
 
     .venv/bin/python bench/chapter_bench.py notebooks/04_training_round.ipynb --baseline <rev>
     .venv/bin/python bench/chapter_bench.py --pieces          # only the in-process comparisons
+    .venv/bin/python bench/chapter_bench.py --guide           # the teacher's guide's table
+
+Guide (``--guide``): every chapter of the student edition (notebooks/) in a fresh ``omteach``
+kernel, ``--runs`` times each, then again with ``--busy`` processes spinning on the cores; it
+prints the "Chapters at a glance" table of docs/teaching.md exactly as that page has it, medians
+per column: "Run All" is the first cell's start to the last cell's reply (the kernel already
+started, as when a student clicks Run All), "fresh kernel" the whole execution with starting and
+stopping the kernel, "busy machine" the fresh-kernel time under load; the exercises and their
+points are read from the instructor sources' nbgrader metadata.
 
 Run All: the notebook runs in a fresh ``omteach`` kernel (nbclient, as Jupyter's Run All does),
 once as git revision ``--baseline`` has it, on that revision's code (exported to a temporary
@@ -78,6 +87,107 @@ def run_notebook(path: Path, code: Path, cache: Path) -> tuple[float, float, lis
         else:
             cells.append(0.0)
     return wall, cpu, cells
+
+
+def cells_span(nb) -> float:
+    """Seconds from the first cell's start to the last cell's reply (nbclient's record_timing):
+    Run All in a kernel already started."""
+    starts, ends = [], []
+    for cell in nb.cells:
+        ex = cell.get("metadata", {}).get("execution", {})
+        if "iopub.execute_input" in ex and "shell.execute_reply" in ex:
+            starts.append(datetime.fromisoformat(ex["iopub.execute_input"].replace("Z", "+00:00")))
+            ends.append(datetime.fromisoformat(ex["shell.execute_reply"].replace("Z", "+00:00")))
+    return (max(ends) - min(starts)).total_seconds() if starts else 0.0
+
+
+GUIDE_ROWS = {
+    "01_homomorphic_addition.ipynb": "1 · Homomorphic addition",
+    "02_smart_contracts.ipynb": "2 · Smart contracts",
+    "03_ledger_immutability.ipynb": "3 · Ledger immutability",
+    "04_training_round.ipynb": "4 · A full training round",
+    "05_attacks_and_defences.ipynb": "5 · Attacks and defences",
+    "06_classroom_round.ipynb": "6 · Classroom round (student, rehearsal)",
+    "06_classroom_teacher.ipynb": "6 · Classroom round (teacher, rehearsal)",
+}
+"""The table's first column: each chapter as the teacher's guide names it."""
+EXERCISES = {
+    "ch01_ex1_toy_add_check": "toy addition", "ch01_ex2_average_check": "encrypted average",
+    "ch01_ex3_slots_check": "slots per ciphertext",
+    "ch02_ex1_predictions_check": "predict the contract", "ch02_ex2_rule_check": "add a rule",
+    "ch03_ex1_first_broken_check": "first broken block",
+    "ch03_ex2_attempts_check": "cost of a rewrite",
+    "ch03_ex3_tamper_check": "make the tamper stick",
+    "ch04_ex1_ciphertexts_check": "ciphertexts per owner",
+    "ch04_ex2_mask_check": "masks that cancel",
+    "ch04_ex3_earnings_check": "follow the money",
+    "ch05_ex1_invert_check": "gradient inversion", "ch05_ex2_refuse_check": "specs to refuse",
+    "ch06_ex2_shares_check": "check the shares", "ch06_ex1_top_up_check": "top up the faucet",
+}
+"""Each graded cell's short name in the table (a new one falls back to its grade id)."""
+GUIDE_HEADER = ("| chapter | Run All | fresh kernel | busy machine | exercises (points) |\n"
+                "|---|---|---|---|---|")
+
+
+def exercises(source: Path) -> str:
+    """The table's last column for a chapter: each graded cell's name and points, in order."""
+    import nbformat
+
+    out = []
+    for cell in nbformat.read(source, as_version=4).cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade") and meta.get("points"):
+            name = EXERCISES.get(meta["grade_id"], meta["grade_id"])
+            out.append(f"{name} ({meta['points']:g})")
+    return ", ".join(out)
+
+
+def spin(count: int) -> list[subprocess.Popen]:
+    """``count`` processes spinning on the cores (the guide's "busy machine")."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+
+
+def guide(runs: int, busy: int, only: list[str] | None = None) -> str:
+    """The teacher's guide's table: every chapter's Run All, fresh-kernel and busy medians."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    books = [ROOT / "notebooks" / name for name in GUIDE_ROWS if not only or name in only]
+    times: dict[str, dict[str, list[float]]] = {b.name: {"run": [], "fresh": [], "busy": []}
+                                                for b in books}
+
+    def once(book: Path, key: str) -> None:
+        nb = nbformat.read(book, as_version=4)
+        t0 = time.perf_counter()
+        NotebookClient(nb, kernel_name="omteach", timeout=600, record_timing=True,
+                       resources={"metadata": {"path": str(book.parent)}}).execute()
+        times[book.name][key].append(time.perf_counter() - t0)
+        if key == "fresh":
+            times[book.name]["run"].append(cells_span(nb))
+        print(f"  {book.name} {key}: {times[book.name][key][-1]:.1f} s "
+              f"(load {os.getloadavg()[0]:.2f})", file=sys.stderr, flush=True)
+
+    for book in books:  # once unrecorded: the compiled-contract cache, bytecode caches
+        NotebookClient(nbformat.read(book, as_version=4), kernel_name="omteach", timeout=600,
+                       resources={"metadata": {"path": str(book.parent)}}).execute()
+    for _ in range(runs):
+        for book in books:
+            once(book, "fresh")
+    spinners = spin(busy)
+    try:
+        for _ in range(runs):
+            for book in books:
+                once(book, "busy")
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+    rows = [GUIDE_HEADER]
+    for book in books:
+        t = {k: statistics.median(v) for k, v in times[book.name].items()}
+        rows.append(f"| {GUIDE_ROWS[book.name]} | {t['run']:.1f} s | {t['fresh']:.1f} s | "
+                    f"{t['busy']:.1f} s | {exercises(ROOT / 'source' / 'course' / book.name)} |")
+    return "\n".join(rows)
 
 
 def run_all(path: Path, baseline: str, runs: int) -> tuple[float, float]:
@@ -191,9 +301,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="recorded Run Alls of each (3)")
     parser.add_argument("--repeats", type=int, default=6, help="turns of each piece (6)")
     parser.add_argument("--pieces", action="store_true", help="only the in-process pieces")
+    parser.add_argument("--guide", action="store_true",
+                        help="print docs/teaching.md's Run All table (every chapter)")
+    parser.add_argument("--busy", type=int, default=4,
+                        help="spinning processes for the guide's busy-machine column (4)")
+    parser.add_argument("--only", nargs="*", metavar="NOTEBOOK",
+                        help="the guide's rows for these notebooks only (file names)")
     args = parser.parse_args(argv)
-    print(f"machine: {os.cpu_count()} cores, {cpu_model()}; python {sys.version.split()[0]}; "
-          f"load average {os.getloadavg()[0]:.2f}")
+    machine = (f"{os.cpu_count()} cores, {cpu_model()}; python {sys.version.split()[0]}; "
+               f"load average {os.getloadavg()[0]:.2f}")
+    if args.guide:
+        table = guide(args.runs, args.busy, args.only)
+        print(f"Measured {datetime.now():%Y-%m-%d} on {machine}; median of {args.runs} runs, "
+              f"busy machine: {args.busy} spinning processes.\n")
+        print(table)
+        return 0
+    print(f"machine: {machine}")
     before = after = None
     if not args.pieces:
         before, after = run_all(args.notebook.resolve(), args.baseline, args.runs)

@@ -8,7 +8,9 @@
                 join as someone else's address), from that key itself (not from a contract,
                 unless the teacher approved it), while there is room; display names follow
                 the rules below and no two look alike; only the teacher sets the size, approves
-                contracts, removes a student, and points the class at its market.
+                contracts, removes a student, points the class at its market, and announces
+                when the next round opens (the pause between rounds is the teacher's: a
+                waiting student reads it here and counts down to it).
         Students find everything from this one address: it is what the teacher's node prints.
 
         Why the name rules are a byte alphabet and a fold, checked here: a rule a client applies
@@ -38,6 +40,10 @@ event Removed:
 event MarketSet:
     market: indexed(address)
 
+event RoundAnnounced:
+    opens_at: uint256
+    pause: uint256
+
 teacher: public(address)
 board: public(address)
 market: public(address)
@@ -47,6 +53,10 @@ students: public(DynArray[address, MAX_CLASS])
 size: public(uint256)                           # places in the class (the teacher sets it)
 approved: public(HashMap[address, bool])        # contracts the teacher lets join
 removed: public(HashMap[address, bool])         # keys the teacher removed: they do not rejoin
+next_round_at: public(uint256)                  # chain time the next round opens (0: not said)
+pause: public(uint256)                          # seconds between two rounds, as last announced
+
+MAX_PAUSE: constant(uint256) = 3600
 
 
 @deploy
@@ -224,6 +234,22 @@ def set_market(market: address):
     assert market.is_contract, "the market must be a deployed contract"
     self.market = market
     log MarketSet(market=market)
+
+
+@external
+def announce_round(opens_in: uint256, pause: uint256):
+    """
+    @notice The teacher says when the next round opens (``opens_in`` seconds from this block;
+            0: now) and how long the pause between two rounds is: a student waiting between
+            rounds counts down to ``next_round_at``, and one who arrives mid-round knows the
+            next round opens ``pause`` seconds after this one closes.
+    """
+    assert msg.sender == self.teacher, "only the teacher announces the next round"
+    assert opens_in <= MAX_PAUSE and pause <= MAX_PAUSE, \
+        "a pause between rounds is 0 to 3600 seconds"
+    self.next_round_at = block.timestamp + opens_in
+    self.pause = pause
+    log RoundAnnounced(opens_at=block.timestamp + opens_in, pause=pause)
 
 
 @view

@@ -76,3 +76,18 @@ class _Unset:
 
 def _with_hint(message: str, hint: str) -> str:
     return f"{message}: {hint}" if hint else message
+
+
+def countdown(seconds: float) -> str:
+    """A countdown as a lesson says it: "in 42 s", "in 3 min", "in 2 h 5 min"; "now" once
+    passed (the dashboard's deadlines and a waiting student's next round)."""
+    if seconds <= 0:
+        return "now"
+    if seconds < 100:
+        return f"in {seconds:.0f} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"in {minutes} min"
+    if minutes < 48 * 60:
+        return f"in {minutes // 60} h {minutes % 60} min"
+    return f"in {minutes / (24 * 60):.0f} days"

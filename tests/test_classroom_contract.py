@@ -199,6 +199,23 @@ def test_only_the_teacher_sets_the_market_and_only_to_a_contract(chain, room):
     assert result.events[0].name == "MarketSet" and room.call("market") == board
 
 
+def test_only_the_teacher_announces_the_next_round_and_a_student_reads_it(chain, room):
+    """Issue 23: the pause between rounds is on chain, where a waiting student can read it."""
+    assert (room.call("next_round_at"), room.call("pause")) == (0, 0)  # nothing said yet
+    assert refused(room, "announce_round", 30, 30, sender="Ana") == (
+        "only the teacher announces the next round")
+    for opens_in, pause in ((3601, 30), (30, 3601)):
+        assert refused(room, "announce_round", opens_in, pause, sender=COMPANY) == (
+            "a pause between rounds is 0 to 3600 seconds")
+    result = room.transact("announce_round", 30, 45, sender=COMPANY)
+    stamped = chain.w3.eth.get_block(result.block)["timestamp"]
+    assert result.events[0].name == "RoundAnnounced" and result.events[0].args == {
+        "opens_at": stamped + 30, "pause": 45}
+    assert (room.call("next_round_at"), room.call("pause")) == (stamped + 30, 45)
+    result = room.transact("announce_round", 0, 45, sender=COMPANY)  # the pause ended early
+    assert room.call("next_round_at") == chain.w3.eth.get_block(result.block)["timestamp"]
+
+
 def test_the_teacher_needs_a_name_and_it_is_reserved(chain, room):
     assert room.call("names", room.call("teacher")) == COMPANY
     with pytest.raises(ContractRevertError) as e:

@@ -9,6 +9,7 @@ step, so that each cheating attempt is played at the exact moment it matters.
 from __future__ import annotations
 
 import os
+import re
 import time
 
 import numpy as np
@@ -434,6 +435,53 @@ def test_the_pause_between_rounds_counts_down_and_refuses_nonsense(klass):
         teacher.run_rounds(pause=-1)
 
 
+def test_a_waiting_student_counts_down_to_the_round_the_teacher_announced(klass):
+    """Issue 23: between rounds a student's kernel knows only the chain. The teacher's pause is
+    announced there (Classroom.next_round_at); the student's line counts down to it, redrawn
+    from its own clock without reading the chain again, and says so when the pause ends early."""
+    teacher, spec_id, owners = klass
+    teacher.open_round()
+    _play(teacher, spec_id, owners)
+    _finish(teacher, spec_id, owners)
+    me = owners[0]
+    now = [time.time()]
+    me.clock = lambda: now[0]
+    assert me.step(spec_id) == "round 1: waiting for AI Inc. to open it"  # nothing announced
+    teacher.announce(40, 40)  # what teacher.pause(40) says on chain first
+    first = me.step(spec_id)
+    left = int(re.fullmatch(r"round 0 closed; round 1 opens in (\d+) s \(the teacher's pause "
+                            r"between rounds\)", first).group(1))
+    assert 35 <= left <= 45  # the chain's clock and this one's agree to a few seconds
+    now[0] += 20
+    assert me.ticking() == first.replace(f"in {left} s", f"in {left - 20} s")
+    now[0] += 60
+    assert me.ticking() == "round 0 closed; round 1 opens now (the teacher's pause between rounds)"
+    assert [line for _, line in me.log].count(first) == 1  # the log holds the wait once
+    # take_part redraws the countdown from the clock between blocks: one step, many lines
+    now[0] -= 60
+    steps, lines = [], []
+    real_step = me.step
+    me.step = lambda sid: steps.append(real_step(sid)) or steps[-1]
+
+    class Stop(Exception):
+        pass
+
+    def tick(line):
+        lines.append(line)
+        now[0] += 1
+        if len(lines) == 4:
+            raise Stop  # the student stops the cell
+    with pytest.raises(Stop):
+        me.take_part(spec_id, interval=0.01, on_step=tick)
+    counts = [int(re.search(r"in (\d+) s", x).group(1)) for x in lines]
+    assert len(steps) == 1 and abs(counts[0] - (left - 20)) <= 2
+    assert counts == [counts[0] - i for i in range(4)]
+    me.step = real_step
+    teacher.pause(30, sleep=lambda _s: None)  # everyone accepted: over at once, said on chain
+    assert me.step(spec_id) == "round 1: waiting for AI Inc. to open it"
+    assert teacher.classroom.call("pause") == 30
+
+
 def _table_rows(markup: str) -> list[list[str]]:
     import re
 
@@ -455,7 +503,12 @@ def test_a_latecomer_is_told_what_the_chain_shows(klass):
     late.accept(spec_id, timeout=5)
     assert late.step(spec_id).startswith(
         "round 0 is under way without me (I accepted after AI Inc. opened it; 0 of 4 "
-        "submitted): I take part in round 1")
+        "submitted): I take part in round 1, which AI Inc. opens as soon as this one closes; "
+        "its sharing phase ends in ")
+    teacher.announce(0, 30)  # as run_rounds(pause=30) does before its first round
+    assert re.search(r"I take part in round 1, which AI Inc. opens 30 s after this one closes "
+                     r"\(the teacher's pause\); its sharing phase ends in \d+ s at the latest$",
+                     late.step(spec_id))
     for rnd in range(2):
         if rnd:
             teacher.open_round()

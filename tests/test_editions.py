@@ -363,9 +363,39 @@ def test_feedback_says_what_failed_without_quoting_a_hidden_test():
     assert out.outputs[0].traceback == ["AssertionError: ❌ Not yet. Hint: …"]
 
 
+def test_a_checkers_verdict_is_displayed_not_read_as_a_partial_grade():
+    """Issue 23: autograding warned "Cell output is ✅ Correct. …, which cannot be converted to a
+    float" for every passed checker. nbgrader reads a graded cell's *result* (execute_result) as
+    a partial grade; a checker cell ends with ``feedback``, a verdict to show. The verdict now
+    displays itself (display_data), so nbgrader grades the passed cell full marks, silently."""
+    import logging
+
+    from nbclient import NotebookClient
+    from nbgrader.utils import determine_grade
+
+    cell = nbformat.v4.new_code_cell(
+        "from omteach.exercises import correct\nfeedback = correct('39 it is')\n"
+        "assert feedback, feedback\nfeedback",
+        metadata={"nbgrader": {"grade": True, "grade_id": "ex", "points": 2, "solution": False,
+                               "locked": True, "schema_version": 3}})
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    NotebookClient(nb, kernel_name="python3", timeout=60,
+                   resources={"metadata": {"path": str(ROOT)}}).execute()
+    outputs = nb.cells[0].outputs
+    assert [o.output_type for o in outputs] == ["display_data"]
+    assert outputs[0].data["text/plain"].startswith("✅ Correct. 39 it is")
+    assert "✅ Correct" in outputs[0].data["text/html"]
+    warned: list[str] = []
+    log = logging.getLogger("test-grade")
+    log.addHandler(type("H", (logging.Handler,), {"emit": lambda self, r: warned.append(
+        r.getMessage())})())
+    assert determine_grade(nb.cells[0], log) == (2, 2) and warned == []
+
+
 class TestGradingQuietly:
     """An untouched chapter 2 is graded zero without a warning and its feedback shows no hidden
-    test; a submission that edited a locked graded cell is still reported and put right."""
+    test; a submission that edited a locked graded cell is still reported and put right; the
+    answer key's full marks come without a "cannot be converted to a float" warning."""
 
     @pytest.mark.slow
     def test_untouched_is_zero_quietly_and_feedback_hides_the_hidden_tests(self, tmp_path):
@@ -373,6 +403,7 @@ class TestGradingQuietly:
         course = make_course(tmp_path, [chapter])
         _submit(course, "empty", [chapter])
         _submit(course, "cheat", [chapter])
+        _submit(course, "filled", [chapter])
         cheat = course / "build" / "submitted" / "cheat" / "course" / chapter.name
         nb = nbformat.read(cheat, as_version=4)
         check = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")
@@ -384,6 +415,8 @@ class TestGradingQuietly:
         log = graded.stdout + graded.stderr
         assert _scores(course, "empty") == (0, _points([chapter]))
         assert _scores(course, "cheat") == (0, _points([chapter]))  # the checker came back
+        assert _scores(course, "filled") == (_points([chapter]),) * 2
+        assert "converted to" not in log  # a passed checker's verdict is no partial grade
         changed = [line for line in log.splitlines() if "has changed" in line]
         assert changed and all("ch02_ex1_predictions_check" in line for line in changed), changed
 

@@ -14,9 +14,11 @@ and does whatever is due now (advertise fresh keys for the round, deal its key s
 neighbours once everyone advertised, train and submit once every participant's shares are in,
 reveal its shares once AI Inc. ends the submissions: of its surviving neighbours' self-mask
 seeds and its dropped neighbours' mask keys, never both for one), then returns a line saying
-what it did or waits for. Each phase has a deadline on chain; work that misses it is refused,
-and the student says so. :meth:`ClassOwner.take_part` calls it until the
-spec is finished, with a timeout; the notebook's panel calls it from a button or a loop. Nothing
+what it did or waits for. Between rounds the line counts down to the next one, as the teacher
+announced it on the classroom contract (``next_round_at``, ``pause``); a latecomer mid-round
+hears which round it joins and when. Each phase has a deadline on chain; work that misses it
+is refused, and the student says so. :meth:`ClassOwner.take_part` calls it until the spec is
+finished, with a timeout; the notebook's panel calls it from a button or a loop. Nothing
 but the chain connects the student to AI Inc.: no second server.
 
 Masks, shares and sums are keyed by **address** (names are only labels, and differ nowhere: the
@@ -42,8 +44,8 @@ from omteach.learning.data import Dataset
 from omteach.learning.defences import AuditReport
 from omteach.protocol.market import Market
 from omteach.protocol.parties import DataOwner
-from omteach.protocol.round import Phase, Seat
-from omteach.waiting import wait_until
+from omteach.protocol.round import Phase, RoundState, Seat
+from omteach.waiting import countdown, wait_until
 
 UpdateFn = Callable[[DataOwner, int, int], np.ndarray]
 """How an owner computes its update: (owner, spec id, round) -> update. Default: local training."""
@@ -64,12 +66,13 @@ class ClassOwner:
     ``data`` stays in this process. ``update``: how the update is computed (default: train the
     spec's model on ``data``; the benchmark passes precomputed updates so its students need no
     torch). ``leave_at``: a round in which this student posts its key shares and then leaves
-    (the rehearsal's dropout).
+    (the rehearsal's dropout). ``clock``: this machine's clock (the countdowns; tests pass
+    their own).
     """
 
     def __init__(self, student: Student, data: Dataset, *, seed: int = 0,
                  update: UpdateFn = _train, leave_at: int | None = None,
-                 timeout: float = 60.0):
+                 timeout: float = 60.0, clock: Callable[[], float] = time.time):
         self.student = student
         address = wait_until(lambda: _nonzero(student.classroom.call("market")),
                              what="the teacher to open the market", timeout=timeout,
@@ -82,20 +85,43 @@ class ClassOwner:
         self.leave_at = leave_at
         self.log: list[tuple[float, str]] = []
         """(time, what happened), oldest first."""
+        self._said: str | None = None  # what the last line logged said (a countdown's wait)
         self.rounds: dict[int, Seat] = {}
         """Round -> this student's state in it (a :class:`Seat`: "shares", "submitted", ...)."""
         self.submitted_at: dict[int, float] = {}
         self.withdrawn = 0
+        self.clock = clock
+        self._skew = 0.0  # seconds the chain's clock is ahead of this machine's
+        self.ticking: Callable[[], str] | None = None
+        """Redraws the last line of :meth:`step` when it counts down (None: it does not):
+        a countdown moves without a new block."""
 
     @property
     def name(self) -> str:
         """The student's display name."""
         return self.student.name
 
-    def _say(self, line: str) -> str:
-        if not self.log or self.log[-1][1] != line:
+    def _say(self, line: str, *, key: str | None = None) -> str:
+        """Log ``line`` unless the last line logged was the same (``key``: the same wait, for a
+        line that counts down); return it."""
+        key = key or line
+        if key != self._said:
             self.log.append((time.time(), line))
+            self._said = key
         return line
+
+    def _tick(self, line: Callable[[], str], *, key: str) -> str:
+        """A line that counts down: said (and logged) once, redrawn by :attr:`ticking`."""
+        self.ticking = line
+        return self._say(line(), key=key)
+
+    def _now(self) -> float:
+        """Chain time now, as well as this machine knows it (its clock, or the chain's when that
+        is ahead: the deadlines are the chain's)."""
+        return self.clock() + self._skew
+
+    def _read_clock(self) -> None:
+        self._skew = max(0.0, self.student.chain.now() - self.clock())
 
     # -- before the rounds ------------------------------------------------------------------------
 
@@ -159,20 +185,15 @@ class ClassOwner:
     def step(self, spec_id: int) -> str:
         """Do what is due now in the open round; a line saying what was done or awaited."""
         me = self.address
+        self.ticking = None
         state = self.market.round_state(spec_id, of=[me])  # the round, as far as it is mine
         if state.phase is Phase.FINISHED:
             return self._say(FINISHED)
         round_no = state.round
         if state.phase is Phase.ACCEPTING:
-            return self._say(f"round {round_no}: waiting for AI Inc. to open it")
+            return self._before(round_no)
         if me not in state.participants:
-            last = round_no + 1 >= state.spec.rounds
-            return self._say(
-                f"round {round_no} is under way without me (I accepted after AI Inc. opened "
-                f"it; {state.submission_count} of {len(state.participants)} submitted): "
-                + ("it is the spec's last round, so I wait for it to end" if last else
-                   f"I take part in round {round_no + 1}, which AI Inc. opens after this one "
-                   "closes and the teacher's pause"))
+            return self._under_way(state)
         if me not in state.shared:
             if state.phase is not Phase.SHARING:  # submissions began without my shares
                 return self._dropped(round_no)
@@ -227,6 +248,41 @@ class ClassOwner:
                              "seeds, dropouts' mask keys)")
         return self._say(f"round {round_no}: waiting for AI Inc. to close the round")
 
+    def _before(self, round_no: int) -> str:
+        """The round is not open yet: when it opens, if the teacher announced it."""
+        opens_at = int(self.student.classroom.call("next_round_at"))
+        self._read_clock()
+        if opens_at <= self._now():
+            return self._say(f"round {round_no}: waiting for AI Inc. to open it")
+        closed = f"round {round_no - 1} closed; " if round_no else ""
+
+        def line() -> str:
+            return (f"{closed}round {round_no} opens {countdown(opens_at - self._now())} "
+                    "(the teacher's pause between rounds)")
+        return self._tick(line, key=f"round {round_no}: the pause")
+
+    def _under_way(self, state: RoundState) -> str:
+        """A round runs without this student (it accepted after AI Inc. opened it): which
+        round it joins, and when (this phase's deadline, then the teacher's pause)."""
+        round_no = state.round
+        head = (f"round {round_no} is under way without me (I accepted after AI Inc. opened "
+                f"it; {state.submission_count} of {len(state.participants)} submitted): ")
+        if round_no + 1 >= state.spec.rounds:
+            return self._say(head + "it is the spec's last round, so I wait for it to end")
+        pause = int(self.student.classroom.call("pause"))
+        self._read_clock()
+        then = (f"{pause} s after this one closes (the teacher's pause)" if pause
+                else "as soon as this one closes")
+        deadline = state.phase_deadline
+
+        def line() -> str:
+            left = deadline - self._now() if deadline else 0
+            phase = (f"; its {state.phase.value} phase ends {countdown(left)} at the latest"
+                     if left > 0 else "")
+            return f"{head}I take part in round {round_no + 1}, which AI Inc. opens {then}{phase}"
+        return self._tick(line, key=f"round {round_no}: under way, {state.phase.value}, "
+                                    f"{state.submission_count} submitted")
+
     def _dropped(self, round_no: int) -> str:
         self.rounds[round_no] = Seat.DROPPED
         return self._say(f"round {round_no}: too late, the submit deadline passed")
@@ -238,7 +294,8 @@ class ClassOwner:
         ``timeout``: seconds without anything new happening before giving up (a
         :class:`~omteach.errors.RoundTimeoutError`, a ProtocolError). Between two polls the
         chain is asked only for its block number: nothing a step reads can change without a new
-        block, so :meth:`step` (half a dozen reads) runs only after one.
+        block, so :meth:`step` (half a dozen reads) runs only after one; a line that counts down
+        (the pause before the next round) is redrawn from this machine's clock meanwhile.
         """
         seen = {"block": -1, "line": ""}
 
@@ -246,6 +303,8 @@ class ClassOwner:
             block = self.student.chain.block_number
             if block != seen["block"]:
                 seen.update(block=block, line=self.step(spec_id))
+            elif self.ticking is not None:  # a countdown: redrawn without reading the chain
+                seen["line"] = self.ticking()
             return seen["line"]
         line = wait_until(poll, lambda line, _quiet: line in (FINISHED, LEFT),
                           what="the round to move on", timeout=None, idle=timeout,

@@ -42,6 +42,7 @@ who dropped out); its steps are short because the round's rules live in
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -393,7 +394,7 @@ class ClassTeacher:
         accepts during the pause takes part in the next round. ``early``: end the pause as soon
         as everyone on the roster has accepted (nobody is left to wait for). ``progress`` hears
         a countdown every second or so (the dashboard shows it too, from
-        :attr:`next_round_at`).
+        :attr:`next_round_at`); the students' kernels read it on chain (:meth:`announce`).
         """
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not \
                 0 <= seconds <= 3600:
@@ -401,6 +402,8 @@ class ClassTeacher:
                                     f"{seconds!r}")
         say = progress or (lambda _msg: None)
         self.next_round_at = time.time() + seconds
+        if seconds:
+            self.announce(seconds, seconds)
         try:
             while (left := self.next_round_at - time.time()) > 0:
                 self.make_room()
@@ -412,7 +415,17 @@ class ClassTeacher:
                 say(f"pause: round {round_no} opens in {left:.0f} s (latecomers: accept now)")
                 sleep(min(1.0, left))
         finally:
+            if self.next_round_at - time.time() >= 1:  # over early (or stopped): say so on chain
+                self.announce(0, seconds)
             self.next_round_at = None
+
+    def announce(self, opens_in: float, pause: float) -> None:
+        """Say on chain (the classroom's ``next_round_at``) that the next round opens in
+        ``opens_in`` s, and that ``pause`` s separate two rounds: a student's kernel reads only
+        the chain, and counts down to it while it waits
+        (:meth:`~omteach.classroom.owner.ClassOwner.step`). One transaction."""
+        self.classroom.transact("announce_round", math.ceil(opens_in), math.ceil(pause),
+                                sender=COMPANY)
 
     def run_rounds(self, rounds: int | None = None, *, wait_for: int = 0,
                    pause: float = ROUND_PAUSE,
@@ -424,12 +437,16 @@ class ClassTeacher:
         ``wait_for`` owners are awaited before the first round only: later rounds open with
         whoever accepted by then (latecomers included). Returns the rounds' records.
         """
-        if isinstance(pause, bool) or not isinstance(pause, int | float) or pause < 0:
-            raise InvalidValueError(f"pause must be a number of seconds ≥ 0, not {pause!r}")
+        if isinstance(pause, bool) or not isinstance(pause, int | float) or not \
+                0 <= pause <= 3600:
+            raise InvalidValueError(f"pause must be a number of seconds from 0 to 3600, not "
+                                    f"{pause!r}")
         spec = self.market.spec(self._spec_id())
         left = spec.rounds - spec.round if not spec.finished else 0
         count = left if rounds is None else min(rounds, left)
         records: list[RoundRecord] = []
+        if count:  # a latecomer who accepts mid-round learns when its first round opens
+            self.announce(0, pause)
         for i in range(count):
             if i:
                 self.pause(pause, early=pause_early, progress=progress)

@@ -36,6 +36,16 @@ class Feedback:
     def _repr_html_(self) -> str:
         return message_html(str(self), kind="ok" if self.passed else "error")
 
+    def _ipython_display_(self) -> None:
+        """Shown, not returned: a checker cell ends with its verdict (``feedback``), and
+        nbgrader reads a graded cell's result (an ``execute_result``) as a partial grade,
+        warning "cannot be converted to a float" for every verdict. Displayed (a
+        ``display_data``), the verdict looks the same and nbgrader grades the cell by its
+        assertion alone."""
+        from IPython.display import display
+
+        display({"text/plain": str(self), "text/html": self._repr_html_()}, raw=True)
+
 
 def correct(message: str) -> Feedback:
     """A passing verdict."""

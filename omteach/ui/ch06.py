@@ -24,6 +24,7 @@ from omteach.learning.defences import AuditPolicy, Finding
 from omteach.protocol.round import Phase, Seat
 from omteach.text import plural, short_hex
 from omteach.ui.toolkit import MessagePanel, html_table, panel_text
+from omteach.waiting import countdown
 
 PAD_SIZE = 200  # pixels: big enough to draw on with a touchpad, small enough to sit beside text
 BRUSH = 9  # pixels on the pad
@@ -234,7 +235,10 @@ class StudentPanel(widgets.VBox):
         """Take part in every round until the spec is finished; show each step."""
         def on_step(line: str) -> None:
             self.message.show(line)
-            self.refresh()
+            if len(self.owner.log) != seen[0]:  # a countdown's tick reads nothing new
+                seen[0] = len(self.owner.log)
+                self.refresh()
+        seen = [-1]
         line = self.owner.take_part(self.spec_id, timeout=timeout, on_step=on_step)
         self.refresh()
         paid = self.owner.withdrawn
@@ -394,20 +398,6 @@ def _names(addresses, name) -> str:
     return ", ".join(sorted(name(a) for a in addresses)) or "nobody"
 
 
-def _in(seconds: float) -> str:
-    """A countdown: "in 42 s", "in 3 min", "in 2 h 5 min"; "now" once passed."""
-    if seconds <= 0:
-        return "now"
-    if seconds < 100:
-        return f"in {seconds:.0f} s"
-    minutes = round(seconds / 60)
-    if minutes < 60:
-        return f"in {minutes} min"
-    if minutes < 48 * 60:
-        return f"in {minutes // 60} h {minutes % 60} min"
-    return f"in {minutes / (24 * 60):.0f} days"
-
-
 def live_line(status: dict, name, now: float) -> str:
     """What the open round waits for, from whom, and until when: the dashboard's live line.
 
@@ -427,7 +417,7 @@ def live_line(status: dict, name, now: float) -> str:
     shared, submitted = len(state.shared), len(state.submitted)
     if state.phase is Phase.ACCEPTING:
         opens = status.get("next_round_at")
-        when = (f"opens {_in(opens - now)} (the pause between rounds)" if opens
+        when = (f"opens {countdown(opens - now)} (the pause between rounds)" if opens
                 else "opens when AI Inc. runs it")
         late = sorted(n_ for n_, s in status["students"].items() if not s["accepted"])
         line = (f"round {k}: not open yet, {when}; {len(state.owners)} accepted; "
@@ -449,8 +439,8 @@ def live_line(status: dict, name, now: float) -> str:
     chain_now = status.get("now", now)
     deadline = state.phase_deadline if state.phase is not Phase.ACCEPTING else None
     if deadline:
-        line += f"; phase deadline {_in(deadline - chain_now)}"
-    return f"{line}. Spec deadline {_in(state.deadline - chain_now)}."
+        line += f"; phase deadline {countdown(deadline - chain_now)}"
+    return f"{line}. Spec deadline {countdown(state.deadline - chain_now)}."
 
 
 def seen_text(record, clip: float) -> str:
