@@ -374,8 +374,8 @@ def test_a_checkers_verdict_is_displayed_not_read_as_a_partial_grade():
     from nbgrader.utils import determine_grade
 
     cell = nbformat.v4.new_code_cell(
-        "from omteach.exercises import correct\nfeedback = correct('39 it is')\n"
-        "assert feedback, feedback\nfeedback",
+        "from omteach.exercises import correct\nverdict = correct('39 it is')\n"
+        "assert verdict, verdict\nverdict",
         metadata={"nbgrader": {"grade": True, "grade_id": "ex", "points": 2, "solution": False,
                                "locked": True, "schema_version": 3}})
     nb = nbformat.v4.new_notebook(cells=[cell])
