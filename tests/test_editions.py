@@ -56,10 +56,24 @@ def make_course(tmp: Path, chapters: list[Path]) -> Path:
     return tmp
 
 
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory) -> Path:
+    """A course with every chapter generated (its release and gradebook), made once per test
+    process: the tests that grade copy it rather than run nbgrader's generate_assignment again
+    (seconds each)."""
+    return make_course(tmp_path_factory.mktemp("generated"), SOURCES)
+
+
+def copy_of(generated: Path, dest: Path) -> Path:
+    """A course of its own (submissions, grades, feedback) from the generated one."""
+    shutil.copytree(generated, dest, dirs_exist_ok=True)
+    return dest
+
+
 @pytest.fixture(scope="module")
-def release(tmp_path_factory) -> Path:
+def release(generated, tmp_path_factory) -> Path:
     """The student edition of all chapters, generated as `make student` does, and its zip."""
-    course = make_course(tmp_path_factory.mktemp("course"), SOURCES)
+    course = copy_of(generated, tmp_path_factory.mktemp("course"))
     subprocess.run([sys.executable, "-m", "zipfile", "-c", "student.zip", "course"],
                    cwd=course / "build" / "release", check=True)
     return course / "build" / "release" / "course"
@@ -220,11 +234,12 @@ def test_tests_hold_no_literal_answer():
         assert not leaks, f"{path.name} holds answers: {leaks}"
 
 
-def _scores(course: Path, student: str) -> tuple[float, float]:
+def _scores(course: Path, student: str, chapter: Path) -> tuple[float, float]:
+    """(score, most it can score) of ``student``'s ``chapter`` in the gradebook."""
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course / 'build' / 'gradebook.db'}") as gb:
-        sub = gb.find_submission("course", student)
+        sub = gb.find_submission_notebook(chapter.stem, "course", student)
         return sub.score, sub.max_score
 
 
@@ -289,15 +304,15 @@ class _Autograde:
     notebook = ""  # the source's file name, set per class below
 
     @pytest.mark.slow
-    def test_full_marks_for_the_key_and_zero_for_an_empty_notebook(self, tmp_path):
+    def test_full_marks_for_the_key_and_zero_for_an_empty_notebook(self, generated, tmp_path):
         chapters = [p for p in SOURCES if p.name == self.notebook]
-        course = make_course(tmp_path, chapters)
+        course = copy_of(generated, tmp_path)
         for student in ("filled", "empty"):
             _submit(course, student, chapters)
         graded = nbgrader(course, "autograde", "course")  # every submission in build/submitted
-        score, max_score = _scores(course, "filled")
+        score, max_score = _scores(course, "filled", chapters[0])
         assert max_score == _points(chapters) > 0 and score == max_score, (score, max_score)
-        assert _scores(course, "empty") == (0, max_score)
+        assert _scores(course, "empty", chapters[0]) == (0, max_score)
         # The untouched one was graded without running (the filled one was run: full marks).
         log = graded.stdout + graded.stderr
         assert log.count("Handed in untouched") == 1, log[-2000:]
@@ -398,9 +413,10 @@ class TestGradingQuietly:
     answer key's full marks come without a "cannot be converted to a float" warning."""
 
     @pytest.mark.slow
-    def test_untouched_is_zero_quietly_and_feedback_hides_the_hidden_tests(self, tmp_path):
+    def test_untouched_is_zero_quietly_and_feedback_hides_the_hidden_tests(self, generated,
+                                                                          tmp_path):
         chapter = next(p for p in SOURCES if p.name.startswith("02_"))
-        course = make_course(tmp_path, [chapter])
+        course = copy_of(generated, tmp_path)
         _submit(course, "empty", [chapter])
         _submit(course, "cheat", [chapter])
         _submit(course, "filled", [chapter])
@@ -413,9 +429,9 @@ class TestGradingQuietly:
 
         graded = nbgrader(course, "autograde", "course")
         log = graded.stdout + graded.stderr
-        assert _scores(course, "empty") == (0, _points([chapter]))
-        assert _scores(course, "cheat") == (0, _points([chapter]))  # the checker came back
-        assert _scores(course, "filled") == (_points([chapter]),) * 2
+        assert _scores(course, "empty", chapter) == (0, _points([chapter]))
+        assert _scores(course, "cheat", chapter) == (0, _points([chapter]))  # checker came back
+        assert _scores(course, "filled", chapter) == (_points([chapter]),) * 2
         assert "converted to" not in log  # a passed checker's verdict is no partial grade
         changed = [line for line in log.splitlines() if "has changed" in line]
         assert changed and all("ch02_ex1_predictions_check" in line for line in changed), changed
