@@ -5,8 +5,8 @@ submitted, when a round may close and who is owed what; the blob store holds eve
 hash. :class:`Market` is the one place that turns Python values into the contract's arguments
 (``bytes32`` ids, wei, days): every contract function has a verb here (``post``, ``accept``,
 ``open_round``, ``advertise_keys``, ``post_shares``, ``submit``, ``end_submissions``,
-``reveal_shares``, ``close_round``, ``reclaim_escrow``, ``add_places``, ``withdraw``,
-``withdraw_to``).
+``reveal_shares``, ``close_round``, ``abandon_round``, ``reclaim_escrow``, ``add_places``,
+``withdraw``, ``withdraw_to``).
 
 Parties are identified by **address** (any account, inside the story's cast or not); names are
 for display only (:meth:`Market.name`).
@@ -161,10 +161,12 @@ class Market:
         return list(self.contract.call("participants_of", spec_id, round_no))
 
     def round_info(self, spec_id: int, round_no: int) -> RoundInfo:
-        """A round's seed, k, threshold, phase deadlines and advertised count (zeros: not open)."""
-        seed, k, t, share_dl, submit_dl, reveal_dl, advertised = self.contract.call(
+        """A round's seed, k, threshold, phase deadlines, advertised count and whether it was
+        abandoned (zeros: not open)."""
+        seed, k, t, share_dl, submit_dl, reveal_dl, advertised, abandoned = self.contract.call(
             "round_info", spec_id, round_no)
-        return RoundInfo(bytes(seed), k, t, share_dl, submit_dl, reveal_dl, advertised)
+        return RoundInfo(bytes(seed), k, t, share_dl, submit_dl, reveal_dl, advertised,
+                         bool(abandoned))
 
     def round_keys(self, spec_id: int, round_no: int) -> dict[str, PublicKeys]:
         """Participant address -> the round keys it advertised (one read for the whole round).
@@ -354,6 +356,12 @@ class Market:
         """Close the current round with the updated model's blob; bounties are credited."""
         return self._transact("close_round", spec_id, to_bytes32(next_model_blob),
                                       sender=sender)
+
+    def abandon_round(self, spec_id: int, *, sender: str = COMPANY) -> TxResult:
+        """Give up the current round without a new model, when it cannot close (too few
+        submissions by the submit deadline, or reveals over without the shares needed): its
+        submitters are credited as on a close, and the next round starts from the same model."""
+        return self._transact("abandon_round", spec_id, sender=sender)
 
     def reclaim_escrow(self, spec_id: int, *, sender: str = COMPANY) -> TxResult:
         """After the deadline, credit what is left of the escrow to the company; the spec ends."""
