@@ -279,6 +279,67 @@ def test_a_student_cannot_block_the_round(klass):
     assert owners[0].withdraw() == BOUNTY and owners[0].balance() == 0
 
 
+def test_a_round_with_a_wrong_revealed_share_is_abandoned_and_the_class_goes_on(klass):
+    """s3 reveals shares it altered: they count on chain, the reveals look complete, but the
+    sum cannot be unmasked. AI Inc. abandons the round (every submitter paid, the model kept,
+    the dashboard says why) and the next round opens."""
+    from omteach.crypto.doublemask import SHARE_PRIME, Reveal
+    from omteach.protocol.parties import REVEAL_KIND
+    from omteach.protocol.round import Action
+    from omteach.ui.ch06 import TeacherDashboard
+
+    teacher, spec_id, owners = klass
+    teacher.open_round()
+    _play(teacher, spec_id, owners)
+    teacher.company.end_submissions(spec_id)
+    for owner in owners[:3]:
+        assert "revealed my shares" in owner.step(spec_id)
+    cheat = owners[3]
+    state = cheat.market.round_state(spec_id, of=[cheat.address])
+    honest = cheat.owner._open_shares(state).reveal(cheat.market.submitters(spec_id, 0), [])
+    bad = Reveal(honest.sender, honest.keys,
+                 {u: (y + 1) % SHARE_PRIME for u, y in honest.seeds.items()})
+    blob = cheat.market.blobs.put_json({**bad.to_json(), "kind": REVEAL_KIND,
+                                        "spec_id": spec_id, "round": 0})
+    cheat.market.reveal_shares(spec_id, 0, blob, sender=cheat.address)
+    weights = teacher.company.weights.copy()
+    step = teacher.recover((), timeout=5)
+    assert step.action is Action.CLOSE_ROUND  # on chain, every secret has its t shares
+    record = teacher.finish(teacher_record(teacher, spec_id), step, timeout=5)
+    assert "the sum cannot be unmasked" in record.abandoned
+    assert [o.balance() for o in owners] == [BOUNTY] * 4  # they did their work
+    assert np.array_equal(teacher.company.weights, weights)
+    after = teacher.market.round_state(spec_id, 0)
+    assert after.abandoned and after.recovered == () and len(after.paid) == 4
+    teacher.history.append(record)
+    board = TeacherDashboard(teacher)
+    board.refresh()
+    assert "abandoned, model kept, submitters paid" in board.rounds.value
+    assert len(teacher.open_round()) == 4  # round 1 opens with the class
+
+
+def test_a_round_with_too_few_submissions_is_abandoned_at_the_submit_deadline(klass):
+    """Only s0 submits (min_owners is 2): at the submit deadline AI Inc. abandons the round
+    instead of waiting for the spec's deadline; s0 is paid, the others are dropouts."""
+    from omteach.protocol.round import Action
+
+    teacher, spec_id, owners = klass
+    teacher.open_round()
+    for _ in range(2):
+        for owner in owners:
+            owner.step(spec_id)  # keys, then shares
+    assert "submitted" in owners[0].step(spec_id)
+    dropped = teacher.wait_for_submissions(timeout=10)
+    assert len(dropped) == 3
+    step = teacher.recover(dropped, timeout=1)
+    assert step.action is Action.ABANDON_ROUND and "min_owners" in step.why
+    record = teacher.finish(teacher_record(teacher, spec_id), step)
+    assert record.abandoned == step.why
+    assert [o.balance() for o in owners] == [BOUNTY, 0, 0, 0]
+    assert teacher.market.spec(spec_id).round == 1
+    assert "round 1: waiting for AI Inc. to open it" in owners[0].step(spec_id)
+
+
 def test_the_student_panel_and_the_teacher_dashboard_read_the_chain(klass):
     from omteach.ui.ch06 import StudentPanel, TeacherDashboard
 

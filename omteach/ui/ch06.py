@@ -379,7 +379,7 @@ class TeacherDashboard(widgets.VBox):
         records = status["rounds"]
         closed = [r for r in records if r.closed_at]  # the open round's record is filled at close
         acc = [("start", "-", "-", _pct(self.teacher.initial_accuracy))] + [
-            (r.round, len(r.submitted), ", ".join(r.dropped) or "-", _pct(r.accuracy))
+            (r.round, len(r.submitted), ", ".join(r.dropped) or "-", _outcome(r))
             if r.closed_at else (r.round, "running", "-", "-") for r in records]
         self.rounds.show_html(f"{plural(len(closed), 'round')} closed",
                               html_table(["round", "submitted", "dropped", "accuracy"], acc))
@@ -388,6 +388,14 @@ class TeacherDashboard(widgets.VBox):
             self.seen.show_html(seen_text(last, self.teacher.model.update_clip),
                                 seen_html(last, self.teacher.model.update_clip))
 
+
+
+def _outcome(record) -> str:
+    """A finished round's last column: its accuracy, or why it was abandoned (model kept)."""
+    if record.abandoned:
+        return (f"{_pct(record.accuracy)}: abandoned, model kept, submitters paid "
+                f"({record.abandoned})")
+    return _pct(record.accuracy)
 
 
 def _names(addresses, name) -> str:
