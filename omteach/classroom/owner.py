@@ -40,9 +40,9 @@ from omteach.errors import (
 )
 from omteach.learning.data import Dataset
 from omteach.learning.defences import AuditReport
-from omteach.protocol.market import Market
+from omteach.protocol.market import Market, MarketSpec
 from omteach.protocol.parties import DataOwner
-from omteach.protocol.round import Phase, Seat
+from omteach.protocol.round import Phase, RoundState, Seat
 from omteach.waiting import wait_until
 
 UpdateFn = Callable[[DataOwner, int, int], np.ndarray]
@@ -86,6 +86,9 @@ class ClassOwner:
         """Round -> this student's state in it (a :class:`Seat`: "shares", "submitted", ...)."""
         self.submitted_at: dict[int, float] = {}
         self.withdrawn = 0
+        self._parked: tuple[int, bool, bool, bool] | None = None
+        """Set when the last step waits for AI Inc. alone: the spec's (round, opened, recovering,
+        finished) then; nothing is due until AI Inc. changes one of them."""
 
     @property
     def name(self) -> str:
@@ -156,18 +159,36 @@ class ClassOwner:
 
     # -- the rounds -------------------------------------------------------------------------------
 
+    @staticmethod
+    def _phase_key(spec: MarketSpec) -> tuple[int, bool, bool, bool]:
+        return spec.round, spec.opened, spec.recovering, spec.finished
+
+    def _park(self, state: RoundState, line: str) -> str:
+        """``line`` waits for AI Inc. alone (to open, end the submissions, close the round)."""
+        self._parked = self._phase_key(state.spec)
+        return self._say(line)
+
+    def parked(self, spec_id: int) -> bool:
+        """The last step waits for AI Inc. alone, and AI Inc. has not acted on the spec since
+        (one read: the spec). Classmates' blocks (shares, submissions, reveals) change nothing
+        for this student then, so :meth:`take_part` does not step on them: with 100 students,
+        every reveal's block made each of the others re-read the round (8 reads each)."""
+        return self._parked is not None and self._phase_key(
+            self.market.spec(spec_id)) == self._parked
+
     def step(self, spec_id: int) -> str:
         """Do what is due now in the open round; a line saying what was done or awaited."""
         me = self.address
+        self._parked = None
         state = self.market.round_state(spec_id, of=[me])  # the round, as far as it is mine
         if state.phase is Phase.FINISHED:
             return self._say(FINISHED)
         round_no = state.round
         if state.phase is Phase.ACCEPTING:
-            return self._say(f"round {round_no}: waiting for AI Inc. to open it")
+            return self._park(state, f"round {round_no}: waiting for AI Inc. to open it")
         if me not in state.participants:
             last = round_no + 1 >= state.spec.rounds
-            return self._say(
+            return self._park(state,
                 f"round {round_no} is under way without me (I accepted after AI Inc. opened "
                 f"it; {state.submission_count} of {len(state.participants)} submitted): "
                 + ("it is the spec's last round, so I wait for it to end" if last else
@@ -211,7 +232,8 @@ class ClassOwner:
                 return self._dropped(round_no)
             self.submitted_at[round_no] = time.time()
             self.rounds[round_no] = Seat.SUBMITTED
-            return self._say(f"round {round_no}: trained, masked, encrypted and submitted")
+            return self._park(state, f"round {round_no}: trained, masked, encrypted and "
+                              "submitted")
         if state.phase is Phase.RECOVERING and me not in state.revealed:
             try:
                 self.owner.reveal_shares(spec_id, round_no, state=state)
@@ -223,9 +245,9 @@ class ClassOwner:
                     raise
                 return self._say(f"round {round_no}: too late for the reveal deadline")
             self.rounds[round_no] = Seat.REVEALED
-            return self._say(f"round {round_no}: revealed my shares (survivors' self-mask "
-                             "seeds, dropouts' mask keys)")
-        return self._say(f"round {round_no}: waiting for AI Inc. to close the round")
+            return self._park(state, f"round {round_no}: revealed my shares (survivors' "
+                              "self-mask seeds, dropouts' mask keys)")
+        return self._park(state, f"round {round_no}: waiting for AI Inc. to close the round")
 
     def _dropped(self, round_no: int) -> str:
         self.rounds[round_no] = Seat.DROPPED
@@ -237,12 +259,15 @@ class ClassOwner:
 
         ``timeout``: seconds without anything new happening before giving up (a
         :class:`~omteach.errors.RoundTimeoutError`, a ProtocolError). Between two polls the
-        chain is asked only for its block number: nothing a step reads can change without a new
+        chain is asked only for its block number (or, while the student waits for AI Inc. alone,
+        for the spec: :meth:`parked`): nothing a step reads can change without a new
         block, so :meth:`step` (half a dozen reads) runs only after one.
         """
         seen = {"block": -1, "line": ""}
 
         def poll() -> str:
+            if self.parked(spec_id):  # waiting for AI Inc.: one read, whatever classmates do
+                return seen["line"]
             block = self.student.chain.block_number
             if block != seen["block"]:
                 seen.update(block=block, line=self.step(spec_id))
