@@ -370,21 +370,39 @@ def test_the_student_panel_and_the_teacher_dashboard_read_the_chain(klass):
 
 def test_a_waiting_student_reads_the_chain_again_only_after_a_new_block(klass):
     """Between blocks a student asks only for the block number: nothing it reads can change
-    without one. Once the teacher closes the round (a new block), it steps on at once."""
+    without one. While it waits for AI Inc. alone (after submitting, after revealing), it asks
+    only for the spec: classmates' blocks (their reveals) do not make it read the round again.
+    Once the teacher ends the submissions or closes the round, it steps on at once."""
     teacher, spec_id, owners = klass
     teacher.open_round()
-    _play(teacher, spec_id, owners)
+    for _ in range(2):
+        for owner in owners:
+            owner.step(spec_id)  # keys, then shares
     me = owners[0]
     steps = []
     real_step = me.step
     me.step = lambda sid: steps.append(real_step(sid)) or steps[-1]
     with pytest.raises(ProtocolError, match="nothing happened"):
         me.take_part(spec_id, timeout=1.0, interval=0.05)  # about 20 polls of a quiet chain
-    assert steps == ["round 0: waiting for AI Inc. to close the round"]
-    _finish(teacher, spec_id, owners)  # me reveals: one more step
+    assert steps == ["round 0: trained, masked, encrypted and submitted"]
+    for owner in owners[1:]:
+        assert "submitted" in owner.step(spec_id)  # three new blocks: still nothing for me
     with pytest.raises(ProtocolError, match="nothing happened"):
         me.take_part(spec_id, timeout=1.0, interval=0.05)
-    assert steps[2] == "round 1: waiting for AI Inc. to open it" and len(steps) == 3
+    assert len(steps) == 1
+    teacher.company.end_submissions(spec_id)
+    with pytest.raises(ProtocolError, match="nothing happened"):
+        me.take_part(spec_id, timeout=1.0, interval=0.05)
+    assert len(steps) == 2 and "revealed my shares" in steps[1]
+    for owner in owners[1:]:
+        assert "revealed my shares" in owner.step(spec_id)  # three more blocks
+    with pytest.raises(ProtocolError, match="nothing happened"):
+        me.take_part(spec_id, timeout=1.0, interval=0.05)
+    assert len(steps) == 2
+    teacher.close(teacher_record(teacher, spec_id))
+    with pytest.raises(ProtocolError, match="nothing happened"):
+        me.take_part(spec_id, timeout=1.0, interval=0.05)
+    assert steps[2:] == ["round 1: waiting for AI Inc. to open it"]
 
 
 def test_the_dashboard_reads_a_closed_round_once(klass):
