@@ -451,8 +451,12 @@ def live_line(status: dict, name, now: float) -> str:
                 f"{_names(state.not_submitted(), name)}")
     else:  # RECOVERING
         survivors = [p for p in state.participants if p in state.submitted]
+        short = state.short_of_shares()
         line = (f"round {k}: dropped {_names(state.dropped, name)}; revealed "
-                f"{len(state.revealed)} of {len(survivors)}; waiting for: "
+                f"{len(state.revealed)} of {len(survivors)}"
+                + (f" ({len(short)} secret(s) still short of t = {state.threshold} shares)"
+                   if short and state.revealed else "")
+                + f"; waiting for: "
                 f"{_names([p for p in survivors if p not in state.revealed], name)}")
     chain_now = status.get("now", now)
     deadline = state.phase_deadline if state.phase is not Phase.ACCEPTING else None
