@@ -41,7 +41,7 @@ import numpy as np
 
 from omteach.classroom.classmates import light_values
 from omteach.classroom.drill import rehearse_round
-from omteach.classroom.node import ClassroomNode
+from omteach.classroom.node import CLASS_SIZE, ClassroomNode
 from omteach.learning import tasks
 
 
@@ -50,7 +50,8 @@ def one_class(n: int, *, dropout: float, submit_seconds: int) -> dict[str, float
     dropouts = int(n * dropout + 1e-9)
     leave = {seat: 0 for seat in range(n - dropouts, n)}
     t0 = time.monotonic()
-    with ClassroomNode(per_client=n + 1) as node:  # still up after the rounds, to read them
+    # class_size: the roster holds 64 students unless the teacher says more (node.CLASS_SIZE)
+    with ClassroomNode(per_client=n + 1, class_size=max(n, CLASS_SIZE)) as node:  # read after
         result = rehearse_round(n, rounds=2, light=True, min_owners=3, leave=leave,
                                 timeout=900.0, interval=0.5 if n <= 30 else 1.0, node=node,
                                 phase_seconds={"share_seconds": 300,
