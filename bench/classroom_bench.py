@@ -20,6 +20,8 @@ others. Round 1 runs without them (no dropout). For round 0 the line reports:
   poll the chain every ``interval`` s), fetching and checking every blob, the homomorphic sum,
   one decryption, unmasking, the next model, the close transaction;
 - ``recovery_s``: the reveal phase plus AI Inc.'s unmasking (part of ``round_close_s``);
+  AI Inc. closes as soon as the reveals in hold ``t`` shares of every secret it needs
+  (``revealed_at_close``: how many survivors had revealed by then);
 - ``shares_bytes_per_student``: the mean size of a student's key shares blob (one sealed pair
   of shares per neighbour: it grows with k, not with N).
 
@@ -33,12 +35,13 @@ import argparse
 import os
 import platform
 import time
+from typing import Any
 
 import numpy as np
 
 from omteach.classroom.classmates import light_values
 from omteach.classroom.drill import rehearse_round
-from omteach.classroom.node import ClassroomNode
+from omteach.classroom.node import CLASS_SIZE, ClassroomNode
 from omteach.learning import tasks
 
 
@@ -47,7 +50,11 @@ def one_class(n: int, *, dropout: float, submit_seconds: int) -> dict[str, float
     dropouts = int(n * dropout + 1e-9)
     leave = {seat: 0 for seat in range(n - dropouts, n)}
     t0 = time.monotonic()
-    with ClassroomNode(per_client=n + 1) as node:  # still up after the rounds, to read them
+    # class_size: the roster holds 64 students unless the teacher says more (node.CLASS_SIZE)
+    with ClassroomNode(per_client=n + 1, class_size=max(n, CLASS_SIZE)) as node:  # read after
+        # Every simulated student connects from 127.0.0.1: the gate's per-address cap (64,
+        # for a class of laptops) would turn the 65th away, so this one-host class lifts it.
+        node.gate.max_open_per_client = max(node.gate.max_open_per_client, 2 * n)
         result = rehearse_round(n, rounds=2, light=True, min_owners=3, leave=leave,
                                 timeout=900.0, interval=0.5 if n <= 30 else 1.0, node=node,
                                 phase_seconds={"share_seconds": 300,
@@ -56,7 +63,7 @@ def one_class(n: int, *, dropout: float, submit_seconds: int) -> dict[str, float
         return _figures(result, n, leave, time.monotonic() - t0)
 
 
-def _figures(result, n: int, leave: dict[int, int], wall: float) -> dict[str, float]:
+def _figures(result, n: int, leave: dict[int, int], wall: float) -> dict[str, Any]:
     """The dropout round's figures, after checking the class's aggregate is exact."""
     errors = [f"{r.name}: {r.error}" for r in result.reports if r.error]
     if errors:
@@ -83,7 +90,11 @@ def _figures(result, n: int, leave: dict[int, int], wall: float) -> dict[str, fl
         print(f"  round {rec.round}: {len(rec.participants)} participants, "
               f"{len(rec.submitted)} submissions, {len(rec.dropped)} dropped; AI Inc.'s steps "
               + ", ".join(f"{k} {v:.2f}" for k, v in rec.timings.items()), flush=True)
+    if first.abandoned:
+        raise SystemExit(f"round 0 was abandoned: {first.abandoned}")
+    state = teacher.market.round_state(spec_id, 0)
     return {"dropouts": len(first.dropped), "round_close_s": first.closed_at - info.submit_deadline,
+            "revealed": f"{state.reveal_count}/{state.submission_count}",
             "recovery_s": first.timings.get("reveals", 0.0) + first.timings.get("recovery", 0.0),
             "shares_bytes": float(np.mean(share_bytes)), "k": info.k, "t": info.threshold,
             "error": error, "wall_s": wall}
@@ -106,7 +117,8 @@ def main() -> None:
         lines.append(f"students={n} dropouts={r['dropouts']} "
                      f"round_close_s={r['round_close_s']:.2f} recovery_s={r['recovery_s']:.2f} "
                      f"shares_bytes_per_student={r['shares_bytes']:.0f}")
-        print(f"  {lines[-1]} k={r['k']} t={r['t']} max_error={r['error']:.1e} "
+        print(f"  {lines[-1]} k={r['k']} t={r['t']} revealed_at_close={r['revealed']} "
+              f"max_error={r['error']:.1e} "
               f"wall_s={r['wall_s']:.0f}", flush=True)
     print("\n".join(lines))
 

@@ -1,6 +1,7 @@
-"""One read of a round: `round_view` (one call) against the getters one by one (what
-`Market.round_state` did before: spec, owners, participants, round_info, three counts, blobs,
-keys; nine calls).
+"""One read of a round: `round_view` (one call) against the getters one by one (spec, owners,
+participants, round_info, three counts, then each participant's shares, submission, reveal and
+keys: 7 + 4 x participants calls; before round_view, `Market.round_state` made nine, with the
+`blobs_of`/`keys_of` views that round_view replaced to keep the contract under EIP-170's size).
 
     .venv/bin/python bench/round_read_bench.py                 # eth-tester and anvil
     .venv/bin/python bench/round_read_bench.py --reads 200 --repeats 5
@@ -41,12 +42,14 @@ CURRENT = 2**256 - 1
 
 
 def getters(market, sid: int, rnd: int) -> tuple:
-    """The round read the old way: one call per piece."""
-    return (market.call("specs", sid), market.call("owners_of", sid),
-            market.call("participants_of", sid, rnd), market.call("round_info", sid, rnd),
+    """The round read without round_view: one call per piece."""
+    parts = market.call("participants_of", sid, rnd)
+    return (market.call("specs", sid), market.call("owners_of", sid), parts,
+            market.call("round_info", sid, rnd),
             *(market.call(name, sid, rnd)
               for name in ("shares_count", "submission_count", "reveal_count")),
-            market.call("blobs_of", sid, rnd), market.call("keys_of", sid, rnd))
+            [market.call(name, sid, rnd, p) for p in parts
+             for name in ("shares", "submission", "reveal", "keys")])
 
 
 def timed(fn, reads: int) -> float:

@@ -1,4 +1,5 @@
 # pragma version ~=0.4.3
+# pragma optimize codesize
 """
 @title A market where a company posts a model to train, and data owners train it in rounds
 @notice DATA  - each spec: who posts it, the model (the sha256 id of its blob), the training
@@ -72,6 +73,7 @@ struct RoundInfo:
     submit_deadline: uint256    # 0 until every share is in; then submit before then
     reveal_deadline: uint256    # 0 until the submissions end; then reveal before then
     advertised: uint256         # how many participants advertised their round keys
+    abandoned: bool             # ended without a sum (abandon_round): submitters paid, model kept
 
 struct RoundBlobs:
     shares: bytes32             # the sealed key shares it dealt (empty: none yet)
@@ -184,6 +186,12 @@ event RoundClosed:
     round: uint256
     contributors: uint256
     next_model_blob: bytes32
+
+event RoundAbandoned:
+    spec_id: indexed(uint256)
+    round: uint256
+    contributors: uint256
+    revealed: uint256
 
 event BountyCredited:
     spec_id: indexed(uint256)
@@ -350,7 +358,8 @@ def open_round(spec_id: uint256, participants: DynArray[address, MAX_OWNERS], k:
     deadline: uint256 = block.timestamp + spec.share_seconds
     self.round_info[spec_id][rnd] = RoundInfo(seed=seed, k=k, threshold=threshold,
                                               share_deadline=deadline, submit_deadline=0,
-                                              reveal_deadline=0, advertised=0)
+                                              reveal_deadline=0, advertised=0,
+                                              abandoned=False)
     spec.opened = True
     self.specs[spec_id] = spec
     log RoundOpened(spec_id=spec_id, round=rnd, participants=n, seed=seed, k=k,
@@ -493,25 +502,75 @@ def reveal_shares(spec_id: uint256, round: uint256, reveal_blob: bytes32):
 @external
 def close_round(spec_id: uint256, next_model_blob: bytes32):
     """
-    @notice The company closes the current round, once every survivor revealed its shares (or
-            the reveal deadline passed with at least t reveals): each participant who submitted
-            is credited the bounty (withdraw it with `withdraw`), and the next round starts from
-            the new model. After the last round the rest of the escrow is credited to the company.
+    @notice The company closes the current round once at least t survivors revealed their
+            shares (with fewer, no secret can be rebuilt and no mask removed): each participant
+            who submitted is credited the bounty (withdraw it with `withdraw`), and the next
+            round starts from the new model. After the last round the rest of the escrow is
+            credited to the company.
+
+            The company need not wait for every survivor's reveal: it closes as soon as the
+            reveals in rebuild every secret it needs (it checks that itself, from the neighbour
+            graph; the contract cannot). Closing early costs no survivor anything, since every
+            submitter is credited whether it revealed or not, and the survivors who have not
+            revealed yet reveal nothing more (this round takes no reveal once closed).
     """
     spec: Spec = self._company_spec(spec_id)
     closed: uint256 = spec.round
     assert spec.opened, "the company has not opened this round yet"
     assert spec.recovering, \
         "end the submissions first: the survivors then reveal the shares that unmask the sum"
-    count: uint256 = self.submission_count[spec_id][closed]
-    revealed: uint256 = self.reveal_count[spec_id][closed]
-    if revealed < count:
-        info: RoundInfo = self.round_info[spec_id][closed]
-        assert block.timestamp >= info.reveal_deadline, \
-            "wait for every survivor's revealed shares, or for the reveal deadline"
-        assert revealed >= info.threshold, \
-            "fewer than t survivors revealed their shares: no mask can be removed"
+    assert self.reveal_count[spec_id][closed] >= self.round_info[spec_id][closed].threshold, \
+        "fewer than t survivors revealed their shares: no mask can be removed"
     assert next_model_blob != empty(bytes32), "name the blob of the updated model"
+    count: uint256 = self.submission_count[spec_id][closed]
+    log RoundClosed(spec_id=spec_id, round=closed, contributors=count,
+                    next_model_blob=next_model_blob)
+    self._end_round(spec_id, spec, next_model_blob)
+
+
+@external
+def abandon_round(spec_id: uint256):
+    """
+    @notice The company gives up the current round when it cannot close it: after the submit
+            deadline with fewer than min_owners submissions (the submissions cannot end), or
+            once the reveals are over (every survivor revealed, or the reveal deadline passed)
+            without the shares the company needs (with SecAgg+ neighbourhoods, t reveals in all
+            need not hold t shares of every secret; a reveal can also be unusable).
+
+            What happens is what a close does, without a new model: every participant who
+            submitted is credited the bounty (they did their work; the company cannot escape
+            paying for a round it could have closed by abandoning it instead), the round counts
+            as one of the spec's rounds (the escrow pays for `rounds` rounds, not more), and
+            the next round starts from the same model. Only the company may call it, and only
+            when no more work can arrive: a round that can still be closed is not cut short.
+    """
+    spec: Spec = self._company_spec(spec_id)
+    rnd: uint256 = spec.round
+    assert spec.opened, "the company has not opened this round yet"
+    info: RoundInfo = self.round_info[spec_id][rnd]
+    count: uint256 = self.submission_count[spec_id][rnd]
+    revealed: uint256 = self.reveal_count[spec_id][rnd]
+    if spec.recovering:
+        if revealed < count:
+            assert block.timestamp >= info.reveal_deadline, \
+                "wait for every survivor's revealed shares, or for the reveal deadline"
+    else:
+        assert info.submit_deadline != 0 and block.timestamp >= info.submit_deadline, \
+            "wait for the submit deadline: participants may still share and submit"
+        assert count < spec.min_owners, \
+            "enough owners submitted: end the submissions and let the survivors reveal"
+    info.abandoned = True
+    self.round_info[spec_id][rnd] = info
+    log RoundAbandoned(spec_id=spec_id, round=rnd, contributors=count, revealed=revealed)
+    self._end_round(spec_id, spec, spec.model_blob)
+
+
+@internal
+def _end_round(spec_id: uint256, spec_in: Spec, next_model_blob: bytes32):
+    """Credit the round's submitters, move to the next round (after the last: finish)."""
+    spec: Spec = spec_in
+    closed: uint256 = spec.round
+    count: uint256 = self.submission_count[spec_id][closed]
     # Cannot fail: at most `places` owners take part, and the escrow holds the bounty for every
     # place in every remaining round (post_spec and add_places check it).
     spec.escrow -= count * spec.bounty
@@ -525,8 +584,6 @@ def close_round(spec_id: uint256, next_model_blob: bytes32):
         refund = spec.escrow
         spec.escrow = 0
     self.specs[spec_id] = spec
-    log RoundClosed(spec_id=spec_id, round=closed, contributors=count,
-                    next_model_blob=next_model_blob)
     # Credit, do not send: no ether leaves the contract here (pull payments, see the top).
     if spec.bounty > 0:
         for owner: address in self.participants[spec_id][closed]:
@@ -606,42 +663,6 @@ def withdraw_to(recipient: address):
 def owners_of(spec_id: uint256) -> DynArray[address, MAX_OWNERS]:
     """@notice The owners who accepted the spec, in the order they accepted."""
     return self.owners[spec_id]
-
-
-@view
-@external
-def keys_of(spec_id: uint256, round: uint256) -> DynArray[RoundKeys, MAX_OWNERS]:
-    """@notice The round keys each participant advertised, in the participants' order (empty
-            keys for one that has not)."""
-    out: DynArray[RoundKeys, MAX_OWNERS] = []
-    for p: address in self.participants[spec_id][round]:
-        out.append(self.keys[spec_id][round][p])
-    return out
-
-
-@view
-@external
-def blobs_of(spec_id: uint256, round: uint256) -> DynArray[RoundBlobs, MAX_OWNERS]:
-    """@notice Every participant's blob ids for a round, in the participants' order: the whole
-            round in one read (a class of 100 would otherwise take 300)."""
-    out: DynArray[RoundBlobs, MAX_OWNERS] = []
-    for p: address in self.participants[spec_id][round]:
-        out.append(RoundBlobs(shares=self.shares[spec_id][round][p],
-                              submission=self.submission[spec_id][round][p],
-                              reveal=self.reveal[spec_id][round][p]))
-    return out
-
-
-@view
-@external
-def submitters_of(spec_id: uint256, round: uint256) -> DynArray[address, MAX_OWNERS]:
-    """@notice The participants who submitted in a round, in the participants' order: the
-            survivor set every honest participant reveals for (one read, the same for all)."""
-    out: DynArray[address, MAX_OWNERS] = []
-    for p: address in self.participants[spec_id][round]:
-        if self.submission[spec_id][round][p] != empty(bytes32):
-            out.append(p)
-    return out
 
 
 @view

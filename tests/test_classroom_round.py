@@ -280,6 +280,67 @@ def test_a_student_cannot_block_the_round(klass):
     assert owners[0].withdraw() == BOUNTY and owners[0].balance() == 0
 
 
+def test_a_round_with_a_wrong_revealed_share_is_abandoned_and_the_class_goes_on(klass):
+    """s3 reveals shares it altered: they count on chain, the reveals look complete, but the
+    sum cannot be unmasked. AI Inc. abandons the round (every submitter paid, the model kept,
+    the dashboard says why) and the next round opens."""
+    from omteach.crypto.doublemask import SHARE_PRIME, Reveal
+    from omteach.protocol.parties import REVEAL_KIND
+    from omteach.protocol.round import Action
+    from omteach.ui.ch06 import TeacherDashboard
+
+    teacher, spec_id, owners = klass
+    teacher.open_round()
+    _play(teacher, spec_id, owners)
+    teacher.company.end_submissions(spec_id)
+    for owner in owners[:3]:
+        assert "revealed my shares" in owner.step(spec_id)
+    cheat = owners[3]
+    state = cheat.market.round_state(spec_id, of=[cheat.address])
+    honest = cheat.owner._open_shares(state).reveal(cheat.market.submitters(spec_id, 0), [])
+    bad = Reveal(honest.sender, honest.keys,
+                 {u: (y + 1) % SHARE_PRIME for u, y in honest.seeds.items()})
+    blob = cheat.market.blobs.put_json({**bad.to_json(), "kind": REVEAL_KIND,
+                                        "spec_id": spec_id, "round": 0})
+    cheat.market.reveal_shares(spec_id, 0, blob, sender=cheat.address)
+    weights = teacher.company.weights.copy()
+    step = teacher.recover((), timeout=5)
+    assert step.action is Action.CLOSE_ROUND  # on chain, every secret has its t shares
+    record = teacher.finish(teacher_record(teacher, spec_id), step, timeout=5)
+    assert "the sum cannot be unmasked" in record.abandoned
+    assert [o.balance() for o in owners] == [BOUNTY] * 4  # they did their work
+    assert np.array_equal(teacher.company.weights, weights)
+    after = teacher.market.round_state(spec_id, 0)
+    assert after.abandoned and after.recovered == () and len(after.paid) == 4
+    teacher.history.append(record)
+    board = TeacherDashboard(teacher)
+    board.refresh()
+    assert "abandoned, model kept, submitters paid" in board.rounds.value
+    assert len(teacher.open_round()) == 4  # round 1 opens with the class
+
+
+def test_a_round_with_too_few_submissions_is_abandoned_at_the_submit_deadline(klass):
+    """Only s0 submits (min_owners is 2): at the submit deadline AI Inc. abandons the round
+    instead of waiting for the spec's deadline; s0 is paid, the others are dropouts."""
+    from omteach.protocol.round import Action
+
+    teacher, spec_id, owners = klass
+    teacher.open_round()
+    for _ in range(2):
+        for owner in owners:
+            owner.step(spec_id)  # keys, then shares
+    assert "submitted" in owners[0].step(spec_id)
+    dropped = teacher.wait_for_submissions(timeout=10)
+    assert len(dropped) == 3
+    step = teacher.recover(dropped, timeout=1)
+    assert step.action is Action.ABANDON_ROUND and "min_owners" in step.why
+    record = teacher.finish(teacher_record(teacher, spec_id), step)
+    assert record.abandoned == step.why
+    assert [o.balance() for o in owners] == [BOUNTY, 0, 0, 0]
+    assert teacher.market.spec(spec_id).round == 1
+    assert "round 1: waiting for AI Inc. to open it" in owners[0].step(spec_id)
+
+
 def test_the_student_panel_and_the_teacher_dashboard_read_the_chain(klass):
     from omteach.ui.ch06 import StudentPanel, TeacherDashboard
 
@@ -310,21 +371,39 @@ def test_the_student_panel_and_the_teacher_dashboard_read_the_chain(klass):
 
 def test_a_waiting_student_reads_the_chain_again_only_after_a_new_block(klass):
     """Between blocks a student asks only for the block number: nothing it reads can change
-    without one. Once the teacher closes the round (a new block), it steps on at once."""
+    without one. While it waits for AI Inc. alone (after submitting, after revealing), it asks
+    only for the spec: classmates' blocks (their reveals) do not make it read the round again.
+    Once the teacher ends the submissions or closes the round, it steps on at once."""
     teacher, spec_id, owners = klass
     teacher.open_round()
-    _play(teacher, spec_id, owners)
+    for _ in range(2):
+        for owner in owners:
+            owner.step(spec_id)  # keys, then shares
     me = owners[0]
     steps = []
     real_step = me.step
     me.step = lambda sid: steps.append(real_step(sid)) or steps[-1]
     with pytest.raises(ProtocolError, match="nothing happened"):
         me.take_part(spec_id, timeout=1.0, interval=0.05)  # about 20 polls of a quiet chain
-    assert steps == ["round 0: waiting for AI Inc. to close the round"]
-    _finish(teacher, spec_id, owners)  # me reveals: one more step
+    assert steps == ["round 0: trained, masked, encrypted and submitted"]
+    for owner in owners[1:]:
+        assert "submitted" in owner.step(spec_id)  # three new blocks: still nothing for me
     with pytest.raises(ProtocolError, match="nothing happened"):
         me.take_part(spec_id, timeout=1.0, interval=0.05)
-    assert steps[2] == "round 1: waiting for AI Inc. to open it" and len(steps) == 3
+    assert len(steps) == 1
+    teacher.company.end_submissions(spec_id)
+    with pytest.raises(ProtocolError, match="nothing happened"):
+        me.take_part(spec_id, timeout=1.0, interval=0.05)
+    assert len(steps) == 2 and "revealed my shares" in steps[1]
+    for owner in owners[1:]:
+        assert "revealed my shares" in owner.step(spec_id)  # three more blocks
+    with pytest.raises(ProtocolError, match="nothing happened"):
+        me.take_part(spec_id, timeout=1.0, interval=0.05)
+    assert len(steps) == 2
+    teacher.close(teacher_record(teacher, spec_id))
+    with pytest.raises(ProtocolError, match="nothing happened"):
+        me.take_part(spec_id, timeout=1.0, interval=0.05)
+    assert steps[2:] == ["round 1: waiting for AI Inc. to open it"]
 
 
 def test_the_dashboard_reads_a_closed_round_once(klass):
@@ -474,7 +553,9 @@ def test_a_waiting_student_counts_down_to_the_round_the_teacher_announced(klass)
     with pytest.raises(Stop):
         me.take_part(spec_id, interval=0.01, on_step=tick)
     counts = [int(re.search(r"in (\d+) s", x).group(1)) for x in lines]
-    assert len(steps) == 1 and abs(counts[0] - (left - 20)) <= 2
+    # At most the one step that finds the pause: a student waiting for AI Inc. alone is parked
+    # (ClassOwner.parked: one read of the spec per poll), and the line still counts down.
+    assert len(steps) <= 1 and abs(counts[0] - (left - 20)) <= 2
     assert counts == [counts[0] - i for i in range(4)]
     me.step = real_step
     teacher.pause(30, sleep=lambda _s: None)  # everyone accepted: over at once, said on chain

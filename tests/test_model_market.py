@@ -289,7 +289,7 @@ def test_open_round_fixes_the_participants(chain, market):
         ("RoundOpened", {"spec_id": sid, "round": 0, "participants": 2,
                          "seed": "0x" + info[0].hex(), "k": 1, "threshold": 2,
                          "share_deadline": chain.now() + PHASE})]
-    assert tuple(info) == (info[0], 1, 2, chain.now() + PHASE, 0, 0, 0) and info[0] != ZERO
+    assert tuple(info) == (info[0], 1, 2, chain.now() + PHASE, 0, 0, 0, False) and info[0] != ZERO
     assert [chain.name_of(a) for a in market.call("participants_of", sid, 0)] == ["Joe", "Jane"]
     assert spec(market, sid)["opened"] is True
     # A latecomer accepts during the round: it takes part from the next round, not this one.
@@ -347,7 +347,7 @@ def test_keys_shares_and_submissions_are_recorded_and_logged(chain, market):
     assert [(e.name, e.args) for e in result.events] == [
         ("KeysAdvertised", {"spec_id": sid, "round": 0, "owner": "Joe"})]
     assert market.call("keys", sid, 0, "Joe") == (h("c"), h("m"), h("b"))
-    assert market.call("keys_of", sid, 0) == [(h("c"), h("m"), h("b"))]
+    assert market.call("round_view", sid, 0)[9] == [(h("c"), h("m"), h("b"))]
     result = market.transact("post_shares", sid, 0, h("joe-shares"), sender="Joe")
     assert [(e.name, e.args) for e in result.events] == [
         ("SharesPosted", {"spec_id": sid, "round": 0, "owner": "Joe",
@@ -361,8 +361,7 @@ def test_keys_shares_and_submissions_are_recorded_and_logged(chain, market):
     assert market.call("submission", sid, 0, "Joe") == h("joe-update")
     assert market.call("submission_count", sid, 0) == 1
     assert market.call("shares", sid, 0, "Joe") == h("joe-shares")
-    assert [chain.name_of(a) for a in market.call("submitters_of", sid, 0)] == ["Joe"]
-    assert market.call("blobs_of", sid, 0) == [(h("joe-shares"), h("joe-update"), ZERO)]
+    assert market.call("round_view", sid, 0)[8] == [(h("joe-shares"), h("joe-update"), ZERO)]
 
 
 def test_keys_share_and_submit_rules(chain, market):
@@ -462,8 +461,8 @@ def test_who_misses_the_submit_deadline_is_a_dropout(chain, market):
                             "reveal_blob": "0x" + h("r-joe").hex()})]
     with refused("you already revealed your shares for this round"):
         market.transact("reveal_shares", sid, 0, h("r2"), sender="Joe")
-    with refused("wait for every survivor's revealed shares, or for the reveal deadline"):
-        market.transact("close_round", sid, h("m"), sender="AI Inc.")
+    with refused("fewer than t survivors revealed their shares: no mask can be removed"):
+        market.transact("close_round", sid, h("m"), sender="AI Inc.")  # t = 2
     market.transact("reveal_shares", sid, 0, h("r-jane"), sender="Jane")
     assert market.call("reveal", sid, 0, "Jane") == h("r-jane")
     assert market.call("reveal_count", sid, 0) == 2
@@ -508,6 +507,129 @@ def test_the_reveal_deadline_lets_t_reveals_close_without_a_silent_survivor(chai
     chain.advance_time(PHASE + 1)
     result = market.transact("close_round", sid, h("m"), sender="AI Inc.")
     assert result.events[0].args["contributors"] == 3  # Jack submitted: he is paid
+
+
+def test_t_reveals_close_the_round_before_the_reveal_deadline(chain, market):
+    """The company closes as soon as the reveals hold what it needs (it checks that itself):
+    a survivor still to reveal loses nothing (it is paid) and reveals nothing more."""
+    sid = post(market, chain, rounds=2, min_owners=2, places=3)
+    accept(market, sid, ["Joe", "Jane", "Jack"])
+    open_and_share(market, sid, ["Joe", "Jane", "Jack"])  # k = 2, t = 2
+    submit(market, sid, ["Joe", "Jane", "Jack"])
+    end_and_reveal(market, sid, ["Joe", "Jane"])
+    result = market.transact("close_round", sid, h("m"), sender="AI Inc.")  # no time passed
+    assert [(e.name, e.args.get("owner")) for e in result.events] == [
+        ("RoundClosed", None), ("BountyCredited", "Joe"), ("BountyCredited", "Jane"),
+        ("BountyCredited", "Jack")]
+    with refused("this round is not open"):
+        market.transact("reveal_shares", sid, 0, h("r-jack"), sender="Jack")
+
+
+# -- abandoning a round that cannot close -----------------------------------------------------
+
+
+def recovering_round(market, chain, *, rounds=2, reveal=("Joe",)):
+    """Joe, Jane and Jack submit (k = 2, t = 2), the submissions end, ``reveal`` reveal."""
+    sid = post(market, chain, rounds=rounds, min_owners=2, places=3)
+    accept(market, sid, ["Joe", "Jane", "Jack"])
+    open_and_share(market, sid, ["Joe", "Jane", "Jack"])
+    submit(market, sid, ["Joe", "Jane", "Jack"])
+    end_and_reveal(market, sid, list(reveal))
+    return sid
+
+
+def test_a_round_whose_reveals_are_over_without_a_sum_is_abandoned_and_paid(chain, market):
+    sid = recovering_round(market, chain)
+    model_before = spec(market, sid)["model_blob"]
+    with refused("only the spec's company can do this"):
+        market.transact("abandon_round", sid, sender="Joe")
+    with refused("wait for every survivor's revealed shares, or for the reveal deadline"):
+        market.transact("abandon_round", sid, sender="AI Inc.")  # reveals may still come
+    chain.advance_time(PHASE + 1)
+    with refused("fewer than t survivors revealed their shares: no mask can be removed"):
+        market.transact("close_round", sid, h("m"), sender="AI Inc.")
+    with refused("only the spec's company can do this"):
+        market.transact("abandon_round", sid, sender="Jack")
+    result = market.transact("abandon_round", sid, sender="AI Inc.")
+    assert [(e.name, e.args) for e in result.events] == [
+        ("RoundAbandoned", {"spec_id": sid, "round": 0, "contributors": 3, "revealed": 1}),
+        *[("BountyCredited", {"spec_id": sid, "round": 0, "owner": o, "amount": BOUNTY})
+          for o in ("Joe", "Jane", "Jack")]]
+    after = spec(market, sid)
+    assert (after["round"], after["opened"], after["recovering"], after["finished"]) == (
+        1, False, False, False)
+    assert after["model_blob"] == model_before  # the next round trains the same model
+    assert after["escrow"] == 6 * BOUNTY - 3 * BOUNTY
+    assert market.call("round_info", sid, 0)[7] is True  # abandoned, for every reader
+    assert [market.call("balance_of", o) for o in ("Joe", "Jane", "Jack")] == [BOUNTY] * 3
+    with refused("the company has not opened this round yet"):
+        market.transact("abandon_round", sid, sender="AI Inc.")  # once, and only when open
+    with refused("this round is not open"):
+        market.transact("reveal_shares", sid, 0, h("r-jane"), sender="Jane")
+    full_round(market, sid, ["Joe", "Jane", "Jack"], rnd=1)  # the spec goes on
+    assert market.call("round_info", sid, 1)[7] is False
+    assert spec(market, sid)["finished"] is True
+
+
+def test_abandoning_costs_the_company_what_closing_would(chain, market):
+    """Nobody avoids paying by abandoning: two identical last rounds, one closed and one
+    abandoned, credit the same bounties and return the same escrow."""
+    closed = recovering_round(market, chain, rounds=1, reveal=("Joe", "Jane", "Jack"))
+    abandoned = recovering_round(market, chain, rounds=1, reveal=("Joe", "Jane", "Jack"))
+    market.transact("close_round", closed, h("m"), sender="AI Inc.")
+    company = market.call("balance_of", "AI Inc.")
+    # Every survivor revealed: no more reveals can come, so no deadline to wait for.
+    result = market.transact("abandon_round", abandoned, sender="AI Inc.")
+    assert [e.name for e in result.events] == ["RoundAbandoned"] + ["BountyCredited"] * 3 + [
+        "EscrowReturned"]
+    assert market.call("balance_of", "AI Inc.") == 2 * company
+    assert [market.call("balance_of", o) for o in ("Joe", "Jane", "Jack")] == [2 * BOUNTY] * 3
+    assert spec(market, abandoned)["finished"] is True and spec(market, abandoned)["escrow"] == 0
+
+
+def test_a_round_with_too_few_submissions_is_abandoned_after_the_submit_deadline(chain, market):
+    sid = post(market, chain, rounds=1, min_owners=2, places=3)
+    with refused("the company has not opened this round yet"):
+        market.transact("abandon_round", sid, sender="AI Inc.")
+    accept(market, sid, ["Joe", "Jane", "Jack"])
+    open_round(market, sid, ["Joe", "Jane", "Jack"])
+    with refused("wait for the submit deadline: participants may still share"):
+        market.transact("abandon_round", sid, sender="AI Inc.")  # the shares are not all in
+    advertise(market, sid, ["Joe", "Jane", "Jack"])
+    for o in ("Joe", "Jane", "Jack"):
+        market.transact("post_shares", sid, 0, h(f"s-{o}"), sender=o)
+    submit(market, sid, ["Joe"])
+    with refused("wait for the submit deadline: participants may still share"):
+        market.transact("abandon_round", sid, sender="AI Inc.")
+    chain.advance_time(PHASE + 1)
+    with refused("too few owners submitted: min_owners must submit"):
+        market.transact("end_submissions", sid, sender="AI Inc.")
+    with refused("only the spec's company can do this"):
+        market.transact("abandon_round", sid, sender="Joe")
+    result = market.transact("abandon_round", sid, sender="AI Inc.")
+    assert [(e.name, e.args.get("owner"), e.args.get("amount")) for e in result.events] == [
+        ("RoundAbandoned", None, None), ("BountyCredited", "Joe", BOUNTY),
+        ("EscrowReturned", None, 2 * BOUNTY)]
+    assert market.call("balance_of", "Joe") == BOUNTY and spec(market, sid)["finished"] is True
+
+
+def test_a_round_that_can_still_end_its_submissions_is_not_abandoned(chain, market):
+    sid = post(market, chain, rounds=1, min_owners=2, places=3)
+    accept(market, sid, ["Joe", "Jane", "Jack"])
+    open_and_share(market, sid, ["Joe", "Jane", "Jack"])
+    submit(market, sid, ["Joe", "Jane"])
+    chain.advance_time(PHASE + 1)
+    with refused("enough owners submitted: end the submissions and let the survivors reveal"):
+        market.transact("abandon_round", sid, sender="AI Inc.")
+
+
+def test_after_the_spec_deadline_only_reclaim_ends_a_round(chain, market):
+    sid = recovering_round(market, chain)
+    chain.advance_time(8 * DAY)
+    with refused("the spec's deadline has passed"):
+        market.transact("abandon_round", sid, sender="AI Inc.")
+    market.transact("reclaim_escrow", sid, sender="Jane")
+    assert [market.call("balance_of", o) for o in ("Joe", "Jane", "Jack")] == [BOUNTY] * 3
 
 
 def test_nothing_to_end_before_a_round_opens(chain, market):
@@ -753,7 +875,9 @@ def test_one_round_view_reads_what_the_single_getters_read(chain, market):
                 market.call("round_info", sid, rnd),
                 *(market.call(name, sid, rnd)
                   for name in ("shares_count", "submission_count", "reveal_count")),
-                market.call("blobs_of", sid, rnd), market.call("keys_of", sid, rnd))
+                [tuple(market.call(name, sid, rnd, p) for name in ("shares", "submission",
+                                                                   "reveal")) for p in parts],
+                [market.call("keys", sid, rnd, p) for p in parts])
 
     def as_lists(value):
         return [as_lists(v) for v in value] if isinstance(value, list | tuple) else value
@@ -766,6 +890,22 @@ def test_one_round_view_reads_what_the_single_getters_read(chain, market):
     view = market.call("round_view", sid, current)
     assert as_lists(view) == as_lists(single(sid, 0))
     assert (view[5], view[6], view[7]) == (3, 2, 0) and len(view[8]) == len(view[9]) == 3
+    assert view[8][2][1] == ZERO and view[8][0][1] == h("Joe-0")  # Jack has not submitted
     assert as_lists(market.call("round_view", sid, 0)) == as_lists(view)
     later = market.call("round_view", sid, 1)
     assert later[1] == 1 and later[3] == [] and later[8] == [] and later[9] == []
+
+
+def test_every_course_contract_fits_on_a_chain_and_an_oversized_one_is_refused_clearly():
+    """EIP-170: a chain stores at most 24,576 bytes of code per contract. ModelMarket is near
+    it (round_view, abandon_round): a contract past it is refused at compile time with what to
+    do, not by an "out of gas" from inside the node at deployment."""
+    from omteach.chain.compiler import MAX_CODE_SIZE, compile_all, compile_contract
+    from omteach.errors import ContractCompileError
+
+    for compiled in compile_all():
+        assert compiled.name  # compiled, so within the limit (checked by _compile)
+    source = ("# pragma version ~=0.4.3\n@external\n@view\ndef f() -> String[30000]:\n"
+              f"    return \"{'x' * 30_000}\"\n")  # the literal alone is 30,000 bytes of code
+    with pytest.raises(ContractCompileError, match=f"more than the {MAX_CODE_SIZE:,}"):
+        compile_contract("Huge", source)

@@ -68,12 +68,13 @@ NEXT = [
     (state(Phase.SHARING, shares=3), True, Action.REOPEN_ROUND),
     (state(Phase.SHARING, shares=1), True, Action.STUCK),
     (state(Phase.SUBMITTING, subs=1), False, Action.WAIT),
-    (state(Phase.SUBMITTING, subs=1), True, Action.STUCK),
+    (state(Phase.SUBMITTING, subs=1), True, Action.ABANDON_ROUND),
     (state(Phase.SUBMITTING, subs=2), True, Action.END_SUBMISSIONS),
     (state(Phase.SUBMITTING, subs=4), False, Action.END_SUBMISSIONS),
     (state(Phase.RECOVERING, subs=3, reveals=1), False, Action.WAIT),
-    (state(Phase.RECOVERING, subs=3, reveals=1), True, Action.STUCK),
-    (state(Phase.RECOVERING, subs=3, reveals=2), False, Action.WAIT),
+    (state(Phase.RECOVERING, subs=3, reveals=1), True, Action.ABANDON_ROUND),
+    # 4 participants, k = 3: two reveals hold t = 2 shares of every secret, no need to wait
+    (state(Phase.RECOVERING, subs=3, reveals=2), False, Action.CLOSE_ROUND),
     (state(Phase.RECOVERING, subs=3, reveals=2), True, Action.CLOSE_ROUND),
     (state(Phase.RECOVERING, subs=3, reveals=3), False, Action.CLOSE_ROUND),
     (state(Phase.CLOSED, subs=4), False, Action.DONE),
@@ -176,3 +177,67 @@ def test_one_read_of_the_market_gives_the_round(keys):
         assert run.round_state().phase is Phase.FINISHED
         with pytest.raises(InvalidValueError, match="no round 5"):
             run.market.round_state(run.spec_id, 5)
+
+
+# -- closing as soon as the reveals cover every secret; abandoning when they cannot -------------
+
+
+def sparse(revealed: set[int], *, submitted: int = 8, reveals: int | None = None) -> RoundState:
+    """8 participants on a 3-regular graph with t = 3; the first ``submitted`` submitted."""
+    people = tuple(f"0x{i:x}" for i in range(1, 9))
+    info = dataclasses.replace(INFO, k=3, threshold=3)
+    subs = people[:submitted]
+    shown = {people[i]: "e" * 64 for i in revealed}
+    return RoundState(spec(recovering=True), 1, Phase.RECOVERING, people, people, 8, len(subs),
+                      len(shown) if reveals is None else reveals,
+                      submitted={p: "f" * 64 for p in subs}, revealed=shown, info=info)
+
+
+def test_a_secret_short_of_t_revealed_shares_holds_the_close_back():
+    from omteach.crypto.neighbours import neighbour_graph
+
+    graph = neighbour_graph(8, 3, INFO.seed)
+    # Participant 0's seed is held by 0 and its 3 neighbours: two of them silent leave 2 < t.
+    silent = set(graph[0][:2])
+    state = sparse(set(range(8)) - silent)
+    assert "0x1" in state.short_of_shares()
+    step = next_action(state)
+    assert step.action is Action.WAIT and "short of t shares" in step.why
+    over = next_action(state, now=INFO.reveal_deadline)
+    assert over.action is Action.ABANDON_ROUND and "lack t = 3 revealed shares" in over.why
+    assert next_action(sparse(set(range(8)))).action is Action.CLOSE_ROUND
+    assert sparse(set(range(8))).short_of_shares() == ()
+
+
+def test_a_dropouts_key_needs_t_of_its_neighbours():
+    from omteach.crypto.neighbours import neighbour_graph
+
+    graph = neighbour_graph(8, 3, INFO.seed)
+    # Participant 7 dropped: its key is held by its 3 neighbours only; one of them silent.
+    silent = {graph[7][0]}
+    state = sparse(set(range(7)) - silent, submitted=7)
+    assert "0x8" in state.short_of_shares()
+    assert next_action(state).action is Action.WAIT
+    # Every survivor but one revealed: the reveals are over only at the deadline.
+    assert next_action(state, now=INFO.reveal_deadline).action is Action.ABANDON_ROUND
+
+
+def test_every_survivor_revealed_without_a_sum_is_abandoned_at_once():
+    """Six of eight dropped: no secret has t = 3 surviving holders, whatever is revealed."""
+    state = sparse({0, 1}, submitted=2)
+    assert next_action(state).action is Action.ABANDON_ROUND
+    assert state.short_of_shares()
+
+
+def test_a_partial_read_counts_reveals_as_the_contract_does():
+    state = sparse({0}, reveals=8)  # asked for one participant's blobs only
+    assert state.short_of_shares() is None
+    assert next_action(state).action is Action.CLOSE_ROUND  # every survivor revealed
+
+
+def test_an_abandoned_round_recovered_nobody_but_paid_its_submitters():
+    info = dataclasses.replace(INFO, abandoned=True)
+    closed = dataclasses.replace(state(Phase.CLOSED, subs=3, reveals=3), info=info)
+    assert closed.abandoned and closed.recovered == () and closed.paid == P[:3]
+    assert closed.dropped == (P[3],)
+    assert next_action(closed).action is Action.DONE

@@ -15,12 +15,16 @@ import os
 import re
 import sys
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from omteach.errors import ChainError, ContractCompileError
 
 _COMPILED: dict[str, CompiledContract] = {}
+
+MAX_CODE_SIZE = 24_576
+"""Bytes of code a chain stores for one contract (EIP-170; anvil and py-evm enforce it)."""
 
 
 @dataclass(frozen=True)
@@ -162,12 +166,23 @@ def compile_all() -> list[CompiledContract]:
 def _compile(name: str, source: str, key: str) -> CompiledContract:
     from vyper.compiler import compile_code
     from vyper.exceptions import VyperException
+    from vyper.warnings import ContractSizeLimit
 
     try:
-        out = compile_code(source, contract_path=f"{name}.vy",
-                           output_formats=["abi", "bytecode", "layout"])
+        with warnings.catch_warnings():  # the size is checked below, with what to do
+            warnings.simplefilter("ignore", ContractSizeLimit)
+            out = compile_code(source, contract_path=f"{name}.vy",
+                               output_formats=["abi", "bytecode", "bytecode_runtime", "layout"])
     except VyperException as exc:
         raise ContractCompileError(f"{name}.vy does not compile: {_vyper_message(exc)}") from None
+    size = len(out["bytecode_runtime"].removeprefix("0x")) // 2
+    if size > MAX_CODE_SIZE:
+        # A chain refuses to store it (EIP-170): the deployment would fail deep inside the
+        # node with "out of gas", naming nothing.
+        raise ContractCompileError(
+            f"{name}.vy compiles to {size:,} bytes of code, more than the {MAX_CODE_SIZE:,} a "
+            "chain stores (EIP-170): remove or merge functions (each external function and "
+            "public variable adds code), or add '# pragma optimize codesize' at its top")
     layout = dict(out["layout"].get("storage_layout", {}))
     return CompiledContract(name, source, out["abi"], out["bytecode"], layout, key)
 

@@ -42,7 +42,7 @@ from omteach.errors import (
 )
 from omteach.learning.data import Dataset
 from omteach.learning.defences import AuditReport
-from omteach.protocol.market import Market
+from omteach.protocol.market import Market, MarketSpec
 from omteach.protocol.parties import DataOwner
 from omteach.protocol.round import Phase, RoundState, Seat
 from omteach.waiting import countdown, wait_until
@@ -95,6 +95,9 @@ class ClassOwner:
         self.ticking: Callable[[], str] | None = None
         """Redraws the last line of :meth:`step` when it counts down (None: it does not):
         a countdown moves without a new block."""
+        self._parked: tuple[int, bool, bool, bool] | None = None
+        """Set when the last step waits for AI Inc. alone: the spec's (round, opened, recovering,
+        finished) then; nothing is due until AI Inc. changes one of them."""
 
     @property
     def name(self) -> str:
@@ -182,18 +185,37 @@ class ClassOwner:
 
     # -- the rounds -------------------------------------------------------------------------------
 
+    @staticmethod
+    def _phase_key(spec: MarketSpec) -> tuple[int, bool, bool, bool]:
+        return spec.round, spec.opened, spec.recovering, spec.finished
+
+    def _park(self, state: RoundState, said: str) -> str:
+        """``said`` (a line already said) waits for AI Inc. alone (to open, end the
+        submissions, close the round): nothing is due until AI Inc. acts."""
+        self._parked = self._phase_key(state.spec)
+        return said
+
+    def parked(self, spec_id: int) -> bool:
+        """The last step waits for AI Inc. alone, and AI Inc. has not acted on the spec since
+        (one read: the spec). Classmates' blocks (shares, submissions, reveals) change nothing
+        for this student then, so :meth:`take_part` does not step on them: with 100 students,
+        every reveal's block made each of the others re-read the round (8 reads each)."""
+        return self._parked is not None and self._phase_key(
+            self.market.spec(spec_id)) == self._parked
+
     def step(self, spec_id: int) -> str:
         """Do what is due now in the open round; a line saying what was done or awaited."""
         me = self.address
         self.ticking = None
+        self._parked = None
         state = self.market.round_state(spec_id, of=[me])  # the round, as far as it is mine
         if state.phase is Phase.FINISHED:
             return self._say(FINISHED)
         round_no = state.round
         if state.phase is Phase.ACCEPTING:
-            return self._before(round_no)
+            return self._park(state, self._before(round_no))
         if me not in state.participants:
-            return self._under_way(state)
+            return self._park(state, self._under_way(state))
         if me not in state.shared:
             if state.phase is not Phase.SHARING:  # submissions began without my shares
                 return self._dropped(round_no)
@@ -232,7 +254,8 @@ class ClassOwner:
                 return self._dropped(round_no)
             self.submitted_at[round_no] = time.time()
             self.rounds[round_no] = Seat.SUBMITTED
-            return self._say(f"round {round_no}: trained, masked, encrypted and submitted")
+            return self._park(state, self._say(
+                f"round {round_no}: trained, masked, encrypted and submitted"))
         if state.phase is Phase.RECOVERING and me not in state.revealed:
             try:
                 self.owner.reveal_shares(spec_id, round_no, state=state)
@@ -244,9 +267,11 @@ class ClassOwner:
                     raise
                 return self._say(f"round {round_no}: too late for the reveal deadline")
             self.rounds[round_no] = Seat.REVEALED
-            return self._say(f"round {round_no}: revealed my shares (survivors' self-mask "
-                             "seeds, dropouts' mask keys)")
-        return self._say(f"round {round_no}: waiting for AI Inc. to close the round")
+            return self._park(state, self._say(
+                f"round {round_no}: revealed my shares (survivors' self-mask seeds, dropouts' "
+                "mask keys)"))
+        return self._park(state, self._say(
+            f"round {round_no}: waiting for AI Inc. to close the round"))
 
     def _before(self, round_no: int) -> str:
         """The round is not open yet: when it opens, if the teacher announced it."""
@@ -293,13 +318,18 @@ class ClassOwner:
 
         ``timeout``: seconds without anything new happening before giving up (a
         :class:`~omteach.errors.RoundTimeoutError`, a ProtocolError). Between two polls the
-        chain is asked only for its block number: nothing a step reads can change without a new
-        block, so :meth:`step` (half a dozen reads) runs only after one; a line that counts down
-        (the pause before the next round) is redrawn from this machine's clock meanwhile.
+        chain is asked only for its block number (or, while the student waits for AI Inc. alone,
+        for the spec: :meth:`parked`): nothing a step reads can change without a new block, so
+        :meth:`step` (half a dozen reads) runs only after one; a line that counts down (the pause
+        before the next round) is redrawn from this machine's clock meanwhile.
         """
         seen = {"block": -1, "line": ""}
 
         def poll() -> str:
+            if self.parked(spec_id):  # waiting for AI Inc.: one read, whatever classmates do
+                if self.ticking is not None:  # a countdown: redrawn from this machine's clock
+                    seen["line"] = self.ticking()
+                return seen["line"]
             block = self.student.chain.block_number
             if block != seen["block"]:
                 seen.update(block=block, line=self.step(spec_id))

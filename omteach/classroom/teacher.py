@@ -23,10 +23,20 @@ A round, as the teacher runs it (:meth:`ClassTeacher.run_round`):
 3. **submissions**: wait until every participant submitted, or until the submit deadline passed:
    the others are the round's **dropouts** (``end_submissions``);
 4. **reveals**: every survivor reveals its shares of its surviving neighbours' self-mask seeds
-   and of its dropped neighbours' mask keys (all of them, or ``t`` by the reveal deadline);
+   and of its dropped neighbours' mask keys; AI Inc. goes on as soon as the reveals in hold
+   ``t`` shares of every secret it needs (counted from the neighbour graph), not after the last
+   survivor's;
 5. **close**: every blob of the round is fetched in one request (``prefetch``) and checked against
    the spec, the sum is decrypted once and unmasked, the new model is posted and the round
    closed: each contributor is credited the bounty (students withdraw it themselves).
+
+A round that cannot close is **abandoned** (``abandon_round``), never left stuck: when the submit
+deadline passed with fewer than ``min_owners`` submissions, or the reveals are over (all in, or
+the reveal deadline passed) without ``t`` shares of some secret, or a revealed share turned out
+unusable. Its submitters are credited as on a close (they did their work), the round counts as
+one of the spec's rounds (the escrow pays for that many), the model stays as it was, and
+``run_rounds`` goes on with the next round; survivors who never revealed are left out of later
+rounds, as dropouts are. The record's ``abandoned`` says why, and the dashboard shows it.
 
 Every wait ends at the phase's deadline on chain (the spec's ``share_seconds``,
 ``submit_seconds``, ``reveal_seconds``): a student who closes the laptop costs the class at most
@@ -58,6 +68,7 @@ from omteach.crypto.packing import PackingCodec
 from omteach.crypto.paillier import KeyPair, generate_keypair
 from omteach.errors import (
     AggregationError,
+    DropoutRecoveryError,
     InvalidValueError,
     ProtocolError,
     RoundTimeoutError,
@@ -75,7 +86,7 @@ from omteach.protocol.market import (
     Market,
 )
 from omteach.protocol.parties import AICompany, timed
-from omteach.protocol.round import Action, Phase, RoundState, Seat, next_action
+from omteach.protocol.round import Action, Next, Phase, RoundState, Seat, next_action
 from omteach.story import COMPANY
 from omteach.waiting import wait_until
 
@@ -118,6 +129,9 @@ class RoundRecord:
     spec_id: int | None = None
     """The spec this round belongs to: a teacher who posts a second spec keeps the first's
     records in ``history``, and the dashboard shows only the current spec's."""
+    abandoned: str = ""
+    """Why AI Inc. abandoned the round (empty: it closed with a sum). An abandoned round paid
+    its submitters and kept the model."""
 
 
 class ClassTeacher:
@@ -287,33 +301,93 @@ class ClassTeacher:
             pass  # the ones who have not submitted by now are the dropouts
         return list(self._round(full=True).not_submitted())
 
-    def recover(self, dropped: Collection[str] = (), *, timeout: float = 60.0) -> None:
+    def recover(self, dropped: Collection[str] = (), *, timeout: float = 60.0) -> Next:
         """End the submissions (who has not submitted is a dropout, ``dropped`` as the teacher
-        saw them); wait for the survivors' reveals: all of them, or ``t`` once the reveal
-        deadline passed (or ``timeout`` s)."""
+        saw them), or see that they cannot end; wait for the survivors' reveals until they hold
+        ``t`` shares of every secret AI Inc. needs, or until no more can come (all in, or the
+        reveal deadline passed), or ``timeout`` s.
+
+        Returns the rule's answer: :attr:`Action.CLOSE_ROUND`, or :attr:`Action.ABANDON_ROUND`
+        (the round cannot close: its reason says why). Still waiting after ``timeout`` s:
+        :class:`ProtocolError` (call again to wait more).
+        """
         self.dropped_out.update(dropped)
         state = self._round()
         if state.phase is not Phase.RECOVERING:
             step = next_action(state, now=self.now())
+            if step.action is Action.ABANDON_ROUND:
+                return step
             if step.action is not Action.END_SUBMISSIONS:
                 raise ProtocolError(f"the submissions cannot end now: {step.why}")
             if state.submission_count < len(state.participants):
                 self._stamp(state.info.submit_deadline)
             self.company.end_submissions(self._spec_id())
+        ends = (Action.CLOSE_ROUND, Action.ABANDON_ROUND, Action.STUCK)
         try:
-            wait_until(self._round, lambda state, _quiet: next_action(
-                state, now=self.now()).action in (Action.CLOSE_ROUND, Action.STUCK),
-                what="every survivor's revealed shares", timeout=timeout, interval=0.1,
+            wait_until(lambda: self._round(full=True), lambda state, _quiet: next_action(
+                state, now=self.now()).action in ends,
+                what="the survivors' revealed shares", timeout=timeout, interval=0.1,
                 error=RoundTimeoutError)
         except RoundTimeoutError:
             pass
-        state = self._round()
-        step = next_action(state, now=self.now())
-        if step.action is not Action.CLOSE_ROUND:
+        step = next_action(self._round(full=True), now=self.now())
+        if step.action not in (Action.CLOSE_ROUND, Action.ABANDON_ROUND):
             raise ProtocolError(f"{step.why} (waited up to {timeout:.0f} s; "
                                 "teacher.recover waits again)")
-        if state.reveal_count < state.submission_count:  # closing on the reveal deadline
-            self._stamp(state.info.reveal_deadline)
+        return step
+
+    def _reveals_over(self, *, timeout: float) -> RoundState:
+        """Wait until no more reveals can come: every survivor revealed, or the reveal deadline
+        passed (or ``timeout`` s). The round as read then."""
+        def over(state: RoundState, _quiet: bool) -> bool:
+            return (state.phase is not Phase.RECOVERING
+                    or state.reveal_count >= state.submission_count
+                    or state.deadline_passed(self.now()))
+        try:
+            return wait_until(self._round, over, what="the rest of the revealed shares",
+                              timeout=timeout, interval=0.1, error=RoundTimeoutError)
+        except RoundTimeoutError:
+            return self._round()
+
+    def abandon(self, record: RoundRecord, why: str) -> RoundRecord:
+        """Give the round up without a sum (it cannot close, ``why``): the contract credits its
+        submitters and keeps the model; survivors who never revealed are left out of later
+        rounds, as dropouts are. The record says why (the dashboard shows it)."""
+        state = self._round(full=True)
+        if state.phase is Phase.RECOVERING:
+            silent = [p for p in state.submitted if p not in state.revealed]
+            if silent:  # only after the reveal deadline may the company abandon without them
+                self._stamp(state.info.reveal_deadline)
+                self.dropped_out.update(silent)
+        elif state.info.submit_deadline:
+            self._stamp(state.info.submit_deadline)
+        with timed(record.timings, "close"):
+            self.company.abandon_round(state.spec_id)
+        record.abandoned = why
+        record.closed_at = time.time()
+        record.spec_id = state.spec_id
+        record.submitted = sorted(self.name(a) for a in state.submitted)
+        record.accuracy = self.accuracy()
+        return record
+
+    def finish(self, record: RoundRecord, step: Next, *, timeout: float = 60.0) -> RoundRecord:
+        """Close the round (``step`` says CLOSE_ROUND) or abandon it (ABANDON_ROUND).
+
+        A close whose revealed shares turn out unusable (a survivor revealed a wrong share) waits
+        for the rest of the reveals and tries once more; if the sum still cannot be unmasked,
+        the round is abandoned: its submitters are paid, nothing of the sum is used."""
+        if step.action is Action.ABANDON_ROUND:
+            return self.abandon(record, step.why)
+        try:
+            return self.close(record)
+        except DropoutRecoveryError:
+            state = self._reveals_over(timeout=timeout)
+            if state.phase is not Phase.RECOVERING:
+                raise
+        try:
+            return self.close(record)
+        except DropoutRecoveryError as exc:
+            return self.abandon(record, str(exc))
 
     def close(self, record: RoundRecord, *, blob_timeout: float = 10.0) -> RoundRecord:
         """Fetch the round's blobs at once, check and sum them, decrypt once, post the model."""
@@ -379,11 +453,15 @@ class ClassTeacher:
         record.dropped = [self.name(p) for p in dropped]
         say(f"round {round_no}: {len(dropped)} dropout(s); the survivors reveal their shares…")
         with timed(record.timings, "reveals"):
-            self.recover(dropped, timeout=timeout)
-        say(f"round {round_no}: AI Inc. sums, decrypts and posts the next model…")
-        self.close(record)
-        say(f"round {round_no} closed" + (f": accuracy {record.accuracy:.0%}"
-                                          if record.accuracy is not None else ""))
+            step = self.recover(dropped, timeout=timeout)
+        if step.action is Action.CLOSE_ROUND:
+            say(f"round {round_no}: AI Inc. sums, decrypts and posts the next model…")
+        self.finish(record, step, timeout=timeout)
+        if record.abandoned:
+            say(f"round {round_no} abandoned: {record.abandoned}")
+        else:
+            say(f"round {round_no} closed" + (f": accuracy {record.accuracy:.0%}"
+                                              if record.accuracy is not None else ""))
         return record
 
     def pause(self, seconds: float, *, early: bool = True, progress: Progress | None = None,

@@ -5,8 +5,8 @@ submitted, when a round may close and who is owed what; the blob store holds eve
 hash. :class:`Market` is the one place that turns Python values into the contract's arguments
 (``bytes32`` ids, wei, days): every contract function has a verb here (``post``, ``accept``,
 ``open_round``, ``advertise_keys``, ``post_shares``, ``submit``, ``end_submissions``,
-``reveal_shares``, ``close_round``, ``reclaim_escrow``, ``add_places``, ``withdraw``,
-``withdraw_to``).
+``reveal_shares``, ``close_round``, ``abandon_round``, ``reclaim_escrow``, ``add_places``,
+``withdraw``, ``withdraw_to``).
 
 Parties are identified by **address** (any account, inside the story's cast or not); names are
 for display only (:meth:`Market.name`).
@@ -63,8 +63,9 @@ def _blob_or_none(value: bytes | str) -> str | None:
 
 def _info_from(fields: tuple) -> RoundInfo:
     """A RoundInfo from the contract's struct as read."""
-    seed, k, t, share_dl, submit_dl, reveal_dl, advertised = fields
-    return RoundInfo(bytes(seed), k, t, share_dl, submit_dl, reveal_dl, advertised)
+    seed, k, t, share_dl, submit_dl, reveal_dl, advertised, abandoned = fields
+    return RoundInfo(bytes(seed), k, t, share_dl, submit_dl, reveal_dl, advertised,
+                     bool(abandoned))
 
 
 def _keys_from(participants: Collection[str], keys: Collection[tuple]) -> dict[str, PublicKeys]:
@@ -184,8 +185,15 @@ class Market:
         return list(self.contract.call("participants_of", spec_id, round_no))
 
     def round_info(self, spec_id: int, round_no: int) -> RoundInfo:
-        """A round's seed, k, threshold, phase deadlines and advertised count (zeros: not open)."""
+        """A round's seed, k, threshold, phase deadlines, advertised count and whether it was
+        abandoned (zeros: not open)."""
         return _info_from(self.contract.call("round_info", spec_id, round_no))
+
+    def _view(self, spec_id: int, round_no: int) -> tuple:
+        """The contract's ``round_view`` of a round, as read: (spec, round, owners,
+        participants, info, shares_count, submission_count, reveal_count, blobs, keys); blobs
+        and keys in the participants' order."""
+        return self.contract.call("round_view", spec_id, round_no)
 
     def round_keys(self, spec_id: int, round_no: int) -> dict[str, PublicKeys]:
         """Participant address -> the round keys it advertised (one read for the whole round).
@@ -194,8 +202,8 @@ class Market:
         empty ones; the ABI fixes the length), so every entry parses; who has not advertised
         is left out.
         """
-        return _keys_from(self.participants(spec_id, round_no),
-                          self.contract.call("keys_of", spec_id, round_no))
+        view = self._view(spec_id, round_no)
+        return _keys_from(view[3], view[9])
 
     def shares_blob(self, spec_id: int, round_no: int, owner: str) -> str | None:
         """The blob id of the key shares ``owner`` posted for a round, or None."""
@@ -212,10 +220,13 @@ class Market:
         return _blob_or_none(self.contract.call("reveal", spec_id, round_no,
                                                 self.address(owner)))
 
-    def _by_participant(self, spec_id: int, round_no: int, read) -> dict[str, str]:
+    def _by_participant(self, spec_id: int, round_no: int, column: int) -> dict[str, str]:
+        """Participant address -> its blob in ``column`` (0 shares, 1 submission, 2 reveal),
+        for those who posted one: one read."""
+        view = self._view(spec_id, round_no)
         out = {}
-        for owner in self.participants(spec_id, round_no):
-            blob = read(spec_id, round_no, owner)
+        for owner, row in zip(view[3], view[8], strict=True):
+            blob = _blob_or_none(row[column])
             if blob is not None:
                 out[owner] = blob
         return out
@@ -223,20 +234,19 @@ class Market:
     def round_blobs(self, spec_id: int, round_no: int) -> list[tuple[str | None, ...]]:
         """Each participant's (shares, submission, reveal) blob ids, None where it posted none,
         in the participants' order: one read."""
-        return [tuple(_blob_or_none(b) for b in row)
-                for row in self.contract.call("blobs_of", spec_id, round_no)]
+        return [tuple(_blob_or_none(b) for b in row) for row in self._view(spec_id, round_no)[8]]
 
     def submitters(self, spec_id: int, round_no: int) -> list[str]:
-        """Addresses of the participants who submitted in a round (one read)."""
-        return list(self.contract.call("submitters_of", spec_id, round_no))
+        """Addresses of the participants who submitted in a round, in their order (one read)."""
+        return list(self.submissions(spec_id, round_no))
 
     def submissions(self, spec_id: int, round_no: int) -> dict[str, str]:
-        """Participant address → submitted blob id, for a round."""
-        return self._by_participant(spec_id, round_no, self.submission)
+        """Participant address → submitted blob id, for a round (one read)."""
+        return self._by_participant(spec_id, round_no, 1)
 
     def reveals(self, spec_id: int, round_no: int) -> dict[str, str]:
-        """Survivor address → revealed-shares blob id, for a round."""
-        return self._by_participant(spec_id, round_no, self.reveal)
+        """Survivor address → revealed-shares blob id, for a round (one read)."""
+        return self._by_participant(spec_id, round_no, 2)
 
     def round_state(self, spec_id: int, round_no: int | None = None, *,
                     of: Collection[str] | None = None) -> RoundState:
@@ -254,8 +264,8 @@ class Market:
             raise InvalidValueError(f"spec {spec_id} has no round {round_no!r}")
         # One call for all of it (a dozen otherwise: every driver of a round polls this).
         (spec_fields, rnd, owners, participants, info, shares_count, submission_count,
-         reveal_count, blobs, keys) = self.contract.call(
-            "round_view", spec_id, 2**256 - 1 if round_no is None else round_no)
+         reveal_count, blobs, keys) = self._view(
+            spec_id, 2**256 - 1 if round_no is None else round_no)
         spec = self._spec_from(spec_id, spec_fields)
         if spec is None:
             raise missing
@@ -379,6 +389,12 @@ class Market:
         """Close the current round with the updated model's blob; bounties are credited."""
         return self._transact("close_round", spec_id, to_bytes32(next_model_blob),
                                       sender=sender)
+
+    def abandon_round(self, spec_id: int, *, sender: str = COMPANY) -> TxResult:
+        """Give up the current round without a new model, when it cannot close (too few
+        submissions by the submit deadline, or reveals over without the shares needed): its
+        submitters are credited as on a close, and the next round starts from the same model."""
+        return self._transact("abandon_round", spec_id, sender=sender)
 
     def reclaim_escrow(self, spec_id: int, *, sender: str = COMPANY) -> TxResult:
         """After the deadline, credit what is left of the escrow to the company; the spec ends."""

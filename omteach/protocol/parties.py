@@ -190,6 +190,12 @@ class AICompany:
         """End the round's submissions: whoever has not submitted is a dropout of it."""
         return self.market.end_submissions(spec_id, sender=self.address)
 
+    def abandon_round(self, spec_id: int) -> TxResult:
+        """Give up a round that cannot close (too few submissions by the submit deadline, or
+        the reveals over without the shares the sum needs): its submitters are credited, the
+        model stays as it is (the contract's ``abandon_round``)."""
+        return self.market.abandon_round(spec_id, sender=self.address)
+
     def _round_terms(self, spec: MarketSpec) -> tuple[int, dict[str, Any], str]:
         """What every update of the round must say, read from the blobs the chain names."""
         blobs = self.market.blobs

@@ -14,18 +14,27 @@ A round's life, as :class:`Phase`, each phase after ACCEPTING with its own deadl
         │            reopen without who                     ▼
         │            missed the sharing deadline        RECOVERING (survivors reveal: seeds of
         │                                                   │  survivors, keys of dropouts)
-        └─────────── close_round: the next round ◀──────────┘ all revealed, or the reveal
-                     (after the last one: FINISHED;            deadline passed with t reveals
+        └─────────── close_round: the next round ◀──────────┘ the reveals in rebuild every
+                     (after the last one: FINISHED;            secret AI Inc. needs (at least t)
                       every earlier round reads CLOSED)
+
+A round that cannot close does not stay stuck: once no more work can arrive (the submit deadline
+passed with fewer than min_owners submissions, or the reveals are over without every secret's t
+shares), AI Inc. abandons it (``abandon_round``): the submitters are credited as on a close, the
+round counts as one of the spec's rounds, and the next one starts from the same model. It then
+reads CLOSED, with ``abandoned`` set.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
+
+from omteach.crypto.neighbours import neighbour_graph
 
 if TYPE_CHECKING:  # market.py builds RoundStates: it imports this module, not the reverse
     from omteach.protocol.market import MarketSpec
@@ -35,8 +44,9 @@ if TYPE_CHECKING:  # market.py builds RoundStates: it imports this module, not t
 class RoundInfo:
     """What the contract fixed for one round: its public seed (drawn at ``open_round``, it
     draws the neighbour graph), ``k`` neighbours per participant, the share ``threshold`` t,
-    the phases' deadlines (chain time; 0: the phase has not started) and how many participants
-    advertised their round keys. All zeros before the round opens."""
+    the phases' deadlines (chain time; 0: the phase has not started), how many participants
+    advertised their round keys, and whether the round was abandoned (ended without a sum:
+    ``abandon_round``). All zeros before the round opens."""
 
     seed: bytes = bytes(32)
     k: int = 0
@@ -45,6 +55,7 @@ class RoundInfo:
     submit_deadline: int = 0
     reveal_deadline: int = 0
     advertised: int = 0
+    abandoned: bool = False
 
 
 class Phase(enum.Enum):
@@ -175,10 +186,44 @@ class RoundState:
         return self.not_submitted()
 
     @property
+    def abandoned(self) -> bool:
+        """AI Inc. gave the round up without a sum (``abandon_round``): its submitters were
+        credited, the model stayed as it was."""
+        return self.info.abandoned
+
+    @property
     def recovered(self) -> tuple[str, ...]:
         """Dropouts whose masks the survivors' reveals removed from the sum: every dropout of a
-        closed round (the contract closes a round with dropouts only after enough reveals)."""
-        return self.dropped if self.phase is Phase.CLOSED else ()
+        closed round (the contract closes a round only after at least t reveals, and AI Inc.
+        closes only with a sum), none of an abandoned one."""
+        return self.dropped if self.phase is Phase.CLOSED and not self.abandoned else ()
+
+    def short_of_shares(self) -> tuple[str, ...] | None:
+        """Participants whose secret the reveals in cannot rebuild yet, in the round's order
+        (empty: every secret AI Inc. needs has t revealed shares); None when this read cannot
+        tell (it was asked for some participants only).
+
+        Counted from who revealed and the neighbour graph (drawn from the round's seed, as every
+        participant draws it): a survivor's self-mask seed is held by itself and its ``k``
+        neighbours, a dropout's mask key by its neighbours; an honest survivor's reveal holds
+        its share of each. Needs the submissions over. A reveal blob that turns out unusable is
+        found only when AI Inc. unmasks (it then waits for the others, or abandons the round).
+        """
+        if len(self.revealed) < self.reveal_count or len(self.submitted) < self.submission_count:
+            return None
+        n = len(self.participants)
+        if n < 2:
+            return ()  # a lone participant adds no masks
+        graph = _graph(n, self.k, self.info.seed)
+        index = {p: i for i, p in enumerate(self.participants)}
+        short = []
+        for p, i in index.items():
+            holders = [self.participants[j] for j in graph[i]]
+            if p in self.submitted:
+                holders.append(p)  # a survivor keeps a share of its own seed
+            if sum(1 for h in holders if h in self.revealed) < self.threshold:
+                short.append(p)
+        return tuple(short)
 
     @property
     def survivors(self) -> int:
@@ -225,6 +270,12 @@ class RoundState:
         return tuple(p for p in self.participants if p not in self.submitted)
 
 
+@functools.lru_cache(maxsize=8)
+def _graph(n: int, k: int, seed: bytes) -> tuple[tuple[int, ...], ...]:
+    """The round's neighbour graph (a few ms for a class; the teacher asks at every poll)."""
+    return neighbour_graph(n, k, seed)
+
+
 def phase_of(spec: MarketSpec, round_no: int, *, shares_count: int, submission_count: int,
              participants: int) -> Phase:
     """The phase of round ``round_no`` of ``spec``, from the contract's flags and counts."""
@@ -257,6 +308,10 @@ class Action(enum.Enum):
     """End the submissions: who has not submitted is a dropout; survivors then reveal."""
     CLOSE_ROUND = "close_round"
     """Sum, decrypt, unmask, post the next model, close the round (bounties are credited)."""
+    ABANDON_ROUND = "abandon_round"
+    """Give the round up without a sum: no more work can arrive and it cannot close (too few
+    submissions by the submit deadline, or the reveals are over without t shares of some
+    secret). Its submitters are credited; the next round starts from the same model."""
     STUCK = "stuck"
     """Nothing AI Inc. may do completes the round: too few owners (the reason says which)."""
     DONE = "done"
@@ -317,14 +372,26 @@ def next_action(state: RoundState, *, waited: bool = False, now: int | None = No
         if count >= t:
             return Next(Action.END_SUBMISSIONS, f"{n - count} participant(s) missed the submit "
                         f"deadline; {count} survivors reveal the shares that unmask the sum")
-        return Next(Action.STUCK, f"only {count} of {n} participants submitted before the "
-                    f"deadline, a round closes with at least {t} (min_owners): this round "
-                    "cannot close; after the spec's deadline anyone may reclaim the escrow")
-    # RECOVERING: every survivor's reveal, or at least t once the reveal deadline passed.
+        return Next(Action.ABANDON_ROUND, f"only {count} of {n} participants submitted before "
+                    f"the deadline, a round closes with at least {t} (min_owners): abandon it "
+                    "(the submitters are paid, the next round starts from the same model)")
+    # RECOVERING: close once the reveals in rebuild every secret AI Inc. needs; once no more
+    # reveals can come (all in, or the reveal deadline passed) without them, abandon.
     count, survivors = state.reveal_count, state.submission_count
-    if count >= survivors or (waited and count >= state.threshold):
-        return Next(Action.CLOSE_ROUND, f"{count} of {survivors} survivor(s) revealed")
-    if not waited:
-        return Next(Action.WAIT, f"{count} of {survivors} survivor(s) revealed their shares")
-    return Next(Action.STUCK, f"only {count} survivor(s) revealed their shares before the "
-                f"deadline; at least t = {state.threshold} are needed to remove any mask")
+    over = count >= survivors or waited
+    short = state.short_of_shares()
+    if short is None:  # a partial read: count, as the contract does
+        if count >= state.threshold and over:
+            return Next(Action.CLOSE_ROUND, f"{count} of {survivors} survivor(s) revealed")
+    elif count >= state.threshold and not short:
+        return Next(Action.CLOSE_ROUND, f"{count} of {survivors} survivor(s) revealed: every "
+                    "secret has its t shares")
+    if not over:
+        gaps = "" if not short else f"; {len(short)} secret(s) still short of t shares"
+        return Next(Action.WAIT, f"{count} of {survivors} survivor(s) revealed their shares{gaps}")
+    gaps = (f"fewer than t = {state.threshold} reveals in all" if count < state.threshold or
+            not short else f"{len(short)} participant(s)' secrets lack t = {state.threshold} "
+            "revealed shares")
+    return Next(Action.ABANDON_ROUND, f"the reveals are over ({count} of {survivors} survivor(s) "
+                f"revealed) with {gaps}: abandon the round (the submitters are paid, the next "
+                "round starts from the same model)")

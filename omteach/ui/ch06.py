@@ -383,7 +383,7 @@ class TeacherDashboard(widgets.VBox):
         records = status["rounds"]
         closed = [r for r in records if r.closed_at]  # the open round's record is filled at close
         acc = [("start", "-", "-", _pct(self.teacher.initial_accuracy))] + [
-            (r.round, len(r.submitted), ", ".join(r.dropped) or "-", _pct(r.accuracy))
+            (r.round, len(r.submitted), ", ".join(r.dropped) or "-", _outcome(r))
             if r.closed_at else (r.round, "running", "-", "-") for r in records]
         self.rounds.show_html(f"{plural(len(closed), 'round')} closed",
                               html_table(["round", "submitted", "dropped", "accuracy"], acc))
@@ -392,6 +392,14 @@ class TeacherDashboard(widgets.VBox):
             self.seen.show_html(seen_text(last, self.teacher.model.update_clip),
                                 seen_html(last, self.teacher.model.update_clip))
 
+
+
+def _outcome(record) -> str:
+    """A finished round's last column: its accuracy, or why it was abandoned (model kept)."""
+    if record.abandoned:
+        return (f"{_pct(record.accuracy)}: abandoned, model kept, submitters paid "
+                f"({record.abandoned})")
+    return _pct(record.accuracy)
 
 
 def _names(addresses, name) -> str:
@@ -433,8 +441,12 @@ def live_line(status: dict, name, now: float) -> str:
                 f"{_names(state.not_submitted(), name)}")
     else:  # RECOVERING
         survivors = [p for p in state.participants if p in state.submitted]
+        short = state.short_of_shares()
         line = (f"round {k}: dropped {_names(state.dropped, name)}; revealed "
-                f"{len(state.revealed)} of {len(survivors)}; waiting for: "
+                f"{len(state.revealed)} of {len(survivors)}"
+                + (f" ({len(short)} secret(s) still short of t = {state.threshold} shares)"
+                   if short and state.revealed else "")
+                + f"; waiting for: "
                 f"{_names([p for p in survivors if p not in state.revealed], name)}")
     chain_now = status.get("now", now)
     deadline = state.phase_deadline if state.phase is not Phase.ACCEPTING else None
