@@ -113,11 +113,15 @@ browser-deps:
 		echo "browser test needs Chromium: run 'sudo apt-get install chromium' (Debian/Ubuntu)"; \
 	fi
 
-# Every core: with --dist loadscope a notebook's cells (nbval) and the browser test's one
-# JupyterLab stay together in one worker.
+# One worker more than there are cores: about a quarter of the suite's time is spent waiting (a
+# node, a browser, a classroom's deadlines), which the extra worker fills (on 2 cores: 512 s with
+# two workers, 411 s with three, 442 s with four; bench/RESULTS.md). With --dist loadscope a
+# notebook's cells (nbval) and the browser test's one JupyterLab stay together in one worker.
+TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(len(os.sched_getaffinity(0)) + 1 if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1) + 1)')
+
 test: setup setup-anvil setup-hub browser-deps
 	$(VENV)/bin/ruff check omteach tests bench conftest.py
-	$(PY) -m pytest -n auto --dist loadscope
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 doctor: setup
 	$(PY) -m omteach doctor --here
