@@ -362,6 +362,7 @@ def test_hostile_packed_blobs_are_refused(keys):
                           max_leaves=6))
 @example(field="length", value=29)  # found on Python 3.13: as many ciphertexts as 30 values
 @example(field="length", value=10**6)
+@example(field="contributions", value=2)  # found on Python 3.13: a well-formed sum's count
 def test_any_hostile_blob_field_is_the_projects_error(keys, field, value):
     codec = PackingCodec()
     good = codec.encrypt(keys.public, np.zeros(30)).to_json()
@@ -373,6 +374,12 @@ def test_any_hostile_blob_field_is_the_projects_error(keys, field, value):
         # Another length that packs into as many ciphertexts is a well-formed blob: the slots are
         # encrypted, so only the spec (checked at aggregation) can say the length is wrong.
         assert codec.n_ciphertexts(value, keys.public) == len(good["ciphertexts"]), value
+        return
+    if field == "contributions" and type(value) is int:
+        # A sum of 1 to K contributions is a well-formed blob too (the company's aggregate is
+        # one); that a single owner's update says 1 is the spec's rule, checked at aggregation
+        # (test_round: "Jack's update says contributions = 2" is refused).
+        assert 1 <= value <= codec.max_contributions, value
         return
     assert value == good[field]  # accepted only if the field is unchanged
 
