@@ -24,6 +24,7 @@ from omteach.classroom.teacher import BOUNTY, ClassTeacher
 from omteach.crypto.paillier import generate_keypair
 from omteach.errors import AggregationError, ContractRevertError, ProtocolError
 from omteach.learning.data import Dataset
+from omteach.protocol.round import Seat
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(find_anvil() is None and os.environ.get("CI") != "true",
@@ -628,3 +629,28 @@ def test_the_live_dashboard_survives_a_failed_read_and_a_click_answers_at_once()
     board.live.observe(lambda change: shown.append(change["new"]), "value")
     board._refresh.click()
     assert "reading the chain" in shown[0] and "finished" in board.live.text
+
+
+def test_a_survivor_whose_reveal_came_after_the_early_close_is_told_and_not_lost(klass):
+    """AI Inc. closes once the reveals hold t shares of every secret; a slower survivor then
+    finds the round closed. Its step says so (its update counts and is paid), not a crash."""
+    teacher, spec_id, owners = klass
+    teacher.open_round()
+    _play(teacher, spec_id, owners)
+    teacher.company.end_submissions(spec_id)
+    for owner in owners[:3]:
+        assert "revealed my shares" in owner.step(spec_id)
+    slow = owners[3]
+    state = slow.market.round_state(spec_id, of=[slow.address])  # it reads: reveal now
+    record = teacher.close(teacher_record(teacher, spec_id))  # t shares of every secret: closed
+    assert sorted(record.submitted) == ["s0", "s1", "s2", "s3"]
+    real = slow.market.round_state
+    slow.market.round_state = lambda sid, rnd=None, **kw: state  # its reveal goes out after
+    try:
+        said = slow.step(spec_id)
+    finally:
+        slow.market.round_state = real
+    assert said == ("round 0: closed before my reveal was needed (enough classmates revealed; "
+                    "my update counts and is paid)")
+    assert slow.rounds[0] is Seat.SUBMITTED
+    assert teacher.market.balance(slow.address) > 0  # paid as a submitter

@@ -263,6 +263,12 @@ class ClassOwner:
                 self.rounds[round_no] = Seat.SUBMITTED
                 return self._say(f"round {round_no}: I refuse to reveal: {exc}")
             except ContractRevertError as exc:
+                if exc.reason in ("this round is not open", "this spec is finished"):
+                    # AI Inc. closes once the reveals hold t shares of every secret: a slower
+                    # survivor's reveal is then not needed (its update is paid all the same).
+                    self.rounds[round_no] = Seat.SUBMITTED
+                    return self._say(f"round {round_no}: closed before my reveal was needed "
+                                     "(enough classmates revealed; my update counts and is paid)")
                 if "reveal deadline has passed" not in exc.reason:
                     raise
                 return self._say(f"round {round_no}: too late for the reveal deadline")
