@@ -154,6 +154,18 @@ def _finish(teacher, spec_id, owners):
     return teacher.close(teacher_record(teacher, spec_id))
 
 
+def _three_reveal(teacher, spec_id, owners):
+    """Everyone submitted, AI Inc. ended the submissions and the first three revealed: the
+    fourth owner, and the round as it reads it now (its reveal is due)."""
+    teacher.open_round()
+    _play(teacher, spec_id, owners)
+    teacher.company.end_submissions(spec_id)
+    for owner in owners[:3]:
+        assert "revealed my shares" in owner.step(spec_id)
+    last = owners[3]
+    return last, last.market.round_state(spec_id, of=[last.address])
+
+
 def test_a_student_cannot_submit_twice_or_outside_its_round(klass):
     teacher, spec_id, owners = klass
     teacher.open_round()
@@ -291,13 +303,7 @@ def test_a_round_with_a_wrong_revealed_share_is_abandoned_and_the_class_goes_on(
     from omteach.ui.ch06 import TeacherDashboard
 
     teacher, spec_id, owners = klass
-    teacher.open_round()
-    _play(teacher, spec_id, owners)
-    teacher.company.end_submissions(spec_id)
-    for owner in owners[:3]:
-        assert "revealed my shares" in owner.step(spec_id)
-    cheat = owners[3]
-    state = cheat.market.round_state(spec_id, of=[cheat.address])
+    cheat, state = _three_reveal(teacher, spec_id, owners)
     honest = cheat.owner._open_shares(state).reveal(cheat.market.submitters(spec_id, 0), [])
     bad = Reveal(honest.sender, honest.keys,
                  {u: (y + 1) % SHARE_PRIME for u, y in honest.seeds.items()})
@@ -635,13 +641,7 @@ def test_a_survivor_whose_reveal_came_after_the_early_close_is_told_and_not_lost
     """AI Inc. closes once the reveals hold t shares of every secret; a slower survivor then
     finds the round closed. Its step says so (its update counts and is paid), not a crash."""
     teacher, spec_id, owners = klass
-    teacher.open_round()
-    _play(teacher, spec_id, owners)
-    teacher.company.end_submissions(spec_id)
-    for owner in owners[:3]:
-        assert "revealed my shares" in owner.step(spec_id)
-    slow = owners[3]
-    state = slow.market.round_state(spec_id, of=[slow.address])  # it reads: reveal now
+    slow, state = _three_reveal(teacher, spec_id, owners)  # the fourth read: reveal now
     record = teacher.close(teacher_record(teacher, spec_id))  # t shares of every secret: closed
     assert sorted(record.submitted) == ["s0", "s1", "s2", "s3"]
     real = slow.market.round_state

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from omteach.chain import Chain, DeployedContract, TxResult
 from omteach.crypto.doublemask import PublicKeys
@@ -59,6 +60,35 @@ def from_bytes32(value: bytes | str) -> str:
 def _blob_or_none(value: bytes | str) -> str | None:
     blob = from_bytes32(value)
     return None if int(blob, 16) == 0 else blob
+
+
+CURRENT_ROUND = 2**256 - 1
+"""What ``round_view`` takes for "the spec's current round"."""
+
+
+class _RoundView(NamedTuple):
+    """The contract's ``round_view`` as read; blobs and keys in the participants' order."""
+
+    spec: tuple
+    round: int
+    owners: list[str]
+    participants: list[str]
+    info: tuple
+    shares_count: int
+    submission_count: int
+    reveal_count: int
+    blobs: list[tuple]
+    keys: list[tuple]
+
+
+def _check_spec_id(spec_id: object) -> None:
+    """Refuse what cannot be a spec id (the contract's uint256) before asking the chain."""
+    if isinstance(spec_id, bool) or not isinstance(spec_id, int) or not 0 <= spec_id < 2**256:
+        raise _no_spec(spec_id)
+
+
+def _no_spec(spec_id: object) -> InvalidValueError:
+    return InvalidValueError(f"there is no spec {spec_id!r} on the market")
 
 
 def _info_from(fields: tuple) -> RoundInfo:
@@ -145,14 +175,12 @@ class Market:
 
     def spec(self, spec_id: int) -> MarketSpec:
         """Read one spec from the chain."""
-        missing = InvalidValueError(f"there is no spec {spec_id!r} on the market")
-        if isinstance(spec_id, bool) or not isinstance(spec_id, int) or not 0 <= spec_id < 2**256:
-            raise missing
+        _check_spec_id(spec_id)
         # One read, not two (spec_count, then specs): a spec that was never posted reads as
         # zeros, and a posted one always names its company (the sender of post_spec).
         spec = self._spec_from(spec_id, self.contract.call("specs", spec_id))
         if spec is None:
-            raise missing
+            raise _no_spec(spec_id)
         return spec
 
     def _spec_from(self, spec_id: int, fields: tuple) -> MarketSpec | None:
@@ -189,11 +217,9 @@ class Market:
         abandoned (zeros: not open)."""
         return _info_from(self.contract.call("round_info", spec_id, round_no))
 
-    def _view(self, spec_id: int, round_no: int) -> tuple:
-        """The contract's ``round_view`` of a round, as read: (spec, round, owners,
-        participants, info, shares_count, submission_count, reveal_count, blobs, keys); blobs
-        and keys in the participants' order."""
-        return self.contract.call("round_view", spec_id, round_no)
+    def _view(self, spec_id: int, round_no: int) -> _RoundView:
+        """The contract's ``round_view`` of a round (``CURRENT_ROUND``: the current one)."""
+        return _RoundView(*self.contract.call("round_view", spec_id, round_no))
 
     def round_keys(self, spec_id: int, round_no: int) -> dict[str, PublicKeys]:
         """Participant address -> the round keys it advertised (one read for the whole round).
@@ -203,7 +229,7 @@ class Market:
         is left out.
         """
         view = self._view(spec_id, round_no)
-        return _keys_from(view[3], view[9])
+        return _keys_from(view.participants, view.keys)
 
     def shares_blob(self, spec_id: int, round_no: int, owner: str) -> str | None:
         """The blob id of the key shares ``owner`` posted for a round, or None."""
@@ -225,7 +251,7 @@ class Market:
         for those who posted one: one read."""
         view = self._view(spec_id, round_no)
         out = {}
-        for owner, row in zip(view[3], view[8], strict=True):
+        for owner, row in zip(view.participants, view.blobs, strict=True):
             blob = _blob_or_none(row[column])
             if blob is not None:
                 out[owner] = blob
@@ -234,7 +260,8 @@ class Market:
     def round_blobs(self, spec_id: int, round_no: int) -> list[tuple[str | None, ...]]:
         """Each participant's (shares, submission, reveal) blob ids, None where it posted none,
         in the participants' order: one read."""
-        return [tuple(_blob_or_none(b) for b in row) for row in self._view(spec_id, round_no)[8]]
+        return [tuple(_blob_or_none(b) for b in row)
+                for row in self._view(spec_id, round_no).blobs]
 
     def submitters(self, spec_id: int, round_no: int) -> list[str]:
         """Addresses of the participants who submitted in a round, in their order (one read)."""
@@ -256,33 +283,29 @@ class Market:
         participants and counts, and for each participant (or only those in ``of``: addresses
         or names) which blobs it posted. A closed round reads the same every time.
         """
-        missing = InvalidValueError(f"there is no spec {spec_id!r} on the market")
-        if isinstance(spec_id, bool) or not isinstance(spec_id, int) or not 0 <= spec_id < 2**256:
-            raise missing
+        _check_spec_id(spec_id)
         if round_no is not None and (isinstance(round_no, bool) or not isinstance(round_no, int)
-                                     or not 0 <= round_no < 2**256 - 1):
+                                     or not 0 <= round_no < CURRENT_ROUND):
             raise InvalidValueError(f"spec {spec_id} has no round {round_no!r}")
         # One call for all of it (a dozen otherwise: every driver of a round polls this).
-        (spec_fields, rnd, owners, participants, info, shares_count, submission_count,
-         reveal_count, blobs, keys) = self._view(
-            spec_id, 2**256 - 1 if round_no is None else round_no)
-        spec = self._spec_from(spec_id, spec_fields)
+        view = self._view(spec_id, CURRENT_ROUND if round_no is None else round_no)
+        spec, rnd = self._spec_from(spec_id, view.spec), view.round
         if spec is None:
-            raise missing
+            raise _no_spec(spec_id)
         if not rnd <= spec.round:
             raise InvalidValueError(f"spec {spec_id} has no round {round_no!r} yet (the current "
                                     f"one is {spec.round})")
-        if not (spec.opened or rnd < spec.round):
-            participants = ()  # the current round is not open: nobody takes part yet
-        participants = tuple(participants)
-        info = _info_from(info) if participants else RoundInfo()
-        counts = (shares_count, submission_count, reveal_count) if participants else (0, 0, 0)
+        # The current round, not open yet: nobody takes part yet.
+        participants = tuple(view.participants) if spec.opened or rnd < spec.round else ()
+        info = _info_from(view.info) if participants else RoundInfo()
+        counts = ((view.shares_count, view.submission_count, view.reveal_count) if participants
+                  else (0, 0, 0))
         wanted = participants if of is None else tuple(
             p for p in participants if p in {self.address(o) for o in of})
         shared: dict[str, str] = {}
         submitted: dict[str, str] = {}
         revealed: dict[str, str] = {}
-        for p, row in zip(participants, blobs, strict=True):
+        for p, row in zip(participants, view.blobs, strict=True):
             if p not in wanted:
                 continue
             for out, blob in zip((shared, submitted, revealed), row, strict=True):
@@ -293,8 +316,8 @@ class Market:
         advertised: tuple[str, ...] = ()
         if phase is Phase.SHARING and (of is None or len(of) > 0):
             # Only while keys are being advertised does anyone need to ask who has.
-            advertised = tuple(_keys_from(participants, keys))
-        return RoundState(spec, rnd, phase, tuple(owners), participants, *counts,
+            advertised = tuple(_keys_from(participants, view.keys))
+        return RoundState(spec, rnd, phase, tuple(view.owners), participants, *counts,
                           shared=shared, submitted=submitted, revealed=revealed, info=info,
                           advertised=advertised)
 
