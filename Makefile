@@ -18,7 +18,7 @@ TORCH_VERSION := 2.13.0
 KERNEL := omteach
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup setup-anvil lab test doctor browser-deps lint bench student answers notebooks clean \
+.PHONY: setup setup-anvil lab test durations doctor browser-deps lint bench student answers notebooks clean \
 	classroom rehearsal fuzz setup-hub hub hub-test
 
 setup: $(STAMP)
@@ -115,13 +115,22 @@ browser-deps:
 
 # One worker more than there are cores: about a quarter of the suite's time is spent waiting (a
 # node, a browser, a classroom's deadlines), which the extra worker fills (on 2 cores: 512 s with
-# two workers, 411 s with three, 442 s with four; bench/RESULTS.md). With --dist loadscope a
-# notebook's cells (nbval) and the browser test's one JupyterLab stay together in one worker.
+# two workers, 411 s with three, 442 s with four; bench/RESULTS.md). With --dist loadscope (and
+# the scheduler in the root conftest.py) a notebook's cells (nbval) and a class's methods stay
+# together in one worker, and the longest start first (tests/durations.json; make durations).
 TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(len(os.sched_getaffinity(0)) + 1 if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1) + 1)')
 
 test: setup setup-anvil setup-hub browser-deps
 	$(VENV)/bin/ruff check omteach tests bench conftest.py
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope
+
+# Renews tests/durations.json (the order in which make test hands out its tests): the whole suite
+# once more, with every test's duration reported.
+durations: setup setup-anvil setup-hub browser-deps
+	@mkdir -p build
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope --durations=0 -q -p no:cacheprovider \
+		> build/durations.txt || (tail -40 build/durations.txt; exit 1)
+	$(PY) bench/suite_durations.py build/durations.txt
 
 doctor: setup
 	$(PY) -m omteach doctor --here

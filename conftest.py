@@ -30,3 +30,94 @@ def _patient_nbval() -> None:
 
 
 _patient_nbval()
+
+
+# -- how `make test` shares the suite between its workers -----------------------------------------
+#
+# `make test` runs `pytest -n N --dist loadscope`: a group of tests runs whole in one worker (a
+# module's functions, a class's methods, a notebook's cells: nbval runs one kernel's cells in
+# order). This file gives xdist a scheduler of its own for that mode, which differs in two ways:
+# - the groups are handed out **longest first**, by the durations an earlier run measured
+#   (tests/durations.json, written by bench/suite_durations.py; `make durations`). xdist hands
+#   them out in collection order or by their number of tests, so a 50-second test of one item
+#   ran alone at the end while the other workers idled. Longest first is Graham's LPT rule
+#   (within 4/3 of the best split); a stale or missing file only costs speed;
+# - in the modules of ONE_TEST_PER_GROUP each test is a group of its own.
+# It is a scheduler rather than xdist_group marks because `--dist loadgroup` tags test ids through
+# a private attribute that pytest 9 no longer reads (every marked test ran alone).
+
+import json  # noqa: E402
+from collections import OrderedDict  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+DURATIONS = Path(__file__).resolve().parent / "tests" / "durations.json"
+"""Seconds per test id (setup + call + teardown), from a `make test` run's --durations=0."""
+
+ONE_TEST_PER_GROUP = ("tests/test_classroom_round.py", "tests/test_browser.py",
+                      "tests/test_rehearsal.py")
+"""Modules whose tests each form a group of their own: long tests with cheap function-scoped
+fixtures (a classroom node per test; the browser's JupyterLab is per worker, about 5 s, paid
+again only by a worker that had none), which as one group would keep one worker busy for two
+minutes or more."""
+
+UNMEASURED_S = 0.1
+"""A test missing from tests/durations.json (new, or below the file's 0.5 s floor)."""
+
+
+def group_of(nodeid: str) -> str:
+    """The group ``nodeid`` runs in: its module (a function) or class (a method), a notebook
+    (a cell), or itself in the modules of ONE_TEST_PER_GROUP."""
+    path = nodeid.split("::", 1)[0]
+    if path in ONE_TEST_PER_GROUP:
+        return nodeid
+    if "::" not in nodeid or path.endswith(".ipynb"):
+        return path  # a notebook's cells run in order in one kernel
+    return nodeid.rsplit("::", 1)[0]
+
+
+def measured() -> dict[str, float]:
+    """tests/durations.json, or nothing if it is missing or unreadable."""
+    try:
+        return {str(k): float(v) for k, v in json.loads(DURATIONS.read_text()).items()}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+class LongestFirst(OrderedDict):
+    """xdist's queue of groups (group -> {test id: done}), whose front is the longest group by
+    ``seconds`` (collection order among equals)."""
+
+    def __init__(self, seconds: dict[str, float]):
+        super().__init__()
+        self.seconds = seconds
+
+    def weight(self, tests: dict[str, bool]) -> float:
+        return sum(self.seconds.get(nodeid, UNMEASURED_S) for nodeid in tests)
+
+    def popitem(self, last: bool = True):
+        if last or not self:
+            return super().popitem(last)
+        front = max(enumerate(self.items()), key=lambda it: (self.weight(it[1][1]), -it[0]))
+        group = front[1][0]
+        return group, self.pop(group)
+
+
+@pytest.hookimpl(optionalhook=True)  # without xdist (a forced-kernel run, -p no:xdist) unused
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class LongestFirstScheduling(LoadScopeScheduling):
+        """--dist loadscope with this file's groups, longest first."""
+
+        def __init__(self, config, log=None):
+            super().__init__(config, log)
+            self.workqueue = LongestFirst(measured())
+
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    return LongestFirstScheduling(config, log)
