@@ -4,8 +4,10 @@ One JupyterLab server (started from the project's virtualenv on a free loopback 
 headless Chromium serve all tests of this module. For each notebook under ``notebooks/`` the test
 opens it, waits for its kernel, clears the outputs, runs all cells from the Run menu, waits until
 the kernel is idle and no cell is queued, then fails if a cell shows an error, a widget shows
-"Error displaying widget" or a widget output has no rendered view. A full-size screenshot of each
-notebook goes to ``test-artifacts/browser/<name>.png``.
+"Error displaying widget" or a widget output has no rendered view. A full-size screenshot of a
+notebook that failed goes to ``test-artifacts/browser/<name>.png`` (of every notebook with
+``OMTEACH_SCREENSHOTS=1``: a 1280 x 15,000-pixel page costs Chromium seconds of CPU to lay out
+and encode, which a passing run spends for nobody).
 
 The fixture notebooks in ``tests/browser_fixtures/`` prove the checker can fail: one widget that
 renders (must pass), one cell that raises and one widget whose view module does not exist (must
@@ -41,6 +43,7 @@ ARTIFACTS = ROOT / "test-artifacts" / "browser"
 JUPYTER = ROOT / ".venv" / "bin" / "jupyter"
 
 NOTEBOOK_TIMEOUT_S = 180  # open + kernel + run all + checks, per notebook
+SCREENSHOTS = os.environ.get("OMTEACH_SCREENSHOTS") == "1"  # of passing notebooks too
 SERVER_START_TIMEOUT_S = 60
 CHROMIUM_ARGS = [
     "--headless",
@@ -273,6 +276,12 @@ class RunResult:
             lines.append("browser console errors: " + " | ".join(self.console_errors[-5:]))
         return "\n  ".join(lines)
 
+    def where_shot(self) -> str:
+        """Where the screenshot is, or how to get one (a passing run takes none)."""
+        if self.screenshot is not None:
+            return f"screenshot: {self.screenshot}"
+        return "no screenshot: run again with OMTEACH_SCREENSHOTS=1"
+
 
 class NotebookTimeout(Exception):
     pass
@@ -441,7 +450,7 @@ def run_notebook_in_browser(browser, server: LabServer, rel_path: str,
     except NotebookTimeout as exc:
         result.problems.append(str(exc))
     finally:
-        if screenshot is not None:
+        if screenshot is not None and (result.problems or SCREENSHOTS):
             try:
                 _full_screenshot(page, screenshot)
                 result.screenshot = screenshot
@@ -515,7 +524,7 @@ def test_notebook_runs_in_jupyterlab(browser, lab_server, notebook):
     result = run_notebook_in_browser(browser, lab_server, rel,
                                      screenshot=ARTIFACTS / f"{notebook.stem}.png")
     if result.problems:
-        pytest.fail(result.report() + f"\n  (screenshot: {result.screenshot})", pytrace=False)
+        pytest.fail(result.report() + f"\n  ({result.where_shot()})", pytrace=False)
     # Not a vacuous pass: a notebook saved with widget outputs must show rendered widgets here.
     saved = json.loads(notebook.read_text())
     saved_widgets = sum(WIDGET_MIME in out.get("data", {})
@@ -524,7 +533,7 @@ def test_notebook_runs_in_jupyterlab(browser, lab_server, notebook):
                    for c in result.cells for o in c["outputs"])
     if saved_widgets and not rendered:
         pytest.fail(f"{rel}: saved with {saved_widgets} widget output(s), but no widget view "
-                    f"was found in the browser (screenshot: {result.screenshot})", pytrace=False)
+                    f"was found in the browser ({result.where_shot()})", pytrace=False)
 
 
 @pytest.mark.slow
@@ -689,10 +698,14 @@ def test_checker_passes_a_rendering_widget(browser, lab_server):
     widget_outputs = [o for c in result.cells for o in c["outputs"] if o["widget"]]
     assert len(widget_outputs) == 1 and widget_outputs[0]["widgetView"]
     assert any("6" in o["text"] for o in result.cells[-1]["outputs"])
+    assert (result.screenshot is not None) == SCREENSHOTS  # a passing run takes none by default
 
 
-def test_checker_reports_a_cell_error(browser, lab_server):
-    result = run_notebook_in_browser(browser, lab_server, _fixture("cell_error.ipynb"))
+def test_checker_reports_a_cell_error(browser, lab_server, tmp_path):
+    shot = tmp_path / "cell_error.png"
+    result = run_notebook_in_browser(browser, lab_server, _fixture("cell_error.ipynb"),
+                                     screenshot=shot)
+    assert result.screenshot == shot and shot.stat().st_size > 0  # a failing one always does
     errors = [p for p in result.problems if "shows an error" in p]
     assert len(errors) == 1, result.problems
     assert errors[0].startswith("cell 2 (code cell 1) `raise ValueError(")
