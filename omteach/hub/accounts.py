@@ -60,13 +60,19 @@ def remove_account(name: str) -> None:
     """Remove an account the hub made, its home and its processes; others are left alone."""
     if not is_hub_account(name):
         return
-    uid = pwd.getpwnam(name).pw_uid
-    for pid in processes_of(uid):  # a server or kernel the hub left behind
+    kill_processes_of(name)  # a server or kernel the hub left behind
+    subprocess.run(["userdel", "--remove", name], capture_output=True)
+
+
+def kill_processes_of(name: str) -> None:
+    """SIGKILL every process of an account the hub made (others are left alone)."""
+    if not is_hub_account(name):
+        return
+    for pid in processes_of(pwd.getpwnam(name).pw_uid):
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    subprocess.run(["userdel", "--remove", name], capture_output=True)
 
 
 def processes_of(uid: int) -> list[int]:
