@@ -27,7 +27,6 @@ from omteach.errors import HubError
 from omteach.hub.classlist import read_class_list
 from omteach.hub.drive import (
     Kernel,
-    at_once,
     class_hub,
     server_request,
     start_servers,
@@ -367,9 +366,10 @@ else:
 
 # -- nbgrader's exchange --------------------------------------------------------------------------
 
-def _as(hub: ClassHub, user: str, *args: str, cwd: Path | None = None, check: bool = True,
-        stdin: str | None = None) -> subprocess.CompletedProcess:
-    """Run ``args`` as ``user`` with the environment the hub gives that user's server."""
+def _popen_as(hub: ClassHub, user: str, *args: str, cwd: Path | None = None
+              ) -> subprocess.Popen:
+    """Start ``args`` as ``user`` with the environment the hub gives that user's server (text
+    pipes for stdin, stdout and stderr)."""
     settings = json.loads((hub.run_dir / "settings.json").read_text())
     home = hub.homes / user
     env = {"HOME": str(home), "USER": user, "PATH": f"{hub.env / 'bin'}:/usr/bin:/bin",
@@ -377,14 +377,31 @@ def _as(hub: ClassHub, user: str, *args: str, cwd: Path | None = None, check: bo
            "JUPYTER_PATH": settings["jupyter_path"],
            "LD_LIBRARY_PATH": settings["ld_library_path"],
            "OMTEACH_CACHE_DIR": settings["cache_dir"], "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(["runuser", "-u", user, "--", "env", "-i",
+    return subprocess.Popen(["runuser", "-u", user, "--", "env", "-i",
                              *(f"{k}={v}" for k, v in env.items()), *args],
-                            cwd=cwd or home, capture_output=True, text=True, timeout=600,
-                            input=stdin)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{user}: {' '.join(args)} failed:\n{result.stdout}\n"
-                             f"{result.stderr[-3000:]}")
-    return result
+                            cwd=cwd or home, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _finish(user: str, proc: subprocess.Popen, stdin: str | None = None,
+            check: bool = True) -> subprocess.CompletedProcess:
+    """Wait for ``proc`` (giving it ``stdin``); raise with its output if it failed."""
+    try:
+        out, err = proc.communicate(stdin, timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{user}: {' '.join(proc.args[-2:])[:300]} failed:\n{out}\n"
+                             f"{err[-3000:]}")
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def _as(hub: ClassHub, user: str, *args: str, cwd: Path | None = None,
+        check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``args`` as ``user`` with the environment the hub gives that user's server."""
+    return _finish(user, _popen_as(hub, user, *args, cwd=cwd), check=check)
 
 
 NBGRADER_STEPS = """
@@ -394,8 +411,12 @@ from jupyter_core.application import NoStart
 from nbgrader.apps.nbgraderapp import NbGraderApp
 
 for step in json.loads(sys.argv[1]):
-    if step[0] == "write":  # the user's own edit between two steps: a file, its text on stdin
-        Path(step[1]).write_text(sys.stdin.read())
+    if step[0] == "write":  # the user's own edit between two steps: a file and its new text
+        Path(step[1]).write_text(step[2])
+        continue
+    if step[0] == "wait":  # until the test says go on (a line on stdin)
+        print("waiting", flush=True)
+        sys.stdin.readline()
         continue
     app = NbGraderApp()  # what 'nbgrader STEP ...' runs, a fresh app each step
     app.initialize(step)
@@ -410,12 +431,25 @@ for step in json.loads(sys.argv[1]):
 once, not once a step); a step that fails exits non-zero, as the command would."""
 
 
-def _nbgrader(hub: ClassHub, user: str, *steps: list[str], cwd: Path | None = None,
-              stdin: str | None = None) -> str:
-    """Run nbgrader ``steps`` (each the arguments of one ``nbgrader`` command) as ``user``, in
-    order, in one process; returns its log."""
-    return _as(hub, user, str(hub.env / "bin" / "python"), "-c", NBGRADER_STEPS,
-               json.dumps(steps), cwd=cwd, stdin=stdin).stderr
+def _nbgrader_start(hub: ClassHub, user: str, *steps: list[str], cwd: Path | None = None
+                    ) -> subprocess.Popen:
+    """Start nbgrader ``steps`` (each the arguments of one ``nbgrader`` command, or ``write``
+    or ``wait``) as ``user``, in order, in one process."""
+    return _popen_as(hub, user, str(hub.env / "bin" / "python"), "-c", NBGRADER_STEPS,
+                     json.dumps(steps), cwd=cwd)
+
+
+def _nbgrader(hub: ClassHub, user: str, *steps: list[str], cwd: Path | None = None) -> str:
+    """Run nbgrader ``steps`` as ``user`` (see :func:`_nbgrader_start`); returns its log."""
+    return _finish(user, _nbgrader_start(hub, user, *steps, cwd=cwd)).stderr
+
+
+def _until_waiting(user: str, proc: subprocess.Popen) -> None:
+    """Read ``proc``'s output until its ``wait`` step; raise with its log if it ended first."""
+    while (line := proc.stdout.readline()) != "waiting\n":
+        if not line:
+            _finish(user, proc)
+            raise AssertionError(f"{user}'s nbgrader steps ended before their 'wait'")
 
 
 def _answer(notebook: str, key: Path) -> str:
@@ -459,40 +493,49 @@ class TestTheExchange:
         chapter = "02_smart_contracts.ipynb"
         released = (hub.exchange / "omteach" / "outbound" / "ch02" / chapter).read_text()
         answers = _answer(released, ROOT / "source" / "course" / chapter)
-        # Each student fetches, edits (the right one writes the answers; the other submits the
-        # chapter as fetched) and submits, both at once.
-        at_once(lambda student: _nbgrader(
+        # Each student, in one process of theirs (both at once): fetches, edits (the right one
+        # writes the answers; the other submits the chapter as fetched), submits, waits for the
+        # teacher's feedback and fetches it.
+        students = {student: _nbgrader_start(
             hub, student, ["fetch_assignment", "ch02"],
-            *([["write", str(hub.homes / student / "ch02" / chapter)]] if student == right
-              else []),
-            ["submit", "ch02"], stdin=answers if student == right else None), [right, wrong])
-        fetched = json.loads((hub.homes / wrong / "ch02" / chapter).read_text())
-        assert fetched["cells"] == json.loads(released)["cells"]  # the blank edition, as fetched
+            *([["write", str(hub.homes / student / "ch02" / chapter), answers]]
+              if student == right else []),
+            ["submit", "ch02"], ["wait"], ["fetch_feedback", "ch02"])
+            for student in (right, wrong)}
+        try:
+            for student, proc in students.items():
+                _until_waiting(student, proc)
+            fetched = json.loads((hub.homes / wrong / "ch02" / chapter).read_text())
+            assert fetched["cells"] == json.loads(released)["cells"]  # the blank edition
+            inbound = hub.exchange / "omteach" / "inbound"
+            submission = next(p for p in inbound.iterdir() if p.name.startswith(f"{right}+ch02+"))
+            tamper = _as(hub, wrong, str(hub.env / "bin" / "python"), "-c", (
+                "import os, sys\n"
+                "nb = os.path.join(sys.argv[1], '02_smart_contracts.ipynb')\n"
+                "for attempt in (lambda: os.rename(sys.argv[1], sys.argv[1] + '-x'),\n"
+                "                lambda: open(nb, 'a'),\n"
+                "                lambda: os.listdir(os.path.dirname(sys.argv[1]))):\n"
+                "    try:\n"
+                "        attempt(); print('done')\n"
+                "    except OSError as exc:\n"
+                "        print(type(exc).__name__)\n"), str(submission))
+            assert tamper.stdout.split() == ["PermissionError"] * 3, tamper.stdout
 
-        inbound = hub.exchange / "omteach" / "inbound"
-        submission = next(p for p in inbound.iterdir() if p.name.startswith(f"{right}+ch02+"))
-        tamper = _as(hub, wrong, str(hub.env / "bin" / "python"), "-c", (
-            "import os, sys\n"
-            "nb = os.path.join(sys.argv[1], '02_smart_contracts.ipynb')\n"
-            "for attempt in (lambda: os.rename(sys.argv[1], sys.argv[1] + '-x'),\n"
-            "                lambda: open(nb, 'a'),\n"
-            "                lambda: os.listdir(os.path.dirname(sys.argv[1]))):\n"
-            "    try:\n"
-            "        attempt(); print('done')\n"
-            "    except OSError as exc:\n"
-            "        print(type(exc).__name__)\n"), str(submission))
-        assert tamper.stdout.split() == ["PermissionError"] * 3, tamper.stdout
-
-        _nbgrader(hub, teacher, *([step, "ch02"] for step in (
-            "collect", "autograde", "generate_feedback", "release_feedback")), cwd=course)
-        with Gradebook(f"sqlite:///{course / 'build' / 'gradebook.db'}") as gradebook:
-            scores = {s: gradebook.find_submission("ch02", s).score for s in (right, wrong)}
-            maximum = gradebook.find_assignment("ch02").max_score
-        assert scores[right] == maximum > scores[wrong], scores
+            _nbgrader(hub, hub.teacher, *([step, "ch02"] for step in (
+                "collect", "autograde", "generate_feedback", "release_feedback")), cwd=course)
+            with Gradebook(f"sqlite:///{course / 'build' / 'gradebook.db'}") as gradebook:
+                scores = {s: gradebook.find_submission("ch02", s).score for s in (right, wrong)}
+                maximum = gradebook.find_assignment("ch02").max_score
+            assert scores[right] == maximum > scores[wrong], scores
+        except BaseException:
+            for proc in students.values():
+                proc.kill()
+                proc.wait()
+            raise
+        for student, proc in students.items():  # the feedback is out: fetch it
+            _finish(student, proc, "go\n")
 
         hidden = "assert list(predictions) == [False, False, True"
-        at_once(lambda student: _nbgrader(hub, student, ["fetch_feedback", "ch02"]),
-                [right, wrong])
         for student in (right, wrong):
             html = next((hub.homes / student / "ch02" / "feedback").rglob("*.html")).read_text()
             assert "ch02_ex1_predictions_check" in html or "Graded" in html
