@@ -6,6 +6,7 @@ student's own server (its REST API and kernel websocket, with the student's toke
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import time
@@ -35,6 +36,21 @@ def at_once(job: Callable[[T], R], items: Iterable[T]) -> list[R]:
         return list(pool.map(job, items))
 
 
+def free_slot(first: int = 100, count: int = 150) -> int:
+    """A node slot (network namespace) no hub on this machine uses now, tried from one that
+    depends on this process's id: pytest-xdist's workers each start a hub of their own at about
+    the same moment, and two on one slot would share a namespace's name."""
+    from omteach.hub.netns import NodeNamespace
+
+    start = os.getpid() % count
+    for k in range(count):
+        slot = first + (start + k) % count
+        if not NodeNamespace(slot).exists():
+            return slot
+    raise HubError(f"every node slot from {first} to {first + count - 1} is in use: stop a hub "
+                   "or delete namespaces left behind ('ip netns list')")
+
+
 @contextmanager
 def class_hub(students: int, *, idle_timeout: int = 3600,
               memory_limit_mib: int = 1024) -> Iterator[ClassHub]:
@@ -47,7 +63,7 @@ def class_hub(students: int, *, idle_timeout: int = 3600,
     class_list = data / "class.csv"
     class_list.write_text("username\n" + "".join(f"ht{tag}s{i}\n" for i in range(students)))
     hub = ClassHub(class_list, port=free_port(), data=data, teacher=f"ht{tag}t",
-                   gate_port=8546, slot=100 + secrets.randbelow(150), idle_timeout=idle_timeout,
+                   gate_port=8546, slot=free_slot(), idle_timeout=idle_timeout,
                    memory_limit_mib=memory_limit_mib)
     try:
         hub.start(timeout=180)
