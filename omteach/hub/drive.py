@@ -9,12 +9,13 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TypeVar
 
@@ -73,6 +74,9 @@ def class_hub(students: int, *, idle_timeout: int = 3600,
         # (a server's orderly stop costs about 0.8 s of CPU; the hub then finds them gone).
         for name in [*hub.students, hub.teacher]:
             kill_processes_of(name)
+        for pid in hub.namespace.pids():  # the node too: its SIGINT stop hung the hub's at times
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         hub.stop()
         hub.remove_accounts()
         shutil.rmtree(data, ignore_errors=True)
