@@ -104,7 +104,7 @@ def start_servers(hub: ClassHub, names: list[str], *, timeout: float = 180.0) ->
                 pending.discard(name)
         if pending and time.monotonic() > deadline:
             raise HubError(f"servers not ready after {timeout} s: {sorted(pending)}\n"
-                               f"{hub.log_tail()}")
+                           f"{hub.log_tail()}")
         time.sleep(0.3)
     return tokens
 
