@@ -237,6 +237,25 @@ def test_only_the_course_files_go_to_disk_and_a_cache_we_cannot_write_is_no_erro
     assert compiler.compile_cache_dir() is None
 
 
+def test_an_exported_cache_serves_another_account_without_compiling(fresh_compile, tmp_path,
+                                                                    monkeypatch):
+    """The class hub's shared cache: every course contract written readable by all, and a kernel
+    pointed at it (OMTEACH_CACHE_DIR) compiles none of them."""
+    from omteach.chain import compiler
+
+    monkeypatch.setenv("OMTEACH_CACHE_DIR", str(tmp_path / "own"))
+    written = compiler.export_compiled(tmp_path / "shared")
+    names = sorted(p.stem for p in contracts_dir().glob("*.vy"))
+    assert sorted(p.name.split("-")[0] for p in written) == names
+    assert all(p.parent == tmp_path / "shared" / "contracts" and p.stat().st_mode & 0o777 == 0o644
+               for p in written)
+    monkeypatch.setenv("OMTEACH_CACHE_DIR", str(tmp_path / "shared"))
+    monkeypatch.setattr(compiler, "_COMPILED", {})  # a student's fresh kernel
+    del fresh_compile[:]
+    assert [compile_contract(name).name for name in names] == names
+    assert fresh_compile == []  # all read from the shared cache
+
+
 # -- gas estimates on eth-tester ----------------------------------------------------------------
 
 

@@ -83,8 +83,8 @@ def compile_cache_dir() -> Path | None:
     return base / "omteach" / "contracts"
 
 
-def _cache_file(name: str, key: str) -> Path | None:
-    folder = compile_cache_dir()
+def _cache_file(name: str, key: str, folder: Path | None = None) -> Path | None:
+    folder = compile_cache_dir() if folder is None else folder
     return None if folder is None else folder / f"{name}-{key}.json"
 
 
@@ -109,12 +109,13 @@ def _read_cached(name: str, source: str, key: str) -> CompiledContract | None:
     return CompiledContract(name, source, doc["abi"], doc["bytecode"], doc["layout"], key)
 
 
-def _write_cached(compiled: CompiledContract) -> None:
-    """Keep a compiled contract for the next session; a cache folder we cannot write is no error
-    (the next session compiles again)."""
-    path = _cache_file(compiled.name, compiled.source_hash)
+def _write_cached(compiled: CompiledContract, folder: Path | None = None) -> Path | None:
+    """Keep a compiled contract for the next session (in ``folder``, by default the cache); a
+    cache folder we cannot write is no error (the next session compiles again). Returns the file
+    written, or None."""
+    path = _cache_file(compiled.name, compiled.source_hash, folder)
     if path is None:
-        return
+        return None
     doc = {"name": compiled.name, "source_hash": compiled.source_hash, "abi": compiled.abi,
            "bytecode": compiled.bytecode, "layout": compiled.layout}
     tmp = None
@@ -124,10 +125,13 @@ def _write_cached(compiled: CompiledContract) -> None:
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(fd, "w") as f:
             json.dump(doc, f)
+        os.chmod(tmp, 0o644)  # mkstemp makes it 0600: a shared cache is read by other users
         os.replace(tmp, path)
     except (OSError, TypeError, ValueError):
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
+        return None
+    return path
 
 
 def compile_contract(name: str, source: str | None = None) -> CompiledContract:
@@ -161,6 +165,24 @@ def compile_all() -> list[CompiledContract]:
     """Compile every contract of ``contracts/`` (the set-up does it once, so that no chapter's
     first run waits for the compiler)."""
     return [compile_contract(path.stem) for path in sorted(contracts_dir().glob("*.vy"))]
+
+
+def export_compiled(cache_root: Path) -> list[Path]:
+    """Every contract of ``contracts/``, compiled (from this user's cache where it holds them),
+    written where ``OMTEACH_CACHE_DIR=cache_root`` reads them: a cache other accounts share.
+
+    The class hub makes one, root-owned and read-only for students, so that no student's kernel
+    compiles ModelMarket again (seconds of CPU each, all at once when a class opens chapter 6);
+    a student's own edit of a contract is compiled afresh as before (and not kept there).
+    """
+    folder = Path(cache_root) / "contracts"
+    written = []
+    for compiled in compile_all():
+        path = _write_cached(compiled, folder)
+        if path is None:
+            raise ChainError(f"cannot write the compiled {compiled.name} into {folder}")
+        written.append(path)
+    return written
 
 
 def _compile(name: str, source: str, key: str) -> CompiledContract:

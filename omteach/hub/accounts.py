@@ -18,6 +18,7 @@ import os
 import pwd
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 from omteach.errors import HubError
@@ -60,13 +61,32 @@ def remove_account(name: str) -> None:
     """Remove an account the hub made, its home and its processes; others are left alone."""
     if not is_hub_account(name):
         return
+    kill_processes_of(name)  # a server or kernel the hub left behind
+    subprocess.run(["userdel", "--remove", name], capture_output=True)
+
+
+def kill_processes_of(name: str, *, wait: float = 5.0) -> None:
+    """SIGKILL every process of an account the hub made (others are left alone), and wait up to
+    ``wait`` s until they are gone: ``userdel`` refuses an account a process still runs as."""
+    if not is_hub_account(name):
+        return
     uid = pwd.getpwnam(name).pw_uid
-    for pid in processes_of(uid):  # a server or kernel the hub left behind
+    for pid in processes_of(uid):
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    subprocess.run(["userdel", "--remove", name], capture_output=True)
+    deadline = time.monotonic() + wait
+    while any(_running(pid) for pid in processes_of(uid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie, dead and waiting for its parent, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def processes_of(uid: int) -> list[int]:

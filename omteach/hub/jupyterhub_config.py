@@ -103,6 +103,7 @@ c.Spawner.environment = {
     "JUPYTER_PATH": S["jupyter_path"],
     "PATH": f"{ENV / 'bin'}:/usr/local/bin:/usr/bin:/bin",
     "LD_LIBRARY_PATH": S["ld_library_path"],  # the interpreter's replica (launch.student_python)
+    "OMTEACH_CACHE_DIR": S["cache_dir"],  # the contracts compiled once (ClassHub's prepare)
     "OMP_NUM_THREADS": "1",  # torch: one thread per kernel on a shared machine (TOOLING-NOTES)
 }
 

@@ -172,6 +172,7 @@ class ClassHub:
         self.exchange = self.data / "exchange"
         self.namespace = NodeNamespace(self.slot)
         self.env = self.data / "env"
+        self.cache = self.env / "cache"  # OMTEACH_CACHE_DIR of every server: compiled contracts
         self.python_replica = self.data / "python"
         self.admin_token = ""
         self._proc: subprocess.Popen | None = None
@@ -210,6 +211,7 @@ class ClassHub:
             ensure_account(name, self.homes)
         self._seed_passwords()
         self._shared_env()
+        self._compiled_contracts()
         self._course_folder(teacher)
         self._exchange(teacher)
         (self.data / "jupyter-config" / "nbgrader_config.py").write_text(
@@ -245,9 +247,10 @@ class ClassHub:
         """The course installed once, runnable by every student: ``DATA/env``.
 
         ``DATA/env`` is a venv of the course's interpreter as every account may run it
-        (:func:`student_python`), whose only content is a ``.pth`` line adding ``.venv``'s
-        packages, the course's scripts, and the ``omteach`` kernel pointing at it: no package is
-        installed twice.
+        (:func:`student_python`), whose only content is a ``.pth`` file adding ``.venv``'s
+        packages (and deferring an import no server uses: :mod:`omteach.hub.deferred`), the
+        course's scripts, and the ``omteach`` kernel pointing at it: no package is installed
+        twice.
         """
         python = student_python(self.python_replica)
         packages = Path(sysconfig_paths()["purelib"])
@@ -259,7 +262,8 @@ class ClassHub:
                            check=True, capture_output=True)
         minor = f"python{sys.version_info[0]}.{sys.version_info[1]}"
         (self.env / "lib" / minor / "site-packages" / "omteach_hub.pth").write_text(
-            f"import site; site.addsitedir({str(packages)!r})\n")
+            f"import site; site.addsitedir({str(packages)!r})\n"
+            "import omteach.hub.deferred\n")  # halves a server's start: see that module
         _copy_scripts(Path(sys.prefix) / "bin", self.env / "bin")
         kernel = self.env / "share" / "jupyter" / "kernels" / "omteach"
         kernel.mkdir(parents=True, exist_ok=True)
@@ -267,6 +271,17 @@ class ClassHub:
             "argv": [str(self.env / "bin" / "python"), "-Xfrozen_modules=off", "-m",
                      "ipykernel_launcher", "-f", "{connection_file}"],
             "display_name": "Python 3 (omteach)", "language": "python"}, indent=1))
+
+    def _compiled_contracts(self) -> None:
+        """The course's contracts compiled once for the class, in ``DATA/env/cache`` (root's,
+        read-only for everyone else), which every server gets as ``OMTEACH_CACHE_DIR``: without
+        it, each student's kernel compiles ModelMarket in chapter 6 (2.5 s of CPU each, a whole
+        class at once) into a cache of their own."""
+        from omteach.chain.compiler import export_compiled
+
+        export_compiled(self.cache)
+        for folder in (self.cache, self.cache / "contracts"):
+            folder.chmod(0o755)
 
     def _course_folder(self, teacher: Any) -> None:
         """The teacher's nbgrader course: one assignment a chapter, the sources with answers."""
@@ -338,7 +353,8 @@ class ClassHub:
         return {"data": str(self.data), "homes": str(self.homes),
                 "bind_url": f"http://{self.host}:{self.port}", "hub_port": free_port(),
                 "proxy_api_port": free_port(), "proxy": str(self.proxy),
-                "env": str(self.env), "ld_library_path": self.library_path,
+                "env": str(self.env), "cache_dir": str(self.cache),
+                "ld_library_path": self.library_path,
                 # JupyterLab's extensions (nbgrader's Assignments tab) and server extensions:
                 # from the course's .venv; the kernel: DATA/env's, found first.
                 "jupyter_path": f"{self.env / 'share' / 'jupyter'}:{venv / 'share' / 'jupyter'}",

@@ -87,6 +87,10 @@ class NodeNamespace:
         """The command prefix that runs a program inside the namespace."""
         return ["ip", "netns", "exec", self.name]
 
+    def pids(self) -> list[int]:
+        """The processes running inside the namespace (the node: its service and anvil)."""
+        return [int(p) for p in _ip("netns", "pids", self.name, check=False).stdout.split()]
+
     def delete(self) -> None:
         """Remove the namespace; its end of the veth pair goes with it, and so the host's end."""
         _ip("link", "del", self.host_link, check=False)
