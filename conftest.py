@@ -42,7 +42,8 @@ _patient_nbval()
 #   them out in collection order or by their number of tests, so a 50-second test of one item
 #   ran alone at the end while the other workers idled. Longest first is Graham's LPT rule
 #   (within 4/3 of the best split); a stale or missing file only costs speed;
-# - in the modules of ONE_TEST_PER_GROUP each test is a group of its own.
+# - in the modules of ONE_TEST_PER_GROUP each test is a group of its own, and the modules of
+#   ONE_GROUP_PER_MODULE are one group whatever their classes.
 # It is a scheduler rather than xdist_group marks because `--dist loadgroup` tags test ids through
 # a private attribute that pytest 9 no longer reads (every marked test ran alone).
 
@@ -62,17 +63,22 @@ fixtures (a classroom node per test; the browser's JupyterLab is per worker, abo
 again only by a worker that had none), which as one group would keep one worker busy for two
 minutes or more."""
 
+ONE_GROUP_PER_MODULE = ("tests/test_hub.py",)
+"""Modules whose classes share one expensive session fixture and so run in one worker: the
+class hub (a JupyterHub, eight students' servers and a node; about 20 s of CPU to start),
+which each worker running one of the module's classes would otherwise start again."""
+
 UNMEASURED_S = 0.1
 """A test missing from tests/durations.json (new, or below the file's 0.5 s floor)."""
 
 
 def group_of(nodeid: str) -> str:
     """The group ``nodeid`` runs in: its module (a function) or class (a method), a notebook
-    (a cell), or itself in the modules of ONE_TEST_PER_GROUP."""
+    (a cell), itself in the modules of ONE_TEST_PER_GROUP, its module in ONE_GROUP_PER_MODULE."""
     path = nodeid.split("::", 1)[0]
     if path in ONE_TEST_PER_GROUP:
         return nodeid
-    if "::" not in nodeid or path.endswith(".ipynb"):
+    if "::" not in nodeid or path.endswith(".ipynb") or path in ONE_GROUP_PER_MODULE:
         return path  # a notebook's cells run in order in one kernel
     return nodeid.rsplit("::", 1)[0]
 

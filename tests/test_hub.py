@@ -4,9 +4,10 @@ nbgrader's exchange.
 
 Root only (system accounts, a network namespace); CI runs as root. The suite runs the issue's
 whole set: 8 students, the nbgrader round trip and the browser (``make hub-test`` runs this file
-alone). One hub serves every test of a pytest session (a worker's, under xdist); the three
-classes (the class's round and walls, the exchange, logging in) are what ``--dist loadscope``
-spreads over workers. ``OMTEACH_HUB_STUDENTS`` changes the class's size (at least 2).
+alone). One hub serves every test of a pytest session (a worker's, under xdist); `make test`
+keeps the three classes (the class's round and walls, the exchange, logging in) in one worker
+(the root conftest.py's ONE_GROUP_PER_MODULE), so the suite starts one hub, not one per
+worker. ``OMTEACH_HUB_STUDENTS`` changes the class's size (at least 2).
 Each run makes uniquely named accounts, a namespace and a data folder, and removes them.
 """
 

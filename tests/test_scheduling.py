@@ -31,6 +31,8 @@ def test_groups_are_loadscopes_except_the_modules_split_per_test():
         "notebooks/05_attacks_and_defences.ipynb"
     split = root_conftest.ONE_TEST_PER_GROUP[0]
     assert group(f"{split}::test_one[x]") == f"{split}::test_one[x]"
+    whole = root_conftest.ONE_GROUP_PER_MODULE[0]
+    assert group(f"{whole}::TestOne::test_a") == group(f"{whole}::TestTwo::test_b") == whole
 
 
 def _scheduler():
