@@ -24,7 +24,7 @@ from omteach.classroom.teacher import BOUNTY, ClassTeacher
 from omteach.crypto.paillier import generate_keypair
 from omteach.errors import AggregationError, ContractRevertError, ProtocolError
 from omteach.learning.data import Dataset
-from omteach.protocol.round import Seat
+from omteach.protocol.round import Phase, Seat
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(find_anvil() is None and os.environ.get("CI") != "true",
@@ -465,6 +465,20 @@ def test_a_survivor_polls_quickly_when_the_submit_deadline_is_due_and_only_then(
     assert naps == pytest.approx([0.5])
     teacher.company.end_submissions(spec_id)
     assert "revealed my shares" in me.step(spec_id) and me.due is None
+
+
+def test_ai_inc_closes_the_round_before_decrypting_one_update_for_the_dashboard(klass):
+    """The class waits for the close, not for the dashboard: decrypting one update (to show
+    that it is noise) is a second decryption, done once the round is closed on chain."""
+    teacher, spec_id, owners = klass
+    teacher.open_round()
+    _play(teacher, spec_id, owners)
+    seen = []
+    real = teacher.company.decrypt_one
+    teacher.company.decrypt_one = lambda packed: seen.append(
+        teacher.market.round_state(spec_id, 0).phase) or real(packed)
+    record = _finish(teacher, spec_id, owners)
+    assert seen == [Phase.CLOSED] and len(record.one_update) == 6
 
 
 def test_the_dashboard_reads_a_closed_round_once(klass):
