@@ -24,7 +24,7 @@ from omteach.classroom.teacher import BOUNTY, ClassTeacher
 from omteach.crypto.paillier import generate_keypair
 from omteach.errors import AggregationError, ContractRevertError, ProtocolError
 from omteach.learning.data import Dataset
-from omteach.protocol.round import Seat
+from omteach.protocol.round import Phase, Seat
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(find_anvil() is None and os.environ.get("CI") != "true",
@@ -411,6 +411,74 @@ def test_a_waiting_student_reads_the_chain_again_only_after_a_new_block(klass):
     with pytest.raises(ProtocolError, match="nothing happened"):
         me.take_part(spec_id, timeout=1.0, interval=0.05)
     assert steps[2:] == ["round 1: waiting for AI Inc. to open it"]
+
+
+def test_a_survivors_reveal_reads_the_round_once(klass):
+    """The step's read of the round already says who submitted: the reveal does not ask the
+    chain again (issue 21: 90 survivors revealing at once through one gate)."""
+    teacher, spec_id, owners = klass
+    teacher.open_round()
+    _play(teacher, spec_id, owners)
+    teacher.company.end_submissions(spec_id)
+    me = owners[0]
+    calls: list[str] = []
+    real = me.market.contract.call
+    me.market.contract.call = lambda fn, *args: calls.append(fn) or real(fn, *args)
+    assert "revealed my shares" in me.step(spec_id)
+    assert calls.count("round_view") == 1, calls
+
+
+def test_a_survivor_polls_quickly_when_the_submit_deadline_is_due_and_only_then(klass):
+    """After submitting, a student waits for AI Inc. to end the submissions, at the submit
+    deadline on chain at the latest: its nap ends at the deadline, and it polls every
+    DUE_POLL s for DUE_WINDOW s after it (issue 21: a once-a-second poll cost every survivor's
+    reveal up to a second); before and long after, at its usual interval (injected clocks)."""
+    from omteach.classroom.owner import DUE_POLL, DUE_WINDOW
+
+    teacher, spec_id, owners = klass
+    teacher.open_round()
+    _play(teacher, spec_id, owners)
+    me = owners[0]
+    deadline = teacher.market.round_info(spec_id, 0).submit_deadline
+    assert me.due == deadline
+    naps: list[float] = []
+    me.sleep = naps.append
+    for at in (deadline - 30, deadline - 0.25, deadline, deadline + DUE_WINDOW - 1,
+               deadline + DUE_WINDOW + 1):
+        me.clock = lambda at=at: at
+        me._skew = 0.0
+        me.nap(1.0)
+    assert naps == pytest.approx([1.0, 0.25, DUE_POLL, DUE_POLL, 1.0])
+    # take_part waits through it: the first nap after the submission ends at the deadline
+    naps.clear()
+    me.clock = lambda: deadline - 0.5
+
+    class Enough(Exception):
+        pass
+
+    def nap(seconds: float) -> None:
+        naps.append(seconds)
+        raise Enough
+    me.sleep = nap
+    with pytest.raises(Enough):
+        me.take_part(spec_id, interval=1.0)
+    assert naps == pytest.approx([0.5])
+    teacher.company.end_submissions(spec_id)
+    assert "revealed my shares" in me.step(spec_id) and me.due is None
+
+
+def test_ai_inc_closes_the_round_before_decrypting_one_update_for_the_dashboard(klass):
+    """The class waits for the close, not for the dashboard: decrypting one update (to show
+    that it is noise) is a second decryption, done once the round is closed on chain."""
+    teacher, spec_id, owners = klass
+    teacher.open_round()
+    _play(teacher, spec_id, owners)
+    seen = []
+    real = teacher.company.decrypt_one
+    teacher.company.decrypt_one = lambda packed: seen.append(
+        teacher.market.round_state(spec_id, 0).phase) or real(packed)
+    record = _finish(teacher, spec_id, owners)
+    assert seen == [Phase.CLOSED] and len(record.one_update) == 6
 
 
 def test_the_dashboard_reads_a_closed_round_once(klass):

@@ -143,3 +143,56 @@ def test_a_label_names_a_classmate_but_cannot_send(chain):
     mine = chain.new_account("Ana")
     chain.label("Someone", mine)  # our own key keeps its name
     assert chain.name_of(mine) == "Ana" and "Someone" not in chain.labels
+
+
+def _methods(chain: Chain) -> list[str]:
+    """Every JSON-RPC method ``chain`` asks its node from now on (appended as they go)."""
+    from web3.middleware import Web3Middleware
+
+    asked: list[str] = []
+
+    class Counting(Web3Middleware):
+        def wrap_make_request(self, make_request):
+            def counted(method, params):
+                asked.append(str(method))
+                return make_request(method, params)
+            return counted
+    chain.w3.middleware_onion.add(Counting, "counting")
+    return asked
+
+
+def test_a_local_keys_later_transactions_ask_the_node_only_to_estimate_send_and_confirm(chain):
+    """Issue 21: with 100 students each request through the gate counts. The nonce of a key
+    only this process uses, and fees a few seconds old, are known here: after the first
+    transaction a call costs the estimate, the raw transaction and its receipt."""
+    _funded(chain)
+    dua = deploy_agreement(chain, owner="Joe", sender="Ana")
+    dua.transact("grant_consent", sender="Joe")
+    model = dua.call("model_name")
+    asked = _methods(chain)
+    dua.transact("use_data", model, sender="Ana")
+    asked.clear()
+    dua.transact("use_data", model, sender="Ana")
+    chain.send_value("Ana", "Jane", 1)
+    # (eth_chainId: web3 validates with it, and a JSON-RPC chain answers it from its cache)
+    to_node = [m for m in asked if m != "eth_chainId"]
+    assert to_node == ["eth_estimateGas", "eth_sendRawTransaction",
+                       "eth_getTransactionReceipt"] * 2, to_node
+
+
+def test_a_nonce_used_elsewhere_is_read_again_and_the_transaction_still_goes(chain):
+    """The same key in a second process (a second kernel of one student) takes this process's
+    next nonce: the node refuses it as too low, and the transaction is sent again with the
+    node's count."""
+    key = Account.create()
+    chain.send_value("Joe", key.address, ETHER)
+    chain.add_account("Ana", key)
+    elsewhere = Chain(chain.w3.provider.endpoint_uri, cast=(), keys={"Ana": key}) \
+        if hasattr(chain.w3.provider, "endpoint_uri") else None
+    chain.send_value("Ana", "Jane", 1)  # this process now expects nonce 1 next
+    if elsewhere is None:  # eth-tester: one chain per process; the other kernel's nonce, by hand
+        chain._nonces[key.address.lower()] = 0
+    else:
+        elsewhere.send_value("Ana", chain.address("Jane"), 1)
+    chain.send_value("Ana", "Jane", 1)
+    assert chain.w3.eth.get_transaction_count(key.address) == 3 - (elsewhere is None)

@@ -126,3 +126,13 @@ def test_a_local_class_reports_its_start_and_runs_a_round_with_the_notebooks_stu
     finally:
         local.stop()
     assert LocalClass.steps(teacher=False) == 2
+
+
+def test_a_missing_network_namespace_is_named_with_what_to_do():
+    """A rehearsal's student sent to a namespace that is not there says which, and how to make
+    it, before it opens any connection (nothing entered, nothing changed)."""
+    from omteach.classroom.classmates import enter_netns
+    from omteach.errors import SetupError
+
+    with pytest.raises(SetupError, match="no network namespace 'omt-none-here'.*ip netns add"):
+        enter_netns("omt-none-here")

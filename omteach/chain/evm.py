@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -49,6 +50,8 @@ __all__ = ["Chain", "CompiledContract", "DeployedContract", "compile_all", "comp
            "share_compiled"]
 
 
+FEE_SECONDS = 10.0
+"""How long a process reuses the fee fields it read (:meth:`Chain._cached_fees`)."""
 GAS_MARGIN = 30_000
 """Gas added to a locally signed contract call's estimate: one storage slot set from zero
 (22,100) and change, for state that changed between the estimate and the block."""
@@ -119,6 +122,9 @@ class Chain:
         self._local: dict[str, Any] = {}  # lower-case address -> LocalAccount
         self.labels: dict[str, str] = {}  # name -> address of someone else (no key here)
         self._nonce_lock = threading.Lock()
+        self._nonces: dict[str, int] = {}  # lower-case address -> next nonce of a local key
+        self._fee_fields: dict[str, int] = {}
+        self._fees_at: float | None = None  # time.monotonic() when the fee fields were read
         self.contracts: dict[str, DeployedContract] = {}
         for name, key in (keys or {}).items():
             self.add_account(name, key)
@@ -367,10 +373,35 @@ class Chain:
         return None
 
     def _send_signed(self, account: Any, fn: Any, tx: dict[str, Any]) -> Any:
+        """Sign ``tx`` (a call of ``fn``, or a plain transfer) with a local key and send it raw.
+
+        Three requests to the node: the gas estimate (which also surfaces a refusal, with its
+        reason, before anything is signed), the raw transaction and, in :meth:`_send`, its
+        receipt. The nonce and the fees are this process's own: the next nonce of a key that
+        only this process uses is known once the last one was sent, and the fees move little
+        (:meth:`_cached_fees`). Asking for them before every transaction doubled a class's
+        requests through the gate (issue 21). Should the node refuse them (another process
+        sent with the same key, the base fee rose), both are read again and the transaction
+        is sent once more.
+        """
+        for attempt in (1, 2):
+            try:
+                return self._sign_and_send(account, fn, tx)
+            except Exception as exc:
+                # A contract's refusal is final (its reason may say "fee" too): only the node's
+                # complaints about the nonce or the fee are worth a second try.
+                if attempt == 2 or revert_reason(exc) is not None or not _STALE.search(str(exc)):
+                    raise
+                self._fees_at = None  # fresh fees and nonce for the second try
+
+    def _sign_and_send(self, account: Any, fn: Any, tx: dict[str, Any]) -> Any:
         # One lock per chain: two threads of one process must not take the same nonce.
         with self._nonce_lock:
-            tx = dict(tx, chainId=self.chain_id,
-                      nonce=self.w3.eth.get_transaction_count(account.address, "pending"))
+            address = account.address.lower()
+            nonce = self._nonces.pop(address, None)  # gone until this one is sent
+            if nonce is None:
+                nonce = self.w3.eth.get_transaction_count(account.address, "pending")
+            tx = dict(tx, chainId=self.chain_id, nonce=nonce, **self._cached_fees())
             if fn is not None:
                 # Estimating the gas runs the call: a refusal surfaces here, with its reason.
                 full = fn.build_transaction(tx)
@@ -380,17 +411,36 @@ class Chain:
                 full["gas"] = int(full["gas"]) + GAS_MARGIN
             else:
                 full = dict(tx, gas=self.w3.eth.estimate_gas(tx))
-                fees = self._fees()
-                full.update(fees)
             full.pop("from", None)
             signed = account.sign_transaction(full)
-            return self.w3.eth.send_raw_transaction(signed.raw_transaction)
+            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+            # Sent: the node holds this nonce now, so this key's next one follows it. A refusal
+            # before this line leaves no entry, and the next transaction asks the node again.
+            self._nonces[address] = nonce + 1
+            return tx_hash
+
+    def _cached_fees(self) -> dict[str, int]:
+        """:meth:`_fees`, read again after :data:`FEE_SECONDS` (or after a refusal).
+
+        ``maxFeePerGas`` allows twice the base fee it was read at, and a block pays only the
+        base fee of its own time: on the class's node the base fee only falls (no block passes
+        half the gas limit, :mod:`omteach.classroom.node`), and on any node it rises at most
+        12.5 % a full block, so a few seconds' old fee still pays."""
+        now = time.monotonic()
+        if self._fees_at is None or now - self._fees_at > FEE_SECONDS:
+            self._fee_fields, self._fees_at = self._fees(), now
+        return dict(self._fee_fields)
 
     def _fees(self) -> dict[str, int]:
         """EIP-1559 fee fields as web3 fills them for a contract call (tip + twice the base fee)."""
         base = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
         tip = int(self.w3.eth.max_priority_fee)
         return {"maxPriorityFeePerGas": tip, "maxFeePerGas": tip + 2 * base}
+
+
+_STALE = re.compile(r"nonce|fee|underpriced", re.IGNORECASE)
+"""What a node says when a transaction's nonce or fees are out of date (anvil: "nonce too low",
+"max fee per gas less than block base fee"; geth: "replacement transaction underpriced")."""
 
 
 def _node_message(exc: Exception) -> str:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from omteach.classroom.node import CLASS_SIZE, ClassroomNode
-from omteach.errors import RoundTimeoutError, WaitTimeoutError
+from omteach.errors import RoundTimeoutError, SetupError, WaitTimeoutError
 from omteach.text import text_table
 from omteach.waiting import wait_until
 
@@ -225,12 +225,47 @@ def light_update(owner: Any, spec_id: int, round_no: int) -> Any:
     return light_values(owner.seed, round_no, weights.size)
 
 
+NETNS_DIR = "/var/run/netns"
+"""Where ``ip netns add NAME`` leaves a handle on the namespace it made."""
+CLONE_NEWNET = 0x40000000
+"""setns(2)'s flag for a network namespace (<sched.h>)."""
+
+
+def enter_netns(name: str) -> None:
+    """Move this process's network into namespace ``name`` (made by ``ip netns add``; root):
+    a rehearsal's student on another host of the test's own network, which reaches the class
+    only through the gate's address on that network (the teacher's loopback is not there).
+
+    Call it before opening any connection: sockets opened earlier stay where they were.
+    A namespace that is missing or cannot be entered: :class:`SetupError`.
+    """
+    import ctypes
+    import os
+
+    path = os.path.join(NETNS_DIR, name)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        raise SetupError(f"no network namespace {name!r} ({path}: {exc.strerror}): make it with "
+                         f"'ip netns add {name}' (as root)") from None
+    try:  # os.setns is Python 3.12+: the C library's, through ctypes, on 3.11
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise SetupError(f"cannot enter network namespace {name!r}: {os.strerror(err)} "
+                             "(it needs root, or CAP_SYS_ADMIN)")
+    finally:
+        os.close(fd)
+
+
 def _round_student(gate_url: str, classroom: str, seat: int, n: int, plan: dict[str, Any],
                    out: Any) -> None:
     """One student's process in the live round: join, audit, accept, take part, withdraw."""
     report = StudentReport(_name(seat))
     start = time.monotonic()
     try:
+        if plan.get("netns"):
+            enter_netns(plan["netns"])  # first: every connection of this student goes there
         from omteach.chain.evm import share_compiled
         from omteach.classroom.owner import LEFT, ClassOwner
         from omteach.classroom.student import Student

@@ -42,6 +42,7 @@ class RoundRehearsal:
 
 def rehearse_round(n_students: int = 8, *, rounds: int = 3, late: Mapping[int, int] | None = None,
                    leave: Mapping[int, int] | None = None, light: bool = False,
+                   netns: Mapping[int, str] | None = None,
                    min_owners: int = 3, phase_seconds: Mapping[str, int] | None = None,
                    timeout: float = 120.0,
                    interval: float = 0.2,
@@ -55,6 +56,8 @@ def rehearse_round(n_students: int = 8, *, rounds: int = 3, late: Mapping[int, i
     ``phase_seconds``: the spec's phase durations (``share_seconds``, ``submit_seconds``,
     ``reveal_seconds``; default the market's): a student who has not submitted by the submit
     deadline is a dropout.
+    ``netns``: seat -> the network namespace its process runs in (``ip netns``, root only;
+    the node must listen on an address that namespace reaches: ``ClassroomNode(host=...)``).
     ``light``: students submit precomputed updates (no torch, no accuracy); ``interval``: seconds
     between a student's polls of the chain. ``on_teacher`` is
     called with the teacher once the spec is posted (the dashboard attaches there).
@@ -76,7 +79,8 @@ def rehearse_round(n_students: int = 8, *, rounds: int = 3, late: Mapping[int, i
         if on_teacher is not None:
             on_teacher(teacher)
         plans = {seat: {"late_round": late.get(seat, 0), "leave_at": leave.get(seat),
-                        "light": light, "timeout": timeout, "interval": interval}
+                        "light": light, "timeout": timeout, "interval": interval,
+                        "netns": (netns or {}).get(seat)}
                  for seat in range(n_students)}
         out, procs = spawn_students(node, plans, n_students)
         records = []

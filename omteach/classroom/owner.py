@@ -47,6 +47,13 @@ from omteach.protocol.parties import DataOwner
 from omteach.protocol.round import Phase, RoundState, Seat
 from omteach.waiting import countdown, wait_until
 
+DUE_POLL = 0.1
+"""Seconds between two polls while AI Inc. is due to act (:meth:`ClassOwner.nap`)."""
+DUE_WINDOW = 5.0
+"""Seconds after the submit deadline during which a survivor keeps polling every
+:data:`DUE_POLL` s for AI Inc. to end the submissions (then back to the usual interval: a
+teacher who is late is waited for at the usual pace)."""
+
 UpdateFn = Callable[[DataOwner, int, int], np.ndarray]
 """How an owner computes its update: (owner, spec id, round) -> update. Default: local training."""
 
@@ -67,12 +74,13 @@ class ClassOwner:
     spec's model on ``data``; the benchmark passes precomputed updates so its students need no
     torch). ``leave_at``: a round in which this student posts its key shares and then leaves
     (the rehearsal's dropout). ``clock``: this machine's clock (the countdowns; tests pass
-    their own).
+    their own); ``sleep``: how it waits between two polls (tests pass their own).
     """
 
     def __init__(self, student: Student, data: Dataset, *, seed: int = 0,
                  update: UpdateFn = _train, leave_at: int | None = None,
-                 timeout: float = 60.0, clock: Callable[[], float] = time.time):
+                 timeout: float = 60.0, clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep):
         self.student = student
         address = wait_until(lambda: _nonzero(student.classroom.call("market")),
                              what="the teacher to open the market", timeout=timeout,
@@ -91,6 +99,10 @@ class ClassOwner:
         self.submitted_at: dict[int, float] = {}
         self.withdrawn = 0
         self.clock = clock
+        self.sleep = sleep
+        self.due: int | None = None
+        """Chain time at which AI Inc. is due to act on what this student waits for (the submit
+        deadline, after submitting), or None: :meth:`nap` polls quickly around it."""
         self._skew = 0.0  # seconds the chain's clock is ahead of this machine's
         self.ticking: Callable[[], str] | None = None
         """Redraws the last line of :meth:`step` when it counts down (None: it does not):
@@ -208,7 +220,10 @@ class ClassOwner:
         me = self.address
         self.ticking = None
         self._parked = None
-        state = self.market.round_state(spec_id, of=[me])  # the round, as far as it is mine
+        self.due = None
+        # The whole round: one read either way (round_view), and a reveal then needs no second
+        # read of who submitted.
+        state = self.market.round_state(spec_id)
         if state.phase is Phase.FINISHED:
             return self._say(FINISHED)
         round_no = state.round
@@ -254,6 +269,8 @@ class ClassOwner:
                 return self._dropped(round_no)
             self.submitted_at[round_no] = time.time()
             self.rounds[round_no] = Seat.SUBMITTED
+            self.due = state.info.submit_deadline  # AI Inc. ends the submissions then at last
+            self._read_clock()  # the chain's clock may be ahead of this machine's
             return self._park(state, self._say(
                 f"round {round_no}: trained, masked, encrypted and submitted"))
         if state.phase is Phase.RECOVERING and me not in state.revealed:
@@ -276,6 +293,8 @@ class ClassOwner:
             return self._park(state, self._say(
                 f"round {round_no}: revealed my shares (survivors' self-mask seeds, dropouts' "
                 "mask keys)"))
+        if state.phase is Phase.SUBMITTING:  # submitted, and stepped again meanwhile
+            self.due = state.info.submit_deadline
         return self._park(state, self._say(
             f"round {round_no}: waiting for AI Inc. to close the round"))
 
@@ -318,6 +337,24 @@ class ClassOwner:
         self.rounds[round_no] = Seat.DROPPED
         return self._say(f"round {round_no}: too late, the submit deadline passed")
 
+    def nap(self, seconds: float) -> None:
+        """Wait ``seconds`` before the next poll, or less when AI Inc. is due to act.
+
+        After submitting, a student waits for AI Inc. to end the submissions, which it does at
+        the submit deadline on chain at the latest (:attr:`due`): the nap ends at that moment,
+        and for :data:`DUE_WINDOW` s after it the student polls every :data:`DUE_POLL` s. With
+        100 students polling once a second, noticing the end took half a second on average and
+        a second at worst, and every survivor's reveal waited for it (issue 21); polling that
+        often all the time would flood the gate instead.
+        """
+        if self.due is not None:
+            left = self.due - self._now()
+            if 0 < left < seconds:
+                seconds = left
+            elif -DUE_WINDOW < left <= 0:
+                seconds = min(seconds, DUE_POLL)
+        self.sleep(seconds)
+
     def take_part(self, spec_id: int, *, timeout: float = 300.0, interval: float = 0.2,
                   on_step: Callable[[str], None] | None = None) -> str:
         """Step until the spec is finished (or this student leaves); then withdraw the bounties.
@@ -345,7 +382,7 @@ class ClassOwner:
         line = wait_until(poll, lambda line, _quiet: line in (FINISHED, LEFT),
                           what="the round to move on", timeout=None, idle=timeout,
                           interval=interval, progress=on_step, error=RoundTimeoutError,
-                          hint="is the teacher still running the class?")
+                          hint="is the teacher still running the class?", sleep=self.nap)
         if line == FINISHED:
             self.withdraw()
         return line

@@ -409,6 +409,11 @@ class ClassTeacher:
                     f"{', '.join(late)} named a blob on chain that is not on the board after "
                     f"{blob_timeout:.0f} s: the round cannot be summed without it") from None
         mean, _ = self.company.aggregate(state.spec_id, state.round, timings=record.timings)
+        with timed(record.timings, "close"):
+            self.company.close_round(state.spec_id, mean)
+        record.closed_at = time.time()
+        # What the dashboard shows, once the class is no longer waiting for it (decrypting one
+        # update is a second decryption, as long as the sum's).
         first = next(iter(state.submitted.items()))
         one = self.company.decrypt_one(self.company.load_update(state.spec_id, *first))
         # The six weights the round moved most (the first six connect pixel 0, blank in every
@@ -418,9 +423,6 @@ class ClassTeacher:
         record.one_update = [float(one[i]) for i in shown]
         record.mean_update = [float(mean[i]) for i in shown]
         record.one_range = (float(np.min(one)), float(np.max(one)))
-        with timed(record.timings, "close"):
-            self.company.close_round(state.spec_id, mean)
-        record.closed_at = time.time()
         record.spec_id = state.spec_id  # which spec's table it belongs to
         record.submitted = sorted(self.name(a) for a in state.submitted)
         record.accuracy = self.accuracy()

@@ -617,7 +617,10 @@ class DataOwner:
             state = self._round(spec_id, round_no)
         if not state.spec.recovering:
             raise ProtocolError("the company has not ended this round's submissions")
-        survivors = self.market.submitters(spec_id, round_no)  # one read, the same for all
+        # Who submitted, from chain: the caller's read when it holds every submission (a
+        # student's step reads the whole round), else one more read; never the company's word.
+        survivors = (list(state.submitted) if len(state.submitted) == state.submission_count
+                     else self.market.submitters(spec_id, round_no))
         if self.address not in survivors:
             raise ProtocolError(f"{self.name} did not submit in round {round_no}: it reveals "
                                 "nothing")

@@ -107,8 +107,8 @@ class RoundState:
     ...). ``owners`` accepted the spec; ``participants`` were fixed for this round. The counts
     are the contract's and always complete. ``shared``, ``submitted`` and ``revealed`` map a
     participant's address to the blob id it posted; they hold every participant unless the read
-    was asked for some only (``Market.round_state(..., of=[me])``: a student's six reads
-    instead of three per classmate). :attr:`dropped`, :attr:`recovered` and :attr:`paid` follow
+    was asked for some only (``Market.round_state(..., of=[me])``; one read either way).
+    :attr:`dropped`, :attr:`recovered` and :attr:`paid` follow
     from them: who never submitted, whose masks were removed, who was credited the bounty.
     ``info`` is what the contract fixed for the round (seed, k, t, the phases' deadlines);
     ``advertised`` who advertised round keys (read in the SHARING phase only: afterwards every
