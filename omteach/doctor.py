@@ -33,7 +33,7 @@ REQUIRED_MODULES = {
     "eth_tester": "eth-tester", "eth": "py-evm", "vyper": "vyper", "sklearn": "scikit-learn",
     "ipywidgets": "ipywidgets", "jupyterlab": "jupyterlab", "ipykernel": "ipykernel",
     "matplotlib": "matplotlib", "ipycanvas": "ipycanvas", "dp_accounting": "dp-accounting",
-    "cryptography": "cryptography",
+    "cryptography": "cryptography", "coincurve": "coincurve",
 }
 SETUP_HINT = "run `python -m omteach setup` (or `make setup`)"
 

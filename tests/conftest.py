@@ -67,3 +67,38 @@ def fast_keys():
 def any_keys(request):
     """Each key mode in turn: an ordinary and a fast teaching key pair."""
     return request.getfixturevalue("keys" if request.param == "ordinary" else "fast_keys")
+
+
+# -- the browser (test_browser, the hub's login) -------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Debian's Chromium (Playwright never downloads a browser here); CI fails without it."""
+    from tests.test_browser import find_chromium
+
+    path = find_chromium()
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is missing on CI: install it with "
+                        "'sudo apt-get install chromium'")
+        pytest.skip("chromium not installed: run 'sudo apt-get install chromium' to run the "
+                    "browser tests (no Playwright browser download is needed)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    """One headless Debian Chromium for the session (fresh temp profile per context), shared by
+    every module that drives one: Playwright's sync API runs one instance per thread, a second
+    one refuses to start ("using Playwright Sync API inside the asyncio loop")."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_browser import CHROMIUM_ARGS
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()

@@ -1,7 +1,8 @@
 """Every notebook runs in a real JupyterLab, in headless Chromium, and its widgets render.
 
 One JupyterLab server (started from the project's virtualenv on a free loopback port) and one
-headless Chromium serve all tests of this module. For each notebook under ``notebooks/`` the test
+headless Chromium (tests/conftest.py's ``browser``, which the hub's login test shares) serve
+all tests of this module. For each notebook under ``notebooks/`` the test
 opens it, waits for its kernel, clears the outputs, runs all cells from the Run menu, waits until
 the kernel is idle and no cell is queued, then fails if a cell shows an error, a widget shows
 "Error displaying widget" or a widget output has no rendered view. A full-size screenshot of a
@@ -76,18 +77,6 @@ def find_chromium() -> str | None:
     if Path("/usr/bin/chromium").exists():
         return "/usr/bin/chromium"
     return shutil.which("chromium")
-
-
-@pytest.fixture(scope="session")
-def chromium_path() -> str:
-    path = find_chromium()
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is missing on CI: install it with "
-                        "'sudo apt-get install chromium'")
-        pytest.skip("chromium not installed: run 'sudo apt-get install chromium' to run the "
-                    "browser tests (no Playwright browser download is needed)")
-    return path
 
 
 def _free_port() -> int:
@@ -240,19 +229,6 @@ def _stop_server(server: LabServer) -> None:
                 os.kill(int(entry.name), signal.SIGKILL)
         except (OSError, ProcessLookupError):
             pass
-
-
-@pytest.fixture(scope="session")
-def browser(chromium_path):
-    """One headless Debian Chromium for the session (fresh temp profile per context)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 # --------------------------------------------------------------------------------------------

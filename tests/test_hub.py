@@ -610,43 +610,36 @@ class TestLoggingIn:
         assert hub.run_dir.stat().st_mode & 0o077 == 0  # root's eyes only
 
     @pytest.mark.browser
-    def test_a_student_logs_in_through_the_browser_and_opens_a_chapter(self, hub):
+    def test_a_student_logs_in_through_the_browser_and_opens_a_chapter(self, hub, browser):
         """Headless Chromium: the hub's login page, the student's own JupyterLab, chapter 1 open
-        with its cells (the chapter copied into the student's home as a fetch would put it)."""
+        with its cells (the chapter copied into the student's home as a fetch would put it).
+        The session's Chromium (tests/conftest.py), in a context of its own."""
+        from tests.test_browser import NB
 
-        from playwright.sync_api import sync_playwright
-
-        from tests.test_browser import CHROMIUM_ARGS, NB, find_chromium
-
-        chromium = find_chromium()
-        if chromium is None:
-            pytest.skip("chromium not installed: sudo apt-get install chromium")
         student = hub.students[-1]
         account = pwd.getpwnam(student)
         chapter = hub.homes / student / "01_homomorphic_addition.ipynb"
         shutil.copy2(ROOT / "notebooks" / chapter.name, chapter)
         os.chown(chapter, account.pw_uid, account.pw_gid)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=chromium, headless=True,
-                                         args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page()
-                page.goto(f"http://127.0.0.1:{hub.port}/hub/login", timeout=60_000)
-                page.fill("input[name=username]", student)
-                page.fill("input[name=password]", hub.passwords[student])
-                page.click("input[type=submit], button[type=submit]")
-                page.wait_for_url(f"**/user/{student}/lab**", timeout=180_000)
-                page.goto(f"http://127.0.0.1:{hub.port}/user/{student}/lab/tree/{chapter.name}",
-                          timeout=120_000)
-                cells = page.locator(f"{NB} .jp-Notebook .jp-Cell")
-                cells.first.wait_for(timeout=120_000)
-                for _ in range(120):  # JupyterLab draws the cells a few at a time
-                    if cells.count() >= 5:
-                        break
-                    page.wait_for_timeout(500)
-                assert cells.count() >= 5, cells.count()
-                title = json.loads(chapter.read_text())["cells"][0]["source"][0].strip("# \n")
-                heading = page.locator(f"{NB} .jp-RenderedMarkdown h1").filter(has_text=title)
-                heading.first.wait_for(timeout=60_000)  # the chapter's title, rendered
-            finally:
-                browser.close()
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.goto(f"http://127.0.0.1:{hub.port}/hub/login", timeout=60_000)
+            page.fill("input[name=username]", student)
+            page.fill("input[name=password]", hub.passwords[student])
+            page.click("input[type=submit], button[type=submit]")
+            page.wait_for_url(f"**/user/{student}/lab**", timeout=180_000)
+            page.goto(f"http://127.0.0.1:{hub.port}/user/{student}/lab/tree/{chapter.name}",
+                      timeout=120_000)
+            cells = page.locator(f"{NB} .jp-Notebook .jp-Cell")
+            cells.first.wait_for(timeout=120_000)
+            for _ in range(120):  # JupyterLab draws the cells a few at a time
+                if cells.count() >= 5:
+                    break
+                page.wait_for_timeout(500)
+            assert cells.count() >= 5, cells.count()
+            title = json.loads(chapter.read_text())["cells"][0]["source"][0].strip("# \n")
+            heading = page.locator(f"{NB} .jp-RenderedMarkdown h1").filter(has_text=title)
+            heading.first.wait_for(timeout=60_000)  # the chapter's title, rendered
+        finally:
+            context.close()

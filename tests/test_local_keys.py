@@ -174,8 +174,11 @@ def test_a_local_keys_later_transactions_ask_the_node_only_to_estimate_send_and_
     asked.clear()
     dua.transact("use_data", model, sender="Ana")
     chain.send_value("Ana", "Jane", 1)
-    # (eth_chainId: web3 validates with it, and a JSON-RPC chain answers it from its cache)
-    to_node = [m for m in asked if m != "eth_chainId"]
+    # (eth_chainId: web3 validates with it, and a JSON-RPC chain answers it from its cache;
+    # the receipt is asked again while its block is still being mined: one wait, however many
+    # polls a busy node needs)
+    to_node = [m for i, m in enumerate(asked) if m != "eth_chainId" and not (
+        m == "eth_getTransactionReceipt" and i and asked[i - 1] == m)]
     assert to_node == ["eth_estimateGas", "eth_sendRawTransaction",
                        "eth_getTransactionReceipt"] * 2, to_node
 
