@@ -18,20 +18,13 @@ LINE = re.compile(r"^\s*([0-9.]+)s (setup|call|teardown)\s+(\S.*?)\s*$")
 
 
 def read_report(text: str) -> dict[str, float]:
-    """Seconds per test id in a pytest durations report (an xdist group's ``@name`` suffix
-    removed: the ids are those collection gives)."""
+    """Seconds per test id in a pytest durations report (setup, call and teardown added)."""
     seconds: dict[str, float] = {}
     for line in text.splitlines():
         match = LINE.match(line)
-        if not match:
-            continue
-        nodeid = match.group(3)
-        test, _, group = nodeid.rpartition("@")
-        # make test's groups are the test itself or its module/class (conftest.py); an "@" in a
-        # parameter (git@github.com) is not a group
-        if test and (group == test or test.startswith(group + "::")):
-            nodeid = test
-        seconds[nodeid] = seconds.get(nodeid, 0.0) + float(match.group(1))
+        if match:
+            nodeid = match.group(3)
+            seconds[nodeid] = seconds.get(nodeid, 0.0) + float(match.group(1))
     return seconds
 
 

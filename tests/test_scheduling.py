@@ -77,10 +77,10 @@ def test_other_modes_keep_xdists_own_scheduler():
 def test_the_recorded_durations_are_read_from_a_report(tmp_path):
     recorder = _load("suite_durations", ROOT / "bench" / "suite_durations.py")
     main, read_report = recorder.main, recorder.read_report
-    report = ("12.50s call     tests/test_x.py::TestA::test_b[p]@tests/test_x.py::TestA\n"
-              "1.00s setup    tests/test_x.py::TestA::test_b[p]@tests/test_x.py::TestA\n"
+    report = ("12.50s call     tests/test_x.py::TestA::test_b[p]\n"
+              "1.00s setup    tests/test_x.py::TestA::test_b[p]\n"
               "0.20s call     notebooks/n.ipynb::Cell 4\n"
-              "2.00s call     tests/test_r.py::test_git[git@github.com:a/b]@tests/test_r.py\n"
+              "2.00s call     tests/test_r.py::test_git[git@github.com:a/b]\n"
               "0.50s call     tests/test_r.py::test_git[git@gitlab.com:a/b]\n"
               "(3 durations < 0.005s hidden.)\n")
     assert read_report(report) == {"tests/test_x.py::TestA::test_b[p]": 13.5,
