@@ -107,6 +107,8 @@ def setup_plan(venv: Path, *, platform: str = sys.platform, cpu_index_reachable:
         Step(f"register the Jupyter kernel '{KERNEL_NAME}' inside .venv",
              (py, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL_NAME,
               "--display-name", KERNEL_DISPLAY_NAME)),
+        Step("defer an import no Jupyter server uses (a second off every server's start)",
+             (py, "-c", "from omteach.deferred import install_pth; print(install_pth())")),
         Step("compile the course's contracts once (kept for every chapter's first run)",
              (py, "-c", "from omteach.chain.compiler import compile_all; compile_all()")),
     ]

@@ -113,32 +113,6 @@ def test_the_class_pass_goes_to_the_hubs_gate_only():
     assert pass_headers("http://10.251.7.2:8546", {"OMTEACH_CLASS": HUB_ENV["OMTEACH_CLASS"]}) == {}
 
 
-DEFERRED_CHECK = """
-import sys
-import omteach.hub.deferred
-import jsonschema  # what every Jupyter server imports (through jupyter_events)
-assert sys.modules["rfc3987_syntax"].__omteach_deferred__, "imported at once"
-check = jsonschema.Draft7Validator.FORMAT_CHECKER
-print(check.conforms("http://example.com/a", "iri"),
-      check.conforms("http://ex ample.com/<>", "iri"))
-print(getattr(sys.modules["rfc3987_syntax"], "__omteach_deferred__", False))
-"""
-
-
-def test_the_hubs_servers_import_rfc3987_syntax_only_when_an_iri_is_checked():
-    """The hub's environment defers rfc3987_syntax (1 s of Lark parsers at import, in every
-    Jupyter server): still checked when a schema asks for an IRI, by the real package."""
-    import importlib.util
-    import sys
-
-    if importlib.util.find_spec("rfc3987_syntax") is None:
-        pytest.skip("rfc3987-syntax is not installed here (jsonschema[format-nongpl] brings it)")
-
-    out = subprocess.run([sys.executable, "-c", DEFERRED_CHECK], capture_output=True, text=True,
-                         check=True).stdout.split()
-    assert out == ["True", "False", "False"], out  # a good IRI, a bad one; then the real module
-
-
 @pytest.mark.skipif(os.geteuid() == 0, reason="checks the refusal a non-root user gets")
 def test_not_root_is_refused_with_what_to_do(tmp_path):
     (tmp_path / "class.csv").write_text("ana\n")

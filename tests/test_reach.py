@@ -39,11 +39,12 @@ def test_setup_dry_run_prints_torch_before_the_package(tmp_path, capsys, monkeyp
     assert cli.main(["setup", "--dry-run", "--venv", str(tmp_path / "v")]) == 0
     out = capsys.readouterr().out.splitlines()
     steps = [line for line in out if line.startswith("[")]
-    assert [s.split("]")[0] for s in steps] == [f"[{i}/6" for i in range(1, 7)], out
+    assert [s.split("]")[0] for s in steps] == [f"[{i}/7" for i in range(1, 8)], out
     assert "-m venv" in steps[0] and f"torch=={TORCH_VERSION}" in steps[2]
     assert "install -e" in steps[3] and "[dev]" not in steps[3]
     assert f"ipykernel install --sys-prefix --name {KERNEL_NAME}" in steps[4]
-    assert "compile_all()" in steps[5]  # after the install: it runs omteach's own code
+    assert "install_pth()" in steps[5]  # after the install: both run omteach's own code
+    assert "compile_all()" in steps[6]
     assert not (tmp_path / "v").exists(), "a dry run creates nothing"
 
 

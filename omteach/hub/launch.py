@@ -248,7 +248,7 @@ class ClassHub:
 
         ``DATA/env`` is a venv of the course's interpreter as every account may run it
         (:func:`student_python`), whose only content is a ``.pth`` file adding ``.venv``'s
-        packages (and deferring an import no server uses: :mod:`omteach.hub.deferred`), the
+        packages (and deferring an import no server uses: :mod:`omteach.deferred`), the
         course's scripts, and the ``omteach`` kernel pointing at it: no package is installed
         twice.
         """
@@ -263,7 +263,7 @@ class ClassHub:
         minor = f"python{sys.version_info[0]}.{sys.version_info[1]}"
         (self.env / "lib" / minor / "site-packages" / "omteach_hub.pth").write_text(
             f"import site; site.addsitedir({str(packages)!r})\n"
-            "import omteach.hub.deferred\n")  # halves a server's start: see that module
+            "import omteach.deferred\n")  # halves a server's start: see that module
         _copy_scripts(Path(sys.prefix) / "bin", self.env / "bin")
         kernel = self.env / "share" / "jupyter" / "kernels" / "omteach"
         kernel.mkdir(parents=True, exist_ok=True)
