@@ -5,10 +5,12 @@ headless Chromium (tests/conftest.py's ``browser``, which the hub's login test s
 all tests of this module. For each notebook under ``notebooks/`` the test
 opens it, waits for its kernel, clears the outputs, runs all cells from the Run menu, waits until
 the kernel is idle and no cell is queued, then fails if a cell shows an error, a widget shows
-"Error displaying widget" or a widget output has no rendered view. A full-size screenshot of a
-notebook that failed goes to ``test-artifacts/browser/<name>.png`` (of every notebook with
-``OMTEACH_SCREENSHOTS=1``: a 1280 x 15,000-pixel page costs Chromium seconds of CPU to lay out
-and encode, which a passing run spends for nobody).
+"Error displaying widget", a widget output has no rendered view, or (chapters 1-5) a cell
+printed other outputs than the committed ones, by nbval's rules (tests/output_match.py: this is
+the suite's nbval comparison for those chapters, so they run once, not twice). A full-size
+screenshot of a notebook that failed goes to ``test-artifacts/browser/<name>.png`` (of every
+notebook with ``OMTEACH_SCREENSHOTS=1``: a 1280 x 15,000-pixel page costs Chromium seconds of CPU
+to lay out and encode, which a passing run spends for nobody).
 
 The fixture notebooks in ``tests/browser_fixtures/`` prove the checker can fail: one widget that
 renders (must pass), one cell that raises and one widget whose view module does not exist (must
@@ -34,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from tests import output_match
 
 pytestmark = pytest.mark.browser
 
@@ -282,7 +286,7 @@ _READ_CELLS_JS = """
     if (model && model.outputs) {
       for (let i = 0; i < model.outputs.length; i++) {
         const o = model.outputs.get(i);
-        modelOutputs.push({type: o.type, mimes: Object.keys(o.data || {})});
+        modelOutputs.push({type: o.type, mimes: Object.keys(o.data || {}), json: o.toJSON()});
       }
     }
     const nodes = [...cell.querySelectorAll('.jp-OutputArea-output')];
@@ -309,6 +313,7 @@ _READ_CELLS_JS = """
       source: editor ? editor.innerText : (cell.innerText || '').slice(0, 200),
       appModel: !!model,
       outputs,
+      modelOutputs: modelOutputs.map(m => m.json),
     };
   });
 }
@@ -510,6 +515,15 @@ def test_notebook_runs_in_jupyterlab(browser, lab_server, notebook):
     if saved_widgets and not rendered:
         pytest.fail(f"{rel}: saved with {saved_widgets} widget output(s), but no widget view "
                     f"was found in the browser ({result.where_shot()})", pytrace=False)
+    # What nbval would check, on this run's outputs: the root conftest.py leaves this notebook's
+    # nbval cells out of a session that runs this test, so this is the suite's comparison.
+    differ = output_match.differences(notebook, {c["index"]: c["modelOutputs"]
+                                                 for c in result.cells
+                                                 if c["code"] and c["appModel"]})
+    if differ:
+        pytest.fail(f"{rel}: run in JupyterLab, {len(differ)} cell(s) printed other outputs "
+                    f"than the committed ones (nbval's rules):\n" + "\n".join(differ),
+                    pytrace=False)
 
 
 @pytest.mark.slow

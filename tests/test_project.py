@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -124,19 +122,6 @@ def test_notebook_is_ready_for_nbval(path: Path):
     errors = [o for c in code for o in c["outputs"] if o["output_type"] == "error"]
     assert not errors, "a committed notebook shows an error output"
     assert re.match(r"\d\d_[a-z0-9_]+\.ipynb$", path.name), "chapters are named NN_topic.ipynb"
-
-
-def test_every_notebook_is_collected_by_nbval():
-    """Run pytest's collection the way `make test` does and find every notebook in it."""
-    assert NOTEBOOKS, "no notebooks found"
-    out = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "notebooks"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-    )
-    assert out.returncode == 0, out.stdout + out.stderr
-    for nb in NOTEBOOKS:
-        cells = [ln for ln in out.stdout.splitlines() if ln.startswith(f"notebooks/{nb.name}::")]
-        assert cells, f"{nb.name} was not collected by nbval:\n{out.stdout}"
 
 
 def test_nbval_waits_for_outputs_long_enough_for_a_loaded_machine():
