@@ -131,33 +131,39 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
 
 # -- one execution per notebook ------------------------------------------------------------------
 #
-# tests/test_browser.py runs chapters 1-5 in a real JupyterLab and compares the outputs its kernel
-# sent with the committed ones by nbval's own rules (tests/output_match.py). In a session that
-# runs that test for a notebook, nbval's cells of the same notebook are left out: they would run
-# every cell again, in a kernel of their own, for the same comparison (about 30 s of CPU for the
-# five chapters). Without Chromium the browser test cannot run, so nothing is left out; and
-# `pytest notebooks/` alone, or a run without the browser tests (-m "not browser"), runs nbval.
+# tests/test_browser.py runs every notebook in a real JupyterLab (chapter 6's two side by side)
+# and compares the outputs its kernels sent with the committed ones by nbval's own rules
+# (tests/output_match.py). In a session that runs the browser test of a notebook, nbval's cells
+# of the same notebook are left out: they would run every cell again, in a kernel of their own,
+# for the same comparison (about 45 s of CPU for the seven notebooks). Without Chromium the
+# browser test cannot run, so nothing is left out; and `pytest notebooks/` alone, or a run
+# without the browser tests (-m "not browser"), runs nbval.
 
 BROWSER_RUN = "tests/test_browser.py::test_notebook_runs_in_jupyterlab["
 """The id of the browser test of one notebook, up to its parameter (the notebook's name)."""
+SIDE_BY_SIDE = "tests/test_browser.py::test_teacher_and_student_notebooks_side_by_side"
+"""The browser test that runs chapter 6's two notebooks (test_browser.CLASSROOM_PAIR)."""
 
 
-def compared_in_the_browser(nodeids: list[str], browser_found: bool) -> set[str]:
-    """The notebooks (``notebooks/<name>``) whose browser test is among ``nodeids``."""
+def compared_in_the_browser(nodeids: list[str], browser_found: bool,
+                            pair: tuple[str, ...]) -> set[str]:
+    """The notebooks (``notebooks/<name>``) whose browser test is among ``nodeids``; ``pair``
+    are those the side-by-side test runs."""
     if not browser_found:
         return set()
-    return {"notebooks/" + n[len(BROWSER_RUN):-1] for n in nodeids if n.startswith(BROWSER_RUN)}
+    found = {"notebooks/" + n[len(BROWSER_RUN):-1] for n in nodeids if n.startswith(BROWSER_RUN)}
+    return found | (set(pair) if SIDE_BY_SIDE in nodeids else set())
 
 
 @pytest.hookimpl(trylast=True)  # after -k and -m have deselected what they do
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
                                   items: list[pytest.Item]) -> None:
-    if not any(item.nodeid.startswith(BROWSER_RUN) for item in items):
+    if not any(item.nodeid.startswith((BROWSER_RUN, SIDE_BY_SIDE)) for item in items):
         return
-    from tests.test_browser import find_chromium
+    from tests.test_browser import CLASSROOM_PAIR, find_chromium
 
     notebooks = compared_in_the_browser([item.nodeid for item in items],
-                                        find_chromium() is not None)
+                                        find_chromium() is not None, CLASSROOM_PAIR)
     left_out = [item for item in items if item.nodeid.split("::", 1)[0] in notebooks]
     if left_out:
         config.hook.pytest_deselected(items=left_out)

@@ -106,19 +106,27 @@ def test_what_nbval_forgives_is_forgiven():
 
 
 def test_only_notebooks_with_a_browser_run_are_left_to_it():
+    pair = ("notebooks/06_b.ipynb", "notebooks/06_c.ipynb")
     ids = ["tests/test_browser.py::test_notebook_runs_in_jupyterlab[01_a.ipynb]",
            "tests/test_browser.py::test_teacher_and_student_notebooks_side_by_side",
-           "notebooks/01_a.ipynb::Cell 0", "notebooks/06_b.ipynb::Cell 0"]
-    assert conftest.compared_in_the_browser(ids, browser_found=True) == {"notebooks/01_a.ipynb"}
-    assert conftest.compared_in_the_browser(ids, browser_found=False) == set()
-    assert conftest.compared_in_the_browser(ids[2:], browser_found=True) == set()
+           "notebooks/01_a.ipynb::Cell 0", "notebooks/06_b.ipynb::Cell 0",
+           "notebooks/07_d.ipynb::Cell 0"]
+
+    def compared(nodeids, found=True):
+        return conftest.compared_in_the_browser(nodeids, found, pair)
+
+    assert compared(ids) == {"notebooks/01_a.ipynb", *pair}
+    assert compared(ids[:1]) == {"notebooks/01_a.ipynb"}
+    assert compared(ids[1:]) == set(pair)
+    assert compared(ids, found=False) == set()
+    assert compared(ids[2:]) == set()
 
 
 def test_a_session_with_the_browser_runs_leaves_out_their_nbval_cells_only():
-    """Collected as `make test` collects: chapters 1-5's cells go (their browser test compares
-    them), chapter 6's stay (run side by side in the browser, so compared by nbval); with the
-    browser tests deselected every notebook is nbval's again (the collection test of every
-    notebook by nbval, which test_project ran, is this one's second half)."""
+    """Collected as `make test` collects: every notebook's cells go (its browser test compares
+    them: chapters 1-5 alone, chapter 6's two side by side); with the browser tests deselected
+    every notebook is nbval's again (the collection test of every notebook by nbval, which
+    test_project ran, is this one's second half)."""
     from tests.test_browser import find_chromium
 
     if find_chromium() is None:
@@ -132,14 +140,10 @@ def test_a_session_with_the_browser_runs_leaves_out_their_nbval_cells_only():
         assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
         return out.stdout.splitlines()
 
-    lines = collected()
     names = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
-    for name in names:
-        cells = [ln for ln in lines if ln.startswith(f"notebooks/{name}::Cell")]
-        browser = any(ln.endswith(f"test_notebook_runs_in_jupyterlab[{name}]") for ln in lines)
-        assert bool(cells) != browser, (name, cells[:2], browser)
-    assert any(ln.startswith("notebooks/06_") for ln in lines)
-    assert not any(ln.startswith("notebooks/01_") for ln in lines)
+    lines = collected()
+    assert any("side_by_side" in ln for ln in lines)
+    assert not [ln for ln in lines if ln.startswith("notebooks/")], lines
     without = collected("-m", "not browser")
     for name in names:  # every notebook is nbval's when no browser test runs it
         assert any(ln.startswith(f"notebooks/{name}::Cell") for ln in without), name
