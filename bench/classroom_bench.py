@@ -34,7 +34,9 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import threading
 import time
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -55,12 +57,40 @@ def one_class(n: int, *, dropout: float, submit_seconds: int) -> dict[str, float
         # Every simulated student connects from 127.0.0.1: the gate's per-address cap (64,
         # for a class of laptops) would turn the 65th away, so this one-host class lifts it.
         node.gate.max_open_per_client = max(node.gate.max_open_per_client, 2 * n)
+        trace = _trace_gate(node.gate)
         result = rehearse_round(n, rounds=2, light=True, min_owners=3, leave=leave,
                                 timeout=900.0, interval=0.5 if n <= 30 else 1.0, node=node,
                                 phase_seconds={"share_seconds": 300,
                                                "submit_seconds": submit_seconds,
                                                "reveal_seconds": 60})
-        return _figures(result, n, leave, time.monotonic() - t0)
+        figures = _figures(result, n, leave, time.monotonic() - t0)
+        first = result.records[0]
+        info = result.teacher.market.round_info(result.teacher.spec_id, 0)
+        figures["requests"] = _requests_between(trace, info.submit_deadline, first.closed_at)
+        return figures
+
+
+def _trace_gate(gate: Any) -> list[tuple[float, str]]:
+    """(time, method) of every request the gate answers from now on (the bench's count of
+    what a phase asks of the one door; the node runs in this process)."""
+    trace: list[tuple[float, str]] = []
+    lock = threading.Lock()
+    answer = gate.answer
+
+    def counted(request: Any, client: str = "?", budget: Any = None) -> Any:
+        method = request.get("method") if isinstance(request, dict) else None
+        with lock:
+            trace.append((time.time(), str(method)))
+        return answer(request, client, budget)
+    gate.answer = counted
+    return trace
+
+
+def _requests_between(trace: list[tuple[float, str]], start: float, end: float) -> str:
+    """The gate's requests in [start, end] (wall clock), by method, most first."""
+    counts = Counter(m for t, m in trace if start <= t <= end)
+    return f"{sum(counts.values())} (" + ", ".join(
+        f"{m.removeprefix('eth_')} {c}" for m, c in counts.most_common()) + ")"
 
 
 def _figures(result, n: int, leave: dict[int, int], wall: float) -> dict[str, Any]:
@@ -120,6 +150,8 @@ def main() -> None:
         print(f"  {lines[-1]} k={r['k']} t={r['t']} revealed_at_close={r['revealed']} "
               f"max_error={r['error']:.1e} "
               f"wall_s={r['wall_s']:.0f}", flush=True)
+        print(f"  gate requests from the submit deadline to the close: {r['requests']}",
+              flush=True)
     print("\n".join(lines))
 
 
