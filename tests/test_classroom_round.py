@@ -300,6 +300,7 @@ def test_a_round_with_a_wrong_revealed_share_is_abandoned_and_the_class_goes_on(
     from omteach.crypto.doublemask import SHARE_PRIME, Reveal
     from omteach.protocol.parties import REVEAL_KIND
     from omteach.protocol.round import Action
+    from omteach.text import canonical_json
     from omteach.ui.ch06 import TeacherDashboard
 
     teacher, spec_id, owners = klass
@@ -307,9 +308,9 @@ def test_a_round_with_a_wrong_revealed_share_is_abandoned_and_the_class_goes_on(
     honest = cheat.owner._open_shares(state).reveal(cheat.market.submitters(spec_id, 0), [])
     bad = Reveal(honest.sender, honest.keys,
                  {u: (y + 1) % SHARE_PRIME for u, y in honest.seeds.items()})
-    blob = cheat.market.blobs.put_json({**bad.to_json(), "kind": REVEAL_KIND,
-                                        "spec_id": spec_id, "round": 0})
-    cheat.market.reveal_shares(spec_id, 0, blob, sender=cheat.address)
+    data = canonical_json({**bad.to_json(), "kind": REVEAL_KIND, "spec_id": spec_id,
+                           "round": 0})
+    cheat.market.reveal_shares(spec_id, 0, data, sender=cheat.address)
     weights = teacher.company.weights.copy()
     step = teacher.recover((), timeout=5)
     assert step.action is Action.CLOSE_ROUND  # on chain, every secret has its t shares
