@@ -184,10 +184,15 @@ def _selectors() -> dict[str, str]:
 
 
 def _requests_between(trace: list[tuple[float, str]], start: float, end: float) -> str:
-    """The gate's requests in [start, end] (wall clock), by method, most first."""
-    counts = Counter(m for t, m in trace if start <= t <= end)
-    return f"{sum(counts.values())} (" + ", ".join(
-        f"{m.removeprefix('eth_')} {c}" for m, c in counts.most_common()) + ")"
+    """The gate's requests in [start, end] (wall clock), by method, most first, and when the
+    students' transactions went through it (seconds after ``start``)."""
+    window = sorted((t, m) for t, m in trace if start <= t <= end)
+    counts = Counter(m for _, m in window)
+    sends = [t - start for t, m in window if m == "eth_sendRawTransaction"]
+    when = (f"; transactions sent from +{sends[0]:.2f} s to +{sends[-1]:.2f} s, close at "
+            f"+{end - start:.2f} s" if sends else "")
+    return f"{len(window)} (" + ", ".join(
+        f"{m.removeprefix('eth_')} {c}" for m, c in counts.most_common()) + ")" + when
 
 
 def _figures(result, n: int, leave: dict[int, int], wall: float) -> dict[str, Any]:
