@@ -230,6 +230,7 @@ def _figures(result, n: int, leave: dict[int, int], wall: float) -> dict[str, An
             "recovery_s": first.timings.get("reveals", 0.0) + first.timings.get("recovery", 0.0),
             "shares_bytes": float(np.mean(share_bytes)), "k": info.k, "t": info.threshold,
             "deadline": info.submit_deadline,
+            "seen_s": first.last_submission_at - info.submit_deadline,
             "error": error, "wall_s": wall}
 
 
@@ -261,8 +262,8 @@ def main() -> None:
         print(f"  {lines[-1]} k={r['k']} t={r['t']} revealed_at_close={r['revealed']} "
               f"max_error={r['error']:.1e} "
               f"wall_s={r['wall_s']:.0f}", flush=True)
-        print(f"  gate requests from the submit deadline to the close: {r['requests']}",
-              flush=True)
+        print(f"  AI Inc. saw the submit deadline at +{r['seen_s']:.2f} s; gate requests from "
+              f"the deadline to the close: {r['requests']}", flush=True)
     print("\n".join(lines))
 
 
