@@ -48,14 +48,7 @@ from omteach.protocol.round import Phase, RoundState, Seat
 from omteach.waiting import countdown, wait_until
 
 DUE_POLL = 0.1
-"""Seconds between two polls while AI Inc. is due to act (:meth:`ClassOwner.nap`), in a class
-of up to :data:`DUE_RATE` x DUE_POLL participants; a larger class polls less often each."""
-DUE_RATE = 300.0
-"""Polls a second the whole class makes while AI Inc. is due to act: each participant polls
-every ``max(DUE_POLL, participants / DUE_RATE)`` s (0.1 s up to 30, 0.3 s at 90). At the submit
-deadline every survivor is waiting at once, and 90 polling every 0.1 s asked the one gate (and
-the teacher's machine, where AI Inc. must act) for 900 answers a second: more than it serves,
-so AI Inc.'s own end of the submissions waited behind them (issue 21)."""
+"""Seconds between two polls while AI Inc. is due to act (:meth:`ClassOwner.nap`)."""
 DUE_WINDOW = 5.0
 """Seconds after the submit deadline during which a survivor keeps polling every
 :data:`DUE_POLL` s for AI Inc. to end the submissions (then back to the usual interval: a
@@ -110,9 +103,6 @@ class ClassOwner:
         self.due: int | None = None
         """Chain time at which AI Inc. is due to act on what this student waits for (the submit
         deadline, after submitting), or None: :meth:`nap` polls quickly around it."""
-        self.due_poll = DUE_POLL
-        """Seconds between two polls around :attr:`due`: :data:`DUE_POLL`, or more in a large
-        round (:data:`DUE_RATE`)."""
         self._skew = 0.0  # seconds the chain's clock is ahead of this machine's
         self.ticking: Callable[[], str] | None = None
         """Redraws the last line of :meth:`step` when it counts down (None: it does not):
@@ -280,7 +270,6 @@ class ClassOwner:
             self.submitted_at[round_no] = time.time()
             self.rounds[round_no] = Seat.SUBMITTED
             self.due = state.info.submit_deadline  # AI Inc. ends the submissions then at last
-            self.due_poll = max(DUE_POLL, len(state.participants) / DUE_RATE)
             self._read_clock()  # the chain's clock may be ahead of this machine's
             return self._park(state, self._say(
                 f"round {round_no}: trained, masked, encrypted and submitted"))
@@ -306,7 +295,6 @@ class ClassOwner:
                 "mask keys)"))
         if state.phase is Phase.SUBMITTING:  # submitted, and stepped again meanwhile
             self.due = state.info.submit_deadline
-            self.due_poll = max(DUE_POLL, len(state.participants) / DUE_RATE)
         return self._park(state, self._say(
             f"round {round_no}: waiting for AI Inc. to close the round"))
 
@@ -354,10 +342,9 @@ class ClassOwner:
 
         After submitting, a student waits for AI Inc. to end the submissions, which it does at
         the submit deadline on chain at the latest (:attr:`due`): the nap ends at that moment,
-        and for :data:`DUE_WINDOW` s after it the student polls every :attr:`due_poll` s
-        (:data:`DUE_POLL`, longer in a round of more than 30: :data:`DUE_RATE`). With 100
-        students polling once a second, noticing the end took half a second on average and a
-        second at worst, and every survivor's reveal waited for it (issue 21); polling that
+        and for :data:`DUE_WINDOW` s after it the student polls every :data:`DUE_POLL` s. With
+        100 students polling once a second, noticing the end took half a second on average and
+        a second at worst, and every survivor's reveal waited for it (issue 21); polling that
         often all the time would flood the gate instead.
         """
         if self.due is not None:
@@ -365,7 +352,7 @@ class ClassOwner:
             if 0 < left < seconds:
                 seconds = left
             elif -DUE_WINDOW < left <= 0:
-                seconds = min(seconds, self.due_poll)
+                seconds = min(seconds, DUE_POLL)
         self.sleep(seconds)
 
     def take_part(self, spec_id: int, *, timeout: float = 300.0, interval: float = 0.2,
