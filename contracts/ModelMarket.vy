@@ -17,6 +17,10 @@
                 party withdraws its own money (pull payments).
         Blobs (models, public keys, key shares, encrypted updates) live off chain; only their
         sha256 ids are here, so anyone can check that a blob is the one the contract names.
+        Revealed shares are the exception: a few kilobytes that every survivor sends at the
+        same moment, so they travel in the `reveal_shares` transaction itself (one transaction,
+        not a blob and then its id); the contract hashes them, keeps the sha256 id and logs
+        the bytes in the SharesRevealed event.
 
         Secure aggregation (Bonawitz et al. CCS 2017 over SecAgg+ neighbourhoods, Bell et al.
         CCS 2020): every participant masks its update with a self-mask and pairwise masks shared
@@ -40,6 +44,9 @@
 MAX_OWNERS: constant(uint256) = 128
 # A phase of a lesson's round lasts seconds to minutes; a day bounds a typo (and the overflow).
 MAX_PHASE: constant(uint256) = 86400
+# One survivor's revealed shares: a share (33 bytes, as hex in JSON) for each of at most k + 1
+# = 128 holders' secrets is about 14.7 kB; a round of 100 (k = 20) reveals about 2.5 kB each.
+MAX_REVEAL: constant(uint256) = 16384
 
 struct Spec:
     company: address            # who posted the spec and pays the bounties
@@ -78,7 +85,7 @@ struct RoundInfo:
 struct RoundBlobs:
     shares: bytes32             # the sealed key shares it dealt (empty: none yet)
     submission: bytes32         # its masked, encrypted update
-    reveal: bytes32             # the shares it revealed
+    reveal: bytes32             # sha256 id of the shares it revealed (bytes in SharesRevealed)
 
 struct RoundView:
     spec: Spec                  # the spec as `specs` reads it
@@ -177,9 +184,10 @@ event SubmissionsEnded:
 
 event SharesRevealed:
     spec_id: indexed(uint256)
-    round: uint256
+    round: indexed(uint256)     # indexed: the company asks the node for one round's reveals
     owner: indexed(address)
-    reveal_blob: bytes32
+    reveal_blob: bytes32        # sha256 of data, computed here
+    data: Bytes[MAX_REVEAL]     # the revealed shares themselves
 
 event RoundClosed:
     spec_id: indexed(uint256)
@@ -478,12 +486,14 @@ def end_submissions(spec_id: uint256):
 
 
 @external
-def reveal_shares(spec_id: uint256, round: uint256, reveal_blob: bytes32):
+def reveal_shares(spec_id: uint256, round: uint256, data: Bytes[MAX_REVEAL]):
     """
-    @notice A survivor (a participant that submitted) posts the id of the shares it holds, in
-            the clear: of its surviving neighbours' self-mask seeds and of its dropped
-            neighbours' mask keys (never both for one owner). With t of each, the company
-            removes every mask from the sum. Before the reveal deadline.
+    @notice A survivor (a participant that submitted) reveals the shares it holds, in the
+            clear: of its surviving neighbours' self-mask seeds and of its dropped neighbours'
+            mask keys (never both for one owner). With t of each, the company removes every
+            mask from the sum. Before the reveal deadline, once. The bytes travel in this
+            transaction (at most MAX_REVEAL of them): the contract keeps their sha256 id and
+            logs them, so every reader checks what it reads against the id.
     """
     spec: Spec = self._participant_spec(spec_id, round)
     assert spec.recovering, "the company has not ended this round's submissions"
@@ -493,10 +503,12 @@ def reveal_shares(spec_id: uint256, round: uint256, reveal_blob: bytes32):
         "only owners who submitted in this round can reveal shares"
     assert self.reveal[spec_id][round][msg.sender] == empty(bytes32), \
         "you already revealed your shares for this round"
-    assert reveal_blob != empty(bytes32), "the reveal blob id is empty"
+    assert len(data) > 0, "an empty reveal carries no shares"
+    reveal_blob: bytes32 = sha256(data)
     self.reveal[spec_id][round][msg.sender] = reveal_blob
     self.reveal_count[spec_id][round] += 1
-    log SharesRevealed(spec_id=spec_id, round=round, owner=msg.sender, reveal_blob=reveal_blob)
+    log SharesRevealed(spec_id=spec_id, round=round, owner=msg.sender, reveal_blob=reveal_blob,
+                       data=data)
 
 
 @external

@@ -26,6 +26,8 @@ from omteach.errors import AggregationError, ContractRevertError, ProtocolError
 from omteach.learning.data import Dataset
 from omteach.protocol.round import Phase, Seat
 
+from .chain_fixtures import asked_of_node
+
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(find_anvil() is None and os.environ.get("CI") != "true",
                                  reason="anvil not installed: run 'make setup-anvil'")]
@@ -300,6 +302,7 @@ def test_a_round_with_a_wrong_revealed_share_is_abandoned_and_the_class_goes_on(
     from omteach.crypto.doublemask import SHARE_PRIME, Reveal
     from omteach.protocol.parties import REVEAL_KIND
     from omteach.protocol.round import Action
+    from omteach.text import canonical_json
     from omteach.ui.ch06 import TeacherDashboard
 
     teacher, spec_id, owners = klass
@@ -307,9 +310,9 @@ def test_a_round_with_a_wrong_revealed_share_is_abandoned_and_the_class_goes_on(
     honest = cheat.owner._open_shares(state).reveal(cheat.market.submitters(spec_id, 0), [])
     bad = Reveal(honest.sender, honest.keys,
                  {u: (y + 1) % SHARE_PRIME for u, y in honest.seeds.items()})
-    blob = cheat.market.blobs.put_json({**bad.to_json(), "kind": REVEAL_KIND,
-                                        "spec_id": spec_id, "round": 0})
-    cheat.market.reveal_shares(spec_id, 0, blob, sender=cheat.address)
+    data = canonical_json({**bad.to_json(), "kind": REVEAL_KIND, "spec_id": spec_id,
+                           "round": 0})
+    cheat.market.reveal_shares(spec_id, 0, data, sender=cheat.address)
     weights = teacher.company.weights.copy()
     step = teacher.recover((), timeout=5)
     assert step.action is Action.CLOSE_ROUND  # on chain, every secret has its t shares
@@ -426,6 +429,33 @@ def test_a_survivors_reveal_reads_the_round_once(klass):
     me.market.contract.call = lambda fn, *args: calls.append(fn) or real(fn, *args)
     assert "revealed my shares" in me.step(spec_id)
     assert calls.count("round_view") == 1, calls
+
+
+def test_a_survivors_reveal_is_one_read_of_the_round_and_one_transaction(klass):
+    """Issue 21: 90 survivors reveal at once through one gate, so each request counts. Once
+    the parked survivor's read of the spec says AI Inc. ended the submissions, its reveal asks
+    the gate for the round (one read) and sends one transaction (estimate, send, receipt): no
+    block number, no blob on the board first, no fees (read for its first transaction, a
+    submit phase ago: the class's node pins them)."""
+    teacher, spec_id, owners = klass
+    teacher.open_round()
+    _play(teacher, spec_id, owners)
+    me = owners[0]
+    me.student.chain._fees_at -= 3600  # the submission was long ago
+    asked = asked_of_node(me.student.chain)
+    with pytest.raises(ProtocolError, match="nothing happened"):
+        me.take_part(spec_id, timeout=0.5, interval=0.05)  # parked: the spec, nothing else
+    assert set(asked) - {"eth_chainId"} == {"eth_call"}
+    teacher.company.end_submissions(spec_id)
+    asked.clear()
+    with pytest.raises(ProtocolError, match="nothing happened"):
+        me.take_part(spec_id, timeout=0.5, interval=0.05)
+    assert me.rounds[0] is Seat.REVEALED
+    sent = [m for i, m in enumerate(asked) if m != "eth_chainId" and not (
+        m == "eth_getTransactionReceipt" and asked[i - 1] == m)]  # a busy node's second poll
+    assert sent[:5] == ["eth_call", "eth_call", "eth_estimateGas", "eth_sendRawTransaction",
+                        "eth_getTransactionReceipt"], sent
+    assert set(sent[5:]) == {"eth_call"}, sent  # parked again: the spec
 
 
 def test_a_survivor_polls_quickly_when_the_submit_deadline_is_due_and_only_then(klass):

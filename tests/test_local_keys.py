@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 
 import pytest
@@ -11,7 +12,7 @@ from omteach.chain import Chain
 from omteach.errors import ChainError, ContractRevertError, InvalidValueError
 from omteach.story import COMPANY
 
-from .chain_fixtures import deploy_agreement
+from .chain_fixtures import asked_of_node, deploy_agreement
 
 ETHER = 10**18
 
@@ -145,22 +146,6 @@ def test_a_label_names_a_classmate_but_cannot_send(chain):
     assert chain.name_of(mine) == "Ana" and "Someone" not in chain.labels
 
 
-def _methods(chain: Chain) -> list[str]:
-    """Every JSON-RPC method ``chain`` asks its node from now on (appended as they go)."""
-    from web3.middleware import Web3Middleware
-
-    asked: list[str] = []
-
-    class Counting(Web3Middleware):
-        def wrap_make_request(self, make_request):
-            def counted(method, params):
-                asked.append(str(method))
-                return make_request(method, params)
-            return counted
-    chain.w3.middleware_onion.add(Counting, "counting")
-    return asked
-
-
 def test_a_local_keys_later_transactions_ask_the_node_only_to_estimate_send_and_confirm(chain):
     """Issue 21: with 100 students each request through the gate counts. The nonce of a key
     only this process uses, and fees a few seconds old, are known here: after the first
@@ -169,7 +154,7 @@ def test_a_local_keys_later_transactions_ask_the_node_only_to_estimate_send_and_
     dua = deploy_agreement(chain, owner="Joe", sender="Ana")
     dua.transact("grant_consent", sender="Joe")
     model = dua.call("model_name")
-    asked = _methods(chain)
+    asked = asked_of_node(chain)
     dua.transact("use_data", model, sender="Ana")
     asked.clear()
     dua.transact("use_data", model, sender="Ana")
@@ -181,6 +166,25 @@ def test_a_local_keys_later_transactions_ask_the_node_only_to_estimate_send_and_
         m == "eth_getTransactionReceipt" and i and asked[i - 1] == m)]
     assert to_node == ["eth_estimateGas", "eth_sendRawTransaction",
                        "eth_getTransactionReceipt"] * 2, to_node
+
+
+def test_a_chain_reuses_its_fees_for_as_long_as_it_is_told(chain):
+    """Fees older than ``fee_seconds`` are read again before a transaction (two requests); a
+    chain told that its node's fees cannot rise (a student's, on the class's node) reuses them
+    however old (issue 21: a survivor's reveal comes a submit phase after its last
+    transaction)."""
+    _funded(chain)
+    chain.send_value("Ana", "Jane", 1)
+    asked = asked_of_node(chain)
+    chain._fees_at -= 3600  # an hour later
+    chain.send_value("Ana", "Jane", 1)
+    assert {"eth_getBlockByNumber", "eth_maxPriorityFeePerGas"} <= set(asked), asked
+    chain.fee_seconds = math.inf
+    chain._fees_at -= 3600
+    asked.clear()
+    chain.send_value("Ana", "Jane", 1)
+    assert [m for m in asked if m not in ("eth_chainId", "eth_getTransactionReceipt")] == [
+        "eth_estimateGas", "eth_sendRawTransaction"], asked
 
 
 def test_a_nonce_used_elsewhere_is_read_again_and_the_transaction_still_goes(chain):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from omteach.crypto.doublemask import PublicKeys
-from omteach.errors import ContractRevertError, InvalidValueError
+from omteach.errors import BlobIntegrityError, ContractRevertError, InvalidValueError
 from omteach.protocol import Market
-from omteach.protocol.market import to_bytes32
+from omteach.protocol.blobs import blob_id
+from omteach.protocol.market import MAX_REVEAL, to_bytes32
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +22,31 @@ def blob(market: Market, text: str) -> str:
 
 def keys(who: str) -> PublicKeys:
     return PublicKeys(*(f"{who}-{part}".encode().ljust(32, b".") for part in "cmb"))
+
+
+def test_revealed_shares_are_read_back_only_when_they_hash_to_their_id_on_chain(market):
+    """A node that hands out other bytes than the reveal's (under the id the contract computed
+    from the real ones) is refused; a survivor the node returns nothing for is left out."""
+    sid = market.post(model_blob=blob(market, "m"), key_blob=blob(market, "k"), summary="s",
+                      batch_size=1, rounds=1, min_owners=2, places=2, bounty=0)
+    for who in ("Joe", "Jane"):
+        market.accept(sid, sender=who)
+    market.open_round(sid, ["Joe", "Jane"], 1, 2)
+    for who in ("Joe", "Jane"):
+        market.advertise_keys(sid, 0, keys(who), sender=who)
+    for who in ("Joe", "Jane"):
+        market.post_shares(sid, 0, blob(market, f"shares-{who}"), sender=who)
+    for who in ("Joe", "Jane"):
+        market.submit(sid, 0, blob(market, f"update-{who}"), sender=who)
+    market.end_submissions(sid)
+    market.reveal_shares(sid, 0, b"Joe's shares", sender="Joe")
+    ids = market.reveals(sid, 0)
+    joe = market.address("Joe")
+    assert market.revealed(sid, 0, ids) == {joe: b"Joe's shares"}
+    lying = {joe: blob_id(b"other bytes")}  # as if the node's bytes were not the id's
+    with pytest.raises(BlobIntegrityError, match="do not hash to the ids on chain"):
+        market.revealed(sid, 0, lying)
+    assert market.revealed(sid, 0, {market.address("Jane"): blob_id(b"x")}) == {}
 
 
 def test_every_contract_function_has_a_verb(market):
@@ -64,9 +90,17 @@ def test_a_round_through_the_verbs(market):
     with pytest.raises(ContractRevertError, match="the submit deadline has passed"):
         market.submit(sid, 0, blob(market, "update-Jack"), sender="Jack")
     market.end_submissions(sid)
+    for bad, why in ((b"", "an empty reveal"), ("ff", "revealed shares are bytes"),
+                     (b"x" * (MAX_REVEAL + 1), "do not fit in one reveal")):
+        with pytest.raises(InvalidValueError, match=why):  # before any gas is spent
+            market.reveal_shares(sid, 0, bad, sender="Joe")
     for who in ("Joe", "Jane"):
-        market.reveal_shares(sid, 0, blob(market, f"reveal-{who}"), sender=who)
-    assert set(map(market.name, market.reveals(sid, 0))) == {"Joe", "Jane"}
+        tx = market.reveal_shares(sid, 0, f"reveal-{who}".encode() * 100, sender=who)
+    assert "(1,100 bytes)" in repr(tx) and "72657665616c2d4a616e65" * 3 not in repr(tx)
+    assert {market.name(a): b for a, b in market.reveals(sid, 0).items()} == {
+        who: blob_id(f"reveal-{who}".encode() * 100) for who in ("Joe", "Jane")}
+    assert {market.name(a): b for a, b in market.revealed(sid, 0).items()} == {
+        who: f"reveal-{who}".encode() * 100 for who in ("Joe", "Jane")}
     assert set(map(market.name, market.submissions(sid, 0))) == {"Joe", "Jane"}
     assert market.shares_blob(sid, 0, "Jack") == blob(market, "shares-Jack")
     market.close_round(sid, blob(market, "model-1"))

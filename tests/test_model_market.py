@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from omteach.errors import ContractRevertError
+from omteach.errors import ChainError, ContractRevertError
+from omteach.protocol.market import MAX_REVEAL
 
 from .chain_fixtures import DAY
 
@@ -25,6 +26,10 @@ HELPERS = Path(__file__).parent / "contracts"
 
 def h(text: str) -> bytes:
     return hashlib.sha256(text.encode()).digest()
+
+
+def sha(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
 
 
 MODEL_BLOB = h("model")
@@ -453,18 +458,20 @@ def test_who_misses_the_submit_deadline_is_a_dropout(chain, market):
         market.transact("submit", sid, 0, h("late"), sender="Jack")
     with refused("only owners who submitted in this round can reveal shares"):
         market.transact("reveal_shares", sid, 0, h("r"), sender="Jack")
-    with refused("the reveal blob id is empty"):
-        market.transact("reveal_shares", sid, 0, ZERO, sender="Joe")
-    result = market.transact("reveal_shares", sid, 0, h("r-joe"), sender="Joe")
+    with refused("an empty reveal carries no shares"):
+        market.transact("reveal_shares", sid, 0, b"", sender="Joe")
+    result = market.transact("reveal_shares", sid, 0, b"r-joe", sender="Joe")
+    # The bytes travel in the transaction: the contract keeps their sha256 and logs them.
     assert [(e.name, e.args) for e in result.events] == [
         ("SharesRevealed", {"spec_id": sid, "round": 0, "owner": "Joe",
-                            "reveal_blob": "0x" + h("r-joe").hex()})]
+                            "reveal_blob": "0x" + sha(b"r-joe").hex(),
+                            "data": "0x" + b"r-joe".hex()})]
     with refused("you already revealed your shares for this round"):
-        market.transact("reveal_shares", sid, 0, h("r2"), sender="Joe")
+        market.transact("reveal_shares", sid, 0, b"r2", sender="Joe")
     with refused("fewer than t survivors revealed their shares: no mask can be removed"):
         market.transact("close_round", sid, h("m"), sender="AI Inc.")  # t = 2
-    market.transact("reveal_shares", sid, 0, h("r-jane"), sender="Jane")
-    assert market.call("reveal", sid, 0, "Jane") == h("r-jane")
+    market.transact("reveal_shares", sid, 0, b"r-jane", sender="Jane")
+    assert market.call("reveal", sid, 0, "Jane") == sha(b"r-jane")
     assert market.call("reveal_count", sid, 0) == 2
     result = market.transact("close_round", sid, h("m"), sender="AI Inc.")
     assert [e.name for e in result.events] == ["RoundClosed"] + ["BountyCredited"] * 2 + [
@@ -496,6 +503,29 @@ def test_the_reveal_deadline_closes_the_round_with_t_reveals(chain, market):
         market.transact("reveal_shares", sid, 0, h("r-jane"), sender="Jane")
     with refused("fewer than t survivors revealed their shares: no mask can be removed"):
         market.transact("close_round", sid, h("m"), sender="AI Inc.")
+
+
+def test_a_reveal_travels_in_its_transaction_within_the_size_limit(chain, market):
+    """The revealed shares are the transaction's own bytes (issue 21: one transaction, not a
+    blob and then its id): the contract keeps their sha256 id and logs them, takes at most
+    MAX_REVEAL bytes (the ABI's bound: a longer reveal is refused, without a reason), and only
+    from a participant of the round."""
+    sid = post(market, chain, rounds=1, min_owners=2, places=3)
+    accept(market, sid, ["Joe", "Jane", "Jack"])
+    open_and_share(market, sid, ["Joe", "Jane"])  # Jack accepted, but is not in this round
+    submit(market, sid, ["Joe", "Jane"])
+    market.transact("end_submissions", sid, sender="AI Inc.")
+    with refused("only this round's participants can do this"):
+        market.transact("reveal_shares", sid, 0, b"r-jack", sender="Jack")
+    with pytest.raises(ChainError):
+        market.transact("reveal_shares", sid, 0, b"x" * (MAX_REVEAL + 1), sender="Joe")
+    assert market.call("reveal", sid, 0, "Joe") == ZERO
+    largest = bytes(range(256)) * (MAX_REVEAL // 256)
+    assert len(largest) == MAX_REVEAL
+    market.transact("reveal_shares", sid, 0, largest, sender="Joe")
+    assert market.call("reveal", sid, 0, "Joe") == sha(largest)
+    [event] = [e for e in market.events() if e.name == "SharesRevealed"]
+    assert (event.args["owner"], event.args["data"]) == ("Joe", "0x" + largest.hex())
 
 
 def test_the_reveal_deadline_lets_t_reveals_close_without_a_silent_survivor(chain, market):

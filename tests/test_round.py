@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -267,12 +268,12 @@ def test_a_wrong_revealed_share_is_refused_not_decoded(keys):
         r.owners["Jane"].reveal_shares(r.spec_id, 0)
         # Jack lies: his share of the dropout's mask key is shifted by one.
         jack = r.owners["Jack"]
-        doc = r.market.blobs.get_json(r.market.reveal(r.spec_id, 0, r.owners["Joe"].address))
+        doc = json.loads(r.market.revealed(r.spec_id, 0)[r.owners["Joe"].address])
         jill = r.owners[fourth].address
         assert r.market.round_info(r.spec_id, 0).k == 3  # 4 participants: all neighbours
         lie = {**doc, "sender": jack.address,
                "keys": {jill: format(int(doc["keys"][jill], 16) + 1, "x")}}
-        r.market.reveal_shares(r.spec_id, 0, r.market.blobs.put_json(lie), sender=jack.address)
+        r.market.reveal_shares(r.spec_id, 0, canonical_json(lie), sender=jack.address)
         with pytest.raises(DropoutRecoveryError, match="disagree|wrong"):
             r.company.aggregate(r.spec_id, 0)
 
@@ -284,11 +285,11 @@ def test_a_lie_among_exactly_t_reveals_is_refused_not_decoded(keys):
         _train_and_submit(r, "Joe", "Jane")
         _past_the_submit_deadline(r)
         r.company.end_submissions(r.spec_id)
-        blob, _ = r.owners["Joe"].reveal_shares(r.spec_id, 0)
-        doc = r.market.blobs.get_json(blob)
+        r.owners["Joe"].reveal_shares(r.spec_id, 0)
+        doc = json.loads(r.market.revealed(r.spec_id, 0)[r.owners["Joe"].address])
         jane, jack = r.owners["Jane"].address, r.owners["Jack"].address
         lie = {**doc, "sender": jane, "keys": {jack: format(int(doc["keys"][jack], 16) ^ 1, "x")}}
-        r.market.reveal_shares(r.spec_id, 0, r.market.blobs.put_json(lie), sender=jane)
+        r.market.reveal_shares(r.spec_id, 0, canonical_json(lie), sender=jane)
         with pytest.raises(AggregationError, match="does not match|does not decode"):
             r.company.aggregate(r.spec_id, 0)
 
@@ -306,7 +307,7 @@ def test_an_unusable_reveal_is_left_out_and_named_never_a_crash(keys):
         jane = r.owners["Jane"].address
         junk = {"kind": "omteach.RevealedShares", "sender": jane, "spec_id": r.spec_id,
                 "round": 0, "keys": [], "seeds": "ff"}  # the right header, a wrong body
-        r.market.reveal_shares(r.spec_id, 0, r.market.blobs.put_json(junk), sender=jane)
+        r.market.reveal_shares(r.spec_id, 0, canonical_json(junk), sender=jane)
         with pytest.raises(DropoutRecoveryError, match="unusable reveals left out: Jane"):
             r.company.aggregate(r.spec_id, 0)
         r.owners["Jack"].reveal_shares(r.spec_id, 0)

@@ -84,7 +84,8 @@ class Chain:
     """
 
     def __init__(self, url: str | None = None, *, cast: Sequence[str] = CAST,
-                 keys: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None):
+                 keys: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None,
+                 fee_seconds: float = FEE_SECONDS):
         from web3 import Web3
 
         if url is None:
@@ -125,6 +126,9 @@ class Chain:
         self._nonces: dict[str, int] = {}  # lower-case address -> next nonce of a local key
         self._fee_fields: dict[str, int] = {}
         self._fees_at: float | None = None  # time.monotonic() when the fee fields were read
+        self.fee_seconds = fee_seconds
+        """How long the fee fields read are reused (:meth:`_cached_fees`); a node's refusal of
+        them makes them read again at once, whatever their age."""
         self.contracts: dict[str, DeployedContract] = {}
         for name, key in (keys or {}).items():
             self.add_account(name, key)
@@ -420,14 +424,15 @@ class Chain:
             return tx_hash
 
     def _cached_fees(self) -> dict[str, int]:
-        """:meth:`_fees`, read again after :data:`FEE_SECONDS` (or after a refusal).
+        """:meth:`_fees`, read again after :attr:`fee_seconds` (default :data:`FEE_SECONDS`;
+        or after a refusal).
 
         ``maxFeePerGas`` allows twice the base fee it was read at, and a block pays only the
         base fee of its own time: on the class's node the base fee only falls (no block passes
         half the gas limit, :mod:`omteach.classroom.node`), and on any node it rises at most
         12.5 % a full block, so a few seconds' old fee still pays."""
         now = time.monotonic()
-        if self._fees_at is None or now - self._fees_at > FEE_SECONDS:
+        if self._fees_at is None or now - self._fees_at > self.fee_seconds:
             self._fee_fields, self._fees_at = self._fees(), now
         return dict(self._fee_fields)
 

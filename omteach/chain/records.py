@@ -11,6 +11,21 @@ from typing import Any
 
 from omteach.text import text_table
 
+LONG_BYTES = 64
+"""Bytes values longer than this show as their start and their length (an event that carries
+data, e.g. a reveal's shares, would otherwise fill a table with hex)."""
+
+
+def shown(value: Any) -> Any:
+    """``value`` as a record shows it: long 0x-hex bytes cut to their start and length."""
+    if isinstance(value, str) and value.startswith("0x") and len(value) > 2 + 2 * LONG_BYTES:
+        return f"{value[:18]}… ({(len(value) - 2) // 2:,} bytes)"
+    return value
+
+
+def _args(args: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={shown(v)}" for k, v in args.items())
+
 
 @dataclass(frozen=True)
 class EventRecord:
@@ -22,8 +37,7 @@ class EventRecord:
     contract: str = ""
 
     def __str__(self) -> str:
-        args = ", ".join(f"{k}={v}" for k, v in self.args.items())
-        return f"block {self.block}: {self.name}({args})"
+        return f"block {self.block}: {self.name}({_args(self.args)})"
 
 
 class EventLog(list):
@@ -32,7 +46,7 @@ class EventLog(list):
     header = ("block", "event", "values")
 
     def rows(self) -> list[tuple]:
-        return [(e.block, e.name, ", ".join(f"{k}={v}" for k, v in e.args.items())) for e in self]
+        return [(e.block, e.name, _args(e.args)) for e in self]
 
     def __repr__(self) -> str:
         return text_table(self.header, self.rows()) if self else "(no events)"
@@ -70,8 +84,7 @@ class TxResult:
     events: EventLog = field(default_factory=EventLog)
 
     def __repr__(self) -> str:
-        ev = "; ".join(f"{e.name}({', '.join(f'{k}={v}' for k, v in e.args.items())})"
-                       for e in self.events) or "no events"
+        ev = "; ".join(f"{e.name}({_args(e.args)})" for e in self.events) or "no events"
         return (f"✔ {self.sender} → {self.function}: mined in block {self.block}, "
                 f"gas {self.gas_used}, {ev}")
 

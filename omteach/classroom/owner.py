@@ -362,16 +362,21 @@ class ClassOwner:
         ``timeout``: seconds without anything new happening before giving up (a
         :class:`~omteach.errors.RoundTimeoutError`, a ProtocolError). Between two polls the
         chain is asked only for its block number (or, while the student waits for AI Inc. alone,
-        for the spec: :meth:`parked`): nothing a step reads can change without a new block, so
-        :meth:`step` (half a dozen reads) runs only after one; a line that counts down (the pause
+        for the spec: :meth:`parked`, and once that read says AI Inc. acted, :meth:`step` runs
+        at once): nothing a step reads can change without a new block, so :meth:`step` (one read
+        of the round, and what is due) runs only after one; a line that counts down (the pause
         before the next round) is redrawn from this machine's clock meanwhile.
         """
         seen = {"block": -1, "line": ""}
 
         def poll() -> str:
+            was_parked = self._parked is not None
             if self.parked(spec_id):  # waiting for AI Inc.: one read, whatever classmates do
                 if self.ticking is not None:  # a countdown: redrawn from this machine's clock
                     seen["line"] = self.ticking()
+                return seen["line"]
+            if was_parked:  # that read says AI Inc. acted: a step is due, whatever the block
+                seen["line"] = self.step(spec_id)  # (a survivor's reveal: one request fewer)
                 return seen["line"]
             block = self.student.chain.block_number
             if block != seen["block"]:

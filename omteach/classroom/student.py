@@ -22,6 +22,7 @@ this machine reaches the class (and says what to check when it does not).
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -88,7 +89,12 @@ class Student:
         from eth_account import Account
 
         self.name = name
-        self.chain = Chain(gate_url, cast=(), headers=pass_headers(gate_url))
+        # The class's node pins its fees (its base fee can only fall: omteach.classroom.node),
+        # so the fees read for the first transaction pay for the lesson: a reveal minutes after
+        # the submission need not ask for them again (two requests of each survivor through
+        # the gate at the busiest moment, issue 21). A refusal still makes them read again.
+        self.chain = Chain(gate_url, cast=(), headers=pass_headers(gate_url),
+                           fee_seconds=math.inf)
         self.address = self.chain.add_account(name, key if key is not None else Account.create())
         self.classroom: DeployedContract = self.chain.attach("Classroom", classroom)
         self.board = self.chain.attach("BlobBoard", self.classroom.call("board"))

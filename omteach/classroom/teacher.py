@@ -26,9 +26,10 @@ A round, as the teacher runs it (:meth:`ClassTeacher.run_round`):
    and of its dropped neighbours' mask keys; AI Inc. goes on as soon as the reveals in hold
    ``t`` shares of every secret it needs (counted from the neighbour graph), not after the last
    survivor's;
-5. **close**: every blob of the round is fetched in one request (``prefetch``) and checked against
-   the spec, the sum is decrypted once and unmasked, the new model is posted and the round
-   closed: each contributor is credited the bounty (students withdraw it themselves).
+5. **close**: every update of the round is fetched in one request (``prefetch``), the reveals in
+   another (they came in the ``reveal_shares`` transactions), each checked against the spec;
+   the sum is decrypted once and unmasked, the new model is posted and the round closed: each
+   contributor is credited the bounty (students withdraw it themselves).
 
 A round that cannot close is **abandoned** (``abandon_round``), never left stuck: when the submit
 deadline passed with fewer than ``min_owners`` submissions, or the reveals are over (all in, or
@@ -393,11 +394,12 @@ class ClassTeacher:
         """Fetch the round's blobs at once, check and sum them, decrypt once, post the model."""
         state = self._round(full=True)
         with timed(record.timings, "blobs"):
-            named = [*state.submitted.items(), *state.revealed.items()]
+            # The updates (the reveals' bytes came in their transactions: aggregate reads them
+            # from the market's events). A student posts the id, then the bytes (so a refused
+            # id never publishes an update): give the last bytes a moment to land before
+            # reading them. One eth_getLogs per 100 ids.
+            named = list(state.submitted.items())
             blobs = [b for _, b in named]
-            # A student posts the id, then the bytes (so a refused id never publishes an
-            # update): give the last bytes a moment to land before reading them. One
-            # eth_getLogs per 100 ids.
             try:
                 wait_until(lambda: self.blobs.still_missing(blobs),
                            lambda missing, _quiet: not missing, timeout=blob_timeout,

@@ -2,7 +2,12 @@
 
 The contract (``contracts/ModelMarket.vy``) decides who accepted, who takes part in a round, who
 submitted, when a round may close and who is owed what; the blob store holds everything else by
-hash. :class:`Market` is the one place that turns Python values into the contract's arguments
+hash, except the survivors' revealed shares: a few kilobytes each, sent by every survivor at the
+same moment, they travel in the ``reveal_shares`` transaction itself (one transaction instead of a
+blob and then its id: issue 21), and :meth:`Market.revealed` reads them back from the contract's
+events, each checked against the sha256 id the contract computed.
+
+:class:`Market` is the one place that turns Python values into the contract's arguments
 (``bytes32`` ids, wei, days): every contract function has a verb here (``post``, ``accept``,
 ``open_round``, ``advertise_keys``, ``post_shares``, ``submit``, ``end_submissions``,
 ``reveal_shares``, ``close_round``, ``abandon_round``, ``reclaim_escrow``, ``add_places``,
@@ -15,15 +20,15 @@ for display only (:meth:`Market.name`).
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from omteach.chain import Chain, DeployedContract, TxResult
 from omteach.crypto.doublemask import PublicKeys
 from omteach.crypto.packing import PackingCodec
-from omteach.errors import BlobError, HeadroomExceededError, InvalidValueError
-from omteach.protocol.blobs import BlobStore
+from omteach.errors import BlobError, BlobIntegrityError, HeadroomExceededError, InvalidValueError
+from omteach.protocol.blobs import BlobStore, blob_id
 from omteach.protocol.round import Phase, RoundInfo, RoundState, phase_of
 from omteach.story import COMPANY, DAY
 
@@ -32,6 +37,9 @@ MAX_OWNERS = 128
 """The most owners a spec (and a round) can take: the contract's MAX_OWNERS."""
 MAX_PHASE = 86_400
 """The longest a phase of a round may last, in seconds: the contract's MAX_PHASE."""
+MAX_REVEAL = 16_384
+"""The most bytes one survivor's revealed shares may take: the contract's MAX_REVEAL (a share
+for each of 128 holders' secrets is about 14.7 kB)."""
 
 SHARE_SECONDS = 20
 """Default time to advertise keys and post key shares once a round opens (two transactions,
@@ -55,6 +63,11 @@ def to_bytes32(blob: str) -> bytes:
 def from_bytes32(value: bytes | str) -> str:
     """The contract's bytes32 (raw or 0x-hex) as a blob id."""
     return value.hex() if isinstance(value, bytes | bytearray) else value.removeprefix("0x")
+
+
+def _topic_int(value: int) -> str:
+    """A uint256 as an indexed event topic (32 bytes, big-endian, 0x-hex)."""
+    return "0x" + value.to_bytes(32, "big").hex()
 
 
 def _blob_or_none(value: bytes | str) -> str | None:
@@ -242,7 +255,8 @@ class Market:
                                                 self.address(owner)))
 
     def reveal(self, spec_id: int, round_no: int, owner: str) -> str | None:
-        """The blob id of the shares ``owner`` revealed to recover a round's dropouts, or None."""
+        """The sha256 id of the shares ``owner`` revealed to recover a round's dropouts, or None
+        (the bytes: :meth:`revealed`)."""
         return _blob_or_none(self.contract.call("reveal", spec_id, round_no,
                                                 self.address(owner)))
 
@@ -272,8 +286,56 @@ class Market:
         return self._by_participant(spec_id, round_no, 1)
 
     def reveals(self, spec_id: int, round_no: int) -> dict[str, str]:
-        """Survivor address → revealed-shares blob id, for a round (one read)."""
+        """Survivor address → the sha256 id of its revealed shares, for a round (one read)."""
         return self._by_participant(spec_id, round_no, 2)
+
+    def revealed(self, spec_id: int, round_no: int,
+                 ids: Mapping[str, str] | None = None) -> dict[str, bytes]:
+        """Survivor address → the bytes of the shares it revealed in a round, read from the
+        contract's ``SharesRevealed`` events (one ``eth_getLogs``), each checked against the
+        sha256 id the contract computed from them (``ids``: survivor → id, as a read of the
+        round gave them; default one more read). A survivor in ``ids`` whose bytes the node
+        does not return is left out; a survivor for whom the node returns only bytes that do
+        not hash to its id on chain (a node that lies) is refused
+        (:class:`~omteach.errors.BlobIntegrityError`)."""
+        from eth_abi import decode
+        from eth_abi.exceptions import DecodingError
+
+        _check_spec_id(spec_id)
+        ids = {a.lower(): b for a, b in (self.reveals(spec_id, round_no) if ids is None
+                                         else ids).items()}
+        logs = self.chain.w3.eth.get_logs({
+            "address": self.contract.address, "fromBlock": 0, "toBlock": "latest",
+            "topics": [self._topic("SharesRevealed"), _topic_int(spec_id),
+                       _topic_int(round_no)]})
+        out: dict[str, bytes] = {}
+        lies: set[str] = set()
+        for log in logs:
+            topics = [bytes(t) for t in log["topics"]]
+            owner = "0x" + topics[3][12:].hex() if len(topics) == 4 else ""
+            if owner not in ids:
+                continue
+            try:
+                _, data = decode(["bytes32", "bytes"], bytes(log["data"]))
+            except DecodingError:
+                data = b""  # not this event's layout
+            if blob_id(data) == ids[owner]:
+                out[self.chain.w3.to_checksum_address(owner)] = data
+            else:
+                lies.add(owner)
+        if lies - {a.lower() for a in out}:
+            who = ", ".join(sorted(self.name(a) for a in lies - {a.lower() for a in out}))
+            raise BlobIntegrityError(
+                f"the node returned revealed shares of {who} that do not hash to the ids on "
+                "chain: the node or the contract is not what it claims. Refusing them")
+        return out
+
+    def _topic(self, event: str) -> str:
+        from eth_utils import event_abi_to_log_topic
+
+        abi = next(e for e in self.contract.compiled.abi
+                   if e.get("type") == "event" and e["name"] == event)
+        return "0x" + event_abi_to_log_topic(abi).hex()
 
     def round_state(self, spec_id: int, round_no: int | None = None, *,
                     of: Collection[str] | None = None) -> RoundState:
@@ -446,11 +508,22 @@ class Market:
         return self._transact("submit", spec_id, round_no, to_bytes32(update_blob),
                                       sender=sender)
 
-    def reveal_shares(self, spec_id: int, round_no: int, reveal_blob: str, *,
+    def reveal_shares(self, spec_id: int, round_no: int, data: bytes, *,
                       sender: str) -> TxResult:
-        """Post the id of the shares the sender reveals (survivors' seeds, dropouts' keys)."""
-        return self._transact("reveal_shares", spec_id, round_no,
-                                      to_bytes32(reveal_blob), sender=sender)
+        """Reveal the sender's shares (survivors' seeds, dropouts' keys): ``data``, their bytes,
+        travel in the transaction; the contract keeps their sha256 id (``blob_id(data)``) and
+        logs them (:meth:`revealed` reads them back). At most :data:`MAX_REVEAL` bytes, refused
+        here before any gas is spent, as the contract would."""
+        if not isinstance(data, bytes | bytearray):
+            raise InvalidValueError(f"revealed shares are bytes, got {type(data).__name__}")
+        if not data:
+            raise InvalidValueError("an empty reveal carries no shares")
+        if len(data) > MAX_REVEAL:
+            raise InvalidValueError(
+                f"{len(data):,} bytes of revealed shares do not fit in one reveal (at most "
+                f"{MAX_REVEAL:,}: a share for each of {MAX_OWNERS} holders' secrets is about "
+                "14.7 kB); reveal only the shares the round asks for")
+        return self._transact("reveal_shares", spec_id, round_no, bytes(data), sender=sender)
 
     # -- everyone's money -------------------------------------------------------------------------
 

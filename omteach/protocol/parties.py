@@ -63,8 +63,8 @@ from omteach.learning import tasks
 from omteach.learning.data import Dataset
 from omteach.learning.defences import AuditPolicy, AuditReport, audit_spec
 from omteach.learning.model import ModelSpec
-from omteach.protocol.blobs import blob_id
-from omteach.protocol.market import Market, MarketSpec
+from omteach.protocol.blobs import blob_id, parse_json
+from omteach.protocol.market import MAX_REVEAL, Market, MarketSpec
 from omteach.protocol.round import RoundState
 from omteach.story import COMPANY
 from omteach.text import canonical_json
@@ -321,12 +321,17 @@ class AICompany:
         return summed / len(packed), len(packed)
 
     def _reveals(self, state: RoundState) -> tuple[dict[str, Reveal], list[str]]:
-        """The survivors' reveals, each checked against its id, kind, round and sender; the
-        unusable ones are left out (others may hold the same shares) and named."""
+        """The survivors' reveals (their bytes from the market's events, one read), each checked
+        against its id, kind, round and sender; the unusable ones are left out (others may hold
+        the same shares) and named."""
         reveals, unusable = {}, []
-        for survivor, blob in state.revealed.items():
+        revealed = self.market.revealed(state.spec_id, state.round, state.revealed)
+        for survivor in state.revealed:
             try:
-                doc = self.market.blobs.get_json(blob)
+                if survivor not in revealed:
+                    raise BlobError("the node returned no revealed shares for this survivor")
+                doc = parse_json(revealed[survivor], what="revealed shares",
+                                 max_bytes=MAX_REVEAL)
                 if (not isinstance(doc, dict) or doc.get("kind") != REVEAL_KIND
                         or doc.get("spec_id") != state.spec_id or doc.get("round") != state.round
                         or str(doc.get("sender", "")).lower() != survivor.lower()):
@@ -629,9 +634,12 @@ class DataOwner:
             reveal = Reveal(self.address, {}, {})
         else:
             reveal = me.reveal(survivors, [p for p in state.participants if p not in survivors])
-        blob = self.market.blobs.put_json({**reveal.to_json(), "kind": REVEAL_KIND,
-                                           "spec_id": spec_id, "round": round_no})
-        return blob, self.market.reveal_shares(spec_id, round_no, blob, sender=self.address)
+        # The bytes travel in the reveal's transaction (no blob first: issue 21); the contract
+        # keeps their sha256 id, which this returns.
+        data = canonical_json({**reveal.to_json(), "kind": REVEAL_KIND, "spec_id": spec_id,
+                               "round": round_no}, ensure_ascii=True)
+        return blob_id(data), self.market.reveal_shares(spec_id, round_no, data,
+                                                        sender=self.address)
 
     def withdraw(self) -> TxResult:
         """Take this owner's credited bounties out of the market."""

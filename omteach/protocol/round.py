@@ -206,7 +206,7 @@ class RoundState:
         Counted from who revealed and the neighbour graph (drawn from the round's seed, as every
         participant draws it): a survivor's self-mask seed is held by itself and its ``k``
         neighbours, a dropout's mask key by its neighbours; an honest survivor's reveal holds
-        its share of each. Needs the submissions over. A reveal blob that turns out unusable is
+        its share of each. Needs the submissions over. A reveal that turns out unusable is
         found only when AI Inc. unmasks (it then waits for the others, or abandons the round).
         """
         if len(self.revealed) < self.reveal_count or len(self.submitted) < self.submission_count:

@@ -12,7 +12,7 @@ interface Market:
                        commitment: bytes32): nonpayable
     def post_shares(spec_id: uint256, round: uint256, shares_blob: bytes32): nonpayable
     def submit(spec_id: uint256, round: uint256, update_blob: bytes32): nonpayable
-    def reveal_shares(spec_id: uint256, round: uint256, reveal_blob: bytes32): nonpayable
+    def reveal_shares(spec_id: uint256, round: uint256, data: Bytes[64]): nonpayable
     def withdraw(): nonpayable
 
 market: public(address)
@@ -45,8 +45,8 @@ def submit(spec_id: uint256, round: uint256, update_blob: bytes32):
 
 
 @external
-def reveal_shares(spec_id: uint256, round: uint256, reveal_blob: bytes32):
-    extcall Market(self.market).reveal_shares(spec_id, round, reveal_blob)
+def reveal_shares(spec_id: uint256, round: uint256, data: Bytes[64]):
+    extcall Market(self.market).reveal_shares(spec_id, round, data)
 
 
 @external
