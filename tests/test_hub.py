@@ -617,3 +617,24 @@ class TestLoggingIn:
             heading.first.wait_for(timeout=60_000)  # the chapter's title, rendered
         finally:
             context.close()
+
+
+def test_a_kernel_connection_the_server_closed_is_named_with_the_hubs_log():
+    """A student's server that closed the kernel's websocket (its memory limit killed the
+    kernel, or the server) is a HubError naming the student, with the hub's log, not a bare
+    websocket exception from deep inside the test driver."""
+    from types import SimpleNamespace
+
+    from websocket import WebSocketConnectionClosedException
+
+    from omteach.hub.drive import Kernel
+
+    def closed():
+        raise WebSocketConnectionClosedException("Connection to remote host was lost.")
+
+    kernel = object.__new__(Kernel)
+    kernel.user = "ht00s3"
+    kernel.hub = SimpleNamespace(log_tail=lambda lines=30: "[W spawner] ht00s3: killed")
+    kernel.ws = SimpleNamespace(recv_data=closed)
+    with pytest.raises(HubError, match=r"ht00s3's kernel connection closed(.|\n)*killed"):
+        kernel.wait("some-request")

@@ -160,9 +160,18 @@ class Kernel:
 
     def wait(self, msg_id: str) -> str:
         """The stdout of request ``msg_id``; raises with the traceback if it failed."""
+        from websocket import WebSocketException
+
         out, error = [], None
         while True:
-            opcode, frame = self.ws.recv_data()
+            try:
+                opcode, frame = self.ws.recv_data()
+            except (WebSocketException, OSError) as exc:
+                # The server closed it (its kernel or itself killed: the user's memory limit, a
+                # crash): say whose, with the hub's log, where the servers' own lines are too.
+                raise HubError(f"{self.user}'s kernel connection closed while running a cell "
+                               f"({type(exc).__name__}: {exc}); the hub's log ends:\n"
+                               f"{self.hub.log_tail(80)}") from None
             if opcode != 0x1:  # a binary frame: a message with buffers (widgets), not ours
                 continue
             msg = json.loads(frame)
