@@ -328,6 +328,13 @@ def _short(source: str, n: int = 70) -> str:
     return one_line if len(one_line) <= n else one_line[: n - 1] + "…"
 
 
+def kernel_outputs(cells: list[dict]) -> dict[int, list[dict]]:
+    """The outputs the kernel sent, per code cell (its index in the notebook), as read from the
+    page's cell models: what :func:`output_match.differences` compares with the committed ones.
+    A cell whose model was not found is left out (and so reported as not reached)."""
+    return {c["index"]: c["modelOutputs"] for c in cells if c["code"] and c["appModel"]}
+
+
 def find_problems(cells: list[dict]) -> list[str]:
     """Turn the cells read from the page into failure messages (empty list = all good)."""
     problems = []
@@ -517,9 +524,7 @@ def test_notebook_runs_in_jupyterlab(browser, lab_server, notebook):
                     f"was found in the browser ({result.where_shot()})", pytrace=False)
     # What nbval would check, on this run's outputs: the root conftest.py leaves this notebook's
     # nbval cells out of a session that runs this test, so this is the suite's comparison.
-    differ = output_match.differences(notebook, {c["index"]: c["modelOutputs"]
-                                                 for c in result.cells
-                                                 if c["code"] and c["appModel"]})
+    differ = output_match.differences(notebook, kernel_outputs(result.cells))
     if differ:
         pytest.fail(f"{rel}: run in JupyterLab, {len(differ)} cell(s) printed other outputs "
                     f"than the committed ones (nbval's rules):\n" + "\n".join(differ),
@@ -644,8 +649,7 @@ def test_teacher_and_student_notebooks_side_by_side(browser, lab_server):
             # nbval's comparison of this run's outputs, as for the other chapters: the root
             # conftest.py leaves both notebooks' nbval cells out of a session that runs this test
             result.problems.extend(f"{rel}: {p}" for p in output_match.differences(
-                ROOT / rel, {c["index"]: c["modelOutputs"] for c in cells
-                             if c["code"] and c["appModel"]}))
+                ROOT / rel, kernel_outputs(cells)))
             rendered = sum(bool(o["widget"] and o["widgetView"]) for c in cells
                            for o in c["outputs"])
             if not rendered:
