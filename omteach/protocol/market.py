@@ -323,8 +323,9 @@ class Market:
                 out[self.chain.w3.to_checksum_address(owner)] = data
             else:
                 lies.add(owner)
-        if lies - {a.lower() for a in out}:
-            who = ", ".join(sorted(self.name(a) for a in lies - {a.lower() for a in out}))
+        refused = lies - {a.lower() for a in out}  # only lies: nothing true came for them
+        if refused:
+            who = ", ".join(sorted(self.name(a) for a in refused))
             raise BlobIntegrityError(
                 f"the node returned revealed shares of {who} that do not hash to the ids on "
                 "chain: the node or the contract is not what it claims. Refusing them")
