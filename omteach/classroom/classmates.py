@@ -21,7 +21,7 @@ dropouts at the process level; ``task`` replaces steps 2 and 3.
 
 The live round's student (:func:`spawn_students`, one plan per seat) audits, accepts and takes
 part in every round (:class:`~omteach.classroom.owner.ClassOwner`); ``light`` students submit
-precomputed updates (no torch in their processes: the benchmark's students).
+precomputed updates (no training: the benchmark's students).
 """
 
 from __future__ import annotations
@@ -61,9 +61,11 @@ class StudentReport:
 
 
 STUDENT_MODULES = ("omteach.classroom.owner", "omteach.classroom.student",
-                   "omteach.classroom.classmates", "eth_account", "web3")
-"""What every simulated student imports (about a second of CPU each): imported once, by the
-process the students are forked from."""
+                   "omteach.classroom.classmates", "eth_account", "web3", "torch")
+"""What every simulated student imports (about a second of CPU each), and torch, which every
+student who trains imports (another second): imported once, by the process the students are
+forked from. A student who does not train (``light``) gets torch's pages from that process
+without importing it; without torch installed (the torch-free Pythons), the server skips it."""
 
 
 def student_context() -> Any:

@@ -4,7 +4,7 @@ The teacher (:class:`~omteach.classroom.teacher.ClassTeacher`, AI Inc., in this 
 ``n`` student processes (:mod:`omteach.classroom.classmates`, each with its own key and its own
 seat's digits) meet only on the node. ``late`` makes latecomers (they join once a round is open
 and take part from the next), ``leave`` dropouts (they post their key shares in a round, then
-leave), ``light`` students submit precomputed updates (no torch in their processes).
+leave), ``light`` students submit precomputed updates (no training).
 
 What the command line (``python -m omteach.classroom.rehearsal``), the benchmark
 (``bench/classroom_bench.py``) and the classroom tests run.
