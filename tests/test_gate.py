@@ -601,3 +601,81 @@ def test_signatures_are_made_and_checked_by_libsecp256k1_not_pure_python():
 
     assert type(get_backend()).__name__ == "CoinCurveECCBackend", (
         "coincurve is not installed: pip install coincurve (pyproject's dependencies)")
+
+
+def _signed(node: Chain, account, *, nonce: int | None = None) -> str:
+    """A transfer of 1 wei to Jack signed by ``account`` for this chain, as hex."""
+    nonce = node.w3.eth.get_transaction_count(account.address) if nonce is None else nonce
+    tx = {"to": node.address("Jack"), "value": 1, "gas": 21000, "maxFeePerGas": 10**10,
+          "maxPriorityFeePerGas": 10**9, "nonce": nonce, "chainId": node.chain_id}
+    return "0x" + account.sign_transaction(tx).raw_transaction.hex()
+
+
+def test_a_sync_send_is_checked_as_a_send_and_answered_with_its_receipt(gate, node):
+    """Issue 21: eth_sendRawTransactionSync (EIP-7966) answers with the receipt, one request
+    where a send and its receipt polls were two or more; the gate checks it as it checks
+    eth_sendRawTransaction, and forwards no timeout of the client's."""
+    from eth_utils import keccak
+
+    sync = "eth_sendRawTransactionSync"
+    dev = Account.from_key(WELL_KNOWN_DEV_KEY)
+    answer = rpc(gate.url, sync, [_signed(node, dev)])
+    assert answer["error"]["code"] == -32000 and "development accounts" in answer["error"][
+        "message"]
+    for params in ([], ["0x1234"], [7]):
+        assert rpc(gate.url, sync, params)["error"]["code"] == -32602
+    ana = Account.create()
+    node.send_value("Joe", ana.address, ETHER)
+    raw = _signed(node, ana)
+    assert rpc(gate.url, sync, [raw, "0x3e8"])["error"]["code"] == -32602  # no client timeout
+    receipt = rpc(gate.url, sync, [raw])["result"]
+    assert receipt["status"] == "0x1"
+    assert receipt["transactionHash"] == "0x" + keccak(hexstr=raw).hex()
+    assert node.w3.eth.get_transaction_count(ana.address) == 1
+
+
+def test_a_sync_send_that_is_not_mined_holds_the_node_only_briefly(anvil_node, node):
+    """anvil waits 30 s for a transaction it does not mine (a nonce gap) before answering a
+    sync send: the gate answers after ``sync_wait`` s with EIP-7966's timeout code and the
+    transaction's hash, so one student cannot hold an upstream slot for long."""
+    from eth_utils import keccak
+
+    ana = Account.create()
+    node.send_value("Joe", ana.address, ETHER)
+    raw = _signed(node, ana, nonce=5)  # nonces 0-4 never come: anvil keeps it in its pool
+    with Gate(anvil_node.url, sync_wait=0.5) as g:
+        start = time.monotonic()
+        answer = rpc(g.url, "eth_sendRawTransactionSync", [raw])
+        took = time.monotonic() - start
+    assert answer["error"]["code"] == 4 and answer["error"]["data"] == "0x" + keccak(
+        hexstr=raw).hex()
+    assert 0.5 <= took < 3, took
+
+
+def test_a_student_sends_a_transaction_in_one_request_and_falls_back_where_refused(
+        gate, node, anvil_node, monkeypatch):
+    """A chain with a local key sends through eth_sendRawTransactionSync, no receipt polls;
+    where it is refused as an unknown method (an older gate: "method not found"), it falls
+    back to eth_sendRawTransaction, once and for all."""
+    import omteach.classroom.gate as gate_module
+
+    from .chain_fixtures import asked_of_node
+
+    ana = Account.create()
+    node.send_value("Joe", ana.address, ETHER)
+    student = Chain(gate.url, cast=(), keys={"Ana": ana})
+    student.send_value("Ana", node.address("Jane"), 1)
+    asked = asked_of_node(student)
+    result = student.send_value("Ana", node.address("Jane"), 2)
+    assert [m for m in asked if m != "eth_chainId"] == ["eth_estimateGas",
+                                                        "eth_sendRawTransactionSync"]
+    assert result.block == node.block_number
+    monkeypatch.setattr(gate_module, "SYNC_SEND_METHOD", "(none)")  # as a gate before it
+    with Gate(anvil_node.url) as old:
+        student = Chain(old.url, cast=(), keys={"Ana": ana})
+        asked = asked_of_node(student)
+        for wei in (3, 4):
+            student.send_value("Ana", node.address("Jane"), wei)
+    assert asked.count("eth_sendRawTransactionSync") == 1
+    assert asked.count("eth_sendRawTransaction") == 2
+    assert node.w3.eth.get_transaction_count(ana.address) == 4

@@ -97,6 +97,7 @@ class Chain:
             # eth-tester refuses the "pending" tag for a gas estimate, and its own estimate
             # already runs in a fresh block on top of the latest, stamped with the wall clock.
             self._next_block_tag: str | None = None
+            self._sync_send: bool | None = False  # eth-tester has no eth_sendRawTransactionSync
         else:
             # web3 asks the node for its chain id before every eth_call and gas estimate (its
             # validation): half of a classroom's requests. A node's chain id never changes, so
@@ -112,6 +113,7 @@ class Chain:
             # A node estimates against its latest block unless told otherwise; anvil stamps its
             # pending block with the wall clock (the time the next block will have).
             self._next_block_tag = "pending"
+            self._sync_send = None  # whether the node answers eth_sendRawTransactionSync: tried
         self.w3 = Web3(self._provider)
         try:
             self.chain_id = int(self.w3.eth.chain_id)
@@ -131,6 +133,7 @@ class Chain:
         self._nonce_lock = threading.Lock()
         self._nonces: dict[str, int] = {}  # lower-case address -> next nonce of a local key
         self._fee_fields: dict[str, int] = {}
+        self._receipts: dict[bytes, Any] = {}  # transaction hash -> receipt a sync send returned
         self._fees_at: float | None = None  # time.monotonic() when the fee fields were read
         self.fee_seconds = fee_seconds
         """How long the fee fields read are reused (:meth:`_cached_fees`); a node's refusal of
@@ -363,7 +366,9 @@ class Chain:
             if isinstance(exc, Web3Exception | ValueError | TypeError | EthValidationError):
                 raise ChainError(f"{sender} → {what} failed: {_node_message(exc)}") from None
             raise
-        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash)
+        receipt = self._receipts.pop(bytes(tx_hash), None)
+        if receipt is None:
+            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash)
         if receipt["status"] != 1:
             reason = self._replayed_reason(fn, tx, receipt)
             if reason is not None:
@@ -445,11 +450,42 @@ class Chain:
                 full = dict(tx, gas=self.w3.eth.estimate_gas(tx))
             full.pop("from", None)
             signed = account.sign_transaction(full)
-            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+            tx_hash = self._send_raw(signed.raw_transaction, signed.hash)
             # Sent: the node holds this nonce now, so this key's next one follows it. A refusal
             # before this line leaves no entry, and the next transaction asks the node again.
             self._nonces[address] = nonce + 1
             return tx_hash
+
+    def _send_raw(self, raw: bytes, tx_hash: Any) -> Any:
+        """Send a signed transaction (``tx_hash`` is its hash); returns the hash.
+
+        Where the node answers ``eth_sendRawTransactionSync`` (EIP-7966; anvil 1.7 and the
+        class's gate do), its answer is the receipt, kept for :meth:`_send`: one request where
+        a send and its receipt polls were two or more. A node without it (its "method not
+        found", asked once per chain) gets ``eth_sendRawTransaction``; a wait the node or the
+        gate cut short (EIP-7966's code 4: sent, not yet mined) is left to the receipt polls.
+        """
+        from web3.exceptions import Web3RPCError
+
+        if self._sync_send is False:
+            return self.w3.eth.send_raw_transaction(raw)
+        try:
+            result = self.w3.manager.request_blocking("eth_sendRawTransactionSync",
+                                                      ["0x" + bytes(raw).hex()])
+        except Web3RPCError as exc:
+            code = (exc.rpc_response or {}).get("error", {}).get("code")
+            if code == -32601 and self._sync_send is None:
+                self._sync_send = False
+                return self.w3.eth.send_raw_transaction(raw)
+            if code == 4:
+                return tx_hash
+            raise
+        from web3._utils.method_formatters import receipt_formatter
+        from web3.datastructures import AttributeDict
+
+        self._sync_send = True
+        self._receipts[bytes(tx_hash)] = AttributeDict.recursive(receipt_formatter(dict(result)))
+        return tx_hash
 
     def _cached_fees(self) -> dict[str, int]:
         """:meth:`_fees`, read again after :attr:`fee_seconds` (default :data:`FEE_SECONDS`;
