@@ -413,7 +413,8 @@ class Chain:
 
         Three requests to the node: the gas estimate (which also surfaces a refusal, with its
         reason, before anything is signed), the raw transaction and, in :meth:`_send`, its
-        receipt. The nonce and the fees are this process's own: the next nonce of a key that
+        receipt; two where the node answers the send with the receipt (:meth:`_send_raw`).
+        The nonce and the fees are this process's own: the next nonce of a key that
         only this process uses is known once the last one was sent, and the fees move little
         (:meth:`_cached_fees`). Asking for them before every transaction doubled a class's
         requests through the gate (issue 21). Should the node refuse them (another process
