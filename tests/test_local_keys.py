@@ -146,18 +146,10 @@ def test_a_label_names_a_classmate_but_cannot_send(chain):
     assert chain.name_of(mine) == "Ana" and "Someone" not in chain.labels
 
 
-def _one_transaction(chain) -> list[str]:
-    """What a local key's transaction asks of the node once its nonce and fees are known."""
-    if chain.kind.startswith("JSON-RPC"):  # anvil: EIP-7966, the receipt in the send's answer
-        return ["eth_estimateGas", "eth_sendRawTransactionSync"]
-    return ["eth_estimateGas", "eth_sendRawTransaction", "eth_getTransactionReceipt"]
-
-
 def test_a_local_keys_later_transactions_ask_the_node_only_to_estimate_send_and_confirm(chain):
     """Issue 21: with 100 students each request through the gate counts. The nonce of a key
     only this process uses, and fees a few seconds old, are known here: after the first
-    transaction a call costs the estimate, the raw transaction and its receipt (on a node that
-    answers eth_sendRawTransactionSync, anvil, the receipt comes with the send)."""
+    transaction a call costs the estimate, the raw transaction and its receipt."""
     _funded(chain)
     dua = deploy_agreement(chain, owner="Joe", sender="Ana")
     dua.transact("grant_consent", sender="Joe")
@@ -172,7 +164,8 @@ def test_a_local_keys_later_transactions_ask_the_node_only_to_estimate_send_and_
     # polls a busy node needs)
     to_node = [m for i, m in enumerate(asked) if m != "eth_chainId" and not (
         m == "eth_getTransactionReceipt" and i and asked[i - 1] == m)]
-    assert to_node == _one_transaction(chain) * 2, to_node
+    assert to_node == ["eth_estimateGas", "eth_sendRawTransaction",
+                       "eth_getTransactionReceipt"] * 2, to_node
 
 
 def test_a_chain_reuses_its_fees_for_as_long_as_it_is_told(chain):
@@ -190,7 +183,8 @@ def test_a_chain_reuses_its_fees_for_as_long_as_it_is_told(chain):
     chain._fees_at -= 3600
     asked.clear()
     chain.send_value("Ana", "Jane", 1)
-    assert [m for m in asked if m != "eth_chainId"] == _one_transaction(chain), asked
+    assert [m for m in asked if m not in ("eth_chainId", "eth_getTransactionReceipt")] == [
+        "eth_estimateGas", "eth_sendRawTransaction"], asked
 
 
 def test_a_nonce_used_elsewhere_is_read_again_and_the_transaction_still_goes(chain):
@@ -209,3 +203,45 @@ def test_a_nonce_used_elsewhere_is_read_again_and_the_transaction_still_goes(cha
         elsewhere.send_value("Ana", chain.address("Jane"), 1)
     chain.send_value("Ana", "Jane", 1)
     assert chain.w3.eth.get_transaction_count(key.address) == 3 - (elsewhere is None)
+
+
+def test_a_chain_told_to_send_sync_gets_the_receipt_with_the_send(anvil_node):
+    """Issue 21: with ``sync_send`` (the teacher's chain on the class's node) a local key's
+    transaction is sent with eth_sendRawTransactionSync (EIP-7966), whose answer is the
+    receipt: no receipt polls (web3 polls every 0.1 s; the teacher's close waited for them).
+    The receipt reads as a polled one: its block, gas, events and a deployed address."""
+    chain = Chain(anvil_node.url, sync_send=True)
+    _funded(chain)
+    dua = deploy_agreement(chain, owner="Joe", sender="Ana")
+    assert dua.call("company") == chain.address("Ana")
+    dua.transact("grant_consent", sender="Joe")
+    model = dua.call("model_name")
+    dua.transact("use_data", model, sender="Ana")
+    asked = asked_of_node(chain)
+    result = dua.transact("use_data", model, sender="Ana")
+    assert [m for m in asked if m != "eth_chainId"] == ["eth_estimateGas",
+                                                        "eth_sendRawTransactionSync"], asked
+    assert result.block == chain.block_number and result.gas_used > 21_000
+    assert [e.name for e in result.events] == [e.name for e in dua.events(result.block)]
+    assert result.events
+    with pytest.raises(ContractRevertError):  # a refusal still comes from the estimate
+        dua.transact("use_data", "another model", sender="Ana")
+
+
+def test_a_chain_told_to_send_sync_falls_back_where_the_node_does_not_answer_it(anvil_node):
+    """A node that does not know eth_sendRawTransactionSync ("method not found": the class's
+    gate, which forwards eth_sendRawTransaction only) is asked once; then every transaction
+    goes as before."""
+    from omteach.classroom.gate import Gate
+
+    dev = Chain(anvil_node.url)
+    ana = Account.create()
+    dev.send_value("Joe", ana.address, ETHER)
+    with Gate(anvil_node.url) as gate:
+        chain = Chain(gate.url, cast=(), keys={"Ana": ana}, sync_send=True)
+        asked = asked_of_node(chain)
+        for wei in (1, 2):
+            chain.send_value("Ana", dev.address("Jane"), wei)
+    assert asked.count("eth_sendRawTransactionSync") == 1
+    assert asked.count("eth_sendRawTransaction") == 2
+    assert dev.w3.eth.get_transaction_count(ana.address) == 2

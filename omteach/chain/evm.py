@@ -80,12 +80,14 @@ class Chain:
     ``keys`` names local signing keys (a private key, hex or bytes, or an eth_account
     ``LocalAccount``): their transactions are signed here, never by the node. A chain reached
     through the classroom's gate has no node accounts: pass ``cast=()``. ``headers`` go with
-    every request to ``url`` (the class hub's class pass, for its gate).
+    every request to ``url`` (the class hub's class pass, for its gate). ``sync_send``: send a
+    local key's transactions with ``eth_sendRawTransactionSync`` where the node answers it
+    (:meth:`_send_raw`; the teacher's chain on the class's own node).
     """
 
     def __init__(self, url: str | None = None, *, cast: Sequence[str] = CAST,
                  keys: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None,
-                 fee_seconds: float = FEE_SECONDS):
+                 fee_seconds: float = FEE_SECONDS, sync_send: bool = False):
         from web3 import Web3
 
         if url is None:
@@ -113,7 +115,8 @@ class Chain:
             # A node estimates against its latest block unless told otherwise; anvil stamps its
             # pending block with the wall clock (the time the next block will have).
             self._next_block_tag = "pending"
-            self._sync_send = None  # whether the node answers eth_sendRawTransactionSync: tried
+            # Whether the node answers eth_sendRawTransactionSync: tried at the first send.
+            self._sync_send = None if sync_send else False
         self.w3 = Web3(self._provider)
         try:
             self.chain_id = int(self.w3.eth.chain_id)
@@ -460,11 +463,15 @@ class Chain:
     def _send_raw(self, raw: bytes, tx_hash: Any) -> Any:
         """Send a signed transaction (``tx_hash`` is its hash); returns the hash.
 
-        Where the node answers ``eth_sendRawTransactionSync`` (EIP-7966; anvil 1.7 and the
-        class's gate do), its answer is the receipt, kept for :meth:`_send`: one request where
-        a send and its receipt polls were two or more. A node without it (its "method not
-        found", asked once per chain) gets ``eth_sendRawTransaction``; a wait the node or the
-        gate cut short (EIP-7966's code 4: sent, not yet mined) is left to the receipt polls.
+        With ``sync_send``, where the node answers ``eth_sendRawTransactionSync`` (EIP-7966;
+        anvil 1.7 does), its answer is the receipt, kept for :meth:`_send`: one request where a
+        send and its receipt polls were two or more (web3 polls every 0.1 s, and a round's
+        close is not mined at once: the teacher's close took 0.4-0.5 s, 0.13-0.2 s this way).
+        A node without it (its "method not found", asked once per chain) gets
+        ``eth_sendRawTransaction``; a wait the node cut short (EIP-7966's code 4: sent, not yet
+        mined) is left to the receipt polls. Not for the students: through the gate, in step,
+        sends that hold the gate's few upstream slots until mined made the close later, not
+        sooner (bench/RESULTS.md, issue 21).
         """
         from web3.exceptions import Web3RPCError
 

@@ -9,8 +9,7 @@ anvil listens on loopback only, and students talk to this gate, which forwards
 - ``eth_sendRawTransaction``, a transaction the student signed on their own machine for this
   chain (refused without a chain id, i.e. replayable on any chain, with another chain's id, with
   more gas than :data:`TX_GAS_CAP`, or signed by one of ``refuse_senders``, the node's
-  development accounts), and ``eth_sendRawTransactionSync`` (EIP-7966: the same, answered with
-  the receipt), with the same checks and a wait of at most :data:`SYNC_WAIT` seconds,
+  development accounts),
 
 answers ``eth_accounts`` itself with ``[]`` (a node reached through the gate holds no key for
 anyone: say so rather than list the teacher's accounts), hands the methods the teacher's process
@@ -77,7 +76,6 @@ from typing import Any
 from omteach.errors import ChainError, GateRefusal, OmteachError
 
 __all__ = ["Gate", "GateRefusal", "FairQueue", "parse_body", "READ_METHODS", "SEND_METHOD",
-           "SYNC_SEND_METHOD",
            "PASS_HEADER", "class_pass", "pass_holder"]
 
 READ_METHODS = frozenset({
@@ -91,16 +89,6 @@ READ_METHODS = frozenset({
 """Standard methods that only read the chain (storage is public on any chain anyway)."""
 
 SEND_METHOD = "eth_sendRawTransaction"
-SYNC_SEND_METHOD = "eth_sendRawTransactionSync"
-"""EIP-7966: a raw transaction whose answer is its receipt (one request, not a send and receipt
-polls; anvil 1.7 answers it)."""
-SYNC_WAIT = 2.0
-"""Seconds the gate waits for the node to answer ``eth_sendRawTransactionSync``. anvil waits
-30 s for a transaction it does not mine (a nonce gap): one upstream slot held that long per
-request would let a student stall the class. After this the client is told, with EIP-7966's
-timeout code and the transaction's hash, to poll for its receipt."""
-SYNC_TIMEOUT = 4
-"""EIP-7966's error code: the transaction was accepted but not mined within the wait."""
 MAX_BODY = 512 * 1024
 """Largest request body: a 64 KiB blob as a signed transaction is about 135 kB of hex."""
 MAX_BATCH = 50
@@ -322,7 +310,6 @@ class Gate:
     ``pass_secret``: the class hub's secret; requests with a valid class pass are counted per
     student, not per address. ``shared_addresses``: addresses many students come from (the
     hub's host), whose connections are counted per pass holder once their first request arrives.
-    ``sync_wait``: seconds an ``eth_sendRawTransactionSync`` may hold an upstream slot.
     """
 
     def __init__(self, upstream: str, *, host: str = "127.0.0.1", port: int = 0,
@@ -335,14 +322,13 @@ class Gate:
                  tx_gas_cap: int = TX_GAS_CAP, max_log_blocks: int = MAX_LOG_BLOCKS,
                  max_response: int = MAX_RESPONSE, workers: int = UPSTREAM_WORKERS,
                  chain_id: int | None = None, pass_secret: bytes | None = None,
-                 shared_addresses: Iterable[str] = (), sync_wait: float = SYNC_WAIT):
+                 shared_addresses: Iterable[str] = ()):
         self.upstream = upstream
         self.refuse_senders = {a.lower() for a in refuse_senders}
         self.handlers = dict(handlers or {})
         self.max_body = max_body
         self.max_batch = max_batch
         self.timeout = timeout
-        self.sync_wait = min(sync_wait, timeout)
         self.refusals: deque[tuple[str, str]] = deque(maxlen=1000)
         self.on_refusal = on_refusal
         self.max_open_per_client = max_open_per_client
@@ -695,7 +681,7 @@ class Gate:
                 return _error(req_id, INTERNAL_ERROR, f"{method} failed inside the gate "
                                                       f"({type(exc).__name__}): tell the teacher")
             return {"jsonrpc": "2.0", "id": req_id, "result": result}
-        if method not in (SEND_METHOD, SYNC_SEND_METHOD) and method not in READ_METHODS:
+        if method != SEND_METHOD and method not in READ_METHODS:
             return self._refuse(req_id, client, method[:80], METHOD_NOT_FOUND,
                                 f"{method[:80]} is for the teacher's node only: students reach "
                                 "the chain through the gate, which forwards standard reads and "
@@ -704,12 +690,10 @@ class Gate:
             params = self._bounded(method, params)
         except GateRefusal as exc:
             return self._refuse(req_id, client, method, exc.code, exc.message)
-        request = {"jsonrpc": "2.0", "id": req_id, "method": method, "params": params}
-        budget = budget if budget is not None else [self.max_response]
         try:
-            if method == SYNC_SEND_METHOD:
-                return self._forward_sync(request, budget)
-            return self._forward(request, budget)
+            return self._forward({"jsonrpc": "2.0", "id": req_id, "method": method,
+                                  "params": params},
+                                 budget if budget is not None else [self.max_response])
         except GateRefusal as exc:
             return self._refuse(req_id, client, method, exc.code, exc.message)
 
@@ -727,8 +711,8 @@ class Gate:
 
     def _bounded(self, method: str, params: Any) -> Any:
         """``params`` as forwarded (a gas cap filled in), or GateRefusal saying what to change."""
-        if method in (SEND_METHOD, SYNC_SEND_METHOD):
-            self._check_raw(params, method)
+        if method == SEND_METHOD:
+            self._check_raw(params)
         elif method in ("eth_call", "eth_estimateGas"):
             return self._bounded_call(method, params)
         elif method == "eth_getLogs":
@@ -824,12 +808,11 @@ class Gate:
                                                 "teacher") from None
         return self._chain_id
 
-    def _check_raw(self, params: Any, method: str = SEND_METHOD) -> None:
+    def _check_raw(self, params: Any) -> None:
         from eth_account import Account
 
-        # (EIP-7966 allows a timeout after the transaction; the gate sets the wait itself)
         if not isinstance(params, list) or len(params) != 1 or not isinstance(params[0], str):
-            raise GateRefusal(INVALID_PARAMS, f"{method} takes one hex string")
+            raise GateRefusal(INVALID_PARAMS, "eth_sendRawTransaction takes one hex string")
         try:
             raw = bytes.fromhex(params[0].removeprefix("0x"))
             sender = Account.recover_transaction(raw)
@@ -853,16 +836,14 @@ class Gate:
 
     # -- forwarding ------------------------------------------------------------------------------
 
-    def _forward(self, request: dict[str, Any], budget: list[int],
-                 timeout: float | None = None) -> dict[str, Any]:
-        """The node's answer, within the time limit (``timeout``, default ``self.timeout``)
-        and the budget."""
+    def _forward(self, request: dict[str, Any], budget: list[int]) -> dict[str, Any]:
+        """The node's answer, within the time limit and the budget."""
         if budget[0] <= 0:
             raise GateRefusal(LIMIT_EXCEEDED, "this request's answers already fill what the gate "
                                               f"returns at once ({self.max_response:,} bytes): "
                                               "send the rest in another request")
         try:
-            answer = self._post(request, budget[0], timeout)
+            answer = self._post(request, budget[0])
         except GateRefusal as exc:
             if exc.code == LIMIT_EXCEEDED:
                 budget[0] = 0  # spent: the batch's next requests are not sent to the node
@@ -870,32 +851,14 @@ class Gate:
         budget[0] -= answer.pop("_size", 0) if isinstance(answer, dict) else 0
         return answer
 
-    def _forward_sync(self, request: dict[str, Any], budget: list[int]) -> dict[str, Any]:
-        """:meth:`_forward` for ``eth_sendRawTransactionSync``, waiting at most
-        :attr:`sync_wait` s: then EIP-7966's timeout error, with the transaction's hash (the
-        node has it, or will say so when it is sent again), so the client polls its receipt."""
-        try:
-            return self._forward(request, budget, timeout=self.sync_wait)
-        except _TookTooLong:
-            from eth_utils import keccak
-
-            tx_hash = "0x" + keccak(hexstr=request["params"][0]).hex()
-            return {"jsonrpc": "2.0", "id": request["id"],
-                    "error": {"code": SYNC_TIMEOUT, "data": tx_hash,
-                              "message": f"the transaction was not mined within "
-                                         f"{self.sync_wait:g} s: ask eth_getTransactionReceipt "
-                                         "for it"}}
-
-    def _post(self, request: dict[str, Any], limit: int,
-              timeout: float | None = None) -> dict[str, Any]:
+    def _post(self, request: dict[str, Any], limit: int) -> dict[str, Any]:
         """POST one request to the node; its answer (with its ``_size``), at most ``limit``
-        bytes, within ``timeout`` (default ``self.timeout``) seconds in all."""
-        timeout = self.timeout if timeout is None else timeout
+        bytes, within ``self.timeout`` seconds in all."""
         body = json.dumps(request).encode()
         http = urllib.request.Request(self.upstream, body, {"Content-Type": "application/json"})
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + self.timeout
         try:
-            with urllib.request.urlopen(http, timeout=timeout) as resp:
+            with urllib.request.urlopen(http, timeout=self.timeout) as resp:
                 data = _read_bounded(resp, limit, deadline)
         except urllib.error.HTTPError as exc:  # the node answered, with an HTTP error status
             try:
@@ -906,12 +869,7 @@ class Gate:
                 return _error(request["id"], SERVER_ERROR, f"the node answered HTTP {exc.code}")
         except GateRefusal:
             raise
-        except (OSError, ValueError) as exc:
-            # A sync send's timeout is its own answer (see _forward_sync), not the node's fault.
-            timed_out = isinstance(exc, TimeoutError) or isinstance(
-                getattr(exc, "reason", None), TimeoutError)
-            if request["method"] == SYNC_SEND_METHOD and timed_out:
-                raise _TookTooLong() from None
+        except (OSError, ValueError):
             return _error(request["id"], SERVER_ERROR,
                           "the teacher's node does not answer: tell the teacher")
         try:
@@ -923,21 +881,13 @@ class Gate:
         return answer
 
 
-class _TookTooLong(GateRefusal):
-    """The node did not answer within the forward's time limit (a GateRefusal to the client;
-    a sync send's own answer in :meth:`Gate._forward_sync`)."""
-
-    def __init__(self) -> None:
-        super().__init__(SERVER_ERROR, "the node took too long to answer: ask for less (a "
-                                       "narrower query, a cheaper call)")
-
-
 def _read_bounded(resp: Any, limit: int, deadline: float) -> bytes:
     """Read an HTTP answer of at most ``limit`` bytes before ``deadline`` (else GateRefusal)."""
     chunks, size = [], 0
     while True:
         if time.monotonic() > deadline:
-            raise _TookTooLong()
+            raise GateRefusal(SERVER_ERROR, "the node took too long to answer: ask for less "
+                                            "(a narrower query, a cheaper call)")
         chunk = resp.read(min(1 << 20, limit + 1 - size))
         if not chunk:
             return b"".join(chunks)

@@ -210,8 +210,10 @@ class ClassroomNode:
             # The teacher's key: made here, or brought along (hex, bytes or LocalAccount).
             self.teacher_key = (Account.create() if teacher_key is None
                                 else Account.from_key(getattr(teacher_key, "key", teacher_key)))
+            # The teacher's sends answered with their receipts (EIP-7966): no receipt polls.
             self.chain = Chain(self.anvil.url, cast=(DEV,),
-                               keys={COMPANY: self.teacher_key, FAUCET: Account.create()})
+                               keys={COMPANY: self.teacher_key, FAUCET: Account.create()},
+                               sync_send=True)
             self.chain.send_value(DEV, COMPANY, TEACHER_FUNDS)
             self.chain.send_value(DEV, FAUCET, FAUCET_FUNDS)
             self.board: DeployedContract = self.chain.deploy("BlobBoard", sender=COMPANY)
@@ -310,7 +312,8 @@ def teacher_chain(state_file: Path = DEFAULT_STATE) -> tuple[Chain, DeployedCont
     from omteach.classroom.student import pass_headers
 
     chain = Chain(state.node_url, cast=(), keys={COMPANY: state.teacher_key},
-                  headers=pass_headers(state.node_url))  # on the class hub: the teacher's pass
+                  headers=pass_headers(state.node_url),  # on the class hub: the teacher's pass
+                  sync_send=True)  # sends answered with their receipts (EIP-7966)
     return (chain, chain.attach("Classroom", state.classroom),
             chain.attach("BlobBoard", state.board))
 
