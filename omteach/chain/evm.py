@@ -80,14 +80,12 @@ class Chain:
     ``keys`` names local signing keys (a private key, hex or bytes, or an eth_account
     ``LocalAccount``): their transactions are signed here, never by the node. A chain reached
     through the classroom's gate has no node accounts: pass ``cast=()``. ``headers`` go with
-    every request to ``url`` (the class hub's class pass, for its gate). ``sync_send``: send a
-    local key's transactions with ``eth_sendRawTransactionSync`` where the node answers it
-    (:meth:`_send_raw`; the teacher's chain on the class's own node).
+    every request to ``url`` (the class hub's class pass, for its gate).
     """
 
     def __init__(self, url: str | None = None, *, cast: Sequence[str] = CAST,
                  keys: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None,
-                 fee_seconds: float = FEE_SECONDS, sync_send: bool = False):
+                 fee_seconds: float = FEE_SECONDS):
         from web3 import Web3
 
         if url is None:
@@ -99,7 +97,6 @@ class Chain:
             # eth-tester refuses the "pending" tag for a gas estimate, and its own estimate
             # already runs in a fresh block on top of the latest, stamped with the wall clock.
             self._next_block_tag: str | None = None
-            self._sync_send: bool | None = False  # eth-tester has no eth_sendRawTransactionSync
         else:
             # web3 asks the node for its chain id before every eth_call and gas estimate (its
             # validation): half of a classroom's requests. A node's chain id never changes, so
@@ -115,8 +112,6 @@ class Chain:
             # A node estimates against its latest block unless told otherwise; anvil stamps its
             # pending block with the wall clock (the time the next block will have).
             self._next_block_tag = "pending"
-            # Whether the node answers eth_sendRawTransactionSync: tried at the first send.
-            self._sync_send = None if sync_send else False
         self.w3 = Web3(self._provider)
         try:
             self.chain_id = int(self.w3.eth.chain_id)
@@ -136,7 +131,6 @@ class Chain:
         self._nonce_lock = threading.Lock()
         self._nonces: dict[str, int] = {}  # lower-case address -> next nonce of a local key
         self._fee_fields: dict[str, int] = {}
-        self._receipts: dict[bytes, Any] = {}  # transaction hash -> receipt a sync send returned
         self._fees_at: float | None = None  # time.monotonic() when the fee fields were read
         self.fee_seconds = fee_seconds
         """How long the fee fields read are reused (:meth:`_cached_fees`); a node's refusal of
@@ -369,9 +363,7 @@ class Chain:
             if isinstance(exc, Web3Exception | ValueError | TypeError | EthValidationError):
                 raise ChainError(f"{sender} → {what} failed: {_node_message(exc)}") from None
             raise
-        receipt = self._receipts.pop(bytes(tx_hash), None)
-        if receipt is None:
-            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash)
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash)
         if receipt["status"] != 1:
             reason = self._replayed_reason(fn, tx, receipt)
             if reason is not None:
@@ -416,8 +408,7 @@ class Chain:
 
         Three requests to the node: the gas estimate (which also surfaces a refusal, with its
         reason, before anything is signed), the raw transaction and, in :meth:`_send`, its
-        receipt; two where the node answers the send with the receipt (:meth:`_send_raw`).
-        The nonce and the fees are this process's own: the next nonce of a key that
+        receipt. The nonce and the fees are this process's own: the next nonce of a key that
         only this process uses is known once the last one was sent, and the fees move little
         (:meth:`_cached_fees`). Asking for them before every transaction doubled a class's
         requests through the gate (issue 21). Should the node refuse them (another process
@@ -454,48 +445,11 @@ class Chain:
                 full = dict(tx, gas=self.w3.eth.estimate_gas(tx))
             full.pop("from", None)
             signed = account.sign_transaction(full)
-            tx_hash = self._send_raw(signed.raw_transaction, signed.hash)
+            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
             # Sent: the node holds this nonce now, so this key's next one follows it. A refusal
             # before this line leaves no entry, and the next transaction asks the node again.
             self._nonces[address] = nonce + 1
             return tx_hash
-
-    def _send_raw(self, raw: bytes, tx_hash: Any) -> Any:
-        """Send a signed transaction (``tx_hash`` is its hash); returns the hash.
-
-        With ``sync_send``, where the node answers ``eth_sendRawTransactionSync`` (EIP-7966;
-        anvil 1.7 does), its answer is the receipt, kept for :meth:`_send`: one request where a
-        send and its receipt polls were two or more (web3 polls every 0.1 s, and a round's
-        close is not mined at once: the teacher's close took 0.4-0.5 s, 0.13-0.2 s this way).
-        A node without it (its "method not found", asked once per chain) gets
-        ``eth_sendRawTransaction``; a wait the node cut short (EIP-7966's code 4: sent, not yet
-        mined) is left to the receipt polls. Not for the students: through the gate, in step,
-        sends that hold the gate's few upstream slots until mined made the close later, not
-        sooner (bench/RESULTS.md, issue 21).
-        """
-        from web3.exceptions import Web3RPCError
-
-        if self._sync_send is False:
-            return self.w3.eth.send_raw_transaction(raw)
-        try:
-            result = self.w3.manager.request_blocking("eth_sendRawTransactionSync",
-                                                      ["0x" + bytes(raw).hex()])
-        except Web3RPCError as exc:
-            code = (exc.rpc_response or {}).get("error", {}).get("code")
-            if code == -32601 and self._sync_send is None:
-                self._sync_send = False
-                return self.w3.eth.send_raw_transaction(raw)
-            # Sent, not mined within the node's wait (EIP-7966's code 4; anvil 1.7 says
-            # "Transaction confirmation timeout" after 30 s): the receipt polls decide.
-            if code == 4 or "timeout" in str(exc).lower():
-                return tx_hash
-            raise
-        from web3._utils.method_formatters import receipt_formatter
-        from web3.datastructures import AttributeDict
-
-        self._sync_send = True
-        self._receipts[bytes(tx_hash)] = AttributeDict.recursive(receipt_formatter(dict(result)))
-        return tx_hash
 
     def _cached_fees(self) -> dict[str, int]:
         """:meth:`_fees`, read again after :attr:`fee_seconds` (default :data:`FEE_SECONDS`;

@@ -210,10 +210,8 @@ class ClassroomNode:
             # The teacher's key: made here, or brought along (hex, bytes or LocalAccount).
             self.teacher_key = (Account.create() if teacher_key is None
                                 else Account.from_key(getattr(teacher_key, "key", teacher_key)))
-            # The teacher's sends answered with their receipts (EIP-7966): no receipt polls.
             self.chain = Chain(self.anvil.url, cast=(DEV,),
-                               keys={COMPANY: self.teacher_key, FAUCET: Account.create()},
-                               sync_send=True)
+                               keys={COMPANY: self.teacher_key, FAUCET: Account.create()})
             self.chain.send_value(DEV, COMPANY, TEACHER_FUNDS)
             self.chain.send_value(DEV, FAUCET, FAUCET_FUNDS)
             self.board: DeployedContract = self.chain.deploy("BlobBoard", sender=COMPANY)
@@ -312,8 +310,7 @@ def teacher_chain(state_file: Path = DEFAULT_STATE) -> tuple[Chain, DeployedCont
     from omteach.classroom.student import pass_headers
 
     chain = Chain(state.node_url, cast=(), keys={COMPANY: state.teacher_key},
-                  headers=pass_headers(state.node_url),  # on the class hub: the teacher's pass
-                  sync_send=True)  # sends answered with their receipts (EIP-7966)
+                  headers=pass_headers(state.node_url))  # on the class hub: the teacher's pass
     return (chain, chain.attach("Classroom", state.classroom),
             chain.attach("BlobBoard", state.board))
 
