@@ -188,7 +188,8 @@ def _requests_between(trace: list[tuple[float, str]], start: float, end: float) 
     students' transactions went through it (seconds after ``start``)."""
     window = sorted((t, m) for t, m in trace if start <= t <= end)
     counts = Counter(m for _, m in window)
-    sends = [t - start for t, m in window if m == "eth_sendRawTransaction"]
+    sends = [t - start for t, m in window
+             if m in ("eth_sendRawTransaction", "eth_sendRawTransactionSync")]
     when = (f"; transactions sent from +{sends[0]:.2f} s to +{sends[-1]:.2f} s, close at "
             f"+{end - start:.2f} s" if sends else "")
     return f"{len(window)} (" + ", ".join(

@@ -329,6 +329,31 @@ def test_a_round_with_a_wrong_revealed_share_is_abandoned_and_the_class_goes_on(
     assert len(teacher.open_round()) == 4  # round 1 opens with the class
 
 
+def test_ai_inc_ends_the_submissions_in_one_transaction_at_the_submit_deadline(klass):
+    """Issue 21: at the submit deadline, with a dropout and a chain quiet since the last
+    submission (its latest block older than the deadline), AI Inc. ends the submissions in one
+    transaction: the market estimates it in the pending block, at the node's clock. (It once
+    sent a transfer to itself first, to have a block stamped past the deadline.)"""
+    teacher, spec_id, owners = klass
+    teacher.open_round()
+    owners[3].leave_at = 0
+    for _ in range(2):
+        for owner in owners:
+            owner.step(spec_id)  # keys, then shares
+    assert owners[3].step(spec_id) == LEFT
+    for owner in owners[:3]:
+        assert "submitted" in owner.step(spec_id)
+    deadline = teacher.market.round_info(spec_id, 0).submit_deadline
+    dropped = teacher.wait_for_submissions(timeout=10)
+    assert dropped == [owners[3].address]
+    assert teacher.chain.now() < deadline <= time.time()
+    asked = asked_of_node(teacher.chain)
+    with pytest.raises(ProtocolError, match="revealed their shares"):
+        teacher.recover(dropped, timeout=0.2)
+    assert asked.count("eth_sendRawTransaction") == 1
+    assert teacher.market.round_state(spec_id, of=()).phase is Phase.RECOVERING
+
+
 def test_a_round_with_too_few_submissions_is_abandoned_at_the_submit_deadline(klass):
     """Only s0 submits (min_owners is 2): at the submit deadline AI Inc. abandons the round
     instead of waiting for the spec's deadline; s0 is paid, the others are dropouts."""
@@ -344,7 +369,10 @@ def test_a_round_with_too_few_submissions_is_abandoned_at_the_submit_deadline(kl
     assert len(dropped) == 3
     step = teacher.recover(dropped, timeout=1)
     assert step.action is Action.ABANDON_ROUND and "min_owners" in step.why
+    assert teacher.chain.now() < teacher.market.round_info(spec_id, 0).submit_deadline
+    asked = asked_of_node(teacher.chain)
     record = teacher.finish(teacher_record(teacher, spec_id), step)
+    assert asked.count("eth_sendRawTransaction") == 1  # no block stamped past the deadline first
     assert record.abandoned == step.why
     assert [o.balance() for o in owners] == [BOUNTY, 0, 0, 0]
     assert teacher.market.spec(spec_id).round == 1

@@ -481,6 +481,47 @@ def test_who_misses_the_submit_deadline_is_a_dropout(chain, market):
     assert market.call("balance_of", "AI Inc.") == BOUNTY  # Jack's unused place comes back
 
 
+def _two_of_three_submitted(market, chain):
+    sid = post(market, chain, rounds=1, min_owners=2, places=3)
+    accept(market, sid, ["Joe", "Jane", "Jack"])
+    open_and_share(market, sid, ["Joe", "Jane", "Jack"])
+    submit(market, sid, ["Joe", "Jane"])
+    return sid, market.call("round_info", sid, 0)[4]  # the submit deadline
+
+
+def test_ending_the_submissions_at_the_next_blocks_clock_keeps_the_rule(chain, market):
+    """Ending the submissions as the next block will run it (``next_block``, what the
+    Market client does) is still refused, with the contract's reason, before the submit
+    deadline, and goes through once it passed, on either chain."""
+    sid, deadline = _two_of_three_submitted(market, chain)
+    with refused("the submit deadline has not passed: participants may still submit"):
+        market.transact("end_submissions", sid, sender="AI Inc.", next_block=True)
+    chain.advance_time(PHASE + 1)
+    result = market.transact("end_submissions", sid, sender="AI Inc.", next_block=True)
+    assert [e.name for e in result.events] == ["SubmissionsEnded"]
+    assert result.events[0].args["dropped"] == 1 and chain.now() >= deadline
+
+
+@pytest.mark.parametrize("chain", ["anvil"], indirect=True)
+def test_ending_the_submissions_needs_no_block_stamped_past_the_deadline(chain, market):
+    """Issue 21: on a quiet node the clock passes the submit deadline while the latest block is
+    still older than it, and a node's gas estimate (which runs the call) reads the latest
+    block's time: ending the submissions was refused until another transaction had a block
+    stamped past the deadline. With ``next_block`` it is estimated in the pending block, at the
+    node's clock: one transaction. (eth-tester's estimate runs at the wall clock already, and
+    its clock moves only with a block: not this case.)"""
+    sid, deadline = _two_of_three_submitted(market, chain)
+    chain.w3.provider.make_request("evm_increaseTime", [PHASE + 1])  # the clock, no block
+    assert chain.w3.eth.get_block("pending")["timestamp"] >= deadline > chain.now()
+    block = chain.block_number
+    with refused("the submit deadline has not passed: participants may still submit"):
+        market.transact("end_submissions", sid, sender="AI Inc.")  # at the latest block
+    result = market.transact("end_submissions", sid, sender="AI Inc.", next_block=True)
+    assert result.block == block + 1 == chain.block_number  # this one transaction, alone
+    assert chain.now() >= deadline
+    assert [e.name for e in result.events] == ["SubmissionsEnded"]
+
+
 def test_too_few_submissions_by_the_deadline_cannot_end_the_round(chain, market):
     sid = post(market, chain, rounds=1, min_owners=2, places=3)
     accept(market, sid, ["Joe", "Jane", "Jack"])

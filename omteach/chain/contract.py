@@ -103,10 +103,14 @@ class DeployedContract:
             raise ChainError(f"calling {self.name}.{fn} failed: {exc}") from None
         return result
 
-    def transact(self, fn: str, *args: Any, sender: str, value: int = 0) -> TxResult:
+    def transact(self, fn: str, *args: Any, sender: str, value: int = 0,
+                 next_block: bool = False) -> TxResult:
         """Send a transaction from ``sender``; returns what it did, or raises ContractRevertError.
 
         A refused transaction changes nothing (the contract's state is as before).
+        ``next_block``: check it as the next block will run it, at the node's clock rather than
+        the latest block's time (for an action allowed only once a deadline passed: no other
+        transaction needs to have a block stamped past the deadline first).
         """
         abi = self._abi(fn)
         if self.is_view(fn):
@@ -116,7 +120,7 @@ class DeployedContract:
             raise InvalidValueError(f"{fn} does not accept payment; send it without value")
         tx = {"from": self.chain.address(sender), "value": int(value)}
         receipt = self.chain._send(getattr(self._contract.functions, fn)(*call_args), tx,
-                                   f"{self.name}.{fn}", sender)
+                                   f"{self.name}.{fn}", sender, next_block=next_block)
         return TxResult(fn, sender, receipt["transactionHash"].to_0x_hex(),
                         int(receipt["blockNumber"]), int(receipt["gasUsed"]),
                         self._decode_logs(receipt["logs"]))

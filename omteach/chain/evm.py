@@ -94,6 +94,9 @@ class Chain:
             self._provider = EthereumTesterProvider()
             use_quick_gas_estimate(self._provider.ethereum_tester.backend)
             self.kind = "eth-tester (in-process py-evm)"
+            # eth-tester refuses the "pending" tag for a gas estimate, and its own estimate
+            # already runs in a fresh block on top of the latest, stamped with the wall clock.
+            self._next_block_tag: str | None = None
         else:
             # web3 asks the node for its chain id before every eth_call and gas estimate (its
             # validation): half of a classroom's requests. A node's chain id never changes, so
@@ -106,6 +109,9 @@ class Chain:
                                                cache_allowed_requests=True,
                                                cacheable_requests={"eth_chainId"})
             self.kind = f"JSON-RPC node at {url}"
+            # A node estimates against its latest block unless told otherwise; anvil stamps its
+            # pending block with the wall clock (the time the next block will have).
+            self._next_block_tag = "pending"
         self.w3 = Web3(self._provider)
         try:
             self.chain_id = int(self.w3.eth.chain_id)
@@ -321,10 +327,14 @@ class Chain:
         self.contracts[contract.name] = contract
         return contract
 
-    def _send(self, fn: Any, tx: dict[str, Any], what: str, sender: str) -> Any:
+    def _send(self, fn: Any, tx: dict[str, Any], what: str, sender: str, *,
+              next_block: bool = False) -> Any:
         """Send ``fn`` (a web3 contract call or constructor; None for a plain transfer) as ``tx``.
 
         A local key signs here and the transaction goes out raw; otherwise the node signs.
+        ``next_block``: estimate the gas (which runs the call, and so checks the contract's
+        rules) as the next block will run it, at its time, not the latest block's
+        (:meth:`_next_block_gas`).
         """
         from eth_utils import ValidationError as EthValidationError
         from web3.exceptions import Web3Exception
@@ -333,6 +343,10 @@ class Chain:
             raise ChainError(f"{sender} → {what}: there is no key for {sender} here; only "
                              f"{', '.join(self.accounts) or 'nobody'} can send from this chain")
         try:
+            if next_block and fn is not None and self._next_block_tag is not None:
+                # (eth-tester's own estimate already runs on the next block: left to web3 there,
+                # so its gas limits, and the block hashes the notebooks print, stay as they were)
+                tx = dict(tx, gas=self._next_block_gas(fn, tx))
             local = self._local.get(str(tx["from"]).lower())
             if local is None:
                 tx_hash = fn.transact(tx) if fn is not None else self.w3.eth.send_transaction(tx)
@@ -360,12 +374,25 @@ class Chain:
                                       sender=sender)
         return receipt
 
+    def _next_block_gas(self, fn: Any, tx: dict[str, Any]) -> int:
+        """The gas estimate of calling ``fn`` as ``tx`` in the next block (the pending one).
+
+        A node estimates against its latest block by default, and a contract's rule on the
+        clock reads that block's timestamp: on a quiet chain it can be seconds old, so an action
+        allowed only after a deadline (ending the submissions) was refused until some other
+        transaction had a block stamped past it. The pending block has the node's clock (anvil:
+        the wall clock), as the block this transaction lands in will. A refusal still raises
+        here, with the contract's reason.
+        """
+        call = {k: v for k, v in tx.items() if k in ("from", "value")}
+        return int(fn.estimate_gas(call, block_identifier=self._next_block_tag))
+
     def _replayed_reason(self, fn: Any, tx: dict[str, Any], receipt: Any) -> str | None:
         """Why a mined transaction reverted: its call replayed in its block's context.
 
-        The gas estimate runs the call against the latest block, so a rule on the clock (a
-        deadline that passed between the estimate and the block) surfaces only when mined; the
-        replay sees that block's timestamp and gives the contract's reason.
+        The gas estimate runs the call against the latest (or pending) block, so a rule on the
+        clock (a deadline that passed between the estimate and the block) surfaces only when
+        mined; the replay sees that block's timestamp and gives the contract's reason.
         """
         if fn is None or not hasattr(fn, "call"):
             return None
@@ -407,7 +434,8 @@ class Chain:
                 nonce = self.w3.eth.get_transaction_count(account.address, "pending")
             tx = dict(tx, chainId=self.chain_id, nonce=nonce, **self._cached_fees())
             if fn is not None:
-                # Estimating the gas runs the call: a refusal surfaces here, with its reason.
+                # Estimating the gas runs the call: a refusal surfaces here, with its reason
+                # (unless the caller estimated already: ``gas`` in ``tx``, and no estimate).
                 full = fn.build_transaction(tx)
                 # The estimate runs against the latest state; classmates' transactions mined
                 # first can make this one dearer (the round's last key shares also start the

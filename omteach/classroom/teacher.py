@@ -224,14 +224,6 @@ class ClassTeacher:
         and the latest block may be seconds old on a quiet chain."""
         return max(self.chain.now(), int(time.time()))
 
-    def _stamp(self, deadline: int) -> None:
-        """Make sure the latest block is stamped at ``deadline`` or later: the contract reads
-        the clock from the block a call runs in, and a quiet chain's latest block can be older
-        than the wall clock, so a call past a deadline would still be refused. A zero-value
-        transfer to itself mines one (any node takes it; no cheat method needed)."""
-        if self.chain.now() < deadline <= time.time():
-            self.chain.send_value(COMPANY, COMPANY, 0)
-
     def _phase_over(self, state: RoundState, phase: Phase) -> bool:
         """The round left ``phase``, or its deadline passed (the contract then refuses the late)."""
         return state.phase is not phase or state.deadline_passed(self.now())
@@ -320,8 +312,8 @@ class ClassTeacher:
                 return step
             if step.action is not Action.END_SUBMISSIONS:
                 raise ProtocolError(f"the submissions cannot end now: {step.why}")
-            if state.submission_count < len(state.participants):
-                self._stamp(state.info.submit_deadline)
+            # One transaction: the market checks it at the next block's clock (the wall
+            # clock), so no block needs stamping past the deadline first.
             self.company.end_submissions(self._spec_id())
         ends = (Action.CLOSE_ROUND, Action.ABANDON_ROUND, Action.STUCK)
         try:
@@ -356,12 +348,9 @@ class ClassTeacher:
         rounds, as dropouts are. The record says why (the dashboard shows it)."""
         state = self._round(full=True)
         if state.phase is Phase.RECOVERING:
-            silent = [p for p in state.submitted if p not in state.revealed]
-            if silent:  # only after the reveal deadline may the company abandon without them
-                self._stamp(state.info.reveal_deadline)
-                self.dropped_out.update(silent)
-        elif state.info.submit_deadline:
-            self._stamp(state.info.submit_deadline)
+            # Only after the reveal deadline may the company abandon without them (checked at
+            # the next block's clock, as ending the submissions is).
+            self.dropped_out.update(p for p in state.submitted if p not in state.revealed)
         with timed(record.timings, "close"):
             self.company.abandon_round(state.spec_id)
         record.abandoned = why

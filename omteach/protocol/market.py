@@ -177,12 +177,13 @@ class Market:
         """A readable name for an address (a cast member, or the shortened address)."""
         return self.chain.name_of(address)
 
-    def _transact(self, fn: str, *args: object, sender: str, value: int = 0) -> TxResult:
+    def _transact(self, fn: str, *args: object, sender: str, value: int = 0,
+                  next_block: bool = False) -> TxResult:
         # Parties act by address; receipts and refusals read better with the cast's names.
         address = self.address(sender)
         name = self.name(address)
         return self.contract.transact(fn, *args, sender=name if name in self.chain.accounts
-                                      else address, value=value)
+                                      else address, value=value, next_block=next_block)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -468,7 +469,9 @@ class Market:
     def end_submissions(self, spec_id: int, *, sender: str = COMPANY) -> TxResult:
         """End the round's submissions (all in, or the submit deadline passed): participants
         who have not submitted are the round's dropouts; the survivors then reveal."""
-        return self._transact("end_submissions", spec_id, sender=sender)
+        # Allowed once the submit deadline passed: checked at the next block's clock, since a
+        # quiet chain's latest block can be older than the deadline (the same for the two below).
+        return self._transact("end_submissions", spec_id, sender=sender, next_block=True)
 
     def close_round(self, spec_id: int, next_model_blob: str, *,
                     sender: str = COMPANY) -> TxResult:
@@ -480,11 +483,11 @@ class Market:
         """Give up the current round without a new model, when it cannot close (too few
         submissions by the submit deadline, or reveals over without the shares needed): its
         submitters are credited as on a close, and the next round starts from the same model."""
-        return self._transact("abandon_round", spec_id, sender=sender)
+        return self._transact("abandon_round", spec_id, sender=sender, next_block=True)
 
     def reclaim_escrow(self, spec_id: int, *, sender: str = COMPANY) -> TxResult:
         """After the deadline, credit what is left of the escrow to the company; the spec ends."""
-        return self._transact("reclaim_escrow", spec_id, sender=sender)
+        return self._transact("reclaim_escrow", spec_id, sender=sender, next_block=True)
 
     # -- the owners' verbs ------------------------------------------------------------------------
 
