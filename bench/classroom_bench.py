@@ -61,7 +61,7 @@ from omteach.learning import tasks
 
 
 def one_class(n: int, *, dropout: float, submit_seconds: int,
-              node_in_process: bool = False) -> dict[str, float]:
+              node_in_process: bool = False, timeline: bool = False) -> dict[str, float]:
     """Two rounds with ``n`` light students, ``dropout`` of them leaving in round 0."""
     dropouts = int(n * dropout + 1e-9)
     leave = {seat: 0 for seat in range(n - dropouts, n)}
@@ -91,6 +91,8 @@ def one_class(n: int, *, dropout: float, submit_seconds: int,
             trace = [tuple(t) for t in json.loads(state.with_suffix(".trace").read_text())]
     figures["requests"] = _requests_between(trace, figures["deadline"],
                                             result.records[0].closed_at)
+    if timeline:
+        print(_timeline(trace, figures["deadline"], result.records[0].closed_at), flush=True)
     return figures
 
 
@@ -196,6 +198,21 @@ def _requests_between(trace: list[tuple[float, str]], start: float, end: float) 
         f"{m.removeprefix('eth_')} {c}" for m, c in counts.most_common()) + ")" + when
 
 
+def _timeline(trace: list[tuple[float, str]], start: float, end: float,
+              step: float = 0.25) -> str:
+    """The gate's requests from ``start`` to ``end`` in slices of ``step`` s, by method: where
+    the reveal phase's time goes (who waits for whom)."""
+    lines = []
+    t = start
+    while t < end:
+        counts = Counter(m.removeprefix("eth_").removeprefix("call ")
+                         for when, m in trace if t <= when < t + step)
+        lines.append(f"    +{t - start:4.2f} " + " ".join(
+            f"{m} {c}" for m, c in sorted(counts.items())))
+        t += step
+    return "\n".join(lines)
+
+
 def _figures(result, n: int, leave: dict[int, int], wall: float) -> dict[str, Any]:
     """The dropout round's figures, after checking the class's aggregate is exact."""
     errors = [f"{r.name}: {r.error}" for r in result.reports if r.error]
@@ -232,6 +249,7 @@ def _figures(result, n: int, leave: dict[int, int], wall: float) -> dict[str, An
             "shares_bytes": float(np.mean(share_bytes)), "k": info.k, "t": info.threshold,
             "deadline": info.submit_deadline,
             "seen_s": first.last_submission_at - info.submit_deadline,
+            "ended_s": first.ended_at - info.submit_deadline,
             "error": error, "wall_s": wall}
 
 
@@ -244,6 +262,8 @@ def main() -> None:
     parser.add_argument("--node-in-process", action="store_true",
                         help="run the class's node (anvil, gate) in this process, beside the "
                         "teacher (default: a process of its own, as make classroom does)")
+    parser.add_argument("--timeline", action="store_true",
+                        help="print the gate's requests after the submit deadline, by 0.25 s")
     parser.add_argument("--serve-node", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_node is not None:
@@ -256,14 +276,15 @@ def main() -> None:
     for n in args.students:
         print(f"{n} students (separate processes):", flush=True)
         r = one_class(n, dropout=args.dropout, submit_seconds=args.submit_seconds,
-                      node_in_process=args.node_in_process)
+                      node_in_process=args.node_in_process, timeline=args.timeline)
         lines.append(f"students={n} dropouts={r['dropouts']} "
                      f"round_close_s={r['round_close_s']:.2f} recovery_s={r['recovery_s']:.2f} "
                      f"shares_bytes_per_student={r['shares_bytes']:.0f}")
         print(f"  {lines[-1]} k={r['k']} t={r['t']} revealed_at_close={r['revealed']} "
               f"max_error={r['error']:.1e} "
               f"wall_s={r['wall_s']:.0f}", flush=True)
-        print(f"  AI Inc. saw the submit deadline at +{r['seen_s']:.2f} s; gate requests from "
+        print(f"  AI Inc. saw the submit deadline at +{r['seen_s']:.2f} s, its end_submissions "
+              f"was mined at +{r['ended_s']:.2f} s; gate requests from "
               f"the deadline to the close: {r['requests']}", flush=True)
     print("\n".join(lines))
 

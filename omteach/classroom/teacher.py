@@ -127,6 +127,8 @@ class RoundRecord:
     timings: dict[str, float] = field(default_factory=dict)
     closed_at: float = 0.0
     last_submission_at: float = 0.0
+    ended_at: float = 0.0
+    """When AI Inc.'s ``end_submissions`` was mined (this machine's clock; 0: not sent)."""
     spec_id: int | None = None
     """The spec this round belongs to: a teacher who posts a second spec keeps the first's
     records in ``history``, and the dashboard shows only the current spec's."""
@@ -167,6 +169,8 @@ class ClassTeacher:
         """Gas of each open_round (it grows with the participants: the cost table's figure)."""
         self._closed_states: dict[tuple[int, int], dict[str, Seat]] = {}
         """(spec, round) -> each participant's state in a closed round: final, read once."""
+        self.ended_at = 0.0
+        """When this teacher's last ``end_submissions`` was mined (0: none yet)."""
         self.next_round_at: float | None = None
         """Wall-clock time the pause ends and the next round opens (None: not pausing)."""
         self.initial_accuracy = self.accuracy()
@@ -315,6 +319,7 @@ class ClassTeacher:
             # One transaction: the market checks it at the next block's clock (the wall
             # clock), so no block needs stamping past the deadline first.
             self.company.end_submissions(self._spec_id())
+            self.ended_at = time.time()
         ends = (Action.CLOSE_ROUND, Action.ABANDON_ROUND, Action.STUCK)
         try:
             wait_until(lambda: self._round(full=True), lambda state, _quiet: next_action(
@@ -445,8 +450,10 @@ class ClassTeacher:
         record.last_submission_at = time.time()
         record.dropped = [self.name(p) for p in dropped]
         say(f"round {round_no}: {len(dropped)} dropout(s); the survivors reveal their shares…")
+        self.ended_at = 0.0
         with timed(record.timings, "reveals"):
             step = self.recover(dropped, timeout=timeout)
+        record.ended_at = self.ended_at
         if step.action is Action.CLOSE_ROUND:
             say(f"round {round_no}: AI Inc. sums, decrypts and posts the next model…")
         self.finish(record, step, timeout=timeout)
