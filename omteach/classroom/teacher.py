@@ -170,7 +170,7 @@ class ClassTeacher:
         self._closed_states: dict[tuple[int, int], dict[str, Seat]] = {}
         """(spec, round) -> each participant's state in a closed round: final, read once."""
         self.ended_at = 0.0
-        """When this teacher's last ``end_submissions`` was mined (0: none yet)."""
+        """When the last :meth:`recover` had ``end_submissions`` mined (0: it sent none)."""
         self.next_round_at: float | None = None
         """Wall-clock time the pause ends and the next round opens (None: not pausing)."""
         self.initial_accuracy = self.accuracy()
@@ -309,6 +309,7 @@ class ClassTeacher:
         :class:`ProtocolError` (call again to wait more).
         """
         self.dropped_out.update(dropped)
+        self.ended_at = 0.0
         state = self._round()
         if state.phase is not Phase.RECOVERING:
             step = next_action(state, now=self.now())
@@ -450,7 +451,6 @@ class ClassTeacher:
         record.last_submission_at = time.time()
         record.dropped = [self.name(p) for p in dropped]
         say(f"round {round_no}: {len(dropped)} dropout(s); the survivors reveal their shares…")
-        self.ended_at = 0.0
         with timed(record.timings, "reveals"):
             step = self.recover(dropped, timeout=timeout)
         record.ended_at = self.ended_at
