@@ -411,6 +411,43 @@ def test_aggregate_refuses_a_round_with_a_lying_blob(keys):
             r.company.aggregate(r.spec_id, 1)
 
 
+def test_updates_checked_as_they_arrive_are_not_read_again_at_the_close(keys):
+    """AI Inc. checks each update while the others still train (the classroom's teacher does,
+    at each new submission); the close then sums without reading a single update again, and
+    the mean is the same. A lying update is left for the close, which still refuses it."""
+    with TrainingRun(keys=keys, workers=1, rounds=1) as r:
+        r.open_round()
+        assert r.company.check_arrivals(r.spec_id, 0) == 0
+        updates = {n: r.owners[n].train(r.spec_id, 0) for n in r.owners}
+        for name in ("Joe", "Jane"):
+            r.owners[name].submit(r.spec_id, 0, updates[name])
+        assert r.company.check_arrivals(r.spec_id, 0) == 2
+        r.owners["Jack"].submit(r.spec_id, 0, updates["Jack"])
+        assert r.company.check_arrivals(r.spec_id, 0) == 3
+        ids = set(r.round_state().submitted.values())
+        read = []
+        get_json = r.market.blobs.get_json
+        r.market.blobs.get_json = lambda bid: read.append(bid) or get_json(bid)
+        _end_and_reveal(r)
+        mean, count = r.company.aggregate(r.spec_id, 0)
+        assert count == 3 and not ids & set(read), "an update checked before was read again"
+        _assert_the_plain_mean(r, updates, mean, count)
+
+
+def test_an_update_refused_while_others_submit_is_refused_at_the_close(keys):
+    with TrainingRun(keys=keys, workers=1, rounds=1) as r:
+        r.open_round()
+        _train_and_submit(r, "Joe", "Jane")
+        joe = r.owners["Joe"].address
+        honest = r.market.blobs.get_json(r.market.submission(r.spec_id, 0, joe))
+        lying = r.market.blobs.put(canonical_json({**honest, "contributions": 0}))
+        r.market.submit(r.spec_id, 0, lying, sender=r.owners["Jack"].address)
+        assert r.company.check_arrivals(r.spec_id, 0) == 2  # no error while the class works
+        _end_and_reveal(r)
+        with pytest.raises(AggregationError, match="Jack's update says contributions = 0"):
+            r.company.aggregate(r.spec_id, 0)
+
+
 def test_a_copied_update_does_not_decode(keys):
     """Jack resubmits Joe's ciphertexts as his own: the masks no longer cancel."""
     with TrainingRun(keys=keys, workers=1, rounds=1) as r:

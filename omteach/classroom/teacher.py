@@ -288,12 +288,21 @@ class ClassTeacher:
         """Wait until every participant submitted or the submit deadline passed (or
         ``timeout`` s). Returns the participants who have not submitted: the round's dropouts
         once the deadline passed."""
+        checked, seen, when = 0, 0, 0.0
+
+        def done(state: RoundState, _quiet: bool) -> bool:
+            nonlocal checked, seen, when
+            count = state.submission_count
+            # Check the updates that came while the others train, not all at the close: at each
+            # new submission, and each second while some update's bytes are not on the board.
+            if count > checked and (count > seen or time.monotonic() - when > 1.0):
+                checked = self.company.check_arrivals(state.spec_id, state.round)
+                seen, when = count, time.monotonic()
+            return (state.submission_count == len(state.participants)
+                    or self._phase_over(state, Phase.SUBMITTING))
         try:
-            wait_until(self._round,
-                       lambda state, _quiet: (state.submission_count == len(state.participants)
-                                              or self._phase_over(state, Phase.SUBMITTING)),
-                       what="the participants' updates", timeout=timeout, interval=0.1,
-                       error=RoundTimeoutError)
+            wait_until(self._round, done, what="the participants' updates", timeout=timeout,
+                       interval=0.1, error=RoundTimeoutError)
         except RoundTimeoutError:
             pass  # the ones who have not submitted by now are the dropouts
         return list(self._round(full=True).not_submitted())

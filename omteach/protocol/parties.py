@@ -117,6 +117,14 @@ def round_setup(market: Market, state: RoundState, modulus: int, length: int) ->
                       state.threshold, context=round_context(market, state.spec_id, state.round))
 
 
+def _codec_key(codec: Any) -> bytes:
+    """The codec a spec's key blob names, as bytes to key checked updates by."""
+    try:
+        return canonical_json(codec)
+    except (TypeError, ValueError):  # NaN in a hostile key blob: the update check refuses it
+        return repr(codec).encode()
+
+
 def _codec_json(codec: PackingCodec) -> dict[str, Any]:
     return {"clip": codec.clip, "bits": codec.bits, "max_contributions": codec.max_contributions}
 
@@ -138,6 +146,11 @@ class AICompany:
         self.codec = codec or PackingCodec(clip=model.update_clip, bits=16, max_contributions=3)
         self.weights = tasks.initial_weights(model, seed)
         self.spec_id: int | None = None
+        # Updates already read and checked, by blob id and the terms they were checked against
+        # (a blob id is the SHA-256 of its bytes: the same id is the same update). Filled while
+        # the class is still submitting (check_arrivals), so the close after the deadline only
+        # sums; emptied when a round closes.
+        self._checked: dict[tuple[str, int, bytes, str], PackedCiphertext] = {}
 
     # -- posting ---------------------------------------------------------------------------------
 
@@ -194,7 +207,9 @@ class AICompany:
         """Give up a round that cannot close (too few submissions by the submit deadline, or
         the reveals over without the shares the sum needs): its submitters are credited, the
         model stays as it is (the contract's ``abandon_round``)."""
-        return self.market.abandon_round(spec_id, sender=self.address)
+        result = self.market.abandon_round(spec_id, sender=self.address)
+        self._checked.clear()  # the next round's updates are new blobs
+        return result
 
     def _round_terms(self, spec: MarketSpec) -> tuple[int, dict[str, Any], str]:
         """What every update of the round must say, read from the blobs the chain names."""
@@ -210,7 +225,17 @@ class AICompany:
 
     def _load_update(self, owner: str, blob: str, length: int, codec: dict[str, Any],
                      fingerprint: str) -> PackedCiphertext:
-        """One participant's encrypted update, every field checked against the spec on chain."""
+        """One participant's encrypted update, every field checked against the spec on chain
+        (once per blob and terms: a blob checked before is not read again)."""
+        key = (blob, length, _codec_key(codec), fingerprint)
+        checked = self._checked.get(key)
+        if checked is None:
+            checked = self._read_update(owner, blob, length, codec, fingerprint)
+            self._checked[key] = checked
+        return checked
+
+    def _read_update(self, owner: str, blob: str, length: int, codec: dict[str, Any],
+                     fingerprint: str) -> PackedCiphertext:
         who = self.market.name(owner)
         doc = self.market.blobs.get_json(blob)  # a blob that does not match its id: BlobError
         if not isinstance(doc, dict) or doc.get("kind") != "omteach.PackedCiphertext":
@@ -240,6 +265,31 @@ class AICompany:
         """
         length, codec, fingerprint = self._round_terms(self.market.spec(spec_id))
         return self._load_update(owner, blob, length, codec, fingerprint)
+
+    def check_arrivals(self, spec_id: int, round_no: int) -> int:
+        """Read and check the updates submitted so far in a round, while the others are still
+        training: the close after the deadline then only sums. Returns how many of the round's
+        submissions are checked.
+
+        Nothing is refused here: an update whose bytes are not on the board yet is read at a
+        later call, and one that fails its checks is read again at the close, which refuses it
+        naming its owner (:meth:`aggregate`).
+        """
+        subs = self.market.submissions(spec_id, round_no)
+        if not subs:
+            return 0
+        length, codec, fingerprint = self._round_terms(self.market.spec(spec_id))
+        terms = (length, _codec_key(codec), fingerprint)
+        new = {o: b for o, b in subs.items() if (b, *terms) not in self._checked}
+        prefetch = getattr(self.market.blobs, "prefetch", None)
+        if new and prefetch is not None:  # one eth_getLogs for them all, not two reads each
+            prefetch(list(new.values()))
+        for owner, blob in new.items():
+            try:
+                self._load_update(owner, blob, length, codec, fingerprint)
+            except (AggregationError, BlobError):
+                pass  # not on the board yet, or refused: the close reads it again and says so
+        return len(subs) - sum((b, *terms) not in self._checked for b in subs.values())
 
     def fetch_submissions(self, spec_id: int, round_no: int) -> dict[str, PackedCiphertext]:
         """Each participant's encrypted update (address → ciphertexts), fetched and checked."""
@@ -395,7 +445,9 @@ class AICompany:
                 f"the mean update must be {self.weights.size:,} finite numbers, one per weight; "
                 f"got {update.dtype.name} of shape {update.shape}. The round stays open")
         self.weights = self.weights + update
-        return self.market.close_round(spec_id, self.publish_model(), sender=self.address)
+        result = self.market.close_round(spec_id, self.publish_model(), sender=self.address)
+        self._checked.clear()  # the next round's updates are new blobs
+        return result
 
 
 class DataOwner:
