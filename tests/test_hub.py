@@ -134,6 +134,21 @@ def test_a_port_in_use_is_refused_with_what_to_do(tmp_path):
             hub.check()
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="the hub's checks run as root")
+def test_a_socket_folder_too_long_for_the_kernels_is_refused(tmp_path, monkeypatch):
+    """Kernels talk to their server over Unix sockets (no TCP port to race for), and a socket's
+    path has at most 107 bytes: a temporary folder too deep for them is refused before anything
+    is made."""
+    (tmp_path / "class.csv").write_text("ana\n")
+    deep = tmp_path / ("d" * (90 - len(str(tmp_path))))
+    monkeypatch.setattr("omteach.hub.launch.kernel_socket_base", lambda: deep)
+    hub = ClassHub(tmp_path / "class.csv", data=tmp_path / "data")
+    assert hub.kernel_sockets.parent == deep
+    with pytest.raises(HubError, match="too long a path for the kernels' sockets"):
+        hub.check()
+    assert not deep.exists() and not (tmp_path / "data").exists()
+
+
 # -- the hub ------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
@@ -278,8 +293,19 @@ class TestAClassOnTheHub:
                      "answer_key": str(ROOT / "source" / "course" / "02_smart_contracts.ipynb")}
             out = json.loads(kernel.run(f"PATHS = {paths!r}\nGATE_HOST = {gate_host!r}\n"
                                         f"ANVIL_PORT = {anvil_port}\n" + WALLS))
+            # Its kernel talks to its server over Unix sockets in a folder of the student's own
+            # (no loopback port that thirty servers race for), which classmates cannot open.
+            theirs = hub.kernel_sockets / str(pwd.getpwnam(classmate).pw_uid)
+            sockets = json.loads(kernel.run(
+                "import json, os\nfrom ipykernel.connect import get_connection_info\n"
+                "info = json.loads(get_connection_info())\n"
+                f"try:\n    os.listdir({str(theirs)!r}); theirs = 'read'\n"
+                "except OSError as exc:\n    theirs = type(exc).__name__\n"
+                "print(json.dumps([info['transport'], os.path.dirname(info['ip']), theirs]))"))
         finally:
             kernel.close()
+        mine = hub.kernel_sockets / str(pwd.getpwnam(me).pw_uid)
+        assert sockets == ["ipc", str(mine), "PermissionError"], sockets
         assert out == {"classmate": "PermissionError", "course": "PermissionError",
                        "teacher_key": "PermissionError", "node_state": "PermissionError",
                        "answer_key": "PermissionError",

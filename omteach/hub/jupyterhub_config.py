@@ -7,6 +7,7 @@ the same for every class.
 
 import json
 import os
+import pwd
 from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner
@@ -71,6 +72,11 @@ class ClassSpawner(LocalProcessSpawner):
 c.JupyterHub.spawner_class = ClassSpawner
 ENV = Path(S["env"])  # the course for students: see ClassHub._shared_env
 c.Spawner.cmd = [str(ENV / "bin" / "python"), "-m", "jupyterhub.singleuser"]
+# Kernels talk to their server over Unix sockets in the user's private folder, not TCP ports on
+# loopback: thirty servers starting kernels at once each pick five "free" ports, two can pick the
+# same one, and jupyter_client restarts the loser on the same ports until it gives up (a
+# student's kernel dead at the start of the lesson). A socket file also keeps classmates out.
+c.Spawner.args = ["--KernelManager.transport=ipc"]
 c.Spawner.default_url = "/lab"
 c.Spawner.start_timeout = 120  # thirty servers starting at once on two cores
 c.Spawner.http_timeout = 120
@@ -94,7 +100,14 @@ def _pass(spawner) -> str:
     return class_pass(PASS_SECRET, spawner.user.name)
 
 
+def _kernel_sockets(spawner) -> str:
+    """The folder of this user's kernel sockets (made by _pre_spawn): short, since a socket's
+    path has at most 107 bytes (ClassHub.kernel_sockets)."""
+    return str(Path(S["kernel_sockets"]) / str(pwd.getpwnam(spawner.user.name).pw_uid))
+
+
 c.Spawner.environment = {
+    "JUPYTER_RUNTIME_DIR": _kernel_sockets,
     "OMTEACH_CLASS": _join,
     "OMTEACH_CLASS_PASS": _pass,
     # nbgrader's exchange and course id for every server (no file in /etc/jupyter: other
@@ -112,6 +125,10 @@ def _pre_spawn(spawner) -> None:
     """Make the account on first spawn (a student added through the admin page or the API),
     and open the teacher's server on the course folder."""
     account = ensure_account(spawner.user.name, Path(S["homes"]))
+    sockets = Path(_kernel_sockets(spawner))
+    sockets.mkdir(mode=0o700, exist_ok=True)  # in a root-owned folder: nobody else makes it
+    os.chown(sockets, account.pw_uid, account.pw_gid)
+    sockets.chmod(0o700)
     if S.get("memory_limit_mib"):
         spawner.cgroup_procs = memory_cgroup(f"{S['cgroup_prefix']}{spawner.user.name}",
                                              S["memory_limit_mib"] * 2**20)

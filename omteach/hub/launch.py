@@ -22,8 +22,10 @@ import os
 import secrets
 import shutil
 import socket
+import stat
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -140,6 +142,17 @@ def check_port(host: str, port: int) -> None:
                            "port (make hub HUB_PORT=...) or stop what uses it") from None
 
 
+def kernel_socket_base() -> Path:
+    """Where a hub keeps its kernels' sockets: /run (root's, in memory) where there is one."""
+    return Path("/run") if Path("/run").is_dir() else Path(tempfile.gettempdir())
+
+
+MAX_SOCKET_PATH = 107
+"""The longest path a Unix socket can have (Linux's sockaddr_un, less its final NUL)."""
+SOCKET_TAIL = len("/4294967295/kernel-") + 36 + len("-ipc-5")
+"""What follows the hub's socket folder in a kernel's socket path: .../UID/kernel-ID-ipc-N."""
+
+
 @dataclass
 class ClassHub:
     """A class's hub: accounts, course folder, exchange, then JupyterHub and its services.
@@ -174,6 +187,9 @@ class ClassHub:
         self.env = self.data / "env"
         self.cache = self.env / "cache"  # OMTEACH_CACHE_DIR of every server: compiled contracts
         self.python_replica = self.data / "python"
+        # The kernels' Unix sockets, a folder per user: short (a socket's path has at most 107
+        # bytes, and a kernel's id alone is 36) and made by root, on the machine's tmpfs.
+        self.kernel_sockets = kernel_socket_base() / f"omteach-hub{self.slot}-kernels"
         self.admin_token = ""
         self._proc: subprocess.Popen | None = None
 
@@ -186,6 +202,10 @@ class ClassHub:
                            "network namespace for the classroom node (sudo make hub)")
         if not 0 <= self.slot < 250:
             raise HubError(f"slot {self.slot}: choose 0-249")
+        if len(os.fsencode(self.kernel_sockets)) + SOCKET_TAIL > MAX_SOCKET_PATH:
+            raise HubError(f"{self.kernel_sockets} is too long a path for the kernels' sockets "
+                           f"(at most {MAX_SOCKET_PATH - SOCKET_TAIL} bytes): set TMPDIR to a "
+                           "shorter folder")
         self.students = read_class_list(self.class_list)
         if self.teacher in self.students:
             raise HubError(f"{self.class_list} lists the teacher's name {self.teacher!r} as a "
@@ -200,9 +220,13 @@ class ClassHub:
     def prepare(self) -> None:
         """Accounts, passwords, the teacher's course folder, the exchange, students' config."""
         for folder, mode in ((self.data, 0o711), (self.homes, 0o711), (self.run_dir, 0o700),
-                             (self.data / "jupyter-config", 0o755)):
+                             (self.data / "jupyter-config", 0o755), (self.kernel_sockets, 0o711)):
             folder.mkdir(parents=True, exist_ok=True)
             folder.chmod(mode)
+        sockets = self.kernel_sockets.lstat()  # in /tmp anyone could have made it first
+        if not stat.S_ISDIR(sockets.st_mode) or sockets.st_uid != 0:
+            raise HubError(f"{self.kernel_sockets} is not a folder of root's: remove it, then "
+                           "start the hub again")
         for private in PRIVATE_IN_CHECKOUT:
             if (ROOT / private).is_dir():
                 (ROOT / private).chmod(0o700)  # the answer key: not for students' processes
@@ -351,6 +375,7 @@ class ClassHub:
                    "--class-size", str(len(self.students)),
                    "--shared-address", self.namespace.host_address]
         return {"data": str(self.data), "homes": str(self.homes),
+                "kernel_sockets": str(self.kernel_sockets),
                 "bind_url": f"http://{self.host}:{self.port}", "hub_port": free_port(),
                 "proxy_api_port": free_port(), "proxy": str(self.proxy),
                 "env": str(self.env), "cache_dir": str(self.cache),
@@ -447,6 +472,7 @@ class ClassHub:
         self.namespace.delete()
         for name in [*self.students, self.teacher]:
             remove_memory_cgroup(self.cgroup_prefix + name)
+        shutil.rmtree(self.kernel_sockets, ignore_errors=True)  # the servers are gone
 
     def remove_accounts(self) -> None:
         """Remove every account this hub made (tests, or the end of a course)."""
