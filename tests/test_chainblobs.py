@@ -112,6 +112,24 @@ def test_unknown_and_malformed_ids(store):
             store.get(bad)
 
 
+def test_a_node_that_does_not_serve_the_blobs_block_yet_says_read_again(store, monkeypatch):
+    """Seen on anvil under load: a view names the block a blob was posted in before the node's
+    log index serves that block. The reader gets the project's BlobError saying to read again,
+    not web3's error; the next read, once the node serves it, has the bytes."""
+    from web3.exceptions import Web3RPCError
+
+    bid = store.put(b"an update")
+    store.forget()
+
+    def not_yet(_params):
+        raise Web3RPCError("BlockOutOfRangeError: block height is 1228 but requested was 1229")
+    monkeypatch.setattr(store.chain.w3.eth, "get_logs", not_yet)
+    with pytest.raises(BlobError, match="did not return its bytes .*read it again"):
+        store.get(bid)
+    monkeypatch.undo()
+    assert store.get(bid) == b"an update"
+
+
 def test_a_reader_without_a_sender_reads_but_cannot_publish(store):
     bid = store.put(b"shared")
     reader = ChainBlobStore(store.chain, store.board)

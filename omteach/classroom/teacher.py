@@ -71,6 +71,7 @@ from omteach.errors import (
     AggregationError,
     DropoutRecoveryError,
     InvalidValueError,
+    OmteachError,
     ProtocolError,
     RoundTimeoutError,
     WaitTimeoutError,
@@ -296,8 +297,11 @@ class ClassTeacher:
             # Check the updates that came while the others train, not all at the close: at each
             # new submission, and each second while some update's bytes are not on the board.
             if count > checked and (count > seen or time.monotonic() - when > 1.0):
-                checked = self.company.check_arrivals(state.spec_id, state.round)
                 seen, when = count, time.monotonic()
+                try:
+                    checked = self.company.check_arrivals(state.spec_id, state.round)
+                except OmteachError:
+                    pass  # a read that failed: the close reads every update again if need be
             return (state.submission_count == len(state.participants)
                     or self._phase_over(state, Phase.SUBMITTING))
         try:

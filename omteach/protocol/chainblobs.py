@@ -122,9 +122,16 @@ class ChainBlobStore(BlobStore):
         if block == 0:
             raise BlobError(f"no blob {bid[:12]}… on the board at {self.board.address}; "
                             "was it published there (and on this chain)?")
-        logs = self.chain.w3.eth.get_logs({
-            "address": self.board.address, "fromBlock": block, "toBlock": block,
-            "topics": [self._topic, "0x" + bid]})
+        try:
+            logs = self.chain.w3.eth.get_logs({
+                "address": self.board.address, "fromBlock": block, "toBlock": block,
+                "topics": [self._topic, "0x" + bid]})
+        except Exception as exc:  # noqa: BLE001 (web3's and the transport's, named below)
+            # Seen on anvil: a view already answers from a block its log index does not serve
+            # yet ("block height is 1228 but requested was 1229").
+            raise BlobError(f"blob {bid[:12]}… is on the board from block {block}, but the node "
+                            f"did not return its bytes ({type(exc).__name__}: {exc}); read it "
+                            "again in a moment") from None
         for log in logs:
             try:
                 (data,) = decode(["bytes"], bytes(log["data"]))

@@ -287,8 +287,8 @@ class AICompany:
         for owner, blob in new.items():
             try:
                 self._load_update(owner, blob, length, codec, fingerprint)
-            except (AggregationError, BlobError):
-                pass  # not on the board yet, or refused: the close reads it again and says so
+            except OmteachError:
+                pass  # not on the board (or the node) yet, or refused: the close reads it again
         return len(subs) - sum((b, *terms) not in self._checked for b in subs.values())
 
     def fetch_submissions(self, spec_id: int, round_no: int) -> dict[str, PackedCiphertext]:
