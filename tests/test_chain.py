@@ -378,3 +378,39 @@ def test_the_set_up_compiles_every_contract_into_the_cache(fresh_compile, tmp_pa
     assert fresh_compile == ["DataUseAgreement.vy"]
     cached = [p.name.split("-")[0] for p in compiler.compile_cache_dir().glob("*.json")]
     assert cached == ["DataUseAgreement"]
+
+
+def test_a_receipt_is_asked_for_again_within_milliseconds(chain, monkeypatch):
+    """A node that mines on arrival has the receipt within milliseconds: a transaction whose
+    receipt is not there at the first ask is asked again after 5 ms, then 10 ms (web3's own wait
+    sleeps 0.1 s, which half of a class's reveals waited under load)."""
+    from web3.exceptions import TransactionNotFound
+
+    import omteach.chain.evm as evm
+
+    real = chain.w3.eth.get_transaction_receipt
+    misses = [TransactionNotFound("not yet"), TransactionNotFound("not yet")]
+
+    def later(tx_hash):
+        if misses:
+            raise misses.pop(0)
+        return real(tx_hash)
+    slept: list[float] = []
+    monkeypatch.setattr(chain.w3.eth, "get_transaction_receipt", later)
+    monkeypatch.setattr(evm.time, "sleep", slept.append)
+    before = chain.balance("Jane")
+    result = chain.send_value("Joe", "Jane", 7)
+    assert chain.balance("Jane") == before + 7 and result.block > 0
+    assert slept == [0.005, 0.01]
+
+
+def test_a_transaction_no_block_takes_is_named_not_waited_on_forever(chain, monkeypatch):
+    from web3.exceptions import TransactionNotFound
+
+    def never(_tx_hash):
+        raise TransactionNotFound("not mined")
+    monkeypatch.setattr(chain.w3.eth, "get_transaction_receipt", never)
+    tx_hash = bytes.fromhex("ab" * 32)
+    with pytest.raises(ChainError, match=r"Joe → a transfer was sent \(0xabab.*in no block after "
+                                         r"0 s: is the node still mining"):
+        chain._receipt(tx_hash, "a transfer", "Joe", timeout=0.05)
