@@ -12,7 +12,7 @@ try:
 except ImportError:  # the torch-free runs on Python 3.12+ (tests/test_reach.py)
     torch = None
 
-from omteach.crypto.packing import PackedCiphertext, PackingCodec, key_fingerprint
+from omteach.crypto.packing import PackedCiphertext, PackingCodec, add_all, key_fingerprint
 from omteach.crypto.paillier import generate_keypair, public_key_from_json, public_key_to_json
 from omteach.crypto.parallel import ParallelEncryptor
 from omteach.errors import (
@@ -54,6 +54,46 @@ def test_sum_of_k_packed_vectors_is_the_float_sum_within_the_bound(any_keys, dat
     assert total.contributions == k
     back = codec.decrypt(any_keys.private, total)
     assert np.max(np.abs(back - np.sum(xs, axis=0))) <= codec.error_bound(k) + 1e-9
+
+
+@settings(max_examples=20, deadline=None)
+@given(data=st.data(), codec=CODECS, n=st.integers(1, 40))
+def test_adding_all_at_once_is_adding_one_by_one(any_keys, data, codec, n):
+    """AI Inc. sums a round's updates in one pass (gmpy2): the same ciphertexts as Python's own
+    product of each position modulo n^2, the same decrypted sum, the same contributions."""
+    k = data.draw(st.integers(1, codec.max_contributions))
+    xs = [np.array(data.draw(vectors(codec.clip, n))) for _ in range(k)]
+    packed = [codec.encrypt(any_keys.public, x) for x in xs]
+    total = add_all(packed)
+    nsq = int(any_keys.public.nsquare)
+    expected = []
+    for column in zip(*(p.ciphertexts for p in packed), strict=True):
+        product = 1
+        for c in column:
+            product = product * int(c) % nsq
+        expected.append(product)
+    assert [int(c) for c in total.ciphertexts] == expected
+    assert total.contributions == k and all(type(c) is int for c in total.ciphertexts)
+    back = codec.decrypt(any_keys.private, total)
+    assert np.max(np.abs(back - np.sum(xs, axis=0))) <= codec.error_bound(k) + 1e-9
+
+
+def test_adding_all_at_once_refuses_what_adding_one_by_one_refuses(keys, other_keys):
+    codec = PackingCodec(clip=1.0, bits=8, max_contributions=2)
+    a = codec.encrypt(keys.public, np.zeros(5))
+    with pytest.raises(InvalidValueError, match="nothing to add"):
+        add_all([])
+    with pytest.raises(InvalidValueError, match="only packed vectors"):
+        add_all(["ff", a])
+    with pytest.raises(InvalidValueError, match="got str"):
+        add_all([a, "ff"])
+    with pytest.raises(KeyMismatchError, match="different public keys"):
+        add_all([a, codec.encrypt(other_keys.public, np.zeros(5))])
+    with pytest.raises(InvalidValueError, match="different shapes"):
+        add_all([a, codec.encrypt(keys.public, np.zeros(6))])
+    with pytest.raises(HeadroomExceededError, match="3 contributions.*headroom for 2"):
+        add_all([a, a, a])
+    assert add_all([a]).ciphertexts == a.ciphertexts
 
 
 @settings(max_examples=30, deadline=None)

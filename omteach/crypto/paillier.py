@@ -339,6 +339,20 @@ def generate_keypair(
     return KeyPair(public, private)
 
 
+def products_mod(rows: Sequence[Sequence[int]], modulus: int) -> list[int]:
+    """Position by position, the product of the rows' integers modulo ``modulus``: the sum of
+    many Paillier ciphertext vectors in one pass (gmpy2's integers, about six times Python's on
+    4096-bit numbers). Every row has the same length (checked by the caller)."""
+    m = gmpy2.mpz(modulus)
+    out = []
+    for column in zip(*rows, strict=True):
+        acc = gmpy2.mpz(1)
+        for c in column:
+            acc = acc * c % m
+        out.append(int(acc))
+    return out
+
+
 def key_fingerprint(public: PublicKey) -> str:
     """A short public name for a Paillier key: SHA-256 of n, first 16 hex digits.
 

@@ -42,7 +42,7 @@ from omteach.crypto.doublemask import (
     unmask,
 )
 from omteach.crypto.neighbours import DEFAULT_CORRUPTION, DEFAULT_DROPOUT, choose_parameters
-from omteach.crypto.packing import PackedCiphertext, PackingCodec
+from omteach.crypto.packing import PackedCiphertext, PackingCodec, add_all
 from omteach.crypto.paillier import (
     KeyPair,
     PublicKey,
@@ -338,9 +338,7 @@ class AICompany:
         codec = packed[0].codec
         public = self.keys.public
         with timed(timings, "aggregation"):
-            total = packed[0]
-            for p in packed[1:]:
-                total = total + p
+            total = add_all(packed)
         with timed(timings, "decryption"):
             masked = [self.keys.private.raw_decrypt(c) % public.n for c in total.ciphertexts]
         with timed(timings, "recovery"):
@@ -362,7 +360,7 @@ class AICompany:
         length, codec_json, fingerprint = self._round_terms(state.spec)
         packed = [self._load_update(o, b, length, codec_json, fingerprint)
                   for o, b in state.submitted.items()]
-        total = sum(packed[1:], packed[0])
+        total = add_all(packed)
         masked = [self.keys.private.raw_decrypt(c) % self.keys.public.n
                   for c in total.ciphertexts]
         plain = self._unmask(state, masked)
