@@ -58,7 +58,8 @@ def pytest_runtest_logfinish(nodeid: str, location: object) -> None:
 
 def pytest_sessionfinish(session: object) -> None:
     if _USAGE is None:
-        print("\nsuite_cpu: no cpuacct cgroup (run under bench/cpu_tree.sh as root): nothing written")
+        print("\nsuite_cpu: no cpuacct cgroup (run under bench/cpu_tree.sh as root): "
+              "nothing written")
         return
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(_rows, indent=0))
