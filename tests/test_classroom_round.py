@@ -358,6 +358,41 @@ def test_ai_inc_ends_the_submissions_in_one_transaction_at_the_submit_deadline(k
     assert teacher.market.round_state(spec_id, of=()).phase is Phase.RECOVERING
 
 
+def test_ending_refused_for_a_deadline_the_node_has_not_reached_is_sent_again(klass):
+    """This machine's clock says the submit deadline passed, the node's next block is stamped a
+    second before it (seen once in a rehearsal): AI Inc. sends end_submissions again rather than
+    stopping the round; another refusal is raised as it is."""
+    from omteach.errors import ContractRevertError
+
+    teacher, spec_id, owners = klass
+    teacher.open_round()
+    for _ in range(2):
+        for owner in owners:
+            owner.step(spec_id)  # keys, then shares
+    for owner in owners[:3]:
+        assert "submitted" in owner.step(spec_id)
+    dropped = teacher.wait_for_submissions(timeout=10)
+    real = teacher.company.end_submissions
+    refusals = ["the submit deadline has not passed: participants may still submit"]
+
+    def not_yet(spec):
+        if refusals:
+            reason = refusals.pop()
+            raise ContractRevertError(f"refused: {reason}", reason=reason,
+                                      function="end_submissions", sender="AI Inc.")
+        return real(spec)
+    teacher.company.end_submissions = not_yet
+    with pytest.raises(ProtocolError, match="revealed their shares"):
+        teacher.recover(dropped, timeout=0.2)
+    assert not refusals and teacher.ended_at > 0
+    assert teacher.market.round_state(spec_id, of=()).phase is Phase.RECOVERING
+    teacher.company.end_submissions = lambda spec: (_ for _ in ()).throw(ContractRevertError(
+        "refused: not the owner", reason="only the spec's company", function="end_submissions",
+        sender="AI Inc."))
+    with pytest.raises(ContractRevertError, match="not the owner"):
+        teacher._end_submissions()
+
+
 def test_a_round_with_too_few_submissions_is_abandoned_at_the_submit_deadline(klass):
     """Only s0 submits (min_owners is 2): at the submit deadline AI Inc. abandons the round
     instead of waiting for the spec's deadline; s0 is paid, the others are dropouts."""

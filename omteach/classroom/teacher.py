@@ -69,6 +69,7 @@ from omteach.crypto.packing import PackingCodec
 from omteach.crypto.paillier import KeyPair, generate_keypair
 from omteach.errors import (
     AggregationError,
+    ContractRevertError,
     DropoutRecoveryError,
     InvalidValueError,
     OmteachError,
@@ -330,9 +331,7 @@ class ClassTeacher:
                 return step
             if step.action is not Action.END_SUBMISSIONS:
                 raise ProtocolError(f"the submissions cannot end now: {step.why}")
-            # One transaction: the market checks it at the next block's clock (the wall
-            # clock), so no block needs stamping past the deadline first.
-            self.company.end_submissions(self._spec_id())
+            self._end_submissions()
             self.ended_at = time.time()
         ends = (Action.CLOSE_ROUND, Action.ABANDON_ROUND, Action.STUCK)
         try:
@@ -347,6 +346,22 @@ class ClassTeacher:
             raise ProtocolError(f"{step.why} (waited up to {timeout:.0f} s; "
                                 "teacher.recover waits again)")
         return step
+
+    def _end_submissions(self, *, patience: float = 2.0) -> None:
+        """One transaction: the market checks it at the next block's clock (the wall clock), so
+        no block needs stamping past the deadline first. Refused with "the submit deadline has
+        not passed" although this machine's clock has reached it (seen once in a rehearsal of
+        five, the node's next block a second behind), it is sent again every 0.25 s for up to
+        ``patience`` s, then the refusal is raised."""
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                self.company.end_submissions(self._spec_id())
+                return
+            except ContractRevertError as exc:
+                if "deadline has not passed" not in exc.reason or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.25)
 
     def _reveals_over(self, *, timeout: float) -> RoundState:
         """Wait until no more reveals can come: every survivor revealed, or the reveal deadline
