@@ -390,7 +390,36 @@ def test_ending_refused_for_a_deadline_the_node_has_not_reached_is_sent_again(kl
         "refused: not the owner", reason="only the spec's company", function="end_submissions",
         sender="AI Inc."))
     with pytest.raises(ContractRevertError, match="not the owner"):
-        teacher._end_submissions()
+        teacher._when_due(teacher.company.end_submissions)
+
+
+def test_abandoning_refused_for_a_deadline_the_node_has_not_reached_is_sent_again(klass):
+    """The same clock gap at the other action allowed only after the submit deadline: a round
+    with too few submissions is still abandoned, not left open."""
+    from omteach.errors import ContractRevertError
+    from omteach.protocol.round import Action
+
+    teacher, spec_id, owners = klass
+    teacher.open_round()
+    for _ in range(2):
+        for owner in owners:
+            owner.step(spec_id)  # keys, then shares
+    assert "submitted" in owners[0].step(spec_id)
+    step = teacher.recover(teacher.wait_for_submissions(timeout=10), timeout=1)
+    assert step.action is Action.ABANDON_ROUND
+    real = teacher.company.abandon_round
+    refusals = ["wait for the submit deadline: participants may still share and submit"]
+
+    def not_yet(spec):
+        if refusals:
+            reason = refusals.pop()
+            raise ContractRevertError(f"refused: {reason}", reason=reason,
+                                      function="abandon_round", sender="AI Inc.")
+        return real(spec)
+    teacher.company.abandon_round = not_yet
+    record = teacher.finish(teacher_record(teacher, spec_id), step)
+    assert not refusals and record.abandoned == step.why
+    assert teacher.market.spec(spec_id).round == 1
 
 
 def test_a_round_with_too_few_submissions_is_abandoned_at_the_submit_deadline(klass):

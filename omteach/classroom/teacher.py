@@ -331,7 +331,7 @@ class ClassTeacher:
                 return step
             if step.action is not Action.END_SUBMISSIONS:
                 raise ProtocolError(f"the submissions cannot end now: {step.why}")
-            self._end_submissions()
+            self._when_due(self.company.end_submissions)
             self.ended_at = time.time()
         ends = (Action.CLOSE_ROUND, Action.ABANDON_ROUND, Action.STUCK)
         try:
@@ -347,19 +347,20 @@ class ClassTeacher:
                                 "teacher.recover waits again)")
         return step
 
-    def _end_submissions(self, *, patience: float = 2.0) -> None:
-        """One transaction: the market checks it at the next block's clock (the wall clock), so
-        no block needs stamping past the deadline first. Refused with "the submit deadline has
-        not passed" although this machine's clock has reached it (seen once in a rehearsal of
-        five, the node's next block a second behind), it is sent again every 0.25 s for up to
-        ``patience`` s, then the refusal is raised."""
+    def _when_due(self, send: Callable[[int], Any], *, patience: float = 2.0) -> None:
+        """Send AI Inc.'s ``send(spec_id)`` that the market allows only once a deadline passed
+        (end_submissions, abandon_round): one transaction, checked at the next block's clock (the
+        wall clock), so no block needs stamping past the deadline first. Refused for a deadline
+        although this machine's clock has reached it (seen once in a rehearsal of five, the
+        node's next block a second behind), it is sent again every 0.25 s for up to
+        ``patience`` s, then the refusal is raised; any other refusal at once."""
         deadline = time.monotonic() + patience
         while True:
             try:
-                self.company.end_submissions(self._spec_id())
+                send(self._spec_id())
                 return
             except ContractRevertError as exc:
-                if "deadline has not passed" not in exc.reason or time.monotonic() > deadline:
+                if "deadline" not in exc.reason or time.monotonic() > deadline:
                     raise
             time.sleep(0.25)
 
@@ -386,7 +387,7 @@ class ClassTeacher:
             # the next block's clock, as ending the submissions is).
             self.dropped_out.update(p for p in state.submitted if p not in state.revealed)
         with timed(record.timings, "close"):
-            self.company.abandon_round(state.spec_id)
+            self._when_due(self.company.abandon_round)
         record.abandoned = why
         record.closed_at = time.time()
         record.spec_id = state.spec_id
