@@ -358,12 +358,27 @@ def test_ai_inc_ends_the_submissions_in_one_transaction_at_the_submit_deadline(k
     assert teacher.market.round_state(spec_id, of=()).phase is Phase.RECOVERING
 
 
+def _refused_once(company, action: str, reason: str) -> list[str]:
+    """Make AI Inc.'s ``action`` refused once with ``reason`` (the contract's words), then sent
+    as usual; the list empties when the refusal was used."""
+    from omteach.errors import ContractRevertError
+
+    real, refusals = getattr(company, action), [reason]
+
+    def not_yet(spec):
+        if refusals:
+            why = refusals.pop()
+            raise ContractRevertError(f"refused: {why}", reason=why, function=action,
+                                      sender="AI Inc.")
+        return real(spec)
+    setattr(company, action, not_yet)
+    return refusals
+
+
 def test_ending_refused_for_a_deadline_the_node_has_not_reached_is_sent_again(klass):
     """This machine's clock says the submit deadline passed, the node's next block is stamped a
     second before it (seen once in a rehearsal): AI Inc. sends end_submissions again rather than
     stopping the round; another refusal is raised as it is."""
-    from omteach.errors import ContractRevertError
-
     teacher, spec_id, owners = klass
     teacher.open_round()
     for _ in range(2):
@@ -372,16 +387,8 @@ def test_ending_refused_for_a_deadline_the_node_has_not_reached_is_sent_again(kl
     for owner in owners[:3]:
         assert "submitted" in owner.step(spec_id)
     dropped = teacher.wait_for_submissions(timeout=10)
-    real = teacher.company.end_submissions
-    refusals = ["the submit deadline has not passed: participants may still submit"]
-
-    def not_yet(spec):
-        if refusals:
-            reason = refusals.pop()
-            raise ContractRevertError(f"refused: {reason}", reason=reason,
-                                      function="end_submissions", sender="AI Inc.")
-        return real(spec)
-    teacher.company.end_submissions = not_yet
+    refusals = _refused_once(teacher.company, "end_submissions",
+                             "the submit deadline has not passed: participants may still submit")
     with pytest.raises(ProtocolError, match="revealed their shares"):
         teacher.recover(dropped, timeout=0.2)
     assert not refusals and teacher.ended_at > 0
@@ -396,7 +403,6 @@ def test_ending_refused_for_a_deadline_the_node_has_not_reached_is_sent_again(kl
 def test_abandoning_refused_for_a_deadline_the_node_has_not_reached_is_sent_again(klass):
     """The same clock gap at the other action allowed only after the submit deadline: a round
     with too few submissions is still abandoned, not left open."""
-    from omteach.errors import ContractRevertError
     from omteach.protocol.round import Action
 
     teacher, spec_id, owners = klass
@@ -407,16 +413,9 @@ def test_abandoning_refused_for_a_deadline_the_node_has_not_reached_is_sent_agai
     assert "submitted" in owners[0].step(spec_id)
     step = teacher.recover(teacher.wait_for_submissions(timeout=10), timeout=1)
     assert step.action is Action.ABANDON_ROUND
-    real = teacher.company.abandon_round
-    refusals = ["wait for the submit deadline: participants may still share and submit"]
-
-    def not_yet(spec):
-        if refusals:
-            reason = refusals.pop()
-            raise ContractRevertError(f"refused: {reason}", reason=reason,
-                                      function="abandon_round", sender="AI Inc.")
-        return real(spec)
-    teacher.company.abandon_round = not_yet
+    refusals = _refused_once(
+        teacher.company, "abandon_round",
+        "wait for the submit deadline: participants may still share and submit")
     record = teacher.finish(teacher_record(teacher, spec_id), step)
     assert not refusals and record.abandoned == step.why
     assert teacher.market.spec(spec_id).round == 1
