@@ -384,19 +384,15 @@ def test_a_receipt_is_asked_for_again_within_milliseconds(chain, monkeypatch):
     """A node that mines on arrival has the receipt within milliseconds: a transaction whose
     receipt is not there at the first ask is asked again after 5 ms, then 10 ms (web3's own wait
     sleeps 0.1 s, which half of a class's reveals waited under load)."""
-    from web3.exceptions import TransactionNotFound
-
     import omteach.chain.evm as evm
 
-    real = chain.w3.eth.get_transaction_receipt
-    misses = [TransactionNotFound("not yet"), TransactionNotFound("not yet")]
+    real = chain._receipt_now
+    misses = [None, None]
 
     def later(tx_hash):
-        if misses:
-            raise misses.pop(0)
-        return real(tx_hash)
+        return misses.pop(0) if misses else real(tx_hash)
     slept: list[float] = []
-    monkeypatch.setattr(chain.w3.eth, "get_transaction_receipt", later)
+    monkeypatch.setattr(chain, "_receipt_now", later)
     monkeypatch.setattr(evm.time, "sleep", slept.append)
     before = chain.balance("Jane")
     result = chain.send_value("Joe", "Jane", 7)
@@ -404,12 +400,25 @@ def test_a_receipt_is_asked_for_again_within_milliseconds(chain, monkeypatch):
     assert slept == [0.005, 0.01]
 
 
-def test_a_transaction_no_block_takes_is_named_not_waited_on_forever(chain, monkeypatch):
-    from web3.exceptions import TransactionNotFound
+def test_a_receipt_read_past_web3_is_the_receipt_web3_reads(chain):
+    """On a node, receipts (and the block number) are read straight from it, not through web3's
+    request pipeline: the same receipt, field by field and type by type, as web3 gives; None
+    for a transaction no block holds."""
+    board = chain.deploy("BlobBoard", sender="Joe")
+    result = board.transact("publish", b"a blob with its log", sender="Joe")
+    assert result.events, "a receipt with a log: the logs are formatted too"
+    tx_hash = bytes.fromhex(result.tx_hash[2:])
+    ours, theirs = chain._receipt_now(tx_hash), chain.w3.eth.get_transaction_receipt(tx_hash)
+    assert ours == theirs and list(ours) == list(theirs)
+    assert ({k: type(v) for k, v in ours.items()} == {k: type(v) for k, v in theirs.items()})
+    assert [dict(log) for log in ours["logs"]] == [dict(log) for log in theirs["logs"]]
+    assert type(ours["logs"][0]["topics"][0]) is type(theirs["logs"][0]["topics"][0])
+    assert chain._receipt_now(bytes.fromhex("ab" * 32)) is None
+    assert chain.block_number == chain.w3.eth.block_number == result.block
 
-    def never(_tx_hash):
-        raise TransactionNotFound("not mined")
-    monkeypatch.setattr(chain.w3.eth, "get_transaction_receipt", never)
+
+def test_a_transaction_no_block_takes_is_named_not_waited_on_forever(chain, monkeypatch):
+    monkeypatch.setattr(chain, "_receipt_now", lambda _tx_hash: None)
     tx_hash = bytes.fromhex("ab" * 32)
     with pytest.raises(ChainError, match=r"Joe → a transfer was sent \(0xabab.*in no block after "
                                          r"0 s: is the node still mining"):

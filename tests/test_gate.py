@@ -190,7 +190,7 @@ def test_oversized_chunked_and_lengthless_requests_are_refused_at_the_door(gate)
     assert status == 411
     with socket.create_connection((parts.hostname, parts.port), timeout=10) as s:
         s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert s.recv(100).startswith(b"HTTP/1.0 411")
+        assert s.recv(100).split()[:2] == [b"HTTP/1.1", b"411"]
     for length in ("-5", "lots"):
         with socket.create_connection((parts.hostname, parts.port), timeout=10) as s:
             s.sendall(f"POST / HTTP/1.1\r\nContent-Length: {length}\r\n\r\n".encode())

@@ -16,8 +16,14 @@ from omteach.protocol.blobs import blob_id
 from omteach.protocol.market import MAX_REVEAL, to_bytes32
 
 
-@pytest.fixture(scope="module")
-def market():
+@pytest.fixture(scope="module", params=["eth-tester", "anvil"])
+def market(request):
+    """A market on eth-tester (web3's pipeline) or on the session's anvil node (the chain's own
+    reads past web3, omteach.chain.transport): the views must read alike on both."""
+    if request.param == "anvil":
+        from omteach.chain import Chain
+
+        return Market.create(Chain(request.getfixturevalue("anvil_node").url))
     return Market.create()
 
 

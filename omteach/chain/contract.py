@@ -125,14 +125,14 @@ class DeployedContract:
             # through its normalizers (a round's view of 100 participants: 30 ms of a student's
             # 46 ms of CPU to reveal); the same request, decoded by eth_abi and checksummed here.
             data = getattr(self._contract.functions, fn)(*call_args)._encode_transaction_data()
-            raw = self.chain.w3.eth.call({**tx, "to": self.address, "data": data})
+            raw = self.chain.call_raw({**tx, "to": self.address, "data": data})
         except Exception as exc:
             reason = revert_reason(exc)
             if reason is not None:
                 raise ContractRevertError(f"{sender} → {self.name}.{fn} was refused: {reason}",
                                           reason=reason, function=fn, sender=sender) from None
             raise ChainError(f"calling {self.name}.{fn} failed: {exc}") from None
-        return self._decode_output(fn, abi, bytes(raw))
+        return self._decode_output(fn, abi, raw)
 
     def _decode_output(self, fn: str, abi: dict, raw: bytes) -> Any:
         """A view's answer as web3's ``.call()`` gives it (a single output unwrapped)."""

@@ -60,14 +60,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import re
 import socket
 import threading
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -285,13 +285,15 @@ class FairQueue:
 class _Connection:
     """One client connection as the gate tracks it (for deadlines, slots and eviction)."""
 
-    __slots__ = ("client", "sock", "deadline", "opened")
+    __slots__ = ("client", "sock", "deadline", "opened", "idle", "evicted")
 
     def __init__(self, client: str, sock: socket.socket):
         self.client = client
         self.sock = sock
         self.deadline: float | None = time.monotonic() + REQUEST_DEADLINE
         self.opened = time.monotonic()
+        self.idle = False  # kept open after an answer, no next request begun (under the lock)
+        self.evicted = False  # closed to make room: a request it began is not served
 
     def close(self) -> None:
         try:
@@ -324,6 +326,7 @@ class Gate:
                  chain_id: int | None = None, pass_secret: bytes | None = None,
                  shared_addresses: Iterable[str] = ()):
         self.upstream = upstream
+        self._upstream = _Upstream(upstream, timeout)
         self.refuse_senders = {a.lower() for a in refuse_senders}
         self.handlers = dict(handlers or {})
         self.max_body = max_body
@@ -354,6 +357,12 @@ class Gate:
         class _Handler(BaseHTTPRequestHandler):
             timeout = request_deadline  # per read; the reaper enforces the whole request's
             server_version = "omteach-gate"
+            # Connections kept open between requests: a new one for each request cost the gate
+            # and the student about a millisecond of CPU together (issue 21). An idle one makes
+            # room first when a client's or the gate's connections are all taken (_enter), and
+            # the request deadline closes it after REQUEST_DEADLINE s without a request.
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body leave at once, not 40 ms apart
 
             def handle(self) -> None:
                 conn = gate._enter(gate._admission_key(self.client_address[0]),
@@ -374,7 +383,19 @@ class Gate:
             def handle_one_request(self) -> None:
                 # The next request, whole, must arrive within the deadline from now.
                 self._conn.deadline = time.monotonic() + gate.request_deadline
+                with gate._open_lock:  # kept open after an answer: the first to make room
+                    self._conn.idle = getattr(self, "_answered", False)
                 super().handle_one_request()
+
+            def parse_request(self) -> bool:
+                # A request began: the connection is no longer idle, unless it was closed to
+                # make room a moment ago (then nothing of this request is served).
+                with gate._open_lock:
+                    self._conn.idle = False
+                    if self._conn.evicted:
+                        self.close_connection = True
+                        return False
+                return super().parse_request()
 
             def _drain(self) -> None:
                 # Read the request (one second at most, bounded) before refusing it: closing a
@@ -436,6 +457,7 @@ class Gate:
                         self.send_header("Connection", "close")
                     self.end_headers()
                     self.wfile.write(data)
+                    self._answered = True
                 except OSError:  # the client left before its answer: nobody to tell
                     self.close_connection = True
                 finally:
@@ -484,6 +506,7 @@ class Gate:
             self._reaper.join()
             self._reaper = None
         self._server.server_close()
+        self._upstream.close()
 
     def __enter__(self) -> Gate:
         return self.start()
@@ -518,21 +541,37 @@ class Gate:
         with self._open_lock:
             mine = self._open.get(client, 0)
             if mine >= self.max_open_per_client and not unnamed:
-                return None
-            if len(self._conns) >= self.max_open:
-                victim = self._evictable(client, mine)
+                # A connection this client keeps open between requests makes room first.
+                victim = self._idle_of(lambda c: c.client == client)
+                if victim is None:
+                    return None
+                self._evict(victim)
+            elif len(self._conns) >= self.max_open:
+                victim = self._idle_of(lambda c: True) or self._evictable(client, mine)
                 if victim is None and unnamed:  # the oldest unnamed one from there makes room
                     victim = min((c for c in self._conns
                                   if c.client == client and c.deadline is not None),
                                  key=lambda c: c.opened, default=None)
                 if victim is None:
                     return None
-                victim.close()  # its thread leaves and frees the slot; the newcomer goes on
-                victim.deadline = None
+                self._evict(victim)
             conn = _Connection(client, sock)
             self._conns.add(conn)
             self._open[client] = mine + 1
             return conn
+
+    def _idle_of(self, whose: Callable[[_Connection], bool]) -> _Connection | None:
+        """The connection idle longest of those ``whose`` accepts (under the lock), or None."""
+        return min((c for c in self._conns if c.idle and not c.evicted and whose(c)),
+                   key=lambda c: c.deadline or 0.0, default=None)
+
+    @staticmethod
+    def _evict(victim: _Connection) -> None:
+        """Close ``victim`` to make room (under the lock): its thread leaves and frees the slot;
+        the newcomer goes on. A request it has begun is not served (see ``parse_request``)."""
+        victim.evicted = True
+        victim.close()
+        victim.deadline = None
 
     def _evictable(self, client: str, mine: int) -> _Connection | None:
         """A waiting connection of the client holding most slots, if it holds more than ``mine``
@@ -855,23 +894,16 @@ class Gate:
         """POST one request to the node; its answer (with its ``_size``), at most ``limit``
         bytes, within ``self.timeout`` seconds in all."""
         body = json.dumps(request).encode()
-        http = urllib.request.Request(self.upstream, body, {"Content-Type": "application/json"})
         deadline = time.monotonic() + self.timeout
         try:
-            with urllib.request.urlopen(http, timeout=self.timeout) as resp:
-                data = _read_bounded(resp, limit, deadline)
-        except urllib.error.HTTPError as exc:  # the node answered, with an HTTP error status
-            try:
-                data = _read_bounded(exc, limit, deadline)
-            except (OSError, GateRefusal):
-                data = b""
-            if not data:
-                return _error(request["id"], SERVER_ERROR, f"the node answered HTTP {exc.code}")
+            status, data = self._upstream.post(body, limit, deadline)
         except GateRefusal:
             raise
-        except (OSError, ValueError):
+        except (OSError, ValueError, http.client.HTTPException):
             return _error(request["id"], SERVER_ERROR,
                           "the teacher's node does not answer: tell the teacher")
+        if status >= 400 and not data:  # the node answered with an HTTP error status alone
+            return _error(request["id"], SERVER_ERROR, f"the node answered HTTP {status}")
         try:
             answer = json.loads(data)
         except ValueError:
@@ -879,6 +911,76 @@ class Gate:
         if isinstance(answer, dict):
             answer["_size"] = len(data)
         return answer
+
+
+class _Upstream:
+    """HTTP/1.1 connections to the node, kept open between requests.
+
+    A new connection for every forwarded request (what ``urllib`` does) cost the gate about a
+    millisecond of CPU a request, on two cores shared with the node and a class's processes
+    (issue 21). At most the fair queue's workers use a connection at once; a connection is
+    taken for one request and given back once its answer was read whole."""
+
+    MAX_IDLE = 16
+
+    def __init__(self, url: str, timeout: float):
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ChainError(f"the gate's node must be an http:// or https:// URL, not {url!r}")
+        self._https = parts.scheme == "https"
+        self._host, self._port = parts.hostname, parts.port
+        self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self._timeout = timeout
+        self._idle: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+
+    def _connect(self) -> tuple[http.client.HTTPConnection, bool]:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop(), True
+        kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+        return kind(self._host, self._port, timeout=self._timeout), False
+
+    def _give_back(self, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            if len(self._idle) < self.MAX_IDLE:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def post(self, body: bytes, limit: int, deadline: float) -> tuple[int, bytes]:
+        """(HTTP status, answer bytes) of one POST, at most ``limit`` bytes before
+        ``deadline`` (else GateRefusal); OSError or HTTPException if the node does not answer."""
+        while True:
+            conn, reused = self._connect()
+            try:
+                conn.request("POST", self._path, body, {"Content-Type": "application/json"})
+                resp = conn.getresponse()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                conn.close()
+                if reused:  # the node had closed this idle connection: nothing reached it
+                    continue
+                raise
+            except BaseException:
+                conn.close()
+                raise
+            try:
+                data = _read_bounded(resp, limit, deadline)
+            except BaseException:
+                conn.close()  # unread bytes: this connection cannot carry another request
+                raise
+            if resp.will_close:
+                conn.close()
+            else:
+                self._give_back(conn)
+            return resp.status, data
+
+    def close(self) -> None:
+        """Close the idle connections (the gate stops)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
 
 def _read_bounded(resp: Any, limit: int, deadline: float) -> bytes:
