@@ -282,6 +282,52 @@ def test_idle_connections_cannot_starve_the_class(anvil_node):
         assert "result" in rpc(g.url, "eth_chainId")  # the slots came back
 
 
+def test_kept_open_connections_serve_again_and_make_room_when_the_client_is_full(anvil_node):
+    """HTTP/1.1: a connection answered is kept open for the client's next request (no new
+    connection, no new thread per request). An idle one makes room when that client's
+    connections are all taken, so a student whose library keeps connections open is never
+    turned away by its own idle ones; a connection holding a half-sent request is not idle."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}).encode()
+    with Gate(anvil_node.url, max_open_per_client=3) as g:
+        parts = urlsplit(g.url)
+        kept = [http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+                for _ in range(3)]
+        try:
+            for conn in kept:
+                for _ in range(2):  # twice on the same connection: kept open between them
+                    conn.request("POST", "/", body, {"Content-Type": "application/json"})
+                    resp = conn.getresponse()
+                    assert resp.status == 200 and not resp.will_close
+                    assert "result" in json.loads(resp.read())
+            assert g._open == {"127.0.0.1": 3}
+            status, answer = post(g.url, body)  # a fourth: the idlest makes room
+            assert status == 200 and "result" in answer, answer
+            deadline = time.monotonic() + 5
+            while sum(g._open.values()) > 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert sum(g._open.values()) == 2  # the evicted one's thread left; post's closed
+            with pytest.raises((ConnectionError, http.client.HTTPException)):
+                kept[0].request("POST", "/", body, {"Content-Type": "application/json"})
+                kept[0].getresponse().read()  # the evicted (idlest) one is closed
+            busy = [socket.create_connection((parts.hostname, parts.port), timeout=10)
+                    for _ in range(3)]
+            try:
+                for s in busy:  # half-sent requests are not idle: nothing makes room now
+                    s.sendall(b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\n")
+                deadline = time.monotonic() + 5
+                while (sum(c.idle for c in g._conns) or sum(g._open.values()) < 3) and (
+                        time.monotonic() < deadline):
+                    time.sleep(0.05)
+                status, answer = post(g.url, body)
+                assert status == 503 and "too many open requests" in answer["error"]["message"]
+            finally:
+                for s in busy:
+                    s.close()
+        finally:
+            for conn in kept:
+                conn.close()
+
+
 def test_a_read_whose_connection_is_reset_is_retried():
     """The first connection is reset (as an overflowing backlog does); the read still succeeds."""
     import struct
