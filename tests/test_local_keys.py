@@ -73,6 +73,41 @@ def test_nonces_follow_each_other_across_threads(chain):
     assert chain.w3.eth.get_transaction_count(chain.address("Ana")) == 4
 
 
+def test_a_local_keys_contract_call_is_the_transaction_web3_would_build(chain):
+    """On a node, a local key's contract call is encoded, estimated and sent past web3's
+    pipeline (omteach.chain.transport): the transaction mined is the one web3 builds (same
+    data, value, nonce, chain id, fees; gas = web3's estimate + the margin)."""
+    from omteach.chain.evm import GAS_MARGIN
+
+    _funded(chain)
+    dua = deploy_agreement(chain, owner="Joe", sender="Ana")
+    dua.transact("grant_consent", sender="Joe")
+    model = dua.call("model_name")
+    fn = dua._contract.functions.use_data(model)
+    nonce = chain.w3.eth.get_transaction_count(chain.address("Ana"))
+    fees = chain._cached_fees()
+    built = fn.build_transaction({"from": chain.address("Ana"), "value": 0,
+                                  "chainId": chain.chain_id, "nonce": nonce, **fees})
+    used = dua.transact("use_data", model, sender="Ana")
+    mined = chain.w3.eth.get_transaction(used.tx_hash)
+    assert bytes(mined["input"]) == bytes.fromhex(built["data"][2:])
+    assert mined["to"] == built["to"] == dua.address
+    assert (mined["value"], mined["nonce"], int(mined["chainId"])) == (0, nonce, chain.chain_id)
+    assert (mined["maxFeePerGas"], mined["maxPriorityFeePerGas"]) == (
+        fees["maxFeePerGas"], fees["maxPriorityFeePerGas"])
+    assert mined["gas"] == built["gas"] + GAS_MARGIN
+
+
+def test_an_unfunded_local_keys_contract_call_gets_a_chain_error_naming_the_call(chain):
+    _funded(chain)
+    dua = deploy_agreement(chain, owner="Joe", sender="Ana")
+    dua.transact("grant_consent", sender="Joe")
+    chain.new_account("Bo")
+    with pytest.raises(ChainError, match="Bo → DataUseAgreement.grant_consent failed: ") as e:
+        dua.transact("grant_consent", sender="Bo")
+    assert type(e.value) is ChainError and "gas" in str(e.value)  # the node's words, with whose
+
+
 @pytest.mark.parametrize("key", ["0x12", "not a key", b"short", 0, "0x" + "00" * 32, None])
 def test_a_bad_private_key_is_refused_clearly(key):
     chain = Chain()

@@ -287,7 +287,7 @@ class Chain:
             return int(self._read("eth_blockNumber", []), 16)
         return int(self.w3.eth.block_number)
 
-    def _read(self, method: str, params: list[Any]) -> Any:
+    def _read(self, method: str, params: list[Any], *, retries: int = 3) -> Any:
         """One JSON-RPC read sent straight to the node, not through web3's request pipeline:
         its raw ``result`` (hex strings, dicts), or :class:`~omteach.chain.transport.RpcError`.
         A chain on a node only (:attr:`_lean`); the class's most frequent reads (views, the
@@ -295,7 +295,7 @@ class Chain:
         transport, url, kwargs = self._lean
         try:
             return transport.rpc(url, method, params, timeout=kwargs["timeout"],
-                                 headers=kwargs.get("headers"))
+                                 headers=kwargs.get("headers"), retries=retries)
         except (OSError, http.client.HTTPException) as exc:  # refused, reset, timed out
             raise ChainError(f"{method} to the node at {url} failed: {exc}") from None
 
@@ -363,13 +363,15 @@ class Chain:
         return contract
 
     def _send(self, fn: Any, tx: dict[str, Any], what: str, sender: str, *,
-              next_block: bool = False) -> Any:
+              next_block: bool = False, call: tuple[str, str] | None = None) -> Any:
         """Send ``fn`` (a web3 contract call or constructor; None for a plain transfer) as ``tx``.
 
         A local key signs here and the transaction goes out raw; otherwise the node signs.
         ``next_block``: estimate the gas (which runs the call, and so checks the contract's
         rules) as the next block will run it, at its time, not the latest block's
-        (:meth:`_next_block_gas`).
+        (:meth:`_next_block_gas`). ``call``: (contract address, call data) of a contract
+        call, which a local key on a node then estimates, signs and sends past web3's request
+        pipeline (:meth:`_lean_gas`).
         """
         from eth_utils import ValidationError as EthValidationError
         from web3.exceptions import Web3Exception
@@ -378,15 +380,17 @@ class Chain:
             raise ChainError(f"{sender} → {what}: there is no key for {sender} here; only "
                              f"{', '.join(self.accounts) or 'nobody'} can send from this chain")
         try:
+            local = self._local.get(str(tx["from"]).lower())
+            lean = call if local is not None and self._lean is not None else None
             if next_block and fn is not None and self._next_block_tag is not None:
                 # (eth-tester's own estimate already runs on the next block: left to web3 there,
                 # so its gas limits, and the block hashes the notebooks print, stay as they were)
-                tx = dict(tx, gas=self._next_block_gas(fn, tx))
-            local = self._local.get(str(tx["from"]).lower())
+                tx = dict(tx, gas=(self._lean_gas(tx, lean, self._next_block_tag)
+                                   if lean is not None else self._next_block_gas(fn, tx)))
             if local is None:
                 tx_hash = fn.transact(tx) if fn is not None else self.w3.eth.send_transaction(tx)
             else:
-                tx_hash = self._send_signed(local, fn, tx)
+                tx_hash = self._send_signed(local, fn, tx, lean)
         except ContractRevertError:
             raise
         except Exception as exc:
@@ -395,7 +399,8 @@ class Chain:
                 raise ContractRevertError(f"{sender} → {what} was refused: {reason}",
                                           reason=reason, function=what, sender=sender) from None
             # eth-tester refuses an unaffordable transaction with eth_utils' ValidationError.
-            if isinstance(exc, Web3Exception | ValueError | TypeError | EthValidationError):
+            if isinstance(exc, Web3Exception | ValueError | TypeError | EthValidationError
+                          | RpcError):
                 raise ChainError(f"{sender} → {what} failed: {_node_message(exc)}") from None
             raise
         receipt = self._receipt(tx_hash, what, sender)
@@ -453,6 +458,17 @@ class Chain:
             return None
         return AttributeDict.recursive(receipt_formatter(raw))
 
+    def _lean_gas(self, tx: dict[str, Any], call: tuple[str, str],
+                  block: str | None = None) -> int:
+        """The gas estimate of the contract call ``call`` (address, data) as ``tx``, asked of
+        the node straight (the fields web3 would send; ``block``: the block tag web3 would add,
+        e.g. "pending"). A refusal raises with the contract's reason, as through web3."""
+        fields = {k: v for k, v in tx.items() if k not in ("gas", "to", "data")}
+        request = {k: (hex(v) if isinstance(v, int) else v) for k, v in fields.items()}
+        request.update(to=call[0], data=call[1])
+        return int(self._read("eth_estimateGas", [request] if block is None
+                              else [request, block]), 16)
+
     def _next_block_gas(self, fn: Any, tx: dict[str, Any]) -> int:
         """The gas estimate of calling ``fn`` as ``tx`` in the next block (the pending one).
 
@@ -482,7 +498,8 @@ class Chain:
             return revert_reason(exc)
         return None
 
-    def _send_signed(self, account: Any, fn: Any, tx: dict[str, Any]) -> Any:
+    def _send_signed(self, account: Any, fn: Any, tx: dict[str, Any],
+                     lean: tuple[str, str] | None = None) -> Any:
         """Sign ``tx`` (a call of ``fn``, or a plain transfer) with a local key and send it raw.
 
         Three requests to the node: the gas estimate (which also surfaces a refusal, with its
@@ -492,11 +509,11 @@ class Chain:
         (:meth:`_cached_fees`). Asking for them before every transaction doubled a class's
         requests through the gate (issue 21). Should the node refuse them (another process
         sent with the same key, the base fee rose), both are read again and the transaction
-        is sent once more.
+        is sent once more. ``lean``: see :meth:`_send`'s ``call``.
         """
         for attempt in (1, 2):
             try:
-                return self._sign_and_send(account, fn, tx)
+                return self._sign_and_send(account, fn, tx, lean)
             except Exception as exc:
                 # A contract's refusal is final (its reason may say "fee" too): only the node's
                 # complaints about the nonce or the fee are worth a second try.
@@ -504,15 +521,23 @@ class Chain:
                     raise
                 self._fees_at = None  # fresh fees and nonce for the second try
 
-    def _sign_and_send(self, account: Any, fn: Any, tx: dict[str, Any]) -> Any:
+    def _sign_and_send(self, account: Any, fn: Any, tx: dict[str, Any],
+                       lean: tuple[str, str] | None) -> Any:
         # One lock per chain: two threads of one process must not take the same nonce.
         with self._nonce_lock:
             address = account.address.lower()
             nonce = self._nonces.pop(address, None)  # gone until this one is sent
             if nonce is None:
-                nonce = self.w3.eth.get_transaction_count(account.address, "pending")
+                nonce = (int(self._read("eth_getTransactionCount", [account.address, "pending"]),
+                             16) if lean is not None
+                         else self.w3.eth.get_transaction_count(account.address, "pending"))
             tx = dict(tx, chainId=self.chain_id, nonce=nonce, **self._cached_fees())
-            if fn is not None:
+            if lean is not None:
+                # The same transaction as web3 builds it, its gas estimated as web3 asks
+                full = dict(tx, to=lean[0], data=lean[1])
+                full.setdefault("gas", self._lean_gas(full, lean))
+                full["gas"] = int(full["gas"]) + GAS_MARGIN
+            elif fn is not None:
                 # Estimating the gas runs the call: a refusal surfaces here, with its reason
                 # (unless the caller estimated already: ``gas`` in ``tx``, and no estimate).
                 full = fn.build_transaction(tx)
@@ -524,7 +549,11 @@ class Chain:
                 full = dict(tx, gas=self.w3.eth.estimate_gas(tx))
             full.pop("from", None)
             signed = account.sign_transaction(full)
-            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+            if lean is not None:  # sent once: a transaction is never retried blindly
+                tx_hash = bytes.fromhex(self._read("eth_sendRawTransaction", [
+                    "0x" + bytes(signed.raw_transaction).hex()], retries=1)[2:])
+            else:
+                tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
             # Sent: the node holds this nonce now, so this key's next one follows it. A refusal
             # before this line leaves no entry, and the next transaction asks the node again.
             self._nonces[address] = nonce + 1
