@@ -400,17 +400,23 @@ def test_ending_refused_for_a_deadline_the_node_has_not_reached_is_sent_again(kl
         teacher._when_due(teacher.company.end_submissions)
 
 
-def test_abandoning_refused_for_a_deadline_the_node_has_not_reached_is_sent_again(klass):
-    """The same clock gap at the other action allowed only after the submit deadline: a round
-    with too few submissions is still abandoned, not left open."""
-    from omteach.protocol.round import Action
-
+def _only_the_first_submits(klass):
+    """Round 0 opened, every student's keys and shares in, and only the first one's update."""
     teacher, spec_id, owners = klass
     teacher.open_round()
     for _ in range(2):
         for owner in owners:
             owner.step(spec_id)  # keys, then shares
     assert "submitted" in owners[0].step(spec_id)
+    return teacher, spec_id, owners
+
+
+def test_abandoning_refused_for_a_deadline_the_node_has_not_reached_is_sent_again(klass):
+    """The same clock gap at the other action allowed only after the submit deadline: a round
+    with too few submissions is still abandoned, not left open."""
+    from omteach.protocol.round import Action
+
+    teacher, spec_id, owners = _only_the_first_submits(klass)
     step = teacher.recover(teacher.wait_for_submissions(timeout=10), timeout=1)
     assert step.action is Action.ABANDON_ROUND
     refusals = _refused_once(
@@ -426,12 +432,7 @@ def test_a_round_with_too_few_submissions_is_abandoned_at_the_submit_deadline(kl
     instead of waiting for the spec's deadline; s0 is paid, the others are dropouts."""
     from omteach.protocol.round import Action
 
-    teacher, spec_id, owners = klass
-    teacher.open_round()
-    for _ in range(2):
-        for owner in owners:
-            owner.step(spec_id)  # keys, then shares
-    assert "submitted" in owners[0].step(spec_id)
+    teacher, spec_id, owners = _only_the_first_submits(klass)
     dropped = teacher.wait_for_submissions(timeout=10)
     assert len(dropped) == 3
     step = teacher.recover(dropped, timeout=1)

@@ -65,8 +65,6 @@ def _read_retries() -> Any:
     is a ``ConnectionError``): three tries, 0.1 and 0.2 s apart. (Under ``requests``, web3's
     former transport, a reset connection was not retried: in a rehearsal with 30 students,
     about one read in ten thousand failed.)"""
-    import http.client
-
     from web3.providers.rpc.utils import ExceptionRetryConfiguration
 
     return ExceptionRetryConfiguration(
@@ -449,7 +447,7 @@ class Chain:
         from web3.datastructures import AttributeDict
 
         try:
-            raw = self._read("eth_getTransactionReceipt", [_hex(tx_hash)])
+            raw = self._read("eth_getTransactionReceipt", ["0x" + bytes(tx_hash).hex()])
         except RpcError as exc:
             if "index" in exc.message.lower():  # web3's TransactionIndexingInProgress
                 return None
@@ -577,13 +575,6 @@ class Chain:
         base = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
         tip = int(self.w3.eth.max_priority_fee)
         return {"maxPriorityFeePerGas": tip, "maxFeePerGas": tip + 2 * base}
-
-
-def _hex(value: Any) -> str:
-    """A hash as 0x-hex (web3 hands them out as HexBytes)."""
-    if isinstance(value, str):
-        return value if value.startswith("0x") else "0x" + value
-    return "0x" + bytes(value).hex()
 
 
 _STALE = re.compile(r"nonce|fee|underpriced", re.IGNORECASE)

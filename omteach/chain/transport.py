@@ -27,7 +27,7 @@ from typing import Any
 from omteach.errors import ChainError
 
 __all__ = ["KEEP_IDLE_S", "KeptAlive", "NodeBusyError", "NodeHTTPError", "RpcError",
-           "kept_alive_provider"]
+           "kept_alive_provider", "node_connection"]
 
 KEEP_IDLE_S = 4.0
 """Seconds a connection may stay idle and still be used again. The class gate closes a
@@ -57,6 +57,21 @@ class RpcError(ChainError):
     def __init__(self, message: str, code: Any = None, data: Any = None):
         super().__init__(message)
         self.message, self.code, self.data = message, code, data
+
+
+def _path(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def node_connection(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str]:
+    """A new (not yet connected) HTTP connection to the node at ``url``, and the path to POST
+    to; a URL that is not http(s) is refused."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ChainError(f"a node's URL starts with http:// or https://, not {url!r}")
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    return kind(parts.hostname, parts.port, timeout=timeout), _path(url)
 
 
 class _Held:
@@ -105,12 +120,7 @@ class KeptAlive:
         if held is not None:
             held.conn.timeout = timeout
             return held, True
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ChainError(f"a node's URL starts with http:// or https://, not {url!r}")
-        kind = (http.client.HTTPSConnection if parts.scheme == "https"
-                else http.client.HTTPConnection)
-        held = conns[url] = _Held(kind(parts.hostname, parts.port, timeout=timeout))
+        held = conns[url] = _Held(node_connection(url, timeout)[0])
         with self._every_lock:
             self._every.add(held)
         return held, False
@@ -129,8 +139,7 @@ class KeptAlive:
         (:class:`NodeBusyError` for "not now"). A connection the node closed while it was idle
         is opened again and the request sent once more (nothing had reached the node); any
         other failure is raised (``OSError``, ``http.client.HTTPException``)."""
-        parts = urllib.parse.urlsplit(url)
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        path = _path(url)
         sent_headers = {"Content-Type": "application/json", **(headers or {})}
         while True:
             held, reused = self._held(url, timeout)

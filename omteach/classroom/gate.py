@@ -67,12 +67,12 @@ import re
 import socket
 import threading
 import time
-import urllib.parse
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from omteach.chain.transport import node_connection
 from omteach.errors import ChainError, GateRefusal, OmteachError
 
 __all__ = ["Gate", "GateRefusal", "FairQueue", "parse_body", "READ_METHODS", "SEND_METHOD",
@@ -924,13 +924,8 @@ class _Upstream:
     MAX_IDLE = 16
 
     def __init__(self, url: str, timeout: float):
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ChainError(f"the gate's node must be an http:// or https:// URL, not {url!r}")
-        self._https = parts.scheme == "https"
-        self._host, self._port = parts.hostname, parts.port
-        self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        self._timeout = timeout
+        self._url, self._timeout = url, timeout
+        self._path = node_connection(url, timeout)[1]  # (refuses a URL that is not http(s))
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
 
@@ -938,8 +933,7 @@ class _Upstream:
         with self._lock:
             if self._idle:
                 return self._idle.pop(), True
-        kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-        return kind(self._host, self._port, timeout=self._timeout), False
+        return node_connection(self._url, self._timeout)[0], False
 
     def _give_back(self, conn: http.client.HTTPConnection) -> None:
         with self._lock:
