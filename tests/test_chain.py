@@ -487,3 +487,16 @@ def test_our_call_data_is_web3s_for_every_function_of_every_contract():
             return
         assert contract.call_data(name, args) == theirs, (name, args)
     same_as_web3()
+
+
+@pytest.mark.parametrize("answer", ["lots", None, 7, "0xzz", {"x": 1}])
+def test_a_node_answering_reads_with_what_is_not_hex_gets_a_chain_error(anvil_node, answer):
+    """The chain's own reads parse the node's answers: anything but 0x-hex is the project's
+    ChainError naming the method, never a bare ValueError from deep inside."""
+    chain = Chain(anvil_node.url)
+    board = chain.deploy("BlobBoard", sender="Joe")
+    chain._provider.transport.rpc = lambda *a, **k: answer
+    with pytest.raises(ChainError, match="answered eth_blockNumber with .*not 0x-hex"):
+        chain.block_number  # noqa: B018 (a property's read is the call under test)
+    with pytest.raises(ChainError, match="eth_call with .*not 0x-hex"):
+        board.call("count")

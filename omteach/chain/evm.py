@@ -282,7 +282,7 @@ class Chain:
     def block_number(self) -> int:
         """Number of the latest block."""
         if self._lean is not None:
-            return int(self._read("eth_blockNumber", []), 16)
+            return self._read_hex("eth_blockNumber", [])
         return int(self.w3.eth.block_number)
 
     def _read(self, method: str, params: list[Any], *, retries: int = 3) -> Any:
@@ -297,6 +297,19 @@ class Chain:
         except (OSError, http.client.HTTPException) as exc:  # refused, reset, timed out
             raise ChainError(f"{method} to the node at {url} failed: {exc}") from None
 
+    def _read_hex(self, method: str, params: list[Any], *, retries: int = 3,
+                  number: bool = True) -> Any:
+        """:meth:`_read` of a 0x-hex answer: a number (``number``), else its bytes; a node that
+        answers anything else gets a ChainError, not a bare ValueError."""
+        result = self._read(method, params, retries=retries)
+        try:
+            if not (isinstance(result, str) and result.startswith("0x")):
+                raise ValueError
+            return int(result, 16) if number else bytes.fromhex(result[2:])
+        except ValueError:
+            raise ChainError(f"the node answered {method} with {str(result)[:80]!r}, not "
+                             "0x-hex: is this URL an Ethereum node?") from None
+
     def call_raw(self, tx: dict[str, Any]) -> bytes:
         """``eth_call`` of ``tx`` (``to``, ``data``, maybe ``from``) at the latest block: the
         answer's bytes. A revert raises as web3 raises it, or as an
@@ -304,10 +317,7 @@ class Chain:
         :func:`~omteach.chain.contract.revert_reason`)."""
         if self._lean is None:
             return bytes(self.w3.eth.call(tx))
-        result = self._read("eth_call", [tx, "latest"])
-        if not isinstance(result, str) or not result.startswith("0x"):
-            raise ChainError(f"the node answered eth_call with {result!r}, not hex data")
-        return bytes.fromhex(result[2:])
+        return self._read_hex("eth_call", [tx, "latest"], number=False)
 
     def block(self, number: int | str = "latest") -> BlockRecord:
         """A block as a readable record, with each transaction named by sender and function."""
@@ -464,8 +474,8 @@ class Chain:
         fields = {k: v for k, v in tx.items() if k not in ("gas", "to", "data")}
         request = {k: (hex(v) if isinstance(v, int) else v) for k, v in fields.items()}
         request.update(to=call[0], data=call[1])
-        return int(self._read("eth_estimateGas", [request] if block is None
-                              else [request, block]), 16)
+        return self._read_hex("eth_estimateGas", [request] if block is None
+                              else [request, block])
 
     def _next_block_gas(self, fn: Any, tx: dict[str, Any]) -> int:
         """The gas estimate of calling ``fn`` as ``tx`` in the next block (the pending one).
@@ -526,8 +536,8 @@ class Chain:
             address = account.address.lower()
             nonce = self._nonces.pop(address, None)  # gone until this one is sent
             if nonce is None:
-                nonce = (int(self._read("eth_getTransactionCount", [account.address, "pending"]),
-                             16) if lean is not None
+                nonce = (self._read_hex("eth_getTransactionCount", [account.address, "pending"])
+                         if lean is not None
                          else self.w3.eth.get_transaction_count(account.address, "pending"))
             tx = dict(tx, chainId=self.chain_id, nonce=nonce, **self._cached_fees())
             if lean is not None:
@@ -548,8 +558,8 @@ class Chain:
             full.pop("from", None)
             signed = account.sign_transaction(full)
             if lean is not None:  # sent once: a transaction is never retried blindly
-                tx_hash = bytes.fromhex(self._read("eth_sendRawTransaction", [
-                    "0x" + bytes(signed.raw_transaction).hex()], retries=1)[2:])
+                tx_hash = self._read_hex("eth_sendRawTransaction", [
+                    "0x" + bytes(signed.raw_transaction).hex()], retries=1, number=False)
             else:
                 tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
             # Sent: the node holds this nonce now, so this key's next one follows it. A refusal
